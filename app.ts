@@ -1,0 +1,53 @@
+/**
+ * @module app — createApp(deps): middleware order, one route module per resource, the one error handler.
+ */
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { z } from "zod";
+import { ApiError } from "./errors.ts";
+import type { Engine } from "./engine/engine.ts";
+import { type AppEnv, zodToApi } from "./routes/http.ts";
+import { roomRoutes } from "./routes/rooms.ts";
+import { actionRoutes } from "./routes/actions.ts";
+import { readRoutes } from "./routes/reads.ts";
+import { waitRoutes } from "./routes/wait.ts";
+import { compatRoutes } from "./routes/compat.ts";
+import { docRoutes } from "./routes/docs.ts";
+
+export type AppDeps = { eng: Engine; log?: (line: Record<string, unknown>) => void };
+
+export function errorResponse(err: unknown, log?: (line: Record<string, unknown>) => void): Response {
+  let e: ApiError;
+  if (err instanceof ApiError) e = err;
+  else if (err instanceof z.ZodError) e = zodToApi(err, "invalid_body");
+  else if (err instanceof HTTPException) {
+    e = new ApiError(err.status === 413 ? "payload_too_large" : "bad_request", err.message || "bad request", {}, err.status);
+  } else {
+    log?.({ level: "error", error: String((err as Error)?.stack ?? err) });
+    console.error(err);
+    e = new ApiError("internal_error", "an unexpected error occurred; it has been logged");
+  }
+  return new Response(JSON.stringify(e.toBody()), {
+    status: e.status,
+    headers: { "content-type": "application/json; charset=utf-8" },
+  });
+}
+
+export function createApp(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  let nextId = 0;
+  app.use("*", async (c, next) => {
+    c.set("eng", deps.eng);
+    c.set("requestId", (++nextId).toString(36));
+    await next();
+  });
+  app.route("/", docRoutes);
+  app.route("/", roomRoutes);
+  app.route("/", actionRoutes);
+  app.route("/", readRoutes);
+  app.route("/", waitRoutes);
+  app.route("/", compatRoutes);
+  app.notFound((c) => errorResponse(new ApiError("not_found", `no route ${c.req.method} ${new URL(c.req.url).pathname}`)));
+  app.onError((err) => errorResponse(err, deps.log));
+  return app;
+}

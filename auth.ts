@@ -1,0 +1,105 @@
+/**
+ * @module auth — tokens (mint, hash, constant-time compare), who a bearer token is in a room, and the
+ * authority table of SPEC §4. Privacy of reads is decided in engine/privacy.ts from the Caller built here.
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import { ApiError } from "./errors.ts";
+import type { Agent, Room } from "./engine/model.ts";
+
+/** Who is calling: the room admin, a read-only viewer, or an agent (possibly the admin acting as one). */
+export type Caller =
+  | { kind: "admin"; id: "admin" }
+  | { kind: "viewer"; id: "viewer" }
+  | { kind: "agent"; id: string; agent: Agent; viaRoomToken: boolean };
+
+export type TokenKind = "room" | "view" | "agent";
+
+const PREFIX: Record<TokenKind, string> = { room: "room_", view: "view_", agent: "as_" };
+
+export function mintToken(kind: TokenKind): string {
+  const bytes = new Uint8Array(24); // 192 bits
+  globalThis.crypto.getRandomValues(bytes);
+  let s = "";
+  for (const b of bytes) s += b.toString(16).padStart(2, "0");
+  return PREFIX[kind] + s;
+}
+
+export function hashToken(token: string): string {
+  return createHash("sha256").update(token).digest("hex");
+}
+
+/** Constant-time comparison of two equal-length hex digests. */
+export function sameHash(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  return timingSafeEqual(new TextEncoder().encode(a), new TextEncoder().encode(b));
+}
+
+export function bearer(header: string | undefined | null): string | undefined {
+  if (!header) return undefined;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return m ? m[1] : undefined;
+}
+
+/** Resolves a token against a room; `undefined` token → undefined caller. Unknown → 401 invalid_token. */
+export function identify(room: Room, token: string | undefined): Caller | undefined {
+  if (token === undefined) return undefined;
+  const h = hashToken(token);
+  if (token.startsWith("room_") && sameHash(h, room.token_hash)) return { kind: "admin", id: "admin" };
+  if (token.startsWith("view_") && sameHash(h, room.view_token_hash)) return { kind: "viewer", id: "viewer" };
+  if (token.startsWith("as_")) {
+    const agent = room.agents.get(room.agentByToken.get(h) ?? "");
+    if (agent && sameHash(h, agent.token_hash)) return { kind: "agent", id: agent.id, agent, viaRoomToken: false };
+  }
+  throw new ApiError("invalid_token", "the bearer token is not valid for this room");
+}
+
+/** Reads need some token of this room. */
+export function requireReader(caller: Caller | undefined): Caller {
+  if (!caller) throw new ApiError("unauthorized", "this endpoint needs Authorization: Bearer <token>");
+  return caller;
+}
+
+/** Mutations need a room or agent token; a view token is read-only. */
+export function requireWriter(caller: Caller | undefined): Exclude<Caller, { kind: "viewer" }> {
+  const c = requireReader(caller);
+  if (c.kind === "viewer") throw new ApiError("read_only_token", "a view token cannot change anything");
+  return c;
+}
+
+export function requireAdmin(caller: Caller | undefined): Caller {
+  const c = requireWriter(caller);
+  if (c.kind !== "admin") throw new ApiError("forbidden", "this endpoint needs the room token");
+  return c;
+}
+
+/**
+ * Applies a body/query `agent` or `from` claim: an agent may only name itself (`403 identity_mismatch`);
+ * the room token may act as any agent of the room.
+ */
+export function actAs(room: Room, caller: Caller, claimed: unknown, field = "agent"): Caller {
+  if (claimed === undefined || claimed === null || claimed === "") return caller;
+  if (typeof claimed !== "string") throw new ApiError("invalid_body", `${field} must be a string`, { field });
+  if (caller.kind === "agent") {
+    if (claimed === caller.id) return caller;
+    throw new ApiError("identity_mismatch", `this token belongs to ${caller.id}, not ${claimed}`, {
+      authenticated_as: caller.id,
+      claimed,
+    });
+  }
+  if (caller.kind === "viewer") {
+    throw new ApiError("identity_mismatch", `a view token cannot act as ${claimed}`, { claimed });
+  }
+  if (claimed === "admin") return caller;
+  const agent = room.agents.get(claimed);
+  if (!agent) throw new ApiError("agent_not_found", `no agent ${claimed} in this room`, { agent: claimed });
+  return { kind: "agent", id: agent.id, agent, viaRoomToken: true };
+}
+
+/** Write authority of a direct (builtin) write, SPEC §4. */
+export function canWriteScope(caller: Caller, scope: string): boolean {
+  if (scope === "_audit") return false;
+  if (caller.kind === "admin") return true;
+  if (caller.kind === "viewer") return false;
+  if (caller.viaRoomToken) return true;
+  return scope === caller.id || caller.agent.grants.includes(scope);
+}

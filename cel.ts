@@ -1,0 +1,224 @@
+/**
+ * @module cel — compile (cached) and evaluate CEL with limits, and convert between JSON and CEL values.
+ * Expected outcomes (false, a missing key) are values here; only a client's bad expression throws.
+ */
+import { Environment } from "@marcbachmann/cel-js";
+import { serialize } from "@marcbachmann/cel-js/serialize";
+import { ApiError } from "./errors.ts";
+
+type AstNode = { op: string; args: unknown };
+type Parsed = ((ctx?: Record<string, unknown>) => unknown) & {
+  ast: AstNode;
+  check(): { valid: boolean; error?: Error };
+};
+
+export type Program = { source: string; run: Parsed; paths: string[] };
+
+export type CelResult =
+  | { ok: true; value: unknown }
+  | { ok: false; error: string; limit: boolean };
+
+export type CelLimits = { maxLength: number; timeoutMs: number };
+
+const env = new Environment({
+  unlistedVariablesAreDyn: true,
+  homogeneousAggregateLiterals: false,
+  limits: { maxAstNodes: 2000, maxDepth: 64, maxListElements: 1000, maxMapEntries: 1000, maxCallArguments: 32 },
+});
+
+// Evaluation budget: the evaluator calls `run` once per AST node visit, comprehension steps included, so
+// counting there bounds every expression (nested comprehensions over large lists included).
+const MAX_STEPS = 1_000_000;
+let steps = 0;
+let deadline = Infinity;
+class CelLimitError extends Error {}
+(function instrumentEvaluator() {
+  const probe = env.parse("1") as unknown as Parsed;
+  const root = probe.ast as unknown as { evaluate: (ev: unknown, a: unknown, c: unknown) => unknown };
+  const original = root.evaluate;
+  let evaluator: { run: (ast: AstNode, ctx: unknown) => unknown } | undefined;
+  root.evaluate = function (ev, a, c) {
+    evaluator = ev as typeof evaluator;
+    return original.call(this, ev, a, c);
+  };
+  probe({});
+  root.evaluate = original;
+  if (!evaluator) throw new Error("cel-js evaluator could not be instrumented");
+  evaluator.run = function (ast: AstNode, ctx: unknown) {
+    if ((++steps & 1023) === 0 && (steps > MAX_STEPS || performance.now() > deadline)) {
+      throw new CelLimitError("evaluation exceeded its cost limit");
+    }
+    return (ast as unknown as { evaluate: (ev: unknown, a: unknown, c: unknown) => unknown }).evaluate(
+      this,
+      ast,
+      ctx,
+    );
+  };
+})();
+
+const cache = new Map<string, Program>();
+const CACHE_MAX = 10_000;
+
+/** Compiles (and type-checks) an expression; `400 invalid_cel` / `cel_limit` naming `field` on error. */
+export function compile(source: unknown, limits: CelLimits, field = "expression"): Program {
+  if (typeof source !== "string" || source.trim() === "") {
+    throw new ApiError("invalid_cel", `${field} must be a non-empty CEL string`, { field, expression: source });
+  }
+  const hit = cache.get(source);
+  if (hit) return hit;
+  if (source.length > limits.maxLength) {
+    throw new ApiError("cel_limit", `${field} is ${source.length} characters; the limit is ${limits.maxLength}`, {
+      field,
+      limit: limits.maxLength,
+    });
+  }
+  let run: Parsed;
+  try {
+    run = env.parse(source) as unknown as Parsed;
+  } catch (e) {
+    throw new ApiError("invalid_cel", `${field} is not valid CEL: ${firstLine(e)}`, {
+      field,
+      expression: source,
+      detail: firstLine(e),
+    });
+  }
+  const checked = run.check();
+  if (!checked.valid) {
+    throw new ApiError("invalid_cel", `${field} does not type-check: ${firstLine(checked.error)}`, {
+      field,
+      expression: source,
+      detail: firstLine(checked.error),
+    });
+  }
+  const program = { source, run, paths: readPaths(run.ast) };
+  if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
+  cache.set(source, program);
+  return program;
+}
+
+/** Evaluates with the step and time budget; returns the JSON-shaped value or the runtime error. */
+export function evaluate(program: Program, ctx: Record<string, unknown>, timeoutMs: number): CelResult {
+  const outer = deadline;
+  const outerSteps = steps;
+  steps = 0;
+  deadline = Math.min(outer, performance.now() + timeoutMs);
+  try {
+    return { ok: true, value: fromCel(program.run(ctx)) };
+  } catch (e) {
+    if (e instanceof CelLimitError) {
+      return { ok: false, error: `evaluation exceeded the ${timeoutMs} ms / ${MAX_STEPS} step limit`, limit: true };
+    }
+    return { ok: false, error: firstLine(e), limit: false };
+  } finally {
+    deadline = outer;
+    steps = outerSteps;
+  }
+}
+
+/** Evaluates and throws `400 cel_limit` when the budget is exceeded; other failures stay values. */
+export function evaluateOrLimit(program: Program, ctx: Record<string, unknown>, timeoutMs: number): CelResult {
+  const r = evaluate(program, ctx, timeoutMs);
+  if (!r.ok && r.limit) {
+    throw new ApiError("cel_limit", `expression ${quote(program.source)} exceeded the evaluation limit`, {
+      expression: program.source,
+      detail: r.error,
+    });
+  }
+  return r;
+}
+
+/** Truthiness for predicates: only boolean true passes. */
+export function isTrue(r: CelResult): boolean {
+  return r.ok && r.value === true;
+}
+
+/** JSON → CEL: integral numbers become int (BigInt) so `turn + 1` works; everything else unchanged. */
+export function toCel(v: unknown): unknown {
+  if (typeof v === "number") return Number.isInteger(v) ? BigInt(v) : v;
+  if (Array.isArray(v)) return v.map(toCel);
+  if (v !== null && typeof v === "object") {
+    const out: Record<string, unknown> = {};
+    for (const k in v as Record<string, unknown>) out[k] = toCel((v as Record<string, unknown>)[k]);
+    return out;
+  }
+  return v;
+}
+
+/** CEL → JSON: ints back to numbers, maps to objects, other library types to strings. */
+export function fromCel(v: unknown): unknown {
+  if (typeof v === "bigint") return Number(v);
+  if (v === null || typeof v !== "object") return v;
+  if (Array.isArray(v)) return v.map(fromCel);
+  if (v instanceof Map) {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of v) out[String(k)] = fromCel(x);
+    return out;
+  }
+  if (v instanceof Uint8Array) return Array.from(v);
+  const proto = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null) {
+    if (v instanceof Date) return v.toISOString();
+    if ("valueOf" in v && typeof (v as { valueOf(): unknown }).valueOf() === "bigint") {
+      return Number((v as { valueOf(): bigint }).valueOf());
+    }
+    return String(v);
+  }
+  const out: Record<string, unknown> = {};
+  for (const k in v as Record<string, unknown>) out[k] = fromCel((v as Record<string, unknown>)[k]);
+  return out;
+}
+
+/** Evaluates each state/views path the expression reads, for explained refusals (`detail`). */
+export function explainPaths(program: Program, ctx: Record<string, unknown>, timeoutMs: number) {
+  const out: Record<string, unknown> = {};
+  for (const path of program.paths) {
+    const sub = cache.get(path) ?? safeCompile(path);
+    if (!sub) continue;
+    const r = evaluate(sub, ctx, timeoutMs);
+    out[path] = r.ok ? r.value : { missing: true, error: r.error };
+  }
+  return out;
+}
+
+function safeCompile(source: string): Program | undefined {
+  try {
+    return compile(source, { maxLength: 1 << 20, timeoutMs: 50 }, "path");
+  } catch {
+    return undefined;
+  }
+}
+
+/** The maximal member chains rooted at `state` or `views` (e.g. `state._tasks[params.key].claimed_by`). */
+function readPaths(root: AstNode): string[] {
+  const found = new Set<string>();
+  const isChain = (n: AstNode): boolean => {
+    if (n.op === "id") return n.args === "state" || n.args === "views";
+    if (n.op === "." || n.op === "[]") return isChain((n.args as AstNode[])[0]);
+    return false;
+  };
+  const visit = (n: unknown, parentIsChain: boolean) => {
+    if (!n || typeof n !== "object" || !("op" in n)) return;
+    const node = n as AstNode;
+    const chain = (node.op === "." || node.op === "[]") && isChain(node);
+    if (chain && !parentIsChain) {
+      try {
+        found.add(serialize(node as never));
+      } catch { /* a path we cannot print is simply not explained */ }
+    }
+    const args = node.args;
+    if (Array.isArray(args)) args.forEach((a, i) => visit(a, chain && i === 0));
+    else if (args && typeof args === "object") {
+      for (const v of Object.values(args as Record<string, unknown>)) visit(v, false);
+    }
+  };
+  visit(root, false);
+  return [...found].slice(0, 20);
+}
+
+function firstLine(e: unknown): string {
+  return String((e as Error)?.message ?? e).split("\n")[0];
+}
+
+function quote(s: string): string {
+  return JSON.stringify(s.length > 80 ? s.slice(0, 77) + "…" : s);
+}

@@ -1,0 +1,185 @@
+/**
+ * @module engine/actions — custom actions: registration (every field validated up front, SPEC §6) and the
+ * invocation steps 1–5 for one. Pure over the Tx: refusals throw ApiError and the Tx is dropped.
+ */
+import { z } from "zod";
+import { compile, evaluate, isTrue } from "../cel.ts";
+import { ID_PATTERN } from "../config.ts";
+import { ApiError } from "../errors.ts";
+import { actionLiveness } from "./snapshot.ts";
+import { startTimer, ticksRemaining, TimerSpec } from "../timers.ts";
+import type { ActionDef, ParamSpec } from "./model.ts";
+import { checkParamSchema, ParamsSchema, validateParams } from "./params.ts";
+import { checkTemplate, resolveTemplate } from "./templates.ts";
+import type { Tx } from "./tx.ts";
+import { applyWrite, checkPredicate, checkScopeName, WriteSpec, type WriteResult } from "./write_modes.ts";
+import type { Caller } from "../auth.ts";
+
+export const RegisterAction = z.strictObject({
+  id: z.string().regex(ID_PATTERN, "id must be 1-128 characters of [A-Za-z0-9._:-]"),
+  description: z.string().max(4000).optional(),
+  params: ParamsSchema.optional(),
+  writes: z.array(WriteSpec).max(50).optional(),
+  if: z.string().optional(),
+  enabled: z.string().optional(),
+  scope: z.string().optional(),
+  timer: TimerSpec.optional(),
+  on_invoke: z.strictObject({ timer: TimerSpec }).optional(),
+});
+
+const celLimits = (tx: Tx) => ({ maxLength: tx.limits.maxCelLength, timeoutMs: tx.limits.celTimeoutMs });
+
+/** The owner scope may be a private scope only for that agent itself or the room token. */
+export function checkOwnerScope(caller: Caller, scope: string, what: string): void {
+  checkScopeName(scope);
+  if (scope.startsWith("_") || caller.kind === "admin" || (caller.kind === "agent" && (caller.id === scope || caller.viaRoomToken))) return;
+  throw new ApiError("scope_denied", `${what} with owner scope ${scope} can only be registered by ${scope} or the room token`, {
+    scope,
+  });
+}
+
+/** Only the registrar or the room token may replace or delete. */
+export function checkOwner(caller: Caller, registrar: string, what: string): void {
+  if (caller.kind === "admin" || (caller.kind === "agent" && caller.viaRoomToken) || caller.id === registrar) return;
+  throw new ApiError("not_owner", `${what} was registered by ${registrar}; only they or the room token may change it`, {
+    registrar,
+  });
+}
+
+export function registerAction(tx: Tx, raw: unknown): ActionDef {
+  const p = RegisterAction.parse(raw);
+  if (p.id.startsWith("_")) throw new ApiError("invalid_id", `action ids starting with _ are reserved for builtins`, { field: "id" });
+  const existing = tx.action(p.id);
+  if (existing) checkOwner(tx.caller, existing.registrar, `action ${p.id}`);
+  else if (tx.room.actions.size >= tx.limits.roomMaxActions) {
+    throw new ApiError("quota_exceeded", `this room already has ${tx.limits.roomMaxActions} actions`, { limit: tx.limits.roomMaxActions });
+  }
+  const scope = p.scope ?? "_shared";
+  checkOwnerScope(tx.caller, scope, `action ${p.id}`);
+  const params = (p.params ?? {}) as Record<string, ParamSpec>;
+  checkParamSchema(params, "params");
+  if (p.if !== undefined) compile(p.if, celLimits(tx), "if");
+  if (p.enabled !== undefined) compile(p.enabled, celLimits(tx), "enabled");
+  const declared = new Set(Object.keys(params));
+  (p.writes ?? []).forEach((w, i) => {
+    const f = `writes[${i}]`;
+    checkTemplate(w, f, declared);
+    if (w.scope === undefined) throw new ApiError("invalid_body", `${f}.scope is required`, { field: `${f}.scope` });
+    if (w.if !== undefined) compile(w.if, celLimits(tx), `${f}.if`);
+    if (w.enabled !== undefined && w.enabled !== null) compile(w.enabled, celLimits(tx), `${f}.enabled`);
+    if (w.expr) {
+      if (typeof w.value !== "string") throw new ApiError("invalid_body", `${f}.value must be a CEL string when expr is true`, { field: `${f}.value` });
+      compile(w.value, celLimits(tx), `${f}.value`);
+    }
+    if (w.timer) TimerSpec.parse(w.timer);
+    if (w.scope === "_audit") throw new ApiError("scope_denied", `${f} writes _audit, which nobody writes`, { field: `${f}.scope` });
+  });
+  const def: ActionDef = {
+    id: p.id,
+    description: p.description,
+    params: p.params as Record<string, ParamSpec> | undefined,
+    writes: p.writes as ActionDef["writes"],
+    if: p.if,
+    enabled: p.enabled,
+    scope,
+    timer: p.timer ? startTimer(p.timer, tx.now, (t) => tx.room.tick(t), "timer") : null,
+    on_invoke: p.on_invoke as ActionDef["on_invoke"],
+    registrar: tx.caller.id,
+    created_at: tx.iso,
+    cooldown: null,
+  };
+  if (def.timer?.tick_on) tx.newTicks.add(def.timer.tick_on);
+  if (def.on_invoke?.timer && (def.on_invoke.timer as { tick_on?: string }).tick_on) {
+    tx.newTicks.add((def.on_invoke.timer as { tick_on: string }).tick_on);
+  }
+  tx.actions.set(p.id, def);
+  return def;
+}
+
+/** Step 1: expiry, dormancy and cooldown. */
+export function checkActionLive(tx: Tx, a: ActionDef): void {
+  const live = actionLiveness(tx.room, a, tx.now);
+  if (live === "gone") throw new ApiError("action_expired", `action ${a.id} has expired`, { action: a.id });
+  if (live === "live") return;
+  const t = live === "cooldown" ? a.cooldown! : a.timer!;
+  const remaining = ticksRemaining(t, (x) => tx.room.tick(x));
+  throw new ApiError("action_cooldown", `action ${a.id} is in its cooldown period`, {
+    action: a.id,
+    ...(t.expires_at ? { available_at: t.expires_at } : {}),
+    ...(remaining !== undefined ? { ticks_remaining: remaining } : {}),
+  });
+}
+
+export function isActionEnabled(a: ActionDef, ctx: Record<string, unknown>, tx: { limits: Tx["limits"] }): boolean {
+  if (!a.enabled) return true;
+  try {
+    const p = compile(a.enabled, { maxLength: tx.limits.maxCelLength, timeoutMs: tx.limits.celTimeoutMs }, "enabled");
+    return isTrue(evaluate(p, ctx, tx.limits.celTimeoutMs));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Steps 1–5 for a custom action, staging its writes and cooldown in the Tx. `ctxFor(params)` builds the
+ * invoker's CEL context with the owner's scope visible; it is rebuilt per write so later writes see earlier.
+ */
+export function runCustomAction(
+  tx: Tx,
+  a: ActionDef,
+  rawParams: Record<string, unknown>,
+  ctxFor: (params: Record<string, unknown>, withOwner?: boolean) => Record<string, unknown>,
+): WriteResult[] {
+  checkActionLive(tx, a);
+  if (a.enabled && !isActionEnabled(a, ctxFor({}), tx)) {
+    throw new ApiError("action_disabled", `action ${a.id} is disabled right now`, { action: a.id, enabled: a.enabled });
+  }
+  const params = validateParams(a.params, rawParams);
+  if (a.if) checkPredicate(a.if, ctxFor(params), tx, "if", ctxFor(params, false));
+  const vars = { self: tx.caller.id, now: tx.iso, params };
+  const results: WriteResult[] = [];
+  (a.writes ?? []).forEach((tmpl, i) => {
+    const field = `writes[${i}]`;
+    const w = { ...tmpl } as Record<string, unknown>;
+    const { expr, ...rest } = w;
+    const resolved = resolveTemplate(expr ? { ...rest, value: undefined } : rest, vars) as Record<string, unknown>;
+    if (expr) {
+      const p = compile(tmpl.value as string, { maxLength: tx.limits.maxCelLength, timeoutMs: tx.limits.celTimeoutMs }, `${field}.value`);
+      const r = evaluate(p, ctxFor(params), tx.limits.celTimeoutMs);
+      if (!r.ok) {
+        throw new ApiError("precondition_failed", `${field}.value could not be computed: ${r.error}`, {
+          expression: tmpl.value,
+          field: `${field}.value`,
+        });
+      }
+      resolved.value = r.value;
+    }
+    const spec = WriteSpec.parse(resolved);
+    const scope = String(spec.scope);
+    if (!canActionWrite(tx.caller, a, scope)) {
+      throw new ApiError("scope_denied", `action ${a.id} may not write scope ${scope}`, { scope, field });
+    }
+    if (typeof spec.increment === "string") {
+      const n = Number(spec.increment);
+      if (spec.increment.trim() === "" || !Number.isFinite(n)) {
+        throw new ApiError("invalid_params", `${field}.increment resolved to ${JSON.stringify(spec.increment)}, which is not a number`, {
+          field: `${field}.increment`,
+        });
+      }
+      spec.increment = n;
+    }
+    results.push(applyWrite(tx, spec, scope, () => ctxFor(params), field));
+  });
+  if (a.on_invoke?.timer) {
+    const cooldown = startTimer(a.on_invoke.timer, tx.now, (t) => tx.room.tick(t), "on_invoke.timer");
+    tx.actions.set(a.id, { ...a, cooldown });
+  }
+  return results;
+}
+
+/** Step 5: system scopes except `_audit`, the owner scope, the invoker's own scope. */
+function canActionWrite(caller: Caller, a: ActionDef, scope: string): boolean {
+  if (scope === "_audit") return false;
+  if (scope.startsWith("_")) return true;
+  return scope === a.scope || scope === caller.id;
+}

@@ -1,0 +1,272 @@
+/**
+ * @module engine/builtins — the builtin actions of SPEC §6 as one table: description and param docs (for
+ * listings) beside the handler. Handlers stage changes in the Tx and throw ApiError to refuse.
+ */
+import { z } from "zod";
+import { actAs, type Caller, canWriteScope } from "../auth.ts";
+import { ApiError } from "../errors.ts";
+import { renewTimer } from "../timers.ts";
+import { registerAction, checkOwner } from "./actions.ts";
+import type { ParamSpec } from "./model.ts";
+import { messageView } from "./messages.ts";
+import type { Tx } from "./tx.ts";
+import { deleteView, publishKey, registerView } from "./views.ts";
+import { applyWrite, buildMessage, checkKey, checkPredicate, checkScopeName, WriteSpec, type WriteResult } from "./write_modes.ts";
+
+export type BuiltinEnv = {
+  /** the caller's CEL context (pre-invocation state plus staged writes). */
+  ctx: () => Record<string, unknown>;
+  /** the participant guide for `help`. */
+  guide: () => unknown;
+};
+
+export type BuiltinOutcome = { writes: WriteResult[]; extra?: Record<string, unknown>; after?: () => Record<string, unknown> };
+
+export type Builtin = {
+  description: string;
+  params: Record<string, ParamSpec>;
+  run(tx: Tx, params: Record<string, unknown>, env: BuiltinEnv): BuiltinOutcome;
+};
+
+const STATUSES = ["active", "idle", "busy", "waiting", "done", "unknown"] as const;
+
+function defaultScope(caller: Caller): string {
+  return caller.kind === "agent" ? caller.id : "_shared";
+}
+
+function authorize(tx: Tx, scope: string): void {
+  if (!canWriteScope(tx.caller, scope)) {
+    throw new ApiError("scope_denied", `${tx.caller.id} may not write scope ${scope}`, { scope });
+  }
+}
+
+function writeOne(tx: Tx, w: WriteSpec, env: BuiltinEnv, field: string): WriteResult {
+  const scope = w.scope ?? defaultScope(tx.caller);
+  checkScopeName(scope, `${field}scope`);
+  authorize(tx, scope);
+  const r = applyWrite(tx, w, scope, env.ctx, field || "params");
+  if (w.public) {
+    if (scope.startsWith("_")) throw new ApiError("invalid_body", "public: true only applies to a private scope", { field: `${field}public` });
+    publishKey(tx, scope, r.key);
+  }
+  return r;
+}
+
+const BatchParams = z.strictObject({ writes: z.array(WriteSpec).min(1), if: z.string().optional() });
+const DeleteParams = z.strictObject({ scope: z.string().optional(), key: z.union([z.string(), z.number()]) });
+const MessageParams = z.strictObject({
+  body: z.unknown().refine((v) => v !== undefined, "body is required"),
+  kind: z.string().min(1).max(128).optional(),
+  to: z.union([z.string(), z.array(z.string()).max(1000)]).nullable().optional(),
+  reply_to: z.union([z.number().int(), z.string()]).nullable().optional(),
+  from: z.string().optional(),
+});
+const IdParams = z.strictObject({ id: z.string() });
+const HeartbeatParams = z.strictObject({ status: z.enum(STATUSES).optional(), agent: z.string().optional() });
+const RenewParams = z.strictObject({ scope: z.string().optional(), key: z.union([z.string(), z.number()]) });
+const ClaimParams = z.strictObject({ seq: z.union([z.number().int(), z.string()]), agent: z.string().optional() });
+
+export const BUILTINS: Record<string, Builtin> = {
+  _send_message: {
+    description: "Send a message to the room (optionally addressed with `to`, threaded with `reply_to`).",
+    params: {
+      body: { type: "any", required: true, description: "the message: a string or any JSON" },
+      kind: { type: "string", description: 'a label such as chat, task, result (default "chat")' },
+      to: { type: "any", description: "an agent id or a list of ids this message is addressed to" },
+      reply_to: { type: "integer", description: "seq of the message this one answers" },
+    },
+    run(tx, raw) {
+      const p = MessageParams.parse(raw);
+      const who = actAs(tx.room, tx.caller, p.from, "from");
+      const m = buildMessage(tx, { from: who.id, kind: p.kind ?? "chat", body: p.body, to: p.to ?? null, reply_to: p.reply_to ?? null }, "params");
+      return { writes: [{ scope: "_messages", key: String(m.seq), value: messageView(m), version: 1 }], extra: { message: messageView(m) } };
+    },
+  },
+  _set_state: {
+    description: "Write one state entry (default scope: your own). Modes: value, merge, increment, append; guards: if, if_version.",
+    params: {
+      scope: { type: "string", description: "target scope (default: your own; _shared for the room token)" },
+      key: { type: "string", description: "the key (omit with append: true to add a log row)" },
+      value: { type: "any", description: "the new value (or the increment delta / appended item)" },
+      merge: { type: "object", description: "shallow-merge these fields into the object at key" },
+      increment: { type: "any", description: "true (value is the delta, default 1) or a number to add" },
+      append: { type: "boolean", description: "without key: new log row keyed 1,2,…; with key: push onto the array" },
+      if: { type: "string", description: "CEL condition that must hold (409 precondition_failed)" },
+      if_version: { type: "integer", description: "compare-and-set: current version must equal this (0 = must not exist)" },
+      timer: { type: "object", description: "{ms|at|ticks+tick_on, effect: delete|enable}" },
+      enabled: { type: "string", description: "CEL expression; the entry is hidden while it is false" },
+      public: { type: "boolean", description: "publish this private key as the view <agent>.<key>" },
+    },
+    run(tx, raw, env) {
+      return { writes: [writeOne(tx, WriteSpec.parse(raw), env, "")] };
+    },
+  },
+  _batch_set_state: {
+    description: "Up to 20 writes, all or nothing, with one optional `if` gate and per-write if_version.",
+    params: {
+      writes: { type: "array", required: true, description: "list of _set_state writes" },
+      if: { type: "string", description: "CEL condition checked once before any write" },
+    },
+    run(tx, raw, env) {
+      const p = BatchParams.parse(raw);
+      if (p.writes.length > tx.limits.maxBatch) {
+        throw new ApiError("invalid_body", `a batch holds at most ${tx.limits.maxBatch} writes, got ${p.writes.length}`, {
+          field: "writes",
+          limit: tx.limits.maxBatch,
+        });
+      }
+      if (p.if !== undefined) checkPredicate(p.if, env.ctx(), tx);
+      const writes = p.writes.map((w, i) => writeOne(tx, w, env, `writes[${i}].`));
+      return { writes, extra: { count: writes.length } };
+    },
+  },
+  _delete_state: {
+    description: "Delete one state entry (default scope: your own).",
+    params: {
+      scope: { type: "string", description: "scope of the entry" },
+      key: { type: "string", required: true, description: "key of the entry" },
+    },
+    run(tx, raw) {
+      const p = DeleteParams.parse(raw);
+      const scope = p.scope ?? defaultScope(tx.caller);
+      checkScopeName(scope);
+      authorize(tx, scope);
+      if (scope === "_messages") throw new ApiError("invalid_body", "messages cannot be deleted", { field: "scope" });
+      const key = checkKey(p.key);
+      const cur = tx.get(scope, key);
+      if (cur) tx.delete(scope, key);
+      return { writes: [], extra: { deleted: !!cur, scope, key } };
+    },
+  },
+  _register_action: {
+    description: "Register (or replace, if yours) a custom action: params, writes templates, if, enabled, timers.",
+    params: {
+      id: { type: "string", required: true, description: "action id" },
+      description: { type: "string" },
+      params: { type: "object", description: "{name: {type, enum, required, default, description}}" },
+      writes: { type: "array", description: "write templates using ${self}, ${now}, ${params.x}" },
+      if: { type: "string", description: "CEL predicate checked at invocation" },
+      enabled: { type: "string", description: "CEL expression; hidden and refused while false" },
+      scope: { type: "string", description: "owner scope (default _shared)" },
+      timer: { type: "object", description: "lifecycle timer of the action" },
+      on_invoke: { type: "object", description: "{timer}: cooldown started by each invocation" },
+    },
+    run(tx, raw) {
+      const def = registerAction(tx, raw);
+      return { writes: [], extra: { id: def.id, registered: publicAction(def) } };
+    },
+  },
+  _delete_action: {
+    description: "Delete a custom action you registered (any, with the room token).",
+    params: { id: { type: "string", required: true } },
+    run(tx, raw) {
+      const { id } = IdParams.parse(raw);
+      const a = tx.action(id);
+      if (!a) throw new ApiError("action_not_found", `no action ${id} in this room`, { action: id });
+      checkOwner(tx.caller, a.registrar, `action ${id}`);
+      tx.actions.set(id, null);
+      return { writes: [], extra: { id, deleted: true } };
+    },
+  },
+  _register_view: {
+    description: "Register (or replace, if yours) a view: a CEL expression over your scope whose value everyone sees.",
+    params: {
+      id: { type: "string", required: true },
+      expr: { type: "string", required: true, description: "CEL; your scope is visible as state[\"<you>\"]" },
+      scope: { type: "string", description: "owner scope (default: your own; _shared for the room token)" },
+      description: { type: "string" },
+      enabled: { type: "string" },
+      timer: { type: "object" },
+      render: { type: "any", description: "a display hint for the dashboard" },
+    },
+    run(tx, raw) {
+      const def = registerView(tx, raw);
+      return { writes: [], extra: { id: def.id, view: def } };
+    },
+  },
+  _delete_view: {
+    description: "Delete a view you registered (any, with the room token).",
+    params: { id: { type: "string", required: true } },
+    run(tx, raw) {
+      const { id } = IdParams.parse(raw);
+      deleteView(tx, id);
+      return { writes: [], extra: { id, deleted: true } };
+    },
+  },
+  _heartbeat: {
+    description: "Keep-alive: updates your presence and status.",
+    params: { status: { type: "string", enum: [...STATUSES], description: 'default "active"' } },
+    run(tx, raw) {
+      const p = HeartbeatParams.parse(raw);
+      const who = actAs(tx.room, tx.caller, p.agent);
+      if (who.kind !== "agent") throw new ApiError("invalid_body", "the room token must name an agent to heartbeat for", { field: "agent" });
+      const agent = { ...who.agent, status: p.status ?? "active", last_heartbeat: tx.iso };
+      tx.agents.set(agent.id, agent);
+      return { writes: [], extra: { agent: agent.id, status: agent.status, heartbeat: agent.last_heartbeat } };
+    },
+  },
+  _renew_timer: {
+    description: "Restart the wall-clock (ms) timer of a state entry.",
+    params: { scope: { type: "string" }, key: { type: "string", required: true } },
+    run(tx, raw) {
+      const p = RenewParams.parse(raw);
+      const scope = p.scope ?? defaultScope(tx.caller);
+      checkScopeName(scope);
+      authorize(tx, scope);
+      const key = checkKey(p.key);
+      const cur = tx.get(scope, key);
+      if (!cur) throw new ApiError("state_not_found", `no entry ${scope}.${key}`, { scope, key });
+      const timer = cur.timer ? renewTimer(cur.timer, tx.now) : undefined;
+      if (!timer) throw new ApiError("invalid_timer", `${scope}.${key} has no ms timer to renew`, { scope, key });
+      tx.put({ ...cur, timer, version: cur.version + 1, updated_at: tx.iso });
+      return { writes: [{ scope, key, value: cur.value, version: cur.version + 1 }], extra: { timer } };
+    },
+  },
+  _claim_message: {
+    description: "Claim a message (first claimer wins; later claims get 409 with claimed_by).",
+    params: { seq: { type: "integer", required: true, description: "the message seq" } },
+    run(tx, raw) {
+      const p = ClaimParams.parse(raw);
+      const who = actAs(tx.room, tx.caller, p.agent);
+      const seq = Number(p.seq);
+      const m = Number.isInteger(seq) ? tx.message(seq) : undefined;
+      if (!m) throw new ApiError("message_not_found", `no message ${p.seq} in this room`, { seq: p.seq });
+      if (m.claimed_by !== null) {
+        throw new ApiError("already_claimed", `message ${seq} was already claimed by ${m.claimed_by}`, {
+          claimed: false,
+          claimed_by: m.claimed_by,
+          claimed_at: m.claimed_at,
+        });
+      }
+      const claimed = { ...m, claimed_by: who.id, claimed_at: tx.iso };
+      tx.updatedMessages.set(seq, claimed);
+      return {
+        writes: [{ scope: "_messages", key: String(seq), value: messageView(claimed), version: 2 }],
+        extra: { claimed: true, claimed_by: who.id, claimed_at: tx.iso, message_id: seq, seq },
+      };
+    },
+  },
+  help: {
+    description: "Participant guide: how to read context, invoke actions and wait, plus this room's actions.",
+    params: {},
+    run(_tx, _raw, env) {
+      return { writes: [], extra: { help: env.guide() } };
+    },
+  },
+};
+
+/** An action definition as listings show it (no internal fields). */
+export function publicAction(a: import("./model.ts").ActionDef): Record<string, unknown> {
+  return {
+    id: a.id,
+    description: a.description,
+    params: a.params,
+    writes: a.writes,
+    if: a.if,
+    enabled: a.enabled,
+    scope: a.scope,
+    timer: a.timer,
+    on_invoke: a.on_invoke,
+    registrar: a.registrar,
+  };
+}

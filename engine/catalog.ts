@@ -1,0 +1,76 @@
+/**
+ * @module engine/catalog — the actions a caller sees (`/actions`, `/context`, CEL `actions`): builtins (a
+ * custom `help` replaces the builtin) and custom actions with availability for that caller and cooldown state.
+ */
+import { compile, evaluate } from "../cel.ts";
+import { ticksRemaining } from "../timers.ts";
+import { isActionEnabled } from "./actions.ts";
+import { BUILTINS } from "./builtins.ts";
+import type { ActionDef } from "./model.ts";
+import { actionLiveness } from "./snapshot.ts";
+import type { ReadCtx } from "./context.ts";
+import { celContext } from "./context.ts";
+import { ownerScopeContext } from "./invoke_ctx.ts";
+
+export type ActionSummary = Record<string, unknown> & { id: string; available: boolean; enabled: boolean };
+
+/**
+ * `forContext`: the `/context` listing, which hides dormant and cooling-down actions; otherwise every
+ * action that has not expired, with `cooldown` state.
+ */
+export function actionCatalog(rc: ReadCtx, forContext: boolean): ActionSummary[] {
+  const out: ActionSummary[] = [];
+  const canInvoke = rc.caller.kind !== "viewer";
+  for (const [id, b] of Object.entries(BUILTINS)) {
+    if (id === "help" && rc.room.actions.has("help")) continue;
+    out.push({ id, available: canInvoke, enabled: true, builtin: true, description: b.description, params: b.params });
+  }
+  let base: Record<string, unknown> | undefined;
+  for (const a of rc.room.actions.values()) {
+    const live = actionLiveness(rc.room, a, rc.now);
+    if (live === "gone" || (forContext && live !== "live")) continue;
+    base ??= celContext(rc, {}, false);
+    const ctx = ownerScopeContext(rc, a, base);
+    const enabled = isActionEnabled(a, { ...ctx, params: {} }, rc);
+    if (forContext && !enabled) continue;
+    const summary: ActionSummary = {
+      id: a.id,
+      available: canInvoke && live === "live" && enabled && predicateMayPass(a, ctx, rc),
+      enabled,
+      description: a.description,
+      params: a.params ?? {},
+      writes: a.writes ?? [],
+      ...(a.if ? { if: a.if } : {}),
+      scope: a.scope,
+      registrar: a.registrar,
+    };
+    if (live !== "live") {
+      const t = live === "cooldown" ? a.cooldown! : a.timer!;
+      summary.cooldown = {
+        ...(t.expires_at ? { available_at: t.expires_at } : {}),
+        ...(t.tick_on ? { ticks_remaining: ticksRemaining(t, (x) => rc.room.tick(x)) } : {}),
+      };
+    }
+    out.push(summary);
+  }
+  return out;
+}
+
+/**
+ * `available`: the `if` holds with default params; when it can only be judged with params (it fails on a
+ * param that was not given), the action counts as available.
+ */
+function predicateMayPass(a: ActionDef, ctx: Record<string, unknown>, rc: ReadCtx): boolean {
+  if (!a.if) return true;
+  const defaults: Record<string, unknown> = {};
+  for (const [k, s] of Object.entries(a.params ?? {})) if (s.default !== undefined) defaults[k] = s.default;
+  try {
+    const p = compile(a.if, { maxLength: rc.limits.maxCelLength, timeoutMs: rc.limits.celTimeoutMs }, "if");
+    const r = evaluate(p, { ...ctx, params: defaults }, rc.limits.celTimeoutMs);
+    if (r.ok) return r.value === true;
+    const missingParams = Object.keys(a.params ?? {}).some((k) => !(k in defaults));
+    return missingParams && /params/.test(a.if);
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * @module engine/messages — the `_messages` log (SPEC §11): appending with per-room seq, the unread and
+ * directed-unread counts per agent, and the message object as the API shows it.
+ */
+import type { Message, Room } from "./model.ts";
+
+/** Adds a message to the room's log and its per-agent indexes (seq must be the next one). */
+export function indexMessage(room: Room, m: Message): void {
+  room.messages.push(m);
+  if (m.from) push(room.ownSeqs, m.from, m.seq);
+  for (const to of recipients(m)) if (to !== m.from) push(room.directedSeqs, to, m.seq);
+}
+
+export function recipients(m: Message): string[] {
+  if (m.to === null || m.to === undefined) return [];
+  return Array.isArray(m.to) ? m.to : [m.to];
+}
+
+function push(map: Map<string, number[]>, k: string, seq: number) {
+  const a = map.get(k);
+  if (a) a.push(seq);
+  else map.set(k, [seq]);
+}
+
+/** How many of `sorted` are greater than `after` (binary search). */
+function countAfter(sorted: number[] | undefined, after: number): number {
+  if (!sorted?.length) return 0;
+  let lo = 0, hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid] <= after) lo = mid + 1;
+    else hi = mid;
+  }
+  return sorted.length - lo;
+}
+
+/** Unread: messages after the agent's read marker, not counting its own. */
+export function messageCounts(room: Room, agentId: string | null, lastSeen: number) {
+  const count = room.messages.length;
+  if (agentId === null) return { count, unread: 0, directed_unread: 0 };
+  const after = Math.max(0, count - lastSeen);
+  return {
+    count,
+    unread: after - countAfter(room.ownSeqs.get(agentId), lastSeen),
+    directed_unread: countAfter(room.directedSeqs.get(agentId), lastSeen),
+  };
+}
+
+/** The message as every endpoint shows it. */
+export function messageView(m: Message): Record<string, unknown> {
+  return {
+    seq: m.seq,
+    ...(m.extra ?? {}),
+    from: m.from,
+    kind: m.kind,
+    body: m.body,
+    to: m.to,
+    reply_to: m.reply_to,
+    claimed_by: m.claimed_by,
+    claimed_at: m.claimed_at,
+    ts: m.ts,
+  };
+}
+
+/** Messages with seq > after, oldest first, at most `limit` (forward paging without gaps). */
+export function messagesAfter(room: Room, after: number, limit: number): Message[] {
+  return room.messages.slice(Math.max(0, after), Math.max(0, after) + limit);
+}
+
+/** The newest `limit` messages, oldest first. */
+export function recentMessages(room: Room, limit: number): Message[] {
+  return room.messages.slice(Math.max(0, room.messages.length - limit));
+}

@@ -1,0 +1,47 @@
+/**
+ * @module engine/presence — `last_heartbeat` on every authenticated call, `waiting`/`waiting_on` while an
+ * agent blocks in /wait, and read markers. Kept in memory and written lazily (no commit seq bump).
+ */
+import type { Caller } from "../auth.ts";
+import type { Engine } from "./engine.ts";
+import type { Room } from "./model.ts";
+import { touchAgents } from "./snapshot.ts";
+
+export function touch(eng: Engine, room: Room, caller: Caller): void {
+  if (caller.kind !== "agent" || caller.viaRoomToken) return;
+  const a = room.agents.get(caller.id);
+  if (!a) return;
+  a.last_heartbeat = new Date(eng.now()).toISOString();
+  if (a.status === "idle" || a.status === "unknown") {
+    a.status = "active";
+    touchAgents();
+  }
+  room.dirty.agents.add(a.id);
+  eng.committer.markLazy(room);
+}
+
+/** Marks an agent waiting on `condition` (or back to active with `null`) and wakes watchers of presence. */
+export function setWaiting(eng: Engine, room: Room, agentId: string, condition: string | null): void {
+  const a = room.agents.get(agentId);
+  if (!a) return;
+  if (condition !== null) {
+    a.status = "waiting";
+    a.waiting_on = condition;
+  } else if (a.status === "waiting") {
+    a.status = "active";
+    a.waiting_on = null;
+  }
+  touchAgents();
+  room.dirty.agents.add(a.id);
+  eng.committer.markLazy(room);
+}
+
+/** Reading messages moves the agent's read marker forward (never back). */
+export function markRead(eng: Engine, room: Room, caller: Caller, upTo: number): void {
+  if (caller.kind !== "agent") return;
+  const a = room.agents.get(caller.id);
+  if (!a || upTo <= a.last_seen_seq) return;
+  a.last_seen_seq = upTo;
+  room.dirty.agents.add(a.id);
+  eng.committer.markLazy(room);
+}

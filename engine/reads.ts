@@ -1,0 +1,235 @@
+/**
+ * @module engine/reads — every read endpoint's answer: context, state rows, eval, poll, views, actions,
+ * changes since a cursor. Privacy comes from privacy.ts through context.ts; nothing here bypasses it.
+ */
+import { compile, evaluateOrLimit } from "../cel.ts";
+import type { Caller } from "../auth.ts";
+import { CONTEXT_MESSAGES_DEFAULT, CONTEXT_MESSAGES_MAX, POLL_LIMIT_DEFAULT, POLL_LIMIT_MAX } from "../config.ts";
+import { ApiError } from "../errors.ts";
+import { readAudit } from "../store/rooms_sql.ts";
+import { actionCatalog } from "./catalog.ts";
+import {
+  celContext,
+  jsonActions,
+  jsonAgents,
+  jsonState,
+  jsonViews,
+  lastSeen,
+  type ReadCtx,
+  visibleScopes,
+} from "./context.ts";
+import type { Engine } from "./engine.ts";
+import { messageCounts, messagesAfter, messageView, recentMessages } from "./messages.ts";
+import { agentJson, roomJson } from "./membership.ts";
+import type { Change, Room } from "./model.ts";
+import { markRead } from "./presence.ts";
+import { canReadAudit, canReadScope } from "./privacy.ts";
+import { liveScope, viewValues } from "./snapshot.ts";
+import { entryJson } from "./write_modes.ts";
+
+export function readCtx(eng: Engine, room: Room, caller: Caller): ReadCtx {
+  return { room, caller, now: eng.now(), limits: eng.limits };
+}
+
+export const SECTIONS = ["state", "views", "agents", "actions", "messages"] as const;
+
+export type ContextQuery = {
+  only?: string[];
+  messages_after?: number;
+  messages_limit?: number;
+  /** with `after`: only what changed since this cursor (issue: contexts sized by what matters). */
+  after?: number;
+};
+
+/** Parses `only`/`include` lists: section names or `state.<scope>`; unknown names are a 400. */
+export function parseSections(raw: string | undefined, field: string, extra: string[] = []): string[] | undefined {
+  if (raw === undefined || raw.trim() === "") return undefined;
+  const parts = raw.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const p of parts) {
+    if ((SECTIONS as readonly string[]).includes(p) || extra.includes(p) || /^state\..+/.test(p)) continue;
+    throw new ApiError("invalid_query", `${field} has unknown section ${JSON.stringify(p)} (use ${[...SECTIONS, ...extra].join(", ")} or state.<scope>)`, {
+      field,
+    });
+  }
+  return parts;
+}
+
+/** `/context`: what the caller may see, in one object; reading messages marks them read. */
+export function buildContext(eng: Engine, rc: ReadCtx, q: ContextQuery = {}): Record<string, unknown> {
+  const want = (s: string) => !q.only || q.only.includes(s) || (s === "state" && q.only.some((o) => o.startsWith("state.")));
+  const out: Record<string, unknown> = {};
+  const elided: Record<string, number> = {};
+  if (want("state")) {
+    const scoped = q.only?.filter((o) => o.startsWith("state.")).map((o) => o.slice(6));
+    if (scoped?.length && !q.only!.includes("state")) {
+      const st: Record<string, unknown> = {};
+      for (const s of scoped) Object.assign(st, jsonState(rc, s));
+      out.state = st;
+    } else out.state = jsonState(rc);
+  }
+  if (want("views")) out.views = jsonViews(rc);
+  if (want("agents")) out.agents = jsonAgents(rc);
+  if (want("actions")) out.actions = jsonActions(rc);
+  if (want("messages")) {
+    const limit = Math.min(q.messages_limit ?? CONTEXT_MESSAGES_DEFAULT, CONTEXT_MESSAGES_MAX);
+    const me = rc.caller.kind === "agent" ? rc.caller.id : null;
+    const counts = messageCounts(rc.room, me, lastSeen(rc));
+    const list = q.messages_after !== undefined
+      ? messagesAfter(rc.room, q.messages_after, limit)
+      : recentMessages(rc.room, limit);
+    out.messages = { ...counts, recent: list.map(messageView) };
+    const shownFrom = list.length ? list[0].seq : rc.room.messages.length + 1;
+    const notShown = q.messages_after !== undefined
+      ? rc.room.messages.length - (q.messages_after + list.length)
+      : shownFrom - 1;
+    if (notShown > 0) elided.messages = notShown;
+    if (list.length) markRead(eng, rc.room, rc.caller, list[list.length - 1].seq);
+  }
+  out.self = rc.caller.id;
+  out.cursor = rc.room.seq;
+  if (Object.keys(elided).length) out._elided = elided;
+  return out;
+}
+
+/** Changes after a cursor that the caller may see: entries, messages, views whose values changed. */
+export function changesSince(rc: ReadCtx, after: number) {
+  const room = rc.room;
+  const changes: Change[] = [];
+  const messages = new Set<number>();
+  const oldest = room.log.length ? room.log[0].seq : room.seq + 1;
+  let complete = after >= oldest - 1;
+  if (complete) {
+    const seen = new Map<string, Change>();
+    for (const rec of room.log) {
+      if (rec.seq <= after) continue;
+      for (const c of rec.changes) if (canReadScope(rc.caller, c.scope)) seen.set(`${c.scope}\u0000${c.key}`, c);
+      for (const m of rec.messages) messages.add(m);
+    }
+    changes.push(...seen.values());
+  } else {
+    // older than the in-memory log: every entry written after the cursor (deletions cannot be listed)
+    for (const s of visibleScopes(rc)) {
+      for (const e of room.scopes.get(s)?.values() ?? []) if (e.seq > after) changes.push({ scope: e.scope, key: e.key, version: e.version });
+    }
+    complete = false;
+  }
+  return { changes, messages: [...messages].sort((a, b) => a - b), complete };
+}
+
+/** `/state`: rows of one scope, one row, or every visible scope (logs excluded unless asked for). */
+export async function readState(eng: Engine, rc: ReadCtx, scope?: string, key?: string) {
+  if (key !== undefined && scope === undefined) {
+    throw new ApiError("invalid_query", "key needs scope", { field: "key" });
+  }
+  if (scope !== undefined && !canReadScope(rc.caller, scope) && scope !== "_audit") {
+    throw new ApiError("scope_denied", `${rc.caller.id} may not read scope ${scope}`, { scope });
+  }
+  if (scope === "_messages") {
+    const rows = rc.room.messages.map((m) => ({ scope: "_messages", key: String(m.seq), value: messageView(m), version: m.claimed_by ? 2 : 1, updated_at: m.claimed_at ?? m.ts, sort_key: m.seq }));
+    if (key !== undefined) return one(rows.find((r) => r.key === key), scope, key);
+    return rows;
+  }
+  if (scope === "_audit") {
+    await settled(eng, rc.room);
+    const agent = rc.caller.kind === "agent" ? rc.caller.id : undefined;
+    const rows = (await readAudit(eng.db, rc.room.id, { agent, limit: POLL_LIMIT_MAX }))
+      .filter((a) => canReadAudit(rc.caller, a.agent))
+      .map((a) => ({ scope: "_audit", key: String(a.seq), value: a, version: 1, updated_at: a.ts, sort_key: a.seq }));
+    if (key !== undefined) return one(rows.find((r) => r.key === key), scope, key);
+    return rows;
+  }
+  const scopes = scope !== undefined ? [scope] : visibleScopes(rc);
+  const rows = scopes.flatMap((s) => liveScope(rc.room, s, rc.now, rc.limits).entries.map(entryJson));
+  if (key !== undefined) return one(rows.find((r) => r.key === key), scope!, key);
+  return rows;
+}
+
+function one<T>(row: T | undefined, scope: string, key: string): T {
+  if (!row) throw new ApiError("state_not_found", `no entry ${scope}.${key}`, { scope, key });
+  return row;
+}
+
+/** `/eval`: any expression against the caller's context. */
+export function evalExpression(rc: ReadCtx, expr: unknown) {
+  const program = compile(expr, { maxLength: rc.limits.maxCelLength, timeoutMs: rc.limits.celTimeoutMs }, "expr");
+  const ctx = celContext(rc);
+  const r = evaluateOrLimit(program, ctx, rc.limits.celTimeoutMs);
+  const context_keys = {
+    state: Object.keys(ctx.state as object),
+    views: Object.keys(ctx.views as object),
+    agents: Object.keys(ctx.agents as object),
+    messages: messageCounts(rc.room, rc.caller.kind === "agent" ? rc.caller.id : null, lastSeen(rc)),
+    self: rc.caller.id,
+  };
+  if (!r.ok) {
+    return { expression: program.source, value: null, error: r.error, context_keys };
+  }
+  return { expression: program.source, value: r.value, context_keys };
+}
+
+export function listViews(rc: ReadCtx) {
+  const values = viewValues(rc.room, rc.now, rc.limits);
+  const out = [];
+  for (const id of rc.room.viewOrder) {
+    const v = rc.room.views.get(id)!;
+    const val = values.get(id);
+    if (!val) continue;
+    out.push({
+      id,
+      value: val.value,
+      ...(val.error ? { error: val.error } : {}),
+      description: v.description ?? null,
+      scope: v.scope,
+      expr: v.expr,
+      render: v.render ?? null,
+      registrar: v.registrar,
+      timer: v.timer ?? null,
+      enabled: v.enabled ?? null,
+    });
+  }
+  return out;
+}
+
+export function getView(rc: ReadCtx, id: string) {
+  const v = listViews(rc).find((x) => x.id === id);
+  if (!v) throw new ApiError("view_not_found", `no view ${JSON.stringify(id)} in this room`, { view: id });
+  return v;
+}
+
+export function listActions(rc: ReadCtx) {
+  return actionCatalog(rc, false);
+}
+
+export function getAction(rc: ReadCtx, id: string) {
+  const a = listActions(rc).find((x) => x.id === id);
+  if (!a) throw new ApiError("action_not_found", `no action ${JSON.stringify(id)} in this room`, { action: id });
+  return a;
+}
+
+export type PollQuery = { messages_limit?: number; audit_limit?: number };
+
+/** `/poll`: the dashboard bundle, raw rows; audit limited to what the caller may read. */
+export async function poll(eng: Engine, rc: ReadCtx, q: PollQuery) {
+  const ml = Math.min(q.messages_limit ?? POLL_LIMIT_DEFAULT, POLL_LIMIT_MAX);
+  const al = Math.min(q.audit_limit ?? POLL_LIMIT_DEFAULT, POLL_LIMIT_MAX);
+  const agent = rc.caller.kind === "agent" ? rc.caller.id : undefined;
+  await settled(eng, rc.room);
+  return {
+    room: roomJson(rc.room),
+    self: rc.caller.id,
+    cursor: rc.room.seq,
+    agents: [...rc.room.agents.values()].map((a) => agentJson(rc.room, a)),
+    state: await readState(eng, rc),
+    messages: recentMessages(rc.room, ml).map(messageView),
+    message_count: rc.room.messages.length,
+    actions: listActions(rc),
+    views: listViews(rc),
+    audit: await readAudit(eng.db, rc.room.id, { agent, limit: al }),
+    audit_count: rc.room.auditCount,
+  };
+}
+
+/** Waits until what the room holds in memory now is durable (the audit log is read from the database). */
+export async function settled(eng: Engine, room: Room): Promise<void> {
+  if (room.persistedSeq < room.seq || room.dirty.audit.length) await eng.committer.submit(room);
+}

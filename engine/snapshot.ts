@@ -1,0 +1,261 @@
+/**
+ * @module engine/snapshot — what is live in a room right now: entries after timers and `enabled`, view
+ * values, live actions. Cached per scope and per commit; a timer boundary invalidates like a commit does.
+ * Privacy is not decided here (see privacy.ts): this is the room as the room token sees it.
+ */
+import { compile, evaluate, isTrue, toCel } from "../cel.ts";
+import type { Limits } from "../config.ts";
+import { isGone, isLive, nextBoundary } from "../timers.ts";
+import type { ActionDef, Entry, Room, ViewDef } from "./model.ts";
+
+type ScopeCache = {
+  builtSeq: number;
+  scopeSeq: number;
+  volatile: boolean;
+  validUntil: number;
+  json: Record<string, unknown>;
+  cel: Record<string, unknown>;
+  rawCel: Record<string, unknown>;
+  entries: Entry[];
+};
+
+type ViewValue = { value: unknown; error?: string };
+
+type RoomCaches = {
+  scopes: Map<string, ScopeCache>;
+  scopeSeq: Map<string, number>;
+  views?: { seq: number; validUntil: number; values: Map<string, ViewValue> };
+  agentsCel?: { seq: number; version: number; value: Record<string, unknown> };
+};
+
+const caches = new WeakMap<Room, RoomCaches>();
+
+function cachesOf(room: Room): RoomCaches {
+  let c = caches.get(room);
+  if (!c) caches.set(room, c = { scopes: new Map(), scopeSeq: new Map() });
+  return c;
+}
+
+/** Called by the write path for every touched scope, so its cache is rebuilt on next read. */
+let scopeVersion = 0;
+export function touchScope(room: Room, scope: string): void {
+  cachesOf(room).scopeSeq.set(scope, ++scopeVersion);
+}
+
+/** Presence and agent edits change the `agents` CEL map without a commit. */
+let agentsVersion = 0;
+export function touchAgents(): void {
+  agentsVersion++;
+}
+
+export function celValue(e: Entry): unknown {
+  if (e.cel === undefined) e.cel = toCel(e.value);
+  return e.cel;
+}
+
+function tickReader(room: Room) {
+  return (t: string) => room.tick(t);
+}
+
+/** One scope as live now: entries whose timer allows them and whose `enabled` holds. */
+export function liveScope(room: Room, scope: string, now: number, limits: Limits): ScopeCache {
+  const c = cachesOf(room);
+  const scopeSeq = c.scopeSeq.get(scope) ?? 0;
+  const hit = c.scopes.get(scope);
+  if (
+    hit && now < hit.validUntil && hit.scopeSeq === scopeSeq && (!hit.volatile || hit.builtSeq === room.seq)
+  ) return hit;
+  const ticks = tickReader(room);
+  let volatile = false;
+  let validUntil = Infinity;
+  const live: Entry[] = [];
+  const rawCel: Record<string, unknown> = {};
+  let hasEnabled = false;
+  for (const e of room.scopes.get(scope)?.values() ?? []) {
+    if (e.timer) {
+      if (e.timer.tick_on) volatile = true;
+      const b = nextBoundary(e.timer, now);
+      if (b !== undefined && b < validUntil) validUntil = b;
+      if (!isLive(e.timer, now, ticks)) continue;
+    }
+    if (e.enabled) hasEnabled = true;
+    live.push(e);
+    rawCel[e.key] = celValue(e);
+  }
+  let entries = live;
+  if (hasEnabled) {
+    volatile = true;
+    entries = live.filter((e) => !e.enabled || entryEnabled(room, e, now, limits));
+  }
+  const json: Record<string, unknown> = {};
+  const cel: Record<string, unknown> = hasEnabled ? {} : rawCel;
+  for (const e of entries) {
+    json[e.key] = e.value;
+    if (hasEnabled) cel[e.key] = celValue(e);
+  }
+  const built: ScopeCache = { builtSeq: room.seq, scopeSeq, volatile, validUntil, json, cel, rawCel, entries };
+  c.scopes.set(scope, built);
+  return built;
+}
+
+/** `enabled` on an entry is evaluated against the timer-live state of the system scopes and its own scope. */
+function entryEnabled(room: Room, e: Entry, now: number, limits: Limits): boolean {
+  const state: Record<string, unknown> = {};
+  for (const s of room.scopes.keys()) {
+    if (s === "_audit" || (!s.startsWith("_") && s !== e.scope)) continue;
+    state[s] = s === e.scope ? liveRaw(room, s, now) : liveScopeRawOnly(room, s, now, limits);
+  }
+  if (!e.scope.startsWith("_")) state.self = state[e.scope];
+  const program = safeProgram(e.enabled!, limits);
+  if (!program) return false;
+  return isTrue(evaluate(program, { state, self: e.scope.startsWith("_") ? "" : e.scope }, limits.celTimeoutMs));
+}
+
+function liveRaw(room: Room, scope: string, now: number): Record<string, unknown> {
+  const ticks = tickReader(room);
+  const out: Record<string, unknown> = {};
+  for (const e of room.scopes.get(scope)?.values() ?? []) {
+    if (!isLive(e.timer, now, ticks)) continue;
+    out[e.key] = celValue(e);
+  }
+  return out;
+}
+
+function liveScopeRawOnly(room: Room, scope: string, now: number, _limits: Limits): Record<string, unknown> {
+  const hit = cachesOf(room).scopes.get(scope);
+  if (hit && hit.builtSeq === room.seq && now < hit.validUntil) return hit.rawCel;
+  return liveRaw(room, scope, now);
+}
+
+function safeProgram(source: string, limits: Limits) {
+  try {
+    return compile(source, { maxLength: limits.maxCelLength, timeoutMs: limits.celTimeoutMs });
+  } catch {
+    return undefined;
+  }
+}
+
+/** The earliest wall-clock moment at which anything in the room changes liveness (for timed wake-ups). */
+export function nextTimerBoundary(room: Room, now: number): number | undefined {
+  let min = Infinity;
+  const see = (b: number | undefined) => {
+    if (b !== undefined && b < min) min = b;
+  };
+  for (const m of room.scopes.values()) for (const e of m.values()) if (e.timer) see(nextBoundary(e.timer, now));
+  for (const a of room.actions.values()) {
+    see(nextBoundary(a.timer, now));
+    see(nextBoundary(a.cooldown, now));
+  }
+  for (const v of room.views.values()) see(nextBoundary(v.timer, now));
+  return min === Infinity ? undefined : min;
+}
+
+/** Scopes that exist in the room (system and private), `_audit` and `_messages` excluded. */
+export function stateScopes(room: Room): string[] {
+  return [...room.scopes.keys()].filter((s) => s !== "_audit" && s !== "_messages");
+}
+
+// ── actions and views ─────────────────────────────────────────────────────────────────────
+
+export type ActionLiveness = "live" | "gone" | "dormant" | "cooldown";
+
+/** Timer state of an action: gone (delete timer fired), dormant (enable timer pending), cooling down. */
+export function actionLiveness(room: Room, a: ActionDef, now: number): ActionLiveness {
+  const ticks = tickReader(room);
+  if (isGone(a.timer, now, ticks) || isGone(a.cooldown, now, ticks)) return "gone";
+  if (a.timer && !isLive(a.timer, now, ticks)) return "dormant";
+  if (a.cooldown && !isLive(a.cooldown, now, ticks)) return "cooldown";
+  return "live";
+}
+
+export function viewLive(room: Room, v: ViewDef, now: number): boolean {
+  return isLive(v.timer, now, tickReader(room));
+}
+
+/**
+ * Every live view's value in registration order. A view sees the system scopes and its owner's scope
+ * (under the owner's id and as `self`), and the views registered before it.
+ */
+export function viewValues(room: Room, now: number, limits: Limits): Map<string, ViewValue> {
+  const c = cachesOf(room);
+  if (c.views && c.views.seq === room.seq && now < c.views.validUntil) return c.views.values;
+  const values = new Map<string, ViewValue>();
+  const celViews: Record<string, unknown> = {};
+  let validUntil = Infinity;
+  const system: Record<string, unknown> = {};
+  for (const s of stateScopes(room)) {
+    if (!s.startsWith("_")) continue;
+    const sc = liveScope(room, s, now, limits);
+    system[s] = sc.cel;
+    validUntil = Math.min(validUntil, sc.validUntil);
+  }
+  defineMessagesScope(room, system);
+  const agents = agentsCel(room);
+  for (const id of room.viewOrder) {
+    const v = room.views.get(id);
+    if (!v) continue;
+    const b = nextBoundary(v.timer, now);
+    if (b !== undefined) validUntil = Math.min(validUntil, b);
+    if (!viewLive(room, v, now)) continue;
+    let state = system;
+    if (!v.scope.startsWith("_")) {
+      const own = liveScope(room, v.scope, now, limits);
+      validUntil = Math.min(validUntil, own.validUntil);
+      state = { ...system, [v.scope]: own.cel, self: own.cel };
+      defineMessagesScope(room, state);
+    }
+    const ctx = { state, views: celViews, agents, self: v.scope.startsWith("_") ? "" : v.scope };
+    if (v.enabled) {
+      const p = safeProgram(v.enabled, limits);
+      if (!p || !isTrue(evaluate(p, ctx, limits.celTimeoutMs))) continue;
+    }
+    const p = safeProgram(v.expr, limits);
+    const r = p ? evaluate(p, ctx, limits.celTimeoutMs) : { ok: false as const, error: "invalid expression" };
+    const vv: ViewValue = r.ok ? { value: r.value } : { value: null, error: r.error };
+    values.set(id, vv);
+    celViews[id] = toCel(vv.value);
+  }
+  c.views = { seq: room.seq, validUntil, values };
+  return values;
+}
+
+/** `state._messages` in CEL: built only if an expression reads it (logs can be long). */
+export function defineMessagesScope(room: Room, state: Record<string, unknown>): void {
+  let built: Record<string, unknown> | undefined;
+  Object.defineProperty(state, "_messages", {
+    enumerable: true,
+    configurable: true,
+    get() {
+      if (!built) {
+        built = {};
+        for (const m of room.messages) {
+          built[String(m.seq)] = toCel({
+            ...(m.extra ?? {}),
+            seq: m.seq,
+            from: m.from,
+            kind: m.kind,
+            body: m.body,
+            to: m.to,
+            reply_to: m.reply_to,
+            claimed_by: m.claimed_by,
+            claimed_at: m.claimed_at,
+            ts: m.ts,
+          });
+        }
+      }
+      return built;
+    },
+  });
+}
+
+/** `agents` in CEL: `{id: {name, role, status, waiting_on}}`. */
+export function agentsCel(room: Room): Record<string, unknown> {
+  const c = cachesOf(room);
+  if (c.agentsCel && c.agentsCel.seq === room.seq && c.agentsCel.version === agentsVersion) return c.agentsCel.value;
+  const value: Record<string, unknown> = {};
+  for (const a of room.agents.values()) {
+    value[a.id] = { name: a.name, role: a.role, status: a.status, waiting_on: a.waiting_on };
+  }
+  c.agentsCel = { seq: room.seq, version: agentsVersion, value };
+  return value;
+}

@@ -1,0 +1,178 @@
+/**
+ * @module engine/tx — one invocation's staged changes. Reads see staged writes first; nothing touches the
+ * room until `apply`, which is synchronous, so a predicate and its writes are atomic within the process.
+ * A refusal simply drops the Tx. Durability is the committer's job (store/committer.ts).
+ */
+import type { Caller } from "../auth.ts";
+import type { Limits } from "../config.ts";
+import { isGone } from "../timers.ts";
+import { indexMessage } from "./messages.ts";
+import {
+  type ActionDef,
+  type Agent,
+  type AuditRow,
+  type Change,
+  type Entry,
+  entryId,
+  LOG_RING,
+  type Message,
+  type Room,
+  type ViewDef,
+} from "./model.ts";
+import { touchAgents, touchScope } from "./snapshot.ts";
+
+export class Tx {
+  readonly room: Room;
+  readonly caller: Caller;
+  readonly now: number;
+  readonly iso: string;
+  readonly limits: Limits;
+  entries = new Map<string, Entry | null>();
+  newMessages: Message[] = [];
+  updatedMessages = new Map<number, Message>();
+  actions = new Map<string, ActionDef | null>();
+  views = new Map<string, ViewDef | null>();
+  agents = new Map<string, Agent>();
+  newTicks = new Set<string>();
+  appendSeq = new Map<string, number>();
+  audit: Omit<AuditRow, "seq"> | null = null;
+
+  constructor(room: Room, caller: Caller, now: number, limits: Limits) {
+    this.room = room;
+    this.caller = caller;
+    this.now = now;
+    this.iso = new Date(now).toISOString();
+    this.limits = limits;
+  }
+
+  /** The current entry, staged writes first; an entry whose delete-timer fired counts as absent. */
+  get(scope: string, key: string): Entry | undefined {
+    const id = entryId(scope, key);
+    if (this.entries.has(id)) return this.entries.get(id) ?? undefined;
+    const e = this.room.getEntry(scope, key);
+    if (e && isGone(e.timer, this.now, (t) => this.room.tick(t))) return undefined;
+    return e;
+  }
+
+  put(e: Entry): void {
+    this.entries.set(entryId(e.scope, e.key), e);
+  }
+
+  delete(scope: string, key: string): void {
+    this.entries.set(entryId(scope, key), null);
+  }
+
+  action(id: string): ActionDef | undefined {
+    return this.actions.has(id) ? this.actions.get(id) ?? undefined : this.room.actions.get(id);
+  }
+
+  view(id: string): ViewDef | undefined {
+    return this.views.has(id) ? this.views.get(id) ?? undefined : this.room.views.get(id);
+  }
+
+  message(seq: number): Message | undefined {
+    return this.updatedMessages.get(seq) ?? this.room.messages[seq - 1] ??
+      this.newMessages.find((m) => m.seq === seq);
+  }
+
+  nextMessageSeq(): number {
+    return this.room.messages.length + this.newMessages.length + 1;
+  }
+
+  /** Next key of an append-log scope ("1", "2", …): one more than the highest sort_key seen. */
+  nextAppendSeq(scope: string): number {
+    let n = this.appendSeq.get(scope);
+    if (n === undefined) {
+      n = 0;
+      for (const e of this.room.scopes.get(scope)?.values() ?? []) if ((e.sort_key ?? 0) > n) n = e.sort_key!;
+    }
+    this.appendSeq.set(scope, ++n);
+    return n;
+  }
+
+  isEmpty(): boolean {
+    return !this.entries.size && !this.newMessages.length && !this.updatedMessages.size && !this.actions.size &&
+      !this.views.size && !this.agents.size;
+  }
+}
+
+/**
+ * Applies a Tx to the room: bumps the commit seq, stamps entries, counts logical ticks, appends the audit
+ * row and the change record, and marks all of it dirty for the next flush. Returns the new seq.
+ */
+export function applyTx(tx: Tx): number {
+  const room = tx.room;
+  const seq = ++room.seq;
+  const changes: Change[] = [];
+  for (const [id, e] of tx.entries) {
+    const [scope, key] = id.split("\u0000");
+    const old = room.getEntry(scope, key);
+    if (old) {
+      room.entryCount--;
+      room.storedBytes -= JSON.stringify(old.value).length;
+    }
+    if (e) {
+      e.seq = seq;
+      e.cel = undefined;
+      room.scope(scope).set(key, e);
+      room.entryCount++;
+      room.storedBytes += JSON.stringify(e.value).length;
+      changes.push({ scope, key, version: e.version });
+      const target = `${scope}.${key}`;
+      if (room.ticks.has(target) && !tx.newTicks.has(target)) {
+        room.ticks.set(target, room.tick(target) + 1);
+        room.dirty.ticks.add(target);
+      }
+    } else {
+      room.scopes.get(scope)?.delete(key);
+      changes.push({ scope, key, version: old?.version ?? 0, deleted: true });
+    }
+    touchScope(room, scope);
+    room.dirty.entries.add(id);
+  }
+  for (const t of tx.newTicks) {
+    if (!room.ticks.has(t)) room.ticks.set(t, 0);
+    room.dirty.ticks.add(t);
+  }
+  for (const m of tx.newMessages) {
+    indexMessage(room, m);
+    room.dirty.messages.add(m.seq);
+  }
+  for (const [s, m] of tx.updatedMessages) {
+    room.messages[s - 1] = m;
+    room.dirty.messages.add(s);
+  }
+  for (const [id, a] of tx.actions) {
+    if (a) room.actions.set(id, a);
+    else room.actions.delete(id);
+    room.dirty.actions.add(id);
+  }
+  for (const [id, v] of tx.views) {
+    if (v) {
+      if (!room.views.has(id)) room.viewOrder.push(id);
+      room.views.set(id, v);
+    } else {
+      room.views.delete(id);
+      room.viewOrder = room.viewOrder.filter((x) => x !== id);
+    }
+    room.dirty.views.add(id);
+  }
+  if (tx.agents.size) touchAgents();
+  for (const [id, a] of tx.agents) {
+    const old = room.agents.get(id);
+    if (old && old.token_hash !== a.token_hash) room.agentByToken.delete(old.token_hash);
+    room.agents.set(id, a);
+    room.agentByToken.set(a.token_hash, id);
+    room.dirty.agents.add(id);
+  }
+  let audit: AuditRow | null = null;
+  if (tx.audit) {
+    audit = { seq: ++room.auditSeq, ...tx.audit };
+    room.auditCount++;
+    room.dirty.audit.push(audit);
+  }
+  const messages = [...tx.newMessages.map((m) => m.seq), ...tx.updatedMessages.keys()];
+  room.log.push({ seq, changes, messages, audit });
+  if (room.log.length > LOG_RING) room.log.splice(0, room.log.length - LOG_RING);
+  return seq;
+}

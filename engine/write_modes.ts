@@ -1,0 +1,233 @@
+/**
+ * @module engine/write_modes — one state write with every `_set_state` mode of SPEC §6: value, merge,
+ * increment, append (log row or array push), `if`, `if_version`, timer, enabled, public. Used by the
+ * builtins and by custom action templates alike; authority is checked by the caller of `applyWrite`.
+ */
+import { z } from "zod";
+import { compile, evaluateOrLimit, explainPaths } from "../cel.ts";
+import { ID_PATTERN, MAX_KEY_LENGTH } from "../config.ts";
+import { ApiError } from "../errors.ts";
+import { startTimer } from "../timers.ts";
+import type { Entry, Message } from "./model.ts";
+import type { Tx } from "./tx.ts";
+import { messageView } from "./messages.ts";
+
+export const WriteSpec = z.strictObject({
+  scope: z.string().optional(),
+  key: z.union([z.string(), z.number()]).optional(),
+  value: z.unknown().optional(),
+  merge: z.record(z.string(), z.unknown()).optional(),
+  increment: z.union([z.boolean(), z.number(), z.string()]).optional(),
+  append: z.boolean().optional(),
+  if: z.string().optional(),
+  if_version: z.number().int().min(0).optional(),
+  timer: z.record(z.string(), z.unknown()).nullable().optional(),
+  enabled: z.string().nullable().optional(),
+  public: z.boolean().optional(),
+  expr: z.boolean().optional(),
+});
+export type WriteSpec = z.infer<typeof WriteSpec>;
+
+export type WriteResult = { scope: string; key: string; value: unknown; version: number };
+
+/** Evaluates `if` for a write or batch: false or a runtime error is `409 precondition_failed`. */
+export function checkPredicate(
+  source: string,
+  ctx: Record<string, unknown>,
+  tx: Tx,
+  field = "if",
+  explainCtx: Record<string, unknown> = ctx,
+): void {
+  const program = compile(source, { maxLength: tx.limits.maxCelLength, timeoutMs: tx.limits.celTimeoutMs }, field);
+  const r = evaluateOrLimit(program, ctx, tx.limits.celTimeoutMs);
+  if (r.ok && r.value === true) return;
+  throw new ApiError("precondition_failed", `the ${field} condition ${JSON.stringify(source)} is not satisfied`, {
+    expression: source,
+    evaluated: r.ok && typeof r.value === "boolean" ? r.value : null,
+    ...(r.ok ? {} : { runtime_error: r.error }),
+    // values the invoker may read only: an owner scope visible to the predicate is not explained
+    detail: explainPaths(program, explainCtx, tx.limits.celTimeoutMs),
+  });
+}
+
+export function checkScopeName(scope: string, field = "scope"): void {
+  const bare = scope.startsWith("_") ? scope.slice(1) : scope;
+  if (!ID_PATTERN.test(bare)) {
+    throw new ApiError("invalid_id", `${field} must be 1-128 characters of [A-Za-z0-9._:-] (optionally after _)`, {
+      field,
+    });
+  }
+}
+
+export function checkKey(key: unknown, field = "key"): string {
+  const k = typeof key === "number" ? String(key) : key;
+  if (typeof k !== "string" || k.length === 0 || k.length > MAX_KEY_LENGTH) {
+    throw new ApiError("invalid_body", `${field} must be a string of 1-${MAX_KEY_LENGTH} characters`, { field });
+  }
+  return k;
+}
+
+function checkSize(value: unknown, tx: Tx, field: string): void {
+  const n = JSON.stringify(value ?? null).length;
+  if (n > tx.limits.maxValueBytes) {
+    throw new ApiError("value_too_large", `${field} is ${n} bytes of JSON; the limit is ${tx.limits.maxValueBytes}`, {
+      field,
+      limit: tx.limits.maxValueBytes,
+    });
+  }
+}
+
+function toNumber(v: unknown, field: string): number {
+  const n = typeof v === "string" && v.trim() !== "" ? Number(v) : v;
+  if (typeof n !== "number" || !Number.isFinite(n)) {
+    throw new ApiError("invalid_body", `${field} must be numeric, got ${JSON.stringify(v)}`, { field });
+  }
+  return n;
+}
+
+/**
+ * Applies one write to the Tx. `ctx` is the CEL context for `if` (evaluated before the write, seeing the
+ * writes staged earlier in the same invocation).
+ */
+export function applyWrite(tx: Tx, w: WriteSpec, scope: string, ctx: () => Record<string, unknown>, field: string) {
+  checkScopeName(scope, `${field}.scope`);
+  if (w.if !== undefined) checkPredicate(w.if, ctx(), tx, `${field}.if`);
+  if (scope === "_messages") return appendMessage(tx, w, field);
+  const modes = [w.merge !== undefined, w.increment !== undefined && w.increment !== false, w.append === true]
+    .filter(Boolean).length;
+  if (modes > 1) {
+    throw new ApiError("invalid_body", `${field} may use only one of merge, increment and append`, { field });
+  }
+  let key: string;
+  let sortKey: number | null = null;
+  if (w.append && w.key === undefined) {
+    sortKey = tx.nextAppendSeq(scope);
+    key = String(sortKey);
+  } else key = checkKey(w.key, `${field}.key`);
+  const cur = tx.get(scope, key);
+  if (w.if_version !== undefined && (cur?.version ?? 0) !== w.if_version) {
+    throw new ApiError("version_conflict", `${scope}.${key} is at version ${cur?.version ?? 0}, not ${w.if_version}`, {
+      expected_version: w.if_version,
+      current: cur ? entryJson(cur) : null,
+    });
+  }
+  let value: unknown;
+  if (w.merge !== undefined) {
+    const base = cur && cur.value !== null && typeof cur.value === "object" && !Array.isArray(cur.value)
+      ? cur.value as Record<string, unknown>
+      : {};
+    value = { ...base, ...w.merge };
+  } else if (w.increment !== undefined && w.increment !== false) {
+    const delta = w.increment === true ? (w.value === undefined ? 1 : toNumber(w.value, `${field}.value`)) : toNumber(w.increment, `${field}.increment`);
+    const base = cur === undefined ? 0 : cur.value;
+    if (typeof base !== "number") {
+      throw new ApiError("invalid_body", `${scope}.${key} holds ${JSON.stringify(base)}, which cannot be incremented`, {
+        field,
+      });
+    }
+    value = base + delta;
+  } else if (w.append && w.key !== undefined) {
+    const base = cur === undefined ? [] : Array.isArray(cur.value) ? cur.value : [cur.value];
+    value = [...base, w.value ?? null];
+  } else {
+    if (w.value === undefined) {
+      throw new ApiError("invalid_body", `${field}.value is required (or use merge, increment or append)`, {
+        field: `${field}.value`,
+      });
+    }
+    value = w.value;
+  }
+  checkSize(value, tx, `${field}.value`);
+  let enabled = cur?.enabled ?? null;
+  if (w.enabled !== undefined) {
+    if (w.enabled !== null) compile(w.enabled, { maxLength: tx.limits.maxCelLength, timeoutMs: tx.limits.celTimeoutMs }, `${field}.enabled`);
+    enabled = w.enabled;
+  }
+  let timer = cur?.timer ?? null;
+  if (w.timer !== undefined) {
+    timer = w.timer === null ? null : startTimer(w.timer, tx.now, (t) => tx.room.tick(t), `${field}.timer`);
+    if (timer?.tick_on) tx.newTicks.add(timer.tick_on);
+  }
+  const entry: Entry = {
+    scope,
+    key,
+    value,
+    version: (cur?.version ?? 0) + 1,
+    updated_at: tx.iso,
+    timer,
+    enabled,
+    sort_key: sortKey ?? cur?.sort_key ?? null,
+    seq: 0,
+  };
+  tx.put(entry);
+  return { scope, key, value, version: entry.version };
+}
+
+/** Appending to `_messages` creates a message; the log takes nothing else. */
+function appendMessage(tx: Tx, w: WriteSpec, field: string): WriteResult {
+  if (!w.append || w.key !== undefined) {
+    throw new ApiError("invalid_body", `${field}: the _messages log only takes appends without a key (claim with _claim_message)`, {
+      field,
+    });
+  }
+  const v = w.value;
+  const obj = v !== null && typeof v === "object" && !Array.isArray(v) ? v as Record<string, unknown> : { body: v };
+  const { from, kind, body, to, reply_to, seq: _s, ts: _t, claimed_by: _c, claimed_at: _ca, ...extra } = obj;
+  const m = buildMessage(tx, {
+    from: typeof from === "string" ? from : tx.caller.id,
+    kind: typeof kind === "string" && kind ? kind : "chat",
+    body: body ?? null,
+    to: to ?? null,
+    reply_to: reply_to ?? null,
+    extra,
+  }, field);
+  return { scope: "_messages", key: String(m.seq), value: messageView(m), version: 1 };
+}
+
+export function buildMessage(
+  tx: Tx,
+  p: { from: string; kind: string; body: unknown; to: unknown; reply_to: unknown; extra?: Record<string, unknown> },
+  field: string,
+): Message {
+  if (p.to !== null && typeof p.to !== "string" && !(Array.isArray(p.to) && p.to.every((x) => typeof x === "string"))) {
+    throw new ApiError("invalid_body", `${field}.to must be an agent id or a list of them`, { field: `${field}.to` });
+  }
+  let replyTo: number | null = null;
+  if (p.reply_to !== null && p.reply_to !== undefined) {
+    replyTo = Number(p.reply_to);
+    if (!Number.isInteger(replyTo) || !tx.message(replyTo)) {
+      throw new ApiError("message_not_found", `reply_to ${JSON.stringify(p.reply_to)} is not a message in this room`, {
+        field: `${field}.reply_to`,
+      });
+    }
+  }
+  checkSize(p.body, tx, `${field}.body`);
+  const m: Message = {
+    seq: tx.nextMessageSeq(),
+    from: p.from,
+    kind: p.kind,
+    body: p.body,
+    to: (p.to ?? null) as string | string[] | null,
+    reply_to: replyTo,
+    claimed_by: null,
+    claimed_at: null,
+    ts: tx.iso,
+    extra: p.extra && Object.keys(p.extra).length ? p.extra : null,
+  };
+  tx.newMessages.push(m);
+  return m;
+}
+
+/** A state row as `/state` and `/poll` show it. */
+export function entryJson(e: Entry): Record<string, unknown> {
+  return {
+    scope: e.scope,
+    key: e.key,
+    value: e.value,
+    version: e.version,
+    updated_at: e.updated_at,
+    timer: e.timer,
+    enabled: e.enabled,
+    sort_key: e.sort_key,
+  };
+}

@@ -1,0 +1,47 @@
+/**
+ * @module routes/docs — the served documentation and the browser pages.
+ *
+ *   GET /                   README as text/markdown; the dashboard with ?room=; the landing page for browsers
+ *   GET /SKILL.md           the README (an agent's skill file)
+ *   GET /reference/:file    reference/api.md, cel.md, examples.md, architecture.md
+ */
+import { Hono } from "hono";
+import { ApiError } from "../errors.ts";
+import { dashboardPage, landingPage } from "../dashboard.ts";
+import type { AppEnv } from "./http.ts";
+
+const root = new URL("../", import.meta.url);
+const cache = new Map<string, string>();
+
+async function doc(path: string): Promise<string> {
+  let text = cache.get(path);
+  if (text === undefined) {
+    text = await Deno.readTextFile(new URL(path, root));
+    cache.set(path, text);
+  }
+  return text;
+}
+
+const markdown = (text: string) =>
+  new Response(text, { headers: { "content-type": "text/markdown; charset=utf-8" } });
+const page = (text: string) =>
+  new Response(text, { headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" } });
+
+export const docRoutes = new Hono<AppEnv>()
+  .get("/", async (c) => {
+    const room = c.req.query("room");
+    if (room !== undefined) return page(dashboardPage(room));
+    const accept = c.req.header("accept") ?? "";
+    if (/text\/html/.test(accept)) return page(landingPage());
+    return markdown(await doc("README.md"));
+  })
+  .get("/SKILL.md", async () => markdown(await doc("README.md")))
+  .get("/reference/:file", async (c) => {
+    const file = c.req.param("file");
+    if (!/^[a-z_-]+\.md$/.test(file)) throw new ApiError("not_found", `no reference document ${JSON.stringify(file)}`);
+    try {
+      return markdown(await doc(`reference/${file}`));
+    } catch {
+      throw new ApiError("not_found", `no reference document ${JSON.stringify(file)}`, { file });
+    }
+  });

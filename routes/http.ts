@@ -1,0 +1,109 @@
+/**
+ * @module routes/http — the HTTP plumbing every route shares: body parsing (JSON whatever the
+ * Content-Type, with the size limit), query parsing with zod, `compact=true`, and the caller of a room.
+ */
+import type { Context } from "hono";
+import { z } from "zod";
+import { bearer, type Caller, identify } from "../auth.ts";
+import { ApiError } from "../errors.ts";
+import type { Engine } from "../engine/engine.ts";
+import type { Room } from "../engine/model.ts";
+import { touch } from "../engine/presence.ts";
+
+export type AppEnv = { Variables: { eng: Engine; requestId: string } };
+export type Ctx = Context<AppEnv>;
+
+/** Reads the body as text and parses JSON (curl -d sends form-encoded headers with a JSON body). */
+export async function readJson(c: Ctx, opts: { optional?: boolean } = {}): Promise<unknown> {
+  const eng = c.get("eng");
+  const max = eng.limits.maxBodyBytes;
+  const declared = Number(c.req.header("content-length") ?? "0");
+  if (declared > max) throw tooLarge(max);
+  const buf = new Uint8Array(await c.req.arrayBuffer());
+  if (buf.byteLength > max) throw tooLarge(max);
+  const text = new TextDecoder().decode(buf).trim();
+  if (text === "") {
+    if (opts.optional) return {};
+    throw new ApiError("invalid_json", "the request body is empty; send a JSON object");
+  }
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new ApiError("invalid_json", `the request body is not valid JSON: ${(e as Error).message}`);
+  }
+  if (v === null || typeof v !== "object" || Array.isArray(v)) {
+    throw new ApiError("invalid_body", `the request body must be a JSON object, got ${v === null ? "null" : Array.isArray(v) ? "an array" : typeof v}`);
+  }
+  return v;
+}
+
+function tooLarge(max: number) {
+  return new ApiError("payload_too_large", `the request body exceeds ${max} bytes`, { limit: max });
+}
+
+/** Validates a body against a strict schema; errors name the field. */
+export function parseBody<T extends z.ZodType>(schema: T, v: unknown): z.infer<T> {
+  const r = schema.safeParse(v);
+  if (r.success) return r.data;
+  throw zodToApi(r.error, "invalid_body");
+}
+
+export function zodToApi(e: z.ZodError, code: "invalid_body" | "invalid_query" | "invalid_params"): ApiError {
+  const issue = e.issues[0];
+  const field = issue?.path.join(".") || (code === "invalid_query" ? "query" : "body");
+  const message = issue?.code === "unrecognized_keys"
+    ? `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => JSON.stringify(k)).join(", ")}${issue.path.length ? ` in ${field}` : ""}`
+    : `${field}: ${issue?.message}`;
+  return new ApiError(code, message, { field });
+}
+
+export function parseQuery<T extends z.ZodType>(c: Ctx, schema: T): z.infer<T> {
+  const q: Record<string, string> = {};
+  for (const [k, v] of Object.entries(c.req.queries())) q[k] = v[v.length - 1];
+  delete q.compact;
+  const r = schema.safeParse(q);
+  if (r.success) return r.data;
+  throw zodToApi(r.error, "invalid_query");
+}
+
+/** Non-negative integer query parameter. */
+export const qInt = z.string().regex(/^\d{1,15}$/, "must be a non-negative integer").transform(Number);
+
+/** The room from `:id` and who the bearer token is in it (undefined without a token). */
+export async function roomAndCaller(c: Ctx): Promise<{ room: Room; caller: Caller | undefined }> {
+  const eng = c.get("eng");
+  const room = await eng.room(c.req.param("id")!);
+  const caller = identify(room, bearer(c.req.header("authorization")));
+  if (caller) touch(eng, room, caller);
+  return { room, caller };
+}
+
+export function token(c: Ctx): string | undefined {
+  return bearer(c.req.header("authorization"));
+}
+
+/** Strips null, undefined and empty strings, arrays and objects (the `compact=true` query). */
+export function compact(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(compact);
+  if (v !== null && typeof v === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) {
+      const y = compact(x);
+      if (y === null || y === undefined || y === "") continue;
+      if (Array.isArray(y) && y.length === 0) continue;
+      if (typeof y === "object" && !Array.isArray(y) && Object.keys(y as object).length === 0) continue;
+      out[k] = y;
+    }
+    return out;
+  }
+  return v;
+}
+
+export function send(c: Ctx, body: unknown, status = 200): Response {
+  const out = c.req.query("compact") === "true" ? compact(body) : body;
+  return new Response(JSON.stringify(out), {
+    status,
+    headers: { "content-type": "application/json; charset=utf-8" },
+  });
+}

@@ -1,0 +1,68 @@
+/**
+ * @module routes/reads — the read endpoints (a token of the room is required; privacy per caller).
+ *
+ *   GET  /rooms/:id/context   only, messages_after, messages_limit, agent
+ *   GET  /rooms/:id/state     scope, key, resolve
+ *   POST /rooms/:id/eval      {expr}
+ *   GET  /rooms/:id/poll      messages_limit, audit_limit, agent
+ *   GET  /rooms/:id/views     GET /rooms/:id/views/:view
+ */
+import { Hono } from "hono";
+import { z } from "zod";
+import { actAs, requireReader } from "../auth.ts";
+import { ApiError } from "../errors.ts";
+import { buildContext, evalExpression, getView, listViews, parseSections, poll, readCtx, readState } from "../engine/reads.ts";
+import { type AppEnv, type Ctx, parseBody, parseQuery, qInt, readJson, roomAndCaller, send } from "./http.ts";
+
+const ContextQuery = z.strictObject({
+  only: z.string().optional(),
+  messages_after: qInt.optional(),
+  messages_limit: qInt.optional(),
+  agent: z.string().optional(),
+});
+const StateQuery = z.strictObject({ scope: z.string().optional(), key: z.string().optional(), resolve: z.string().optional(), agent: z.string().optional() });
+const PollQuery = z.strictObject({ messages_limit: qInt.optional(), audit_limit: qInt.optional(), agent: z.string().optional() });
+const AgentQuery = z.strictObject({ agent: z.string().optional() });
+const EvalBody = z.strictObject({ expr: z.string().optional(), expression: z.string().optional(), agent: z.string().optional() });
+
+/** The caller, possibly the room token acting as an agent (`?agent=` — the dashboard's perspective). */
+async function reader(c: Ctx, agent?: string) {
+  const { room, caller } = await roomAndCaller(c);
+  return readCtx(c.get("eng"), room, actAs(room, requireReader(caller), agent));
+}
+
+export const readRoutes = new Hono<AppEnv>()
+  .get("/rooms/:id/context", async (c) => {
+    const q = parseQuery(c, ContextQuery);
+    const rc = await reader(c, q.agent);
+    return send(c, buildContext(c.get("eng"), rc, {
+      only: parseSections(q.only, "only"),
+      messages_after: q.messages_after,
+      messages_limit: q.messages_limit,
+    }));
+  })
+  .get("/rooms/:id/state", async (c) => {
+    const q = parseQuery(c, StateQuery);
+    const rc = await reader(c, q.agent);
+    return send(c, await readState(c.get("eng"), rc, q.scope, q.key));
+  })
+  .post("/rooms/:id/eval", async (c) => {
+    const b = parseBody(EvalBody, await readJson(c));
+    const expr = b.expr ?? b.expression;
+    if (expr === undefined) throw new ApiError("invalid_body", "expr is required", { field: "expr" });
+    const rc = await reader(c, b.agent);
+    return send(c, evalExpression(rc, expr));
+  })
+  .get("/rooms/:id/poll", async (c) => {
+    const q = parseQuery(c, PollQuery);
+    const rc = await reader(c, q.agent);
+    return send(c, await poll(c.get("eng"), rc, q));
+  })
+  .get("/rooms/:id/views", async (c) => {
+    const q = parseQuery(c, AgentQuery);
+    return send(c, listViews(await reader(c, q.agent)));
+  })
+  .get("/rooms/:id/views/:view", async (c) => {
+    const q = parseQuery(c, AgentQuery);
+    return send(c, getView(await reader(c, q.agent), c.req.param("view")));
+  });

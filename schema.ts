@@ -1,0 +1,112 @@
+/**
+ * @module schema — the DDL as numbered migrations, applied in order at start.
+ * A migration never changes once released; a restart on an existing database applies nothing.
+ */
+
+export type Migration = { version: number; name: string; statements: string[] };
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: "initial",
+    statements: [
+      `CREATE TABLE rooms (
+        id TEXT PRIMARY KEY,
+        meta TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL,
+        token_hash TEXT NOT NULL,
+        view_token_hash TEXT NOT NULL,
+        seq INTEGER NOT NULL DEFAULT 0
+      )`,
+      `CREATE TABLE agents (
+        room_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL,
+        meta TEXT NOT NULL DEFAULT '{}',
+        grants TEXT NOT NULL DEFAULT '[]',
+        token_hash TEXT NOT NULL,
+        joined_at TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'active',
+        waiting_on TEXT,
+        last_heartbeat TEXT,
+        last_seen_seq INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (room_id, id)
+      ) WITHOUT ROWID`,
+      `CREATE TABLE state (
+        room_id TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        updated_at TEXT NOT NULL,
+        timer TEXT,
+        enabled TEXT,
+        sort_key INTEGER,
+        seq INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (room_id, scope, key)
+      ) WITHOUT ROWID`,
+      `CREATE TABLE messages (
+        room_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        from_agent TEXT,
+        kind TEXT NOT NULL,
+        body TEXT,
+        to_agents TEXT,
+        reply_to INTEGER,
+        claimed_by TEXT,
+        claimed_at TEXT,
+        ts TEXT NOT NULL,
+        extra TEXT,
+        PRIMARY KEY (room_id, seq)
+      ) WITHOUT ROWID`,
+      `CREATE TABLE audit (
+        room_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        ts TEXT NOT NULL,
+        agent TEXT NOT NULL,
+        action TEXT NOT NULL,
+        builtin INTEGER NOT NULL,
+        params TEXT NOT NULL,
+        ok INTEGER NOT NULL,
+        status INTEGER NOT NULL,
+        error TEXT,
+        PRIMARY KEY (room_id, seq)
+      ) WITHOUT ROWID`,
+      `CREATE TABLE actions (
+        room_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        def TEXT NOT NULL,
+        PRIMARY KEY (room_id, id)
+      ) WITHOUT ROWID`,
+      `CREATE TABLE views (
+        room_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        def TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        PRIMARY KEY (room_id, id)
+      ) WITHOUT ROWID`,
+      `CREATE TABLE ticks (
+        room_id TEXT NOT NULL,
+        target TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (room_id, target)
+      ) WITHOUT ROWID`,
+      `CREATE TABLE idempotency (
+        room_id TEXT NOT NULL,
+        identity TEXT NOT NULL,
+        key TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        response TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (room_id, identity, key)
+      ) WITHOUT ROWID`,
+      "CREATE INDEX rooms_by_token ON rooms (token_hash)",
+      "CREATE INDEX rooms_by_view_token ON rooms (view_token_hash)",
+      "CREATE INDEX agents_by_token ON agents (token_hash)",
+      // A batch inserts 0 here when a room's seq moved under it (another process committed): the CHECK
+      // fails, the whole batch rolls back, and the room is reloaded. See store/committer.ts.
+      `CREATE TABLE commit_guard (ok INTEGER CHECK (ok = 1))`,
+    ],
+  },
+];

@@ -1,0 +1,137 @@
+/**
+ * @module store/committer — group commit. Every room that changed since the last flush is written in one
+ * libSQL batch (multi-row statements); callers are answered only after that batch has committed.
+ * After-commit listeners run outside any transaction. A failed batch invalidates the rooms it held.
+ */
+import type { InStatement } from "@libsql/client";
+import type { Db } from "./db.ts";
+import type { Room } from "../engine/model.ts";
+import { flushStatements, hasDirty } from "./rooms_sql.ts";
+import { newDirty } from "../engine/model.ts";
+
+/** A batch failed: nothing in it was written. `stale` when another process moved a room's seq. */
+export class CommitError extends Error {
+  constructor(message: string, readonly stale: boolean) {
+    super(message);
+  }
+}
+
+type Waiter = { room: Room; seq: number; resolve: () => void; reject: (e: Error) => void };
+
+export type CommitStats = { batches: number; statements: number; failures: number; latencies: number[] };
+
+export class Committer {
+  #db: Db;
+  #dirty = new Set<Room>();
+  #waiters: Waiter[] = [];
+  #scheduled = false;
+  #lazyTimer: ReturnType<typeof setTimeout> | undefined;
+  #running: Promise<void> | null = null;
+  #onInvalidate: (room: Room) => void;
+  #onCommitted: (room: Room) => void;
+  stats: CommitStats = { batches: 0, statements: 0, failures: 0, latencies: [] };
+
+  constructor(db: Db, hooks: { onInvalidate(room: Room): void; onCommitted(room: Room): void }) {
+    this.#db = db;
+    this.#onInvalidate = hooks.onInvalidate;
+    this.#onCommitted = hooks.onCommitted;
+  }
+
+  /** Resolves once everything this room holds in memory now is durable. */
+  submit(room: Room): Promise<void> {
+    this.#dirty.add(room);
+    const p = new Promise<void>((resolve, reject) => this.#waiters.push({ room, seq: room.seq, resolve, reject }));
+    this.#schedule();
+    return p;
+  }
+
+  /** Presence and read markers: written with the next batch, or within a second. */
+  markLazy(room: Room): void {
+    this.#dirty.add(room);
+    if (this.#lazyTimer === undefined && !this.#scheduled) {
+      this.#lazyTimer = setTimeout(() => {
+        this.#lazyTimer = undefined;
+        this.#schedule();
+      }, 1000);
+    }
+  }
+
+  /** Writes everything outstanding (used at shutdown and by tests). */
+  async drain(): Promise<void> {
+    while (this.#running || this.#dirty.size || this.#scheduled) {
+      if (this.#running) await this.#running;
+      else await this.#flush();
+    }
+    if (this.#lazyTimer !== undefined) {
+      clearTimeout(this.#lazyTimer);
+      this.#lazyTimer = undefined;
+    }
+  }
+
+  #schedule() {
+    if (this.#scheduled || this.#running) return;
+    this.#scheduled = true;
+    // A macrotask, not a microtask: requests already read by the event loop join this batch.
+    setTimeout(() => {
+      this.#scheduled = false;
+      if (!this.#running) this.#running = this.#flush().finally(() => (this.#running = null, this.#afterRun()));
+    }, 0);
+  }
+
+  #afterRun() {
+    if (this.#dirty.size && this.#waiters.length) this.#schedule();
+    else if (this.#dirty.size) this.markLazy([...this.#dirty][0]);
+  }
+
+  async #flush(): Promise<void> {
+    if (this.#lazyTimer !== undefined) {
+      clearTimeout(this.#lazyTimer);
+      this.#lazyTimer = undefined;
+    }
+    const rooms = [...this.#dirty].filter((r) => r.alive);
+    this.#dirty.clear();
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) {
+      if (!w.room.alive) w.reject(new CommitError("the room was reloaded before this write was committed", true));
+    }
+    const live = waiters.filter((w) => w.room.alive);
+    const statements: InStatement[] = [];
+    const built = new Map<Room, number>();
+    for (const room of rooms) {
+      if (!hasDirty(room)) continue;
+      flushStatements(room, statements);
+      built.set(room, room.seq);
+      room.dirty = newDirty();
+    }
+    if (!statements.length) {
+      for (const w of live) w.resolve();
+      return;
+    }
+    const t0 = performance.now();
+    try {
+      await this.#db.batch(statements, "write");
+    } catch (e) {
+      const msg = String((e as Error)?.message ?? e);
+      const stale = msg.includes("CHECK constraint failed");
+      this.stats.failures++;
+      for (const room of built.keys()) {
+        room.alive = false;
+        this.#onInvalidate(room);
+      }
+      const err = new CommitError(stale ? "another process changed the room first" : msg, stale);
+      for (const w of live) w.reject(err);
+      return;
+    }
+    this.stats.batches++;
+    this.stats.statements += statements.length;
+    const ms = performance.now() - t0;
+    if (this.stats.latencies.length < 10_000) this.stats.latencies.push(ms);
+    for (const [room, seq] of built) {
+      room.persistedSeq = seq;
+      if (seq > room.committedSeq) room.committedSeq = seq;
+    }
+    for (const w of live) w.resolve();
+    for (const room of built.keys()) this.#onCommitted(room);
+  }
+}
