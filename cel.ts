@@ -29,7 +29,10 @@ const env = new Environment({
 // Evaluation budget: the evaluator calls `run` once per AST node visit, comprehension steps included, so
 // counting there bounds every expression (nested comprehensions over large lists included).
 const MAX_STEPS = 1_000_000;
+// `+` on strings and lists can double a value per step (cel.bind, chained maps): count what it builds.
+const MAX_BUILT = 4_000_000;
 let steps = 0;
+let built = 0;
 let deadline = Infinity;
 class CelLimitError extends Error {}
 (function instrumentEvaluator() {
@@ -48,11 +51,16 @@ class CelLimitError extends Error {}
     if ((++steps & 1023) === 0 && (steps > MAX_STEPS || performance.now() > deadline)) {
       throw new CelLimitError("evaluation exceeded its cost limit");
     }
-    return (ast as unknown as { evaluate: (ev: unknown, a: unknown, c: unknown) => unknown }).evaluate(
+    const r = (ast as unknown as { evaluate: (ev: unknown, a: unknown, c: unknown) => unknown }).evaluate(
       this,
       ast,
       ctx,
     );
+    if (ast.op === "+" && (typeof r === "string" || Array.isArray(r))) {
+      built += r.length;
+      if (built > MAX_BUILT) throw new CelLimitError("evaluation built values beyond its size limit");
+    }
+    return r;
   };
 })();
 
@@ -100,7 +108,9 @@ export function compile(source: unknown, limits: CelLimits, field = "expression"
 export function evaluate(program: Program, ctx: Record<string, unknown>, timeoutMs: number): CelResult {
   const outer = deadline;
   const outerSteps = steps;
+  const outerBuilt = built;
   steps = 0;
+  built = 0;
   deadline = Math.min(outer, performance.now() + timeoutMs);
   try {
     return { ok: true, value: fromCel(program.run(ctx)) };
@@ -112,6 +122,7 @@ export function evaluate(program: Program, ctx: Record<string, unknown>, timeout
   } finally {
     deadline = outer;
     steps = outerSteps;
+    built = outerBuilt;
   }
 }
 

@@ -24,7 +24,7 @@ const Env = z.object({
   SYNC_ROOM_MAX_ACTIONS: int(1000),
   SYNC_ROOM_MAX_VIEWS: int(1000),
   SYNC_ROOM_MESSAGES_PER_SEC: z.coerce.number().min(0).default(5000),
-  SYNC_PEER_POLL_MS: z.coerce.number().int().min(0).default(100),
+  SYNC_PEER_POLL_MS: z.coerce.number().int().min(0).default(0),
   SYNC_LOG: z.enum(["none", "requests"]).default("none"),
 });
 

@@ -6,7 +6,7 @@ import { ApiError } from "../errors.ts";
 import type { Limits } from "../config.ts";
 import type { Db } from "../store/db.ts";
 import { Committer } from "../store/committer.ts";
-import { loadRoom, readRoomSeq } from "../store/rooms_sql.ts";
+import { hasDirty, loadRoom, readRoomSeq } from "../store/rooms_sql.ts";
 import type { Clock } from "../timers.ts";
 import type { Room } from "./model.ts";
 
@@ -89,7 +89,7 @@ export class Engine {
 
   #evictIdle(): void {
     const idle = [...this.rooms.values()]
-      .filter((r) => r.listeners.size === 0 && r.seq === r.persistedSeq)
+      .filter((r) => r.listeners.size === 0 && !hasDirty(r))
       .sort((a, b) => a.lastUsed - b.lastUsed);
     for (const r of idle.slice(0, Math.max(1, Math.floor(this.rooms.size / 10)))) this.#forget(r);
   }

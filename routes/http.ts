@@ -19,9 +19,7 @@ export async function readJson(c: Ctx, opts: { optional?: boolean } = {}): Promi
   const max = eng.limits.maxBodyBytes;
   const declared = Number(c.req.header("content-length") ?? "0");
   if (declared > max) throw tooLarge(max);
-  const buf = new Uint8Array(await c.req.arrayBuffer());
-  if (buf.byteLength > max) throw tooLarge(max);
-  const text = new TextDecoder().decode(buf).trim();
+  const text = (await readCapped(c.req.raw, max)).trim();
   if (text === "") {
     if (opts.optional) return {};
     throw new ApiError("invalid_json", "the request body is empty; send a JSON object");
@@ -36,6 +34,28 @@ export async function readJson(c: Ctx, opts: { optional?: boolean } = {}): Promi
     throw new ApiError("invalid_body", `the request body must be a JSON object, got ${v === null ? "null" : Array.isArray(v) ? "an array" : typeof v}`);
   }
   return v;
+}
+
+/** Reads at most `max` bytes; a longer body (chunked or lying about its length) is refused mid-stream. */
+async function readCapped(req: Request, max: number): Promise<string> {
+  if (!req.body) return "";
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let n = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    n += value.byteLength;
+    if (n > max) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge(max);
+    }
+    chunks.push(value);
+  }
+  const buf = new Uint8Array(n);
+  let o = 0;
+  for (const ch of chunks) buf.set(ch, o), o += ch.byteLength;
+  return new TextDecoder().decode(buf);
 }
 
 function tooLarge(max: number) {

@@ -65,6 +65,7 @@ export async function startServer(
   return { base, eng, clock, dbPath, close, [Symbol.asyncDispose]: close };
 }
 
+// deno-lint-ignore no-explicit-any -- response JSON is whatever the server sent; tests assert on it
 export type Res = { status: number; json: any; text: string; headers: Headers };
 
 /** One request; the body is consumed so no resource leaks. */
