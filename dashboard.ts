@@ -1,18 +1,224 @@
 /**
- * @module dashboard — the browser dashboard (SPEC §12) and the landing page, as server-rendered HTML with
- * inline CSS and a little vanilla JS. No CDN, no build step. The token never appears in a URL.
+ * @module dashboard — the browser dashboard (SPEC §12) and the landing page: server-rendered HTML shells
+ * (hono/html escapes every interpolation) with the inline CSS and vanilla JS from `dashboard/`. No CDN,
+ * no build step, no external request. The token never appears in a URL: the page reads it from the
+ * fragment, keeps it in sessionStorage and sends it only as `Authorization: Bearer`.
  */
-import { html } from "hono/html";
+import { html, raw } from "hono/html";
+
+const asset = (name: string) => Deno.readTextFileSync(new URL(`./dashboard/${name}`, import.meta.url));
+const CSS = asset("page.css");
+const DASHBOARD_JS = asset("dashboard.js");
+const LANDING_JS = asset("landing.js");
+
+/** Headers for both pages: nothing may be loaded or contacted except this server. */
+export const PAGE_HEADERS: Record<string, string> = {
+  "content-type": "text/html; charset=utf-8",
+  "cache-control": "no-store",
+  "referrer-policy": "no-referrer",
+  "x-content-type-options": "nosniff",
+  "content-security-policy": "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; " +
+    "connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+};
+
+const head = (title: string) =>
+  html`
+    <meta charset="utf-8">
+    <meta name="viewport" content="width=device-width, initial-scale=1">
+    <meta name="color-scheme" content="light dark">
+    <link rel="icon" href="data:,">
+    <title>${title}</title>
+    <style>${raw(CSS)}</style>
+  `;
+
+const panel = (id: string, title: string, tools: unknown = "", foot: unknown = "") =>
+  html`<section class="panel" id="p-${id}" aria-labelledby="h-${id}">
+<header><h2 id="h-${id}">${title}</h2><span class="count" id="c-${id}"></span><div class="tools">${tools}</div></header>
+<div class="body scroll" id="b-${id}"><div class="empty">Loading…</div></div>${foot}</section>`;
 
 export function dashboardPage(roomId: string): string {
-  return String(html`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>agent-sync · ${roomId}</title></head>
-<body><h1>agent-sync room ${roomId}</h1><p>Dashboard loading…</p></body></html>`);
+  return String(html`
+    <!doctype html>
+    <html lang="en">
+      <head>${head(`agent-sync · ${roomId}`)}</head>
+      <body data-room="${roomId}">
+        <header class="top">
+          <div class="brand"><a href="/"><span class="logo">◆</span> agent-sync</a>
+        <span class="room-id" title="room id">room <b>${roomId}</b></span></div>
+          <div class="controls">
+            <span id="who" class="badge outline" hidden></span>
+            <label id="persp-wrap"
+              hidden>View as <select id="persp" aria-label="agent perspective"></select></label>
+            <span id="live" class="live" role="status"><i></i><span>connecting</span></span>
+            <button id="forget" class="small" hidden>Change token</button>
+          </div>
+        </header>
+        <div id="gate" class="gate" hidden>
+          <div class="panel">
+            <h1>Open room <code>${roomId}</code></h1>
+            <p
+              class="hint">Paste a room token (<code>room_…</code>), a view token (<code>view_…</code>) or an agent token
+          (<code>as_…</code>). It stays in this tab (sessionStorage) and is sent only in the Authorization header.</p>
+            <form id="gate-form" autocomplete="off">
+              <input id="gate-token" type="password" placeholder="token" aria-label="token" autocomplete="off"
+                spellcheck="false">
+              <button class="primary" type="submit">Open</button>
+            </form>
+            <p id="gate-error" class="error-text" hidden></p>
+          </div>
+        </div>
+        <div id="app" hidden>
+          <div id="banner" class="banner" hidden></div>
+          <nav class="jump" aria-label="panels">
+        <button data-jump="agents">Agents</button><button data-jump="state">State</button>
+        <button data-jump="messages">Messages</button><button data-jump="actions">Actions</button>
+        <button data-jump="views">Views</button><button data-jump="audit">Audit</button><button data-jump="cel">CEL</button>
+      </nav>
+          <main class="grid">
+        ${panel("agents", "Agents")}
+        ${panel(
+          "state",
+          "State",
+          html`<input id="state-filter" type="search" placeholder="filter keys" aria-label="filter state">`,
+        )}
+        ${panel(
+          "messages",
+          "Messages",
+          "",
+          html`<div class="foot"><span id="msg-range"></span><span class="spacer"></span>
+      <button class="small" id="msg-older">Older</button><button class="small" id="msg-newer">Newer</button>
+      <button class="small" id="msg-latest">Latest</button></div>`,
+        )}
+        ${panel("actions", "Actions")}
+        ${panel("views", "Views")}
+        ${panel(
+          "audit",
+          "Audit",
+          html`
+            <select id="audit-agent" aria-label="filter audit by agent"><option value="">all agents</option></select>
+            <select id="audit-action" aria-label="filter audit by action"><option value="">all actions</option></select>
+            <select id="audit-ok" aria-label="filter audit by result"><option value="">ok + refused</option>
+                  <option value="ok">ok</option><option value="refused">refused</option></select>
+          `,
+        )}
+        <section class="panel" id="p-cel" aria-labelledby="h-cel">
+          <header><h2 id="h-cel">CEL console</h2><span class="count" id="c-cel"></span></header>
+          <div class="body">
+            <form id="cel-form" class="cel-form" autocomplete="off">
+              <input id="cel-expr" placeholder="state._shared.turn + 1" aria-label="CEL expression" spellcheck="false">
+              <button class="primary" type="submit">Evaluate</button>
+            </form>
+            <p class="hint">Evaluated against the room with the chosen identity's privacy (POST /rooms/:id/eval).</p>
+            <ul id="cel-out" class="cel-out"></ul>
+          </div>
+        </section>
+      </main>
+        </div>
+        <dialog id="invoke">
+          <form method="dialog" id="invoke-form">
+            <h3 id="invoke-title"></h3>
+            <div class="hint" id="invoke-as"></div>
+            <label class="hint" for="invoke-params">params (JSON)</label>
+            <textarea id="invoke-params" spellcheck="false"></textarea>
+            <pre id="invoke-result" class="result" hidden></pre>
+            <div class="buttons"><button type="button" id="invoke-close">Close</button>
+          <button class="primary" type="submit" id="invoke-go">Invoke</button></div>
+          </form>
+        </dialog>
+        <script>${raw(DASHBOARD_JS)}</script>
+      </body>
+    </html>
+  `);
 }
 
 export function landingPage(): string {
-  return String(html`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>agent-sync</title></head><body><h1>agent-sync</h1></body></html>`);
+  return String(html`
+    <!doctype html>
+    <html lang="en">
+      <head>${head("agent-sync — coordination rooms for AI agents")}</head>
+      <body>
+        <div class="landing">
+          <div class="hero">
+            <h1><span class="logo" style="color:var(--accent)">◆</span> agent-sync</h1>
+            <p
+              class="lead">A small, self-hostable coordination server for groups of AI agents and the people who watch
+          them. Agents meet in rooms, read everything they may see in one call, change things only through
+          guarded actions, and block until something worth reading happens.</p>
+          </div>
+          <div class="concepts">
+            <div class="card">
+              <h3>Rooms &amp; state</h3>
+              <p>Scoped, versioned key/value state: shared system scopes and
+          one private scope per agent.</p>
+            </div>
+            <div class="card">
+              <h3>Actions</h3>
+              <p>Named, parameterised write templates guarded by CEL predicates,
+          cooldowns and timers. Every call lands in the audit log.</p>
+            </div>
+            <div class="card">
+              <h3>Views</h3>
+              <p>CEL expressions that publish computed projections of private state
+          without revealing it.</p>
+            </div>
+            <div class="card">
+              <h3>Wait</h3>
+              <p><code>GET /rooms/:id/wait</code> blocks until a committed
+          change makes the condition true.</p>
+            </div>
+          </div>
+
+          <section class="panel" aria-labelledby="h-create">
+            <h2 id="h-create">Create a room</h2>
+            <form id="create-form" class="row-form" autocomplete="off">
+              <input id="create-id" placeholder="room id (optional, e.g. demo)" aria-label="room id"
+                maxlength="128" spellcheck="false">
+              <button class="primary" type="submit" id="create-go">Create room</button>
+            </form>
+            <p id="create-error" class="error-text" hidden></p>
+            <div id="created" class="created" hidden>
+              <strong>Room <code id="created-id"></code> is ready.</strong>
+              <div class="hint">These tokens are shown once and stored only as hashes. Copy them now.</div>
+              <div class="secret"><span>Room token</span><input id="room-token" readonly aria-label="room token">
+            <button type="button" class="small" data-copy="room-token">Copy</button></div>
+              <div class="secret"><span>View token</span><input id="view-token" readonly aria-label="view token">
+            <button type="button" class="small" data-copy="view-token">Copy</button></div>
+              <div class="actions"><a class="btn" id="open-dashboard" href="#">Open dashboard</a>
+            <a class="btn secondary" id="open-readonly" href="#">Open read-only dashboard</a></div>
+            </div>
+          </section>
+
+          <section class="panel" aria-labelledby="h-open">
+            <h2 id="h-open">Open an existing room</h2>
+            <form id="open-form" class="row-form" autocomplete="off">
+              <input id="open-id" placeholder="room id" aria-label="existing room id" required spellcheck="false">
+              <input id="open-token" type="password" placeholder="token" aria-label="existing room token">
+              <button type="submit">Open dashboard</button>
+            </form>
+          </section>
+
+          <section class="panel" aria-labelledby="h-agents">
+            <h2 id="h-agents">For agents</h2>
+            <p>This same address serves the API guide as Markdown to anything that does not ask for HTML — point an
+          agent at it:</p>
+            <pre class="code" id="curl-example"># the README: read context, invoke, wait (also at /SKILL.md)
+    curl -s <span class="origin"></span>/
+
+    # create a room, join it, read what you may see
+    curl -s -X POST <span class="origin"></span>/rooms -d '{"id":"demo"}'
+    curl -s -X POST <span class="origin"></span>/rooms/demo/agents -d '{"id":"alice"}'
+    curl -s <span class="origin"></span>/rooms/demo/context -H "Authorization: Bearer as_…"</pre>
+            <ul class="links">
+              <li><a href="/SKILL.md">SKILL.md</a> — the guide</li>
+              <li><a href="/reference/api.md">reference/api.md</a> — every endpoint, parameter and error code</li>
+              <li><a href="/reference/cel.md">reference/cel.md</a> — the CEL context and patterns</li>
+              <li><a href="/reference/examples.md">reference/examples.md</a> — task queue, turn-based game, private state</li>
+              <li><a href="/reference/architecture.md">reference/architecture.md</a> — how a request moves through the code</li>
+            </ul>
+          </section>
+        </div>
+        <script>${raw(LANDING_JS)}</script>
+      </body>
+    </html>
+  `);
 }

@@ -7,7 +7,7 @@
  */
 import { Hono } from "hono";
 import { ApiError } from "../errors.ts";
-import { dashboardPage, landingPage } from "../dashboard.ts";
+import { dashboardPage, landingPage, PAGE_HEADERS } from "../dashboard.ts";
 import type { AppEnv } from "./http.ts";
 
 const root = new URL("../", import.meta.url);
@@ -24,8 +24,7 @@ async function doc(path: string): Promise<string> {
 
 const markdown = (text: string) =>
   new Response(text, { headers: { "content-type": "text/markdown; charset=utf-8" } });
-const page = (text: string) =>
-  new Response(text, { headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" } });
+const page = (text: string) => new Response(text, { headers: PAGE_HEADERS });
 
 export const docRoutes = new Hono<AppEnv>()
   .get("/", async (c) => {

@@ -1,0 +1,110 @@
+/**
+ * The served documentation and pages through HTTP (SPEC §5): README at `/` and `/SKILL.md` as Markdown,
+ * every `reference/` file, the landing page for browsers, the dashboard shell for `?room=`.
+ */
+import assert from "node:assert/strict";
+import { startServer } from "../_server.ts";
+
+const root = new URL("../../", import.meta.url);
+const read = (path: string) => Deno.readTextFile(new URL(path, root));
+const BROWSER_ACCEPT =
+  "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8";
+
+/** Reference documents the README links to; they must always be served. */
+const REQUIRED_REFERENCE = ["api.md", "cel.md", "examples.md", "architecture.md"];
+
+async function get(base: string, path: string, accept?: string) {
+  const res = await fetch(base + path, { headers: accept ? { accept } : {} });
+  return {
+    status: res.status,
+    type: res.headers.get("content-type") ?? "",
+    headers: res.headers,
+    text: await res.text(),
+  };
+}
+
+Deno.test("GET / serves the README as text/markdown to agents and curl", async () => {
+  await using s = await startServer();
+  const readme = await read("README.md");
+  for (const accept of [undefined, "*/*", "text/markdown", "application/json"]) {
+    const r = await get(s.base, "/", accept);
+    assert.equal(r.status, 200, `accept ${accept}`);
+    assert.match(r.type, /^text\/markdown/);
+    assert.equal(r.text, readme);
+  }
+});
+
+Deno.test("GET /SKILL.md serves the README as text/markdown", async () => {
+  await using s = await startServer();
+  const r = await get(s.base, "/SKILL.md");
+  assert.equal(r.status, 200);
+  assert.match(r.type, /^text\/markdown/);
+  assert.equal(r.text, await read("README.md"));
+});
+
+Deno.test("GET /reference/:file serves every reference document as text/markdown", async () => {
+  await using s = await startServer();
+  const present = [...Deno.readDirSync(new URL("reference/", root))].filter((e) =>
+    e.isFile && e.name.endsWith(".md")
+  )
+    .map((e) => e.name);
+  const files = [...new Set([...REQUIRED_REFERENCE, ...present])].sort();
+  for (const file of files) {
+    const r = await get(s.base, `/reference/${file}`);
+    assert.equal(r.status, 200, `reference/${file}: ${r.text.slice(0, 200)}`);
+    assert.match(r.type, /^text\/markdown/);
+    assert.equal(r.text, await read(`reference/${file}`));
+  }
+});
+
+Deno.test("GET /reference/:file answers an unknown or malformed name with 404 JSON", async () => {
+  await using s = await startServer();
+  for (
+    const path of ["/reference/nope.md", "/reference/..%2FREADME.md", "/reference/api.txt", "/reference/.env"]
+  ) {
+    const r = await get(s.base, path);
+    assert.equal(r.status, 404, path);
+    assert.match(r.type, /^application\/json/);
+    const body = JSON.parse(r.text);
+    assert.equal(body.error, "not_found");
+    assert.equal(typeof body.message, "string");
+  }
+});
+
+Deno.test("GET / with Accept text/html serves the landing page, self-contained", async () => {
+  await using s = await startServer();
+  const r = await get(s.base, "/", BROWSER_ACCEPT);
+  assert.equal(r.status, 200);
+  assert.match(r.type, /^text\/html/);
+  assert.match(r.text, /<title>agent-sync/);
+  assert.match(r.text, /Create a room/);
+  assert.match(r.text, /id="create-form"/);
+  assertSelfContained(r.text, r.headers);
+});
+
+Deno.test("GET /?room= serves the dashboard with the room id escaped and no token", async () => {
+  await using s = await startServer();
+  const r = await get(s.base, "/?room=demo", BROWSER_ACCEPT);
+  assert.equal(r.status, 200);
+  assert.match(r.type, /^text\/html/);
+  assert.match(r.text, /data-room="demo"/);
+  for (const panel of ["agents", "state", "messages", "actions", "views", "audit", "cel"]) {
+    assert.match(r.text, new RegExp(`id="p-${panel}"`), panel);
+  }
+  assertSelfContained(r.text, r.headers);
+
+  const evil = await get(s.base, `/?room=${encodeURIComponent('"><script>alert(1)</script>')}`);
+  assert.equal(evil.status, 200);
+  assert.ok(!evil.text.includes("<script>alert(1)"), "the room id must be escaped");
+  assert.match(evil.text, /&lt;script&gt;alert\(1\)/);
+});
+
+/** No CDN or other origin: nothing is loaded from elsewhere, and the CSP only allows this server. */
+function assertSelfContained(page: string, headers: Headers) {
+  assert.ok(!/(?:src|href)\s*=\s*["']?(?:https?:)?\/\//i.test(page), "the page references another origin");
+  assert.ok(!/@import|url\(\s*["']?(?:https?:)?\/\//i.test(page), "the CSS references another origin");
+  const csp = headers.get("content-security-policy") ?? "";
+  assert.match(csp, /default-src 'none'/);
+  assert.match(csp, /connect-src 'self'/);
+  assert.equal(headers.get("referrer-policy"), "no-referrer");
+}
