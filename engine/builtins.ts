@@ -44,6 +44,11 @@ function writeOne(tx: Tx, w: WriteSpec, env: BuiltinEnv, field: string): WriteRe
   const scope = w.scope ?? defaultScope(tx.caller);
   checkScopeName(scope, `${field}scope`);
   authorize(tx, scope);
+  if (scope === "_messages") {
+    // a direct append speaks for the caller: `from` may only name the caller itself (SPEC §4)
+    const from = (w.value as Record<string, unknown> | null)?.from;
+    if (from !== undefined) actAs(tx.room, tx.caller, from, `${field}value.from`);
+  }
   const r = applyWrite(tx, w, scope, env.ctx, field || "params");
   if (w.public) {
     if (scope.startsWith("_")) throw new ApiError("invalid_body", "public: true only applies to a private scope", { field: `${field}public` });

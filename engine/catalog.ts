@@ -15,16 +15,12 @@ import { ownerScopeContext } from "./invoke_ctx.ts";
 export type ActionSummary = Record<string, unknown> & { id: string; available: boolean; enabled: boolean };
 
 /**
- * `forContext`: the `/context` listing, which hides dormant and cooling-down actions; otherwise every
+ * Custom actions first, then builtins. `forContext`: the `/context` listing, which hides dormant and cooling-down actions; otherwise every
  * action that has not expired, with `cooldown` state.
  */
 export function actionCatalog(rc: ReadCtx, forContext: boolean): ActionSummary[] {
   const out: ActionSummary[] = [];
   const canInvoke = rc.caller.kind !== "viewer";
-  for (const [id, b] of Object.entries(BUILTINS)) {
-    if (id === "help" && rc.room.actions.has("help")) continue;
-    out.push({ id, available: canInvoke, enabled: true, builtin: true, description: b.description, params: b.params });
-  }
   let base: Record<string, unknown> | undefined;
   for (const a of rc.room.actions.values()) {
     const live = actionLiveness(rc.room, a, rc.now);
@@ -52,6 +48,11 @@ export function actionCatalog(rc: ReadCtx, forContext: boolean): ActionSummary[]
       };
     }
     out.push(summary);
+  }
+  // the room's own actions first: they are what an agent loop is there to use (seed 000's loop picks [0])
+  for (const [id, b] of Object.entries(BUILTINS)) {
+    if (id === "help" && rc.room.actions.has("help")) continue;
+    out.push({ id, available: canInvoke, enabled: true, builtin: true, description: b.description, params: b.params });
   }
   return out;
 }

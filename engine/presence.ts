@@ -38,7 +38,8 @@ export function setWaiting(eng: Engine, room: Room, agentId: string, condition: 
 
 /** Reading messages moves the agent's read marker forward (never back). */
 export function markRead(eng: Engine, room: Room, caller: Caller, upTo: number): void {
-  if (caller.kind !== "agent") return;
+  // the room token reading as an agent (the dashboard's perspective) does not read for it
+  if (caller.kind !== "agent" || caller.viaRoomToken) return;
   const a = room.agents.get(caller.id);
   if (!a || upTo <= a.last_seen_seq) return;
   a.last_seen_seq = upTo;

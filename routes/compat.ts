@@ -3,6 +3,7 @@
  * pipeline (audited, same authority), keeping the status codes and shapes its seed documents.
  *
  *   PUT    /rooms/:id/state            → _set_state      {room_id, scope, key, value, version, updated_at}
+ *                                        (scope "_view" with expr → _register_view, seed 003)
  *   PUT    /rooms/:id/state/batch      → _batch_set_state {ok, count, state}
  *   DELETE /rooms/:id/state            → _delete_state   {deleted}
  *   PUT|POST /rooms/:id/views          → _register_view  {id, value, …}
@@ -40,7 +41,15 @@ function v3(room: Room, m: Record<string, unknown>) {
 
 export const compatRoutes = new Hono<AppEnv>()
   .put("/rooms/:id/state", async (c) => {
-    const r = await invokeCompat(c, "_set_state", await readJson(c) as Record<string, unknown>);
+    const body = await readJson(c) as Record<string, unknown>;
+    if (body.scope === "_view") {
+      // seed 003: a computed view stored as state — the same as _register_view {id: key, expr}
+      const { scope: _s, key, ...rest } = body;
+      const r = await invokeCompat(c, "_register_view", { ...rest, id: key });
+      const view = r.body.view as Record<string, unknown>;
+      return send(c, { room_id: r.room.id, scope: "_view", key, expr: view.expr, value: r.body.value, resolved_value: r.body.value, cursor: r.body.cursor });
+    }
+    const r = await invokeCompat(c, "_set_state", body);
     const w = (r.body.writes as { scope: string; key: string; value: unknown; version: number }[])[0];
     return send(c, row(r.room, w, { ok: true, cursor: r.body.cursor }));
   })
