@@ -47,6 +47,16 @@ class CelLimitError extends Error {}
   probe({});
   root.evaluate = original;
   if (!evaluator) throw new Error("cel-js evaluator could not be instrumented");
+  // comprehensions and `&&`/`||` absorb errors through tryEval; the limit must not be absorbed, or a nested
+  // comprehension would keep iterating (and re-failing) long after its budget ran out
+  type TryEval = (ast: AstNode, ctx: unknown) => unknown;
+  const withTry = evaluator as unknown as { tryEval: TryEval };
+  const tryEval = withTry.tryEval;
+  withTry.tryEval = function (ast, ctx) {
+    const r = tryEval.call(this, ast, ctx);
+    if (r instanceof CelLimitError) throw r;
+    return r;
+  };
   evaluator.run = function (ast: AstNode, ctx: unknown) {
     if ((++steps & 1023) === 0 && (steps > MAX_STEPS || performance.now() > deadline)) {
       throw new CelLimitError("evaluation exceeded its cost limit");

@@ -14,6 +14,7 @@ import { checkTemplate, resolveTemplate } from "./templates.ts";
 import type { Tx } from "./tx.ts";
 import { applyWrite, checkPredicate, checkScopeName, WriteSpec, type WriteResult } from "./write_modes.ts";
 import type { Caller } from "../auth.ts";
+import { canReadScope } from "./privacy.ts";
 
 export const RegisterAction = z.strictObject({
   id: z.string().regex(ID_PATTERN, "id must be 1-128 characters of [A-Za-z0-9._:-]"),
@@ -73,6 +74,9 @@ export function registerAction(tx: Tx, raw: unknown): ActionDef {
     }
     if (w.timer) TimerSpec.parse(w.timer);
     if (w.scope === "_audit") throw new ApiError("scope_denied", `${f} writes _audit, which nobody writes`, { field: `${f}.scope` });
+    if (w.scope === "_messages" && (!w.append || w.key !== undefined)) {
+      throw new ApiError("invalid_body", `${f}: the _messages log only takes appends without a key`, { field: f });
+    }
   });
   const def: ActionDef = {
     id: p.id,
@@ -135,7 +139,13 @@ export function runCustomAction(
     throw new ApiError("action_disabled", `action ${a.id} is disabled right now`, { action: a.id, enabled: a.enabled });
   }
   const params = validateParams(a.params, rawParams);
-  if (a.if) checkPredicate(a.if, ctxFor(params), tx, "if", ctxFor(params, false));
+  // the owner scope is visible to the action's CEL; when the invoker may not read it, refusals explain
+  // only what the invoker sees
+  const hidden = !canReadScope(tx.caller, a.scope);
+  if (a.if) {
+    const ctx = ctxFor(params);
+    checkPredicate(a.if, ctx, tx, "if", hidden ? ctxFor(params, false) : ctx);
+  }
   const vars = { self: tx.caller.id, now: tx.iso, params };
   const results: WriteResult[] = [];
   (a.writes ?? []).forEach((tmpl, i) => {
@@ -145,9 +155,12 @@ export function runCustomAction(
     const resolved = resolveTemplate(expr ? { ...rest, value: undefined } : rest, vars) as Record<string, unknown>;
     if (expr) {
       const p = compile(tmpl.value as string, { maxLength: tx.limits.maxCelLength, timeoutMs: tx.limits.celTimeoutMs }, `${field}.value`);
-      const r = evaluate(p, ctxFor(params), tx.limits.celTimeoutMs);
+      const ctx = ctxFor(params);
+      const r = evaluate(p, ctx, tx.limits.celTimeoutMs);
       if (!r.ok) {
-        throw new ApiError("precondition_failed", `${field}.value could not be computed: ${r.error}`, {
+        // the error text can quote values of an owner scope the invoker may not read
+        const why = hidden ? "it failed at run time" : r.error;
+        throw new ApiError("precondition_failed", `${field}.value could not be computed: ${why}`, {
           expression: tmpl.value,
           field: `${field}.value`,
         });
@@ -168,7 +181,8 @@ export function runCustomAction(
       }
       spec.increment = n;
     }
-    results.push(applyWrite(tx, spec, scope, () => ctxFor(params), field));
+    const explain = hidden ? () => ctxFor(params, false) : undefined;
+    results.push(applyWrite(tx, spec, scope, () => ctxFor(params), field, explain));
   });
   if (a.on_invoke?.timer) {
     const cooldown = startTimer(a.on_invoke.timer, tx.now, (t) => tx.room.tick(t), "on_invoke.timer");

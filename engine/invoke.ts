@@ -12,6 +12,7 @@ import { BUILTINS, type BuiltinOutcome } from "./builtins.ts";
 import { celContext, type ReadCtx } from "./context.ts";
 import type { Engine } from "./engine.ts";
 import { participantGuide } from "./guide.ts";
+import { canReadScope } from "./privacy.ts";
 import { ownerScopeContext } from "./invoke_ctx.ts";
 import type { Room } from "./model.ts";
 import { touch } from "./presence.ts";
@@ -48,13 +49,21 @@ export async function invoke(eng: Engine, req: InvokeRequest): Promise<InvokeRep
     }
     const outcome = runInvocation(eng, room, caller, req);
     if (req.dryRun && outcome.ok) {
+      countOutcome(eng, "dry_run");
       return { status: 200, body: { ...outcome.body, dry_run: true }, room, caller, seq: room.seq };
     }
     const seq = applyTx(outcome.tx);
     let body = outcome.ok ? { ...outcome.body, ...(outcome.after?.() ?? {}) } : outcome.error.toBody();
     const status = outcome.ok ? 200 : outcome.error.status;
     if (req.idempotencyKey !== undefined && outcome.ok) {
-      const r = { identity: caller.id, key: req.idempotencyKey, status, body, created_at: outcome.tx.iso };
+      // stored as it is answered (with its cursor), so a retry gets the first response exactly
+      const r = {
+        identity: caller.id,
+        key: req.idempotencyKey,
+        status,
+        body: { ...body, cursor: seq },
+        created_at: outcome.tx.iso,
+      };
       room.replies.set(`${caller.id}\u0000${req.idempotencyKey}`, r);
       room.dirty.idempotency.push(r);
     }
@@ -62,11 +71,13 @@ export async function invoke(eng: Engine, req: InvokeRequest): Promise<InvokeRep
       await eng.committer.submit(room);
     } catch (e) {
       if (e instanceof CommitError && attempt < 3) continue;
+      countOutcome(eng, "write_failed");
       throw new ApiError("write_failed", "the invocation could not be committed; nothing was written", {
         action: req.action,
         detail: String((e as Error).message),
       });
     }
+    countOutcome(eng, outcome.ok ? "ok" : outcome.error.code);
     if (!outcome.ok) throw outcome.error;
     body = { ...body, cursor: seq };
     return { status, body, room, caller, seq };
@@ -118,7 +129,11 @@ function runInvocation(eng: Engine, room: Room, caller: Caller, req: InvokeReque
     }
     checkQuotas(room, tx);
     tx.audit = audit(true, 200, null);
-    const body = { ok: true, action: req.action, writes: outcome.writes, ...(outcome.extra ?? {}) };
+    // writes into a scope the invoker may not read (an owner scope) are reported without their values
+    const writes = outcome.writes.map((w) =>
+      canReadScope(caller, w.scope) ? w : { scope: w.scope, key: w.key, version: w.version, redacted: true }
+    );
+    const body = { ok: true, action: req.action, writes, ...(outcome.extra ?? {}) };
     const after = req.action === "_register_view"
       ? () => ({ value: viewValues(room, eng.now(), eng.limits).get(String(outcome.extra?.id))?.value ?? null })
       : undefined;
@@ -151,20 +166,61 @@ function stageOverlay(ctx: Record<string, unknown>, tx: Tx): void {
 
 function checkQuotas(room: Room, tx: Tx): void {
   let added = 0;
+  let bytes = 0;
   for (const [id, e] of tx.entries) {
     const [scope, key] = id.split("\u0000");
-    if (e && !room.getEntry(scope, key)) added++;
+    const old = room.getEntry(scope, key);
+    if (e && !old) added++;
+    bytes += (e ? JSON.stringify(e.value).length : 0) - (old ? JSON.stringify(old.value).length : 0);
   }
   if (added && room.entryCount + added > tx.limits.roomMaxEntries) {
     throw new ApiError("quota_exceeded", `this room is limited to ${tx.limits.roomMaxEntries} state entries`, {
+      quota: "room_entries",
       limit: tx.limits.roomMaxEntries,
     });
   }
-  if (room.storedBytes > tx.limits.roomMaxBytes && tx.entries.size) {
-    throw new ApiError("quota_exceeded", `this room stores more than ${tx.limits.roomMaxBytes} bytes of state`, {
+  if (bytes > 0 && room.storedBytes + bytes > tx.limits.roomMaxBytes) {
+    throw new ApiError("quota_exceeded", `this room is limited to ${tx.limits.roomMaxBytes} bytes of state`, {
+      quota: "room_bytes",
       limit: tx.limits.roomMaxBytes,
+      stored: room.storedBytes,
     });
   }
+  if (tx.newMessages.length) checkMessageRate(room, tx);
+}
+
+/** Messages per room per second: a token bucket holding one second's worth, on the engine clock. */
+const messageBuckets = new WeakMap<Room, { tokens: number; at: number }>();
+function checkMessageRate(room: Room, tx: Tx): void {
+  const rate = tx.limits.roomMessagesPerSec;
+  if (!rate) return;
+  const burst = Math.max(1, rate);
+  let b = messageBuckets.get(room);
+  if (!b) messageBuckets.set(room, b = { tokens: burst, at: tx.now });
+  b.tokens = Math.min(burst, b.tokens + (Math.max(0, tx.now - b.at) / 1000) * rate);
+  b.at = tx.now;
+  const n = tx.newMessages.length;
+  if (b.tokens < n) {
+    const retry = Math.ceil(((n - b.tokens) / rate) * 1000);
+    throw new ApiError("quota_exceeded", `this room takes at most ${rate} messages per second; retry in ${retry} ms`, {
+      quota: "room_messages_per_sec",
+      limit: rate,
+      retry_after_ms: retry,
+    });
+  }
+  b.tokens -= n;
+}
+
+/** Invocations by outcome (`ok`, `dry_run` or the refusal's error code), per engine, for /metrics. */
+const outcomes = new WeakMap<Engine, Map<string, number>>();
+export function invocationOutcomes(eng: Engine): Map<string, number> {
+  let m = outcomes.get(eng);
+  if (!m) outcomes.set(eng, m = new Map());
+  return m;
+}
+function countOutcome(eng: Engine, outcome: string): void {
+  const m = invocationOutcomes(eng);
+  m.set(outcome, (m.get(outcome) ?? 0) + 1);
 }
 
 export function toApiError(e: unknown): ApiError {

@@ -11,6 +11,7 @@ import { startTimer } from "../timers.ts";
 import type { Entry, Message } from "./model.ts";
 import type { Tx } from "./tx.ts";
 import { messageView } from "./messages.ts";
+import { canReadScope } from "./privacy.ts";
 
 export const WriteSpec = z.strictObject({
   scope: z.string().optional(),
@@ -41,10 +42,13 @@ export function checkPredicate(
   const program = compile(source, { maxLength: tx.limits.maxCelLength, timeoutMs: tx.limits.celTimeoutMs }, field);
   const r = evaluateOrLimit(program, ctx, tx.limits.celTimeoutMs);
   if (r.ok && r.value === true) return;
+  // a runtime error message can quote values (e.g. "No such key: <value>"): hidden when the predicate saw
+  // an owner scope the invoker may not read
+  const runtimeError = r.ok ? undefined : explainCtx === ctx ? r.error : "the condition failed at run time";
   throw new ApiError("precondition_failed", `the ${field} condition ${JSON.stringify(source)} is not satisfied`, {
     expression: source,
     evaluated: r.ok && typeof r.value === "boolean" ? r.value : null,
-    ...(r.ok ? {} : { runtime_error: r.error }),
+    ...(r.ok ? {} : { runtime_error: runtimeError }),
     // values the invoker may read only: an owner scope visible to the predicate is not explained
     detail: explainPaths(program, explainCtx, tx.limits.celTimeoutMs),
   });
@@ -89,9 +93,20 @@ function toNumber(v: unknown, field: string): number {
  * Applies one write to the Tx. `ctx` is the CEL context for `if` (evaluated before the write, seeing the
  * writes staged earlier in the same invocation).
  */
-export function applyWrite(tx: Tx, w: WriteSpec, scope: string, ctx: () => Record<string, unknown>, field: string) {
+export function applyWrite(
+  tx: Tx,
+  w: WriteSpec,
+  scope: string,
+  ctx: () => Record<string, unknown>,
+  field: string,
+  explainCtx?: () => Record<string, unknown>,
+) {
   checkScopeName(scope, `${field}.scope`);
-  if (w.if !== undefined) checkPredicate(w.if, ctx(), tx, `${field}.if`);
+  if (w.if !== undefined) {
+    const c = ctx();
+    checkPredicate(w.if, c, tx, `${field}.if`, explainCtx ? explainCtx() : c);
+  }
+  const readable = canReadScope(tx.caller, scope);
   if (scope === "_messages") return appendMessage(tx, w, field);
   const modes = [w.merge !== undefined, w.increment !== undefined && w.increment !== false, w.append === true]
     .filter(Boolean).length;
@@ -108,7 +123,7 @@ export function applyWrite(tx: Tx, w: WriteSpec, scope: string, ctx: () => Recor
   if (w.if_version !== undefined && (cur?.version ?? 0) !== w.if_version) {
     throw new ApiError("version_conflict", `${scope}.${key} is at version ${cur?.version ?? 0}, not ${w.if_version}`, {
       expected_version: w.if_version,
-      current: cur ? entryJson(cur) : null,
+      current: cur ? (readable ? entryJson(cur) : { scope, key, version: cur.version }) : null,
     });
   }
   let value: unknown;
@@ -121,7 +136,8 @@ export function applyWrite(tx: Tx, w: WriteSpec, scope: string, ctx: () => Recor
     const delta = w.increment === true ? (w.value === undefined ? 1 : toNumber(w.value, `${field}.value`)) : toNumber(w.increment, `${field}.increment`);
     const base = cur === undefined ? 0 : cur.value;
     if (typeof base !== "number") {
-      throw new ApiError("invalid_body", `${scope}.${key} holds ${JSON.stringify(base)}, which cannot be incremented`, {
+      const shown = readable ? JSON.stringify(base) : `a ${base === null ? "null" : typeof base}`;
+      throw new ApiError("invalid_body", `${scope}.${key} holds ${shown}, which cannot be incremented`, {
         field,
       });
     }
