@@ -6,18 +6,23 @@
 import type { Caller } from "./auth.ts";
 import { compile, evaluate, type Program } from "./cel.ts";
 import { ApiError } from "./errors.ts";
+import { changesSince, describeChanges, hasVisibleChange, observe } from "./engine/changes.ts";
 import { celContext } from "./engine/context.ts";
 import type { Engine } from "./engine/engine.ts";
 import type { Room } from "./engine/model.ts";
 import { setWaiting } from "./engine/presence.ts";
-import { buildContext, changesSince, readCtx } from "./engine/reads.ts";
+import { parseSections } from "./engine/reads.ts";
+import { buildContext, readCtx } from "./engine/reads.ts";
 import { nextTimerBoundary } from "./engine/snapshot.ts";
+import { invoke, type InvokeRequest } from "./engine/invoke.ts";
 
 export type WaitRequest = {
   condition: string;
   timeout: number;
   include?: string[];
   after?: number;
+  /** where `include=changes` lists changes from (default `after`, else the seq at registration). */
+  since?: number;
   signal?: AbortSignal;
 };
 
@@ -67,6 +72,10 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
   let room = roomIn;
   if (room.committedSeq < room.seq) await eng.committer.submit(room);
   const agentId = caller.kind === "agent" ? caller.id : null;
+  const wantsChanges = req.include?.includes("changes") === true;
+  const since = req.since ?? req.after ?? room.seq;
+  // remember views and action availability at registration: invoke-and-wait registers right at its cursor
+  if (wantsChanges) observe(readCtx(eng, room, currentCaller(room, caller)));
   const check = (): WaitResult | undefined => {
     const rc = readCtx(eng, room, currentCaller(room, caller));
     const r = evaluate(program, celContext(rc), eng.limits.celTimeoutMs);
@@ -74,12 +83,8 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
       throw new ApiError("cel_limit", "condition exceeded the evaluation limit", { expression: req.condition, detail: r.error });
     }
     if (!r.ok || r.value === false || r.value === null) return undefined;
-    let delta: ReturnType<typeof changesSince> | undefined;
-    if (req.after !== undefined) {
-      delta = changesSince(rc, req.after);
-      if (!delta.changes.length && !delta.messages.length) return undefined;
-    }
-    return respond(eng, rc, req, r.value, delta, started);
+    if (req.after !== undefined && !hasVisibleChange(rc, req.after, wantsChanges)) return undefined;
+    return respond(eng, rc, req, r.value, since, started);
   };
   const first = check();
   if (first) return first;
@@ -88,7 +93,7 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
   active++;
   if (agentId) enterWaiting(eng, room, agentId, req.condition);
   try {
-    return await new Promise<WaitResult>((resolve, reject) => {
+    const result = await new Promise<WaitResult>((resolve, reject) => {
       let done = false;
       const finish = (r: WaitResult | Error) => {
         if (done) return;
@@ -128,6 +133,13 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
       room.listeners.add(onChange);
       scheduleBoundary(eng, room);
     });
+    // an invocation may have been applied (not yet committed) between the commit that woke us and the
+    // check: what we answer is never ahead of what is durable
+    const cursor = result.cursor;
+    if (result.triggered && typeof cursor === "number" && room.alive && room.committedSeq < cursor) {
+      await eng.committer.submit(room);
+    }
+    return result;
   } finally {
     active--;
     if (agentId) leaveWaiting(eng, room, agentId);
@@ -167,7 +179,7 @@ function respond(
   rc: ReturnType<typeof readCtx>,
   req: WaitRequest,
   value: unknown,
-  delta: ReturnType<typeof changesSince> | undefined,
+  since: number,
   started: number,
 ): WaitResult {
   const out: WaitResult = {
@@ -177,12 +189,16 @@ function respond(
     cursor: rc.room.seq,
     elapsed_ms: Math.round(performance.now() - started),
   };
-  if (delta) {
+  const include = req.include ?? ["context"];
+  if (include.includes("changes")) {
+    Object.assign(out, describeChanges(rc, since));
+    observe(rc);
+  } else if (req.after !== undefined) {
+    const delta = changesSince(rc, req.after);
     out.changes = delta.changes;
     out.messages_since = delta.messages;
     if (!delta.complete) out.changes_complete = false;
   }
-  const include = req.include ?? ["context"];
   if (include.includes("context")) {
     out.context = buildContext(eng, rc, {});
     return out;
@@ -190,10 +206,43 @@ function respond(
   const sections = include.filter((s) => s !== "changes");
   if (sections.length) {
     const ctx = buildContext(eng, rc, { only: sections });
-    for (const [k, v] of Object.entries(ctx)) if (k !== "self" && k !== "cursor") out[k] = v;
-  }
-  if (include.includes("changes") && !delta) {
-    out.changes = [];
+    for (const [k, v] of Object.entries(ctx)) {
+      if (k === "_elided") out._elided = { ...(out._elided as object | undefined), ...(v as object) };
+      else if (k !== "self" && k !== "cursor") out[k] = v;
+    }
   }
   return out;
+}
+
+export type InvokeWaitSpec = { condition: string; timeout?: number; include?: string | string[]; after?: number };
+
+/**
+ * Invoke-and-wait (one call per turn): validates the wait first (a bad condition commits nothing), invokes,
+ * then waits for a commit after the invocation's own. A refusal is thrown at once, without waiting.
+ * `cursor` stays the invocation's commit; `wait.cursor` is the state the wake describes.
+ */
+export async function invokeAndWait(
+  eng: Engine,
+  req: InvokeRequest,
+  spec: InvokeWaitSpec | undefined,
+  o: { maxTimeout: number; signal?: AbortSignal },
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const include = spec?.include === undefined
+    ? undefined
+    : parseSections(Array.isArray(spec.include) ? spec.include.join(",") : spec.include, "wait.include", [
+      "context",
+      "changes",
+    ]);
+  if (spec) compileCondition(eng, spec.condition);
+  const r = await invoke(eng, req);
+  if (!spec || req.dryRun) return { status: r.status, body: r.body };
+  const w = await wait(eng, r.room, r.caller, {
+    condition: spec.condition,
+    timeout: Math.min(spec.timeout ?? o.maxTimeout, o.maxTimeout),
+    include: include ?? ["changes"],
+    after: r.seq,
+    since: spec.after,
+    signal: o.signal,
+  });
+  return { status: r.status, body: { ...r.body, cursor: r.seq, wait: w } };
 }

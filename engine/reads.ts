@@ -1,6 +1,7 @@
 /**
- * @module engine/reads — every read endpoint's answer: context, state rows, eval, poll, views, actions,
- * changes since a cursor. Privacy comes from privacy.ts through context.ts; nothing here bypasses it.
+ * @module engine/reads — every read endpoint's answer: context, state rows, eval, poll, views, actions
+ * (changes since a cursor: changes.ts). Privacy comes from privacy.ts through context.ts; nothing here
+ * bypasses it.
  */
 import { compile, evaluateOrLimit } from "../cel.ts";
 import type { Caller } from "../auth.ts";
@@ -21,7 +22,7 @@ import {
 import type { Engine } from "./engine.ts";
 import { messageCounts, messagesAfter, messageView, recentMessages } from "./messages.ts";
 import { agentJson, roomJson } from "./membership.ts";
-import type { Change, Room } from "./model.ts";
+import type { Room } from "./model.ts";
 import { markRead } from "./presence.ts";
 import { canReadAudit, canReadScope } from "./privacy.ts";
 import { liveScope, viewValues } from "./snapshot.ts";
@@ -91,31 +92,6 @@ export function buildContext(eng: Engine, rc: ReadCtx, q: ContextQuery = {}): Re
   return out;
 }
 
-/** Changes after a cursor that the caller may see: entries, messages, views whose values changed. */
-export function changesSince(rc: ReadCtx, after: number) {
-  const room = rc.room;
-  const changes: Change[] = [];
-  const messages = new Set<number>();
-  const oldest = room.log.length ? room.log[0].seq : room.seq + 1;
-  let complete = after >= oldest - 1;
-  if (complete) {
-    const seen = new Map<string, Change>();
-    for (const rec of room.log) {
-      if (rec.seq <= after) continue;
-      for (const c of rec.changes) if (canReadScope(rc.caller, c.scope)) seen.set(`${c.scope}\u0000${c.key}`, c);
-      for (const m of rec.messages) messages.add(m);
-    }
-    changes.push(...seen.values());
-  } else {
-    // older than the in-memory log: every entry written after the cursor (deletions cannot be listed)
-    for (const s of visibleScopes(rc)) {
-      for (const e of room.scopes.get(s)?.values() ?? []) if (e.seq > after) changes.push({ scope: e.scope, key: e.key, version: e.version });
-    }
-    complete = false;
-  }
-  return { changes, messages: [...messages].sort((a, b) => a - b), complete };
-}
-
 /** `/state`: rows of one scope, one row, or every visible scope (logs excluded unless asked for). */
 export async function readState(eng: Engine, rc: ReadCtx, scope?: string, key?: string) {
   if (key !== undefined && scope === undefined) {
@@ -177,7 +153,10 @@ export function listViews(rc: ReadCtx) {
     out.push({
       id,
       value: val.value,
-      ...(val.error ? { error: val.error } : {}),
+      // an error message can quote values of the owner scope: only shown to those who may read it
+      ...(val.error
+        ? { error: canReadScope(rc.caller, v.scope) ? val.error : "the view failed at run time" }
+        : {}),
       description: v.description ?? null,
       scope: v.scope,
       expr: v.expr,

@@ -11,14 +11,16 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { requireReader } from "../auth.ts";
 import { invoke, type InvokeReply } from "../engine/invoke.ts";
-import { getAction, listActions, parseSections, readCtx } from "../engine/reads.ts";
-import { compileCondition, wait } from "../waiters.ts";
+import { getAction, listActions, readCtx } from "../engine/reads.ts";
+import { invokeAndWait } from "../waiters.ts";
 import { type AppEnv, type Ctx, parseBody, parseQuery, readJson, roomAndCaller, send, token } from "./http.ts";
 
 const WaitSpec = z.strictObject({
   condition: z.string(),
   timeout: z.number().int().min(0).optional(),
   include: z.union([z.string(), z.array(z.string())]).optional(),
+  /** the caller's last cursor: `include=changes` lists from it (the wake stays edge-triggered on this commit). */
+  after: z.number().int().min(0).optional(),
 });
 
 const InvokeBody = z.strictObject({
@@ -47,11 +49,9 @@ export const actionRoutes = new Hono<AppEnv>()
     const body = parseBody(InvokeBody, await readJson(c, { optional: true }));
     const q = parseQuery(c, InvokeQuery);
     const dryRun = body.dry_run === true || q.dry_run === "true" || q.dry_run === "1";
-    const include = body.wait?.include === undefined
-      ? undefined
-      : parseSections(Array.isArray(body.wait.include) ? body.wait.include.join(",") : body.wait.include, "wait.include", ["context", "changes"]);
-    if (body.wait) compileCondition(eng, body.wait.condition);
-    const r = await invoke(eng, {
+    const ac = new AbortController();
+    c.req.raw.signal.addEventListener("abort", () => ac.abort());
+    const r = await invokeAndWait(eng, {
       roomId: c.req.param("id"),
       token: token(c),
       action: c.req.param("action"),
@@ -59,18 +59,8 @@ export const actionRoutes = new Hono<AppEnv>()
       agent: body.agent,
       dryRun,
       idempotencyKey: c.req.header("idempotency-key") ?? undefined,
-    });
-    if (!body.wait || dryRun) return send(c, r.body, r.status);
-    const ac = new AbortController();
-    c.req.raw.signal.addEventListener("abort", () => ac.abort());
-    const w = await wait(eng, r.room, r.caller, {
-      condition: body.wait.condition,
-      timeout: Math.min(body.wait.timeout ?? eng.limits.maxWaitMs, eng.limits.maxWaitMs),
-      include: include ?? ["changes"],
-      after: r.seq,
-      signal: ac.signal,
-    });
-    return send(c, { ...r.body, cursor: w.cursor ?? r.seq, wait: w }, r.status);
+    }, body.wait, { maxTimeout: eng.limits.maxWaitMs, signal: ac.signal });
+    return send(c, r.body, r.status);
   })
   .get("/rooms/:id/actions", async (c) => {
     const { room, caller } = await roomAndCaller(c);

@@ -10,7 +10,7 @@ import { invoke } from "../engine/invoke.ts";
 import { createRoom, joinAgent } from "../engine/membership.ts";
 import type { Room } from "../engine/model.ts";
 import { buildContext, evalExpression, parseSections, readCtx } from "../engine/reads.ts";
-import { compileCondition, wait } from "../waiters.ts";
+import { invokeAndWait, wait } from "../waiters.ts";
 import { ID_PATTERN } from "../config.ts";
 
 /** A tool call returns well within the common 60 s client timeout, whatever the configured wait limit. */
@@ -124,28 +124,14 @@ export const TOOLS: Tool[] = [
     }),
     run: async (s, a) => {
       member(s);
-      const include = a.wait?.include === undefined
-        ? undefined
-        : parseSections(joinList(a.wait.include), "wait.include", ["context", "changes"]);
-      if (a.wait) compileCondition(s.eng, a.wait.condition);
-      const r = await invoke(s.eng, {
+      const r = await invokeAndWait(s.eng, {
         roomId: s.room!.id,
         token: s.token,
         action: a.action,
         params: a.params ?? {},
         dryRun: a.dry_run === true,
-      });
-      if (!a.wait || a.dry_run) return r.body;
-      const w = await wait(s.eng, r.room, r.caller, {
-        condition: a.wait.condition,
-        timeout: waitTimeout(s.eng, a.wait.timeout),
-        include: include ?? ["changes"],
-        after: r.seq,
-        since: a.wait.after,
-        signal: s.signal(),
-      });
-      // as on REST: `cursor` is the invocation's commit, `wait.cursor` the state the wake describes
-      return { ...r.body, cursor: r.seq, wait: w };
+      }, a.wait, { maxTimeout: waitTimeout(s.eng, undefined), signal: a.wait ? s.signal() : undefined });
+      return r.body;
     },
   },
   {

@@ -1,0 +1,163 @@
+/**
+ * @module engine/changes — what changed for one caller since a cursor (`after=CURSOR`, `include=changes`):
+ * entries with their values, messages created or claimed, views whose values changed, actions whose
+ * availability changed for the caller. Privacy comes from privacy.ts; only memory is read (the log ring and
+ * per-caller observations), never the database.
+ */
+import { CONTEXT_MESSAGES_DEFAULT, CONTEXT_MESSAGES_MAX } from "../config.ts";
+import { actionCatalog } from "./catalog.ts";
+import { type ReadCtx, visibleScopes } from "./context.ts";
+import { messageView } from "./messages.ts";
+import type { Change, Room } from "./model.ts";
+import { canReadScope } from "./privacy.ts";
+import { liveScope, viewValues } from "./snapshot.ts";
+
+export type Delta = { changes: Change[]; messages: number[]; complete: boolean };
+
+/**
+ * Entries and message seqs after a cursor that the caller may see. A cursor older than the in-memory log
+ * ring (or than a reload of the room) gives every entry written after it and `complete: false`.
+ */
+export function changesSince(rc: ReadCtx, after: number): Delta {
+  const room = rc.room;
+  const changes: Change[] = [];
+  const messages = new Set<number>();
+  const oldest = room.log.length ? room.log[0].seq : room.seq + 1;
+  let complete = after >= oldest - 1;
+  if (complete) {
+    const seen = new Map<string, Change>();
+    for (const rec of room.log) {
+      if (rec.seq <= after) continue;
+      for (const c of rec.changes) {
+        if (canReadScope(rc.caller, c.scope)) seen.set(`${c.scope}\u0000${c.key}`, c);
+      }
+      for (const m of rec.messages) messages.add(m);
+    }
+    changes.push(...seen.values());
+  } else {
+    // older than the in-memory log: every entry written after the cursor (deletions cannot be listed)
+    for (const s of visibleScopes(rc)) {
+      for (const e of room.scopes.get(s)?.values() ?? []) {
+        if (e.seq > after) changes.push({ scope: e.scope, key: e.key, version: e.version });
+      }
+    }
+    complete = false;
+  }
+  return { changes, messages: [...messages].sort((a, b) => a - b), complete };
+}
+
+// ── observations: view values and action availability as one caller saw them at a cursor ─────────────
+
+type Observation = { seq: number; views: Map<string, string>; actions: Map<string, boolean> };
+
+/** Per room, per caller id: the last few observations, oldest first. Lost when the room is reloaded. */
+const observed = new WeakMap<Room, Map<string, Observation[]>>();
+const OBSERVATIONS_KEPT = 8;
+
+function snapshot(rc: ReadCtx): Observation {
+  const views = new Map<string, string>();
+  for (const [id, v] of viewValues(rc.room, rc.now, rc.limits)) {
+    views.set(id, JSON.stringify(v.value ?? null));
+  }
+  const actions = new Map<string, boolean>();
+  for (const a of actionCatalog(rc, false)) if (!a.builtin) actions.set(a.id, a.available);
+  return { seq: rc.room.seq, views, actions };
+}
+
+/**
+ * Remembers the views and the caller's action availability at the room's current seq, so a later
+ * `after=<this seq>` can say which of them changed. Called when a waiter registers and when a changes
+ * listing is answered (the cursor it returns is the next call's `after`).
+ */
+export function observe(rc: ReadCtx): void {
+  let byCaller = observed.get(rc.room);
+  if (!byCaller) observed.set(rc.room, byCaller = new Map());
+  const list = byCaller.get(rc.caller.id) ?? [];
+  const obs = snapshot(rc);
+  const at = list.findIndex((o) => o.seq >= obs.seq);
+  if (at === -1) list.push(obs);
+  else if (list[at].seq === obs.seq) list[at] = obs;
+  else list.splice(at, 0, obs);
+  if (list.length > OBSERVATIONS_KEPT) list.splice(0, list.length - OBSERVATIONS_KEPT);
+  byCaller.set(rc.caller.id, list);
+}
+
+/** The observation at `seq` (exact) or the newest before it (a superset of the changes is then reported). */
+function baseline(rc: ReadCtx, seq: number): { obs: Observation; exact: boolean } | undefined {
+  const list = observed.get(rc.room)?.get(rc.caller.id) ?? [];
+  for (let i = list.length - 1; i >= 0; i--) {
+    if (list[i].seq <= seq) return { obs: list[i], exact: list[i].seq === seq };
+  }
+  return undefined;
+}
+
+export type ViewActionDiff = {
+  views: Record<string, unknown>;
+  actions: Record<string, { available: boolean; removed?: true }>;
+  exact: boolean;
+};
+
+/** Views whose value and custom actions whose availability for the caller differ from the cursor's. */
+export function viewActionDiff(rc: ReadCtx, after: number): ViewActionDiff {
+  const base = baseline(rc, after);
+  const now = snapshot(rc);
+  const views: Record<string, unknown> = {};
+  const actions: ViewActionDiff["actions"] = {};
+  for (const [id, v] of now.views) if (base?.obs.views.get(id) !== v) views[id] = JSON.parse(v);
+  for (const id of base?.obs.views.keys() ?? []) if (!now.views.has(id)) views[id] = { removed: true };
+  for (const [id, a] of now.actions) {
+    const was = base?.obs.actions.get(id);
+    if (base ? was !== a : a) actions[id] = { available: a };
+  }
+  for (const [id, was] of base?.obs.actions ?? []) {
+    if (was && !now.actions.has(id)) actions[id] = { available: false, removed: true };
+  }
+  return { views, actions, exact: base?.exact === true };
+}
+
+/**
+ * Edge trigger: did anything the caller can see change after the cursor? Entries and messages always
+ * count; views and action availability count when `withObserved` and the caller was observed at the cursor.
+ */
+export function hasVisibleChange(rc: ReadCtx, after: number, withObserved = false): boolean {
+  const d = changesSince(rc, after);
+  if (d.changes.length || d.messages.length) return true;
+  if (!withObserved) return false;
+  const diff = viewActionDiff(rc, after);
+  return diff.exact && (Object.keys(diff.views).length > 0 || Object.keys(diff.actions).length > 0);
+}
+
+/**
+ * The `include=changes` answer since a cursor: `changes` (entries with their live values; `deleted: true`
+ * for one that is gone or hidden), `messages_since` (seqs), `changed_messages` (the message objects, oldest
+ * first), `changed_views`, `changed_actions`. Trimmed lists are counted in `_elided`; `changes_complete:
+ * false` when the cursor is older than what memory holds (the lists are then a superset).
+ */
+export function describeChanges(rc: ReadCtx, since: number): Record<string, unknown> {
+  const d = changesSince(rc, since);
+  const out: Record<string, unknown> = {};
+  const elided: Record<string, number> = {};
+  const live = new Map<string, Record<string, unknown>>();
+  const valueOf = (scope: string, key: string) => {
+    let json = live.get(scope);
+    if (!json) live.set(scope, json = liveScope(rc.room, scope, rc.now, rc.limits).json);
+    return json[key];
+  };
+  const entries = d.changes.slice(0, CONTEXT_MESSAGES_MAX);
+  if (d.changes.length > entries.length) elided.changes = d.changes.length - entries.length;
+  out.changes = entries.map((c) => {
+    const value = c.deleted ? undefined : valueOf(c.scope, c.key);
+    return value === undefined ? { ...c, deleted: true } : { ...c, value };
+  });
+  out.messages_since = d.messages;
+  const shown = d.messages.slice(0, CONTEXT_MESSAGES_DEFAULT);
+  if (d.messages.length > shown.length) elided.changed_messages = d.messages.length - shown.length;
+  const msgs = shown.map((s) => rc.room.messages[s - 1]).filter(Boolean).map(messageView);
+  if (msgs.length) out.changed_messages = msgs;
+  const diff = viewActionDiff(rc, since);
+  if (Object.keys(diff.views).length) out.changed_views = diff.views;
+  if (Object.keys(diff.actions).length) out.changed_actions = diff.actions;
+  if (!d.complete || !diff.exact) out.changes_complete = false;
+  if (Object.keys(elided).length) out._elided = elided;
+  return out;
+}
