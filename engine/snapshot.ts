@@ -7,6 +7,7 @@ import { compile, evaluate, isTrue, toCel } from "../cel.ts";
 import type { Limits } from "../config.ts";
 import { isGone, isLive, nextBoundary } from "../timers.ts";
 import type { ActionDef, Entry, Room, ViewDef } from "./model.ts";
+import { messageView } from "./messages.ts";
 
 type ScopeCache = {
   builtSeq: number;
@@ -229,18 +230,7 @@ export function defineMessagesScope(room: Room, state: Record<string, unknown>):
       if (!built) {
         built = {};
         for (const m of room.messages) {
-          built[String(m.seq)] = toCel({
-            ...(m.extra ?? {}),
-            seq: m.seq,
-            from: m.from,
-            kind: m.kind,
-            body: m.body,
-            to: m.to,
-            reply_to: m.reply_to,
-            claimed_by: m.claimed_by,
-            claimed_at: m.claimed_at,
-            ts: m.ts,
-          });
+          built[String(m.seq)] = toCel(messageView(m));
         }
       }
       return built;
