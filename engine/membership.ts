@@ -6,7 +6,8 @@ import { z } from "zod";
 import { type Caller, hashToken, mintToken, requireAdmin } from "../auth.ts";
 import { ID_PATTERN } from "../config.ts";
 import { ApiError } from "../errors.ts";
-import { insertRoomStatement } from "../store/rooms_sql.ts";
+import { setImmediate } from "node:timers";
+import { insertRoomsStatement } from "../store/rooms_sql.ts";
 import type { Engine } from "./engine.ts";
 import { type Agent, Room } from "./model.ts";
 import { applyTx, Tx } from "./tx.ts";
@@ -54,16 +55,39 @@ export async function createRoom(eng: Engine, body: unknown) {
     seq: 0,
   });
   if (eng.rooms.get(id)?.alive) throw new ApiError("room_exists", `room ${id} already exists`, { room: id });
-  try {
-    await eng.db.execute(insertRoomStatement(room));
-  } catch (e) {
-    if (/UNIQUE|PRIMARY KEY|constraint/i.test(String((e as Error).message))) {
-      throw new ApiError("room_exists", `room ${id} already exists`, { room: id });
-    }
-    throw e;
-  }
+  if (!(await insertRoom(eng, room))) throw new ApiError("room_exists", `room ${id} already exists`, { room: id });
   eng.adopt(room);
   return { ...roomJson(room), token, view_token: viewToken };
+}
+
+type PendingRoom = { room: Room; resolve: (inserted: boolean) => void; reject: (e: unknown) => void };
+const pendingRooms = new WeakMap<Engine, Map<string, PendingRoom>>();
+
+/**
+ * Inserts a new room; false if the id exists. Rooms created in the same turn of the event loop share one
+ * INSERT and one commit (a commit per room cost more than everything else of a room's creation).
+ */
+function insertRoom(eng: Engine, room: Room): Promise<boolean> {
+  let pending = pendingRooms.get(eng);
+  if (pending?.has(room.id)) return Promise.resolve(false);
+  if (!pending) {
+    const batch = new Map<string, PendingRoom>();
+    pendingRooms.set(eng, pending = batch);
+    setImmediate(async () => {
+      pendingRooms.delete(eng);
+      const list = [...batch.values()];
+      try {
+        const stmts = [];
+        for (let i = 0; i < list.length; i += 4000) stmts.push(insertRoomsStatement(list.slice(i, i + 4000).map((p) => p.room)));
+        const rs = await eng.db.batch(stmts, "write");
+        const inserted = new Set(rs.flatMap((r) => r.rows.map((row) => String(row.id))));
+        for (const p of list) p.resolve(inserted.has(p.room.id));
+      } catch (e) {
+        for (const p of list) p.reject(e);
+      }
+    });
+  }
+  return new Promise((resolve, reject) => pending.set(room.id, { room, resolve, reject }));
 }
 
 export function agentJson(room: Room, a: Agent): Record<string, unknown> {

@@ -4,9 +4,10 @@
  * After-commit listeners run outside any transaction. A failed batch invalidates the rooms it held.
  */
 import type { InStatement } from "@libsql/client";
+import { setImmediate } from "node:timers";
 import type { Db } from "./db.ts";
 import type { Room } from "../engine/model.ts";
-import { flushStatements, hasDirty } from "./rooms_sql.ts";
+import { FlushAcc, flushStatements, hasDirty } from "./rooms_sql.ts";
 import { newDirty } from "../engine/model.ts";
 
 /** A batch failed: nothing in it was written. `stale` when another process moved a room's seq. */
@@ -18,7 +19,16 @@ export class CommitError extends Error {
 
 type Waiter = { room: Room; seq: number; resolve: () => void; reject: (e: Error) => void };
 
-export type CommitStats = { batches: number; statements: number; failures: number; latencies: number[] };
+export type CommitStats = {
+  batches: number;
+  statements: number;
+  failures: number;
+  latencies: number[];
+  /** cumulative commit-latency histogram (ms): counts of batches at or under each bound, and the sum. */
+  histogram: { bounds: number[]; counts: number[]; sum: number };
+};
+
+const LATENCY_BOUNDS_MS = [0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500];
 
 export class Committer {
   #db: Db;
@@ -29,7 +39,13 @@ export class Committer {
   #running: Promise<void> | null = null;
   #onInvalidate: (room: Room) => void;
   #onCommitted: (room: Room) => void;
-  stats: CommitStats = { batches: 0, statements: 0, failures: 0, latencies: [] };
+  stats: CommitStats = {
+    batches: 0,
+    statements: 0,
+    failures: 0,
+    latencies: [],
+    histogram: { bounds: LATENCY_BOUNDS_MS, counts: LATENCY_BOUNDS_MS.map(() => 0), sum: 0 },
+  };
 
   constructor(db: Db, hooks: { onInvalidate(room: Room): void; onCommitted(room: Room): void }) {
     this.#db = db;
@@ -71,11 +87,13 @@ export class Committer {
   #schedule() {
     if (this.#scheduled || this.#running) return;
     this.#scheduled = true;
-    // A macrotask, not a microtask: requests already read by the event loop join this batch.
-    setTimeout(() => {
+    // A macrotask, not a microtask: requests already read by the event loop join this batch. setImmediate
+    // (after this turn's I/O) rather than setTimeout(0), which Deno delays by 1–2 ms: one client's write
+    // waited that long for nothing, and at c16 the server sat idle between batches.
+    setImmediate(() => {
       this.#scheduled = false;
       if (!this.#running) this.#running = this.#flush().finally(() => (this.#running = null, this.#afterRun()));
-    }, 0);
+    });
   }
 
   #afterRun() {
@@ -98,12 +116,14 @@ export class Committer {
     const live = waiters.filter((w) => w.room.alive);
     const statements: InStatement[] = [];
     const built = new Map<Room, number>();
+    const acc = new FlushAcc();
     for (const room of rooms) {
       if (!hasDirty(room)) continue;
-      flushStatements(room, statements);
+      flushStatements(room, statements, acc);
       built.set(room, room.seq);
       room.dirty = newDirty();
     }
+    acc.finish(statements);
     if (!statements.length) {
       for (const w of live) w.resolve();
       return;
@@ -127,6 +147,9 @@ export class Committer {
     this.stats.statements += statements.length;
     const ms = performance.now() - t0;
     if (this.stats.latencies.length < 10_000) this.stats.latencies.push(ms);
+    const h = this.stats.histogram;
+    h.sum += ms;
+    h.bounds.forEach((b, i) => ms <= b && h.counts[i]++);
     for (const [room, seq] of built) {
       room.persistedSeq = seq;
       if (seq > room.committedSeq) room.committedSeq = seq;
