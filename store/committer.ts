@@ -155,6 +155,11 @@ export class Committer {
       if (seq > room.committedSeq) room.committedSeq = seq;
     }
     for (const w of live) w.resolve();
-    for (const room of built.keys()) this.#onCommitted(room);
+    // writers are answered first; waiters and feeds wake in the next macrotask (with 5,000 waiters the
+    // writer's own response had waited for every one of them)
+    const committed = [...built.keys()];
+    setImmediate(() => {
+      for (const room of committed) this.#onCommitted(room);
+    });
   }
 }
