@@ -13,8 +13,13 @@ import { readRoutes } from "./routes/reads.ts";
 import { waitRoutes } from "./routes/wait.ts";
 import { compatRoutes } from "./routes/compat.ts";
 import { docRoutes } from "./routes/docs.ts";
+import { opsRoutes } from "./routes/ops.ts";
+import { countRequests, RequestMetrics } from "./middleware/metrics.ts";
+import { rateLimit } from "./middleware/rate_limit.ts";
+import { jsonLogger, requestLog } from "./middleware/request_log.ts";
+import { mcpRoutes } from "./routes/mcp.ts";
 
-export type AppDeps = { eng: Engine; log?: (line: Record<string, unknown>) => void };
+export type AppDeps = { eng: Engine; log?: (line: Record<string, unknown>) => void; logRequests?: boolean };
 
 export function errorResponse(err: unknown, log?: (line: Record<string, unknown>) => void): Response {
   let e: ApiError;
@@ -41,12 +46,18 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     c.set("requestId", (++nextId).toString(36));
     await next();
   });
+  const metrics = new RequestMetrics();
+  app.use("*", requestLog({ log: deps.logRequests ? (deps.log ?? jsonLogger) : undefined }));
+  app.use("*", countRequests(metrics));
+  app.use("*", rateLimit(deps.eng));
+  app.route("/", opsRoutes(metrics));
   app.route("/", docRoutes);
   app.route("/", roomRoutes);
   app.route("/", actionRoutes);
   app.route("/", readRoutes);
   app.route("/", waitRoutes);
   app.route("/", compatRoutes);
+  app.route("/", mcpRoutes);
   app.notFound((c) => errorResponse(new ApiError("not_found", `no route ${c.req.method} ${new URL(c.req.url).pathname}`)));
   app.onError((err) => errorResponse(err, deps.log));
   return app;

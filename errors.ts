@@ -45,6 +45,7 @@ export const ERROR_STATUS = {
   internal_error: 500,
   write_failed: 500,
   shutting_down: 503,
+  db_unavailable: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

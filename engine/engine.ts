@@ -107,7 +107,7 @@ export class Engine {
           const seqs = await readRoomSeq(this.db, watched.map((r) => r.id));
           for (const r of watched) {
             const s = seqs.get(r.id);
-            if (s !== undefined && s !== r.persistedSeq && r.seq === r.persistedSeq) this.#forget(r);
+            if (s !== r.persistedSeq && r.seq === r.persistedSeq) this.#forget(r); // moved or deleted
           }
         } catch { /* the next tick tries again */ }
       }
@@ -137,6 +137,10 @@ export class Engine {
 
   /** Long-lived streams register here so a shutdown can end them. */
   onShutdown(fn: () => void): () => void {
+    if (this.closing) {
+      queueMicrotask(fn); // registered after the hooks ran: end it at once
+      return () => {};
+    }
     this.#shutdownHooks.add(fn);
     return () => this.#shutdownHooks.delete(fn);
   }

@@ -33,6 +33,8 @@ export type InvokeRequest = {
 export type InvokeReply = { status: number; body: Record<string, unknown>; room: Room; caller: Caller; seq: number };
 
 const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
+/** Re-runs of an invocation whose commit lost a race with another process on the same database. */
+const MAX_ATTEMPTS = 20;
 
 export async function invoke(eng: Engine, req: InvokeRequest): Promise<InvokeReply> {
   for (let attempt = 0;; attempt++) {
@@ -70,7 +72,11 @@ export async function invoke(eng: Engine, req: InvokeRequest): Promise<InvokeRep
     try {
       await eng.committer.submit(room);
     } catch (e) {
-      if (e instanceof CommitError && attempt < 3) continue;
+      if (e instanceof CommitError && attempt < MAX_ATTEMPTS) {
+        // another process committed to this room first: back off a little (jittered) and re-run on fresh state
+        if (e.stale) await new Promise((r) => setTimeout(r, Math.random() * 2 ** Math.min(attempt, 6)));
+        continue;
+      }
       countOutcome(eng, "write_failed");
       throw new ApiError("write_failed", "the invocation could not be committed; nothing was written", {
         action: req.action,

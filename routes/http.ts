@@ -9,6 +9,7 @@ import { ApiError } from "../errors.ts";
 import type { Engine } from "../engine/engine.ts";
 import type { Room } from "../engine/model.ts";
 import { touch } from "../engine/presence.ts";
+import { CommitError } from "../store/committer.ts";
 
 export type AppEnv = { Variables: { eng: Engine; requestId: string } };
 export type Ctx = Context<AppEnv>;
@@ -43,7 +44,10 @@ async function readCapped(req: Request, max: number): Promise<string> {
   const chunks: Uint8Array[] = [];
   let n = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    const { done, value } = await reader.read().catch((e) => {
+      // the client went away before sending the whole body: not a server error
+      throw new ApiError("bad_request", `the request body could not be read: ${(e as Error).message}`);
+    });
     if (done) break;
     n += value.byteLength;
     if (n > max) {
@@ -93,10 +97,27 @@ export const qInt = z.string().regex(/^\d{1,15}$/, "must be a non-negative integ
 /** The room from `:id` and who the bearer token is in it (undefined without a token). */
 export async function roomAndCaller(c: Ctx): Promise<{ room: Room; caller: Caller | undefined }> {
   const eng = c.get("eng");
-  const room = await eng.room(c.req.param("id")!);
+  // with several processes on one database, the room is checked against the database's commit seq first
+  const room = await eng.freshRoom(c.req.param("id")!);
   const caller = identify(room, bearer(c.req.header("authorization")));
   if (caller) touch(eng, room, caller);
   return { room, caller };
+}
+
+/**
+ * Runs a membership write; when it lost a commit race with another process (CommitError: the room was
+ * reloaded), runs it again on the fresh room, up to three times.
+ */
+export async function retryStale<S, T>(first: S, again: () => Promise<S>, fn: (s: S) => Promise<T>): Promise<T> {
+  let s = first;
+  for (let i = 0;; i++) {
+    try {
+      return await fn(s);
+    } catch (e) {
+      if (!(e instanceof CommitError) || i >= 3) throw e;
+      s = await again();
+    }
+  }
 }
 
 export function token(c: Ctx): string | undefined {

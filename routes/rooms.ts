@@ -14,7 +14,7 @@ import { Hono } from "hono";
 import { hashToken, requireReader } from "../auth.ts";
 import { agentJson, createRoom, joinAgent, patchAgent, roomJson, rotateViewToken } from "../engine/membership.ts";
 import { roomsForToken } from "../store/rooms_sql.ts";
-import { type AppEnv, readJson, roomAndCaller, send, token } from "./http.ts";
+import { type AppEnv, readJson, retryStale, roomAndCaller, send, token } from "./http.ts";
 import { invokeCompat } from "./actions.ts";
 
 export const roomRoutes = new Hono<AppEnv>()
@@ -32,8 +32,9 @@ export const roomRoutes = new Hono<AppEnv>()
     return send(c, await rotateViewToken(c.get("eng"), room, caller));
   })
   .post("/rooms/:id/agents", async (c) => {
-    const { room, caller } = await roomAndCaller(c);
-    return send(c, await joinAgent(c.get("eng"), room, caller, await readJson(c, { optional: true })), 201);
+    const first = await roomAndCaller(c);
+    const body = await readJson(c, { optional: true });
+    return send(c, await retryStale(first, () => roomAndCaller(c), ({ room, caller }) => joinAgent(c.get("eng"), room, caller, body)), 201);
   })
   .get("/rooms/:id/agents", async (c) => {
     const { room, caller } = await roomAndCaller(c);
@@ -41,8 +42,9 @@ export const roomRoutes = new Hono<AppEnv>()
     return send(c, [...room.agents.values()].map((a) => agentJson(room, a)));
   })
   .patch("/rooms/:id/agents/:agent", async (c) => {
-    const { room, caller } = await roomAndCaller(c);
-    return send(c, await patchAgent(c.get("eng"), room, caller, c.req.param("agent"), await readJson(c)));
+    const first = await roomAndCaller(c);
+    const body = await readJson(c);
+    return send(c, await retryStale(first, () => roomAndCaller(c), ({ room, caller }) => patchAgent(c.get("eng"), room, caller, c.req.param("agent"), body)));
   })
   .post("/rooms/:id/agents/:agent/heartbeat", async (c) => {
     const body = await readJson(c, { optional: true }) as Record<string, unknown>;

@@ -13,11 +13,25 @@ export async function openDb(url: string, authToken?: string): Promise<Db> {
     const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : "";
     if (dir) await Deno.mkdir(dir, { recursive: true });
   }
-  const db = createClient({ url, authToken });
+  // A local file gets one connection: the pragmas below are per connection (a pooled second one would run
+  // without busy_timeout and fail at once with SQLITE_BUSY when another process holds the lock), and the
+  // embedded driver runs every statement on this thread anyway. `timeout` is the busy timeout of each one.
+  const local = url.startsWith("file:");
+  const db = createClient({ url, authToken, ...(local ? { concurrency: 1, timeout: 5000 } : {}) });
   if (url.startsWith("file:")) {
-    await db.execute("PRAGMA journal_mode = WAL");
-    await db.execute("PRAGMA synchronous = NORMAL");
+    // busy_timeout first: another process starting on the same file may hold the lock for a moment
     await db.execute("PRAGMA busy_timeout = 5000");
+    // switching to WAL needs the file to itself and does not wait on busy_timeout: retry for a while
+    for (let i = 0;; i++) {
+      try {
+        await db.execute("PRAGMA journal_mode = WAL");
+        break;
+      } catch (e) {
+        if (i >= 100 || !/SQLITE_BUSY|locked/i.test(String((e as Error).message))) throw e;
+        await new Promise((r) => setTimeout(r, 20 + Math.random() * 30));
+      }
+    }
+    await db.execute("PRAGMA synchronous = NORMAL");
   }
   await migrate(db);
   return db;
@@ -33,13 +47,20 @@ export async function migrate(db: Db): Promise<number[]> {
   const applied: number[] = [];
   for (const m of MIGRATIONS) {
     if (done.has(m.version)) continue;
-    await db.batch([
-      ...m.statements,
-      {
-        sql: "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-        args: [m.version, m.name, new Date().toISOString()],
-      },
-    ], "write");
+    try {
+      await db.batch([
+        ...m.statements,
+        {
+          sql: "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+          args: [m.version, m.name, new Date().toISOString()],
+        },
+      ], "write");
+    } catch (e) {
+      // another process starting on the same database may have applied it first (its batch won the lock)
+      const r = await db.execute({ sql: "SELECT 1 FROM schema_migrations WHERE version = ?", args: [m.version] });
+      if (r.rows.length) continue;
+      throw e;
+    }
     applied.push(m.version);
   }
   return applied;

@@ -1,0 +1,69 @@
+/**
+ * @module middleware/rate_limit — a token bucket per bearer token (per client address without one):
+ * `rateLimitPerSec` refill, `rateLimitBurst` capacity; over it, `429 rate_limited` with `Retry-After`.
+ * Time comes from the engine's clock so tests can move it. Operational endpoints are never limited.
+ */
+import type { MiddlewareHandler } from "hono";
+import { bearer, hashToken } from "../auth.ts";
+import { ApiError } from "../errors.ts";
+import type { Engine } from "../engine/engine.ts";
+
+type Bucket = { tokens: number; at: number };
+
+const EXEMPT = new Set(["/healthz", "/metrics"]);
+const SWEEP_EVERY = 10_000;
+
+export function rateLimit(eng: Engine): MiddlewareHandler {
+  const buckets = new Map<string, Bucket>();
+  let lastSweep = 0;
+  return async (c, next) => {
+    const { rateLimitPerSec: rate, rateLimitBurst: burst } = eng.limits;
+    if (!rate || EXEMPT.has(c.req.path)) return await next();
+    const now = eng.now();
+    if (buckets.size > SWEEP_EVERY && now - lastSweep > 1000) {
+      lastSweep = now;
+      sweep(buckets, now, rate, burst);
+    }
+    const key = clientKey(c.req.header("authorization"), c.env);
+    let b = buckets.get(key);
+    if (!b) buckets.set(key, b = { tokens: burst, at: now });
+    b.tokens = Math.min(burst, b.tokens + ((now - b.at) / 1000) * rate);
+    b.at = now;
+    if (b.tokens < 1) {
+      const retryAfterMs = Math.ceil(((1 - b.tokens) / rate) * 1000);
+      const e = new ApiError(
+        "rate_limited",
+        `too many requests for this token; retry in ${retryAfterMs} ms`,
+        {
+          retry_after_ms: retryAfterMs,
+          limit_per_sec: rate,
+          burst,
+        },
+      );
+      return new Response(JSON.stringify(e.toBody()), {
+        status: e.status,
+        headers: {
+          "content-type": "application/json; charset=utf-8",
+          "retry-after": String(Math.max(1, Math.ceil(retryAfterMs / 1000))),
+        },
+      });
+    }
+    b.tokens -= 1;
+    await next();
+  };
+}
+
+/** Tokens are keyed by their hash (the raw secret is not kept); anonymous calls by client address. */
+function clientKey(authorization: string | undefined, env: unknown): string {
+  const t = bearer(authorization);
+  if (t) return `t:${hashToken(t)}`;
+  const addr = (env as { remoteAddr?: { hostname?: string } } | undefined)?.remoteAddr?.hostname;
+  return `a:${addr ?? "unknown"}`;
+}
+
+/** Drops buckets that have refilled completely: they hold no information. */
+function sweep(buckets: Map<string, Bucket>, now: number, rate: number, burst: number): void {
+  for (const [k, b] of buckets) {
+    if (b.tokens + ((now - b.at) / 1000) * rate >= burst) buckets.delete(k);
+  }
+}
