@@ -34,16 +34,14 @@ export function errorResponse(err: unknown, log?: (line: Record<string, unknown>
   }
   return new Response(JSON.stringify(e.toBody()), {
     status: e.status,
-    headers: { "content-type": "application/json; charset=utf-8" },
+    headers: { "content-type": "application/json; charset=utf-8", "x-error-code": e.code },
   });
 }
 
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  let nextId = 0;
   app.use("*", async (c, next) => {
     c.set("eng", deps.eng);
-    c.set("requestId", (++nextId).toString(36));
     await next();
   });
   const metrics = new RequestMetrics();

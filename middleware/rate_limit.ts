@@ -15,6 +15,7 @@ const SWEEP_EVERY = 10_000;
 
 export function rateLimit(eng: Engine): MiddlewareHandler {
   const buckets = new Map<string, Bucket>();
+  const celPenalty = new Map<string, number>();
   let lastSweep = 0;
   return async (c, next) => {
     const { rateLimitPerSec: rate, rateLimitBurst: burst } = eng.limits;
@@ -23,6 +24,7 @@ export function rateLimit(eng: Engine): MiddlewareHandler {
     if (buckets.size > SWEEP_EVERY && now - lastSweep > 1000) {
       lastSweep = now;
       sweep(buckets, now, rate, burst);
+      for (const [k, until] of celPenalty) if (until <= now) celPenalty.delete(k);
     }
     const key = clientKey(c.req.header("authorization"), c.env);
     let b = buckets.get(key);
@@ -49,8 +51,29 @@ export function rateLimit(eng: Engine): MiddlewareHandler {
       });
     }
     b.tokens -= 1;
+    const until = celPenalty.get(key);
+    if (until !== undefined) {
+      if (now < until) return limited(until - now, "this token's last expression hit the CEL evaluation limit");
+      celPenalty.delete(key);
+    }
     await next();
+    // an expression cut off by the CEL limit spent the whole budget on the one JS thread: its token waits a
+    // moment before it may spend another, so a few clients cannot starve every other room
+    if (c.res.status === 400 && c.res.headers.get("x-error-code") === "cel_limit") celPenalty.set(key, now + CEL_PENALTY_MS);
   };
+}
+
+const CEL_PENALTY_MS = 1000;
+
+function limited(retryAfterMs: number, why: string): Response {
+  const e = new ApiError("rate_limited", `${why}; retry in ${retryAfterMs} ms`, { retry_after_ms: retryAfterMs });
+  return new Response(JSON.stringify(e.toBody()), {
+    status: e.status,
+    headers: {
+      "content-type": "application/json; charset=utf-8",
+      "retry-after": String(Math.max(1, Math.ceil(retryAfterMs / 1000))),
+    },
+  });
 }
 
 /** Tokens are keyed by their hash (the raw secret is not kept); anonymous calls by client address. */
