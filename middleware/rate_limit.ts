@@ -3,7 +3,7 @@
  * `rateLimitPerSec` refill, `rateLimitBurst` capacity; over it, `429 rate_limited` with `Retry-After`.
  * Time comes from the engine's clock so tests can move it. Operational endpoints are never limited.
  */
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler, Next } from "hono";
 import { bearer, hashToken } from "../auth.ts";
 import { ApiError } from "../errors.ts";
 import type { Engine } from "../engine/engine.ts";
@@ -19,7 +19,7 @@ export function rateLimit(eng: Engine): MiddlewareHandler {
   let lastSweep = 0;
   return async (c, next) => {
     const { rateLimitPerSec: rate, rateLimitBurst: burst } = eng.limits;
-    if (!rate || EXEMPT.has(c.req.path)) return await next();
+    if (EXEMPT.has(c.req.path)) return await next();
     const now = eng.now();
     if (buckets.size > SWEEP_EVERY && now - lastSweep > 1000) {
       lastSweep = now;
@@ -27,6 +27,7 @@ export function rateLimit(eng: Engine): MiddlewareHandler {
       for (const [k, until] of celPenalty) if (until <= now) celPenalty.delete(k);
     }
     const key = clientKey(c.req.header("authorization"), c.env);
+    if (!rate) return await penalized(key, now, c, next);
     let b = buckets.get(key);
     if (!b) buckets.set(key, b = { tokens: burst, at: now });
     b.tokens = Math.min(burst, b.tokens + ((now - b.at) / 1000) * rate);
@@ -51,16 +52,23 @@ export function rateLimit(eng: Engine): MiddlewareHandler {
       });
     }
     b.tokens -= 1;
+    return await penalized(key, now, c, next);
+  };
+
+  /**
+   * An expression cut off by the CEL limit spent its whole budget on the one JS thread: its token waits a
+   * moment before it may spend another, so a few clients cannot starve every other room (even with the
+   * request rate limit off).
+   */
+  async function penalized(key: string, now: number, c: Context, next: Next) {
     const until = celPenalty.get(key);
     if (until !== undefined) {
       if (now < until) return limited(until - now, "this token's last expression hit the CEL evaluation limit");
       celPenalty.delete(key);
     }
     await next();
-    // an expression cut off by the CEL limit spent the whole budget on the one JS thread: its token waits a
-    // moment before it may spend another, so a few clients cannot starve every other room
     if (c.res.status === 400 && c.res.headers.get("x-error-code") === "cel_limit") celPenalty.set(key, now + CEL_PENALTY_MS);
-  };
+  }
 }
 
 const CEL_PENALTY_MS = 1000;
