@@ -23,7 +23,13 @@ export type CelLimits = { maxLength: number; timeoutMs: number };
 const env = new Environment({
   unlistedVariablesAreDyn: true,
   homogeneousAggregateLiterals: false,
-  limits: { maxAstNodes: 2000, maxDepth: 64, maxListElements: 1000, maxMapEntries: 1000, maxCallArguments: 32 },
+  limits: {
+    maxAstNodes: 2000,
+    maxDepth: 64,
+    maxListElements: 1000,
+    maxMapEntries: 1000,
+    maxCallArguments: 32,
+  },
 });
 
 // Evaluation budget: the evaluator calls `run` once per AST node visit, comprehension steps included, so
@@ -80,15 +86,22 @@ const CACHE_MAX = 10_000;
 /** Compiles (and type-checks) an expression; `400 invalid_cel` / `cel_limit` naming `field` on error. */
 export function compile(source: unknown, limits: CelLimits, field = "expression"): Program {
   if (typeof source !== "string" || source.trim() === "") {
-    throw new ApiError("invalid_cel", `${field} must be a non-empty CEL string`, { field, expression: source });
+    throw new ApiError("invalid_cel", `${field} must be a non-empty CEL string`, {
+      field,
+      expression: source,
+    });
   }
   const hit = cache.get(source);
   if (hit) return hit;
   if (source.length > limits.maxLength) {
-    throw new ApiError("cel_limit", `${field} is ${source.length} characters; the limit is ${limits.maxLength}`, {
-      field,
-      limit: limits.maxLength,
-    });
+    throw new ApiError(
+      "cel_limit",
+      `${field} is ${source.length} characters; the limit is ${limits.maxLength}`,
+      {
+        field,
+        limit: limits.maxLength,
+      },
+    );
   }
   let run: Parsed;
   try {
@@ -126,7 +139,11 @@ export function evaluate(program: Program, ctx: Record<string, unknown>, timeout
     return { ok: true, value: fromCel(program.run(ctx)) };
   } catch (e) {
     if (e instanceof CelLimitError) {
-      return { ok: false, error: `evaluation exceeded the ${timeoutMs} ms / ${MAX_STEPS} step limit`, limit: true };
+      return {
+        ok: false,
+        error: `evaluation exceeded the ${timeoutMs} ms / ${MAX_STEPS} step limit`,
+        limit: true,
+      };
     }
     return { ok: false, error: firstLine(e), limit: false };
   } finally {
@@ -137,7 +154,11 @@ export function evaluate(program: Program, ctx: Record<string, unknown>, timeout
 }
 
 /** Evaluates and throws `400 cel_limit` when the budget is exceeded; other failures stay values. */
-export function evaluateOrLimit(program: Program, ctx: Record<string, unknown>, timeoutMs: number): CelResult {
+export function evaluateOrLimit(
+  program: Program,
+  ctx: Record<string, unknown>,
+  timeoutMs: number,
+): CelResult {
   const r = evaluate(program, ctx, timeoutMs);
   if (!r.ok && r.limit) {
     throw new ApiError("cel_limit", `expression ${quote(program.source)} exceeded the evaluation limit`, {

@@ -17,7 +17,8 @@ const app = createApp({ eng, logRequests: config.logRequests });
 const server = Deno.serve({
   port: config.port,
   hostname: config.host,
-  onListen: ({ hostname, port }) => console.log(`agent-sync listening on http://${hostname}:${port} (db ${config.dbUrl})`),
+  onListen: ({ hostname, port }) =>
+    console.log(`agent-sync listening on http://${hostname}:${port} (db ${config.dbUrl})`),
 }, app.fetch);
 
 const SHUTDOWN_GRACE_MS = 10_000;

@@ -203,7 +203,9 @@ async function expensiveCelWith(attackerCount: number) {
   const stop = { now: false };
   let limited = 0;
   // each attacker with a token of its own (a token that hit the limit waits out a penalty second)
-  const tokens = await Promise.all(Array.from({ length: attackerCount }, (_, i) => c.join(hot.id, `attacker-${i}`)));
+  const tokens = await Promise.all(
+    Array.from({ length: attackerCount }, (_, i) => c.join(hot.id, `attacker-${i}`)),
+  );
   const attackers = tokens.map(async (token) => {
     while (!stop.now) {
       const r = await c.http("POST", "/rooms/hot/eval", {

@@ -12,7 +12,7 @@ import type { ActionDef, ParamSpec } from "./model.ts";
 import { checkParamSchema, ParamsSchema, validateParams } from "./params.ts";
 import { checkTemplate, resolveTemplate } from "./templates.ts";
 import type { Tx } from "./tx.ts";
-import { applyWrite, checkPredicate, checkScopeName, WriteSpec, type WriteResult } from "./write_modes.ts";
+import { applyWrite, checkPredicate, checkScopeName, type WriteResult, WriteSpec } from "./write_modes.ts";
 import type { Caller } from "../auth.ts";
 import { canReadScope } from "./privacy.ts";
 
@@ -33,27 +33,44 @@ const celLimits = (tx: Tx) => ({ maxLength: tx.limits.maxCelLength, timeoutMs: t
 /** The owner scope may be a private scope only for that agent itself or the room token. */
 export function checkOwnerScope(caller: Caller, scope: string, what: string): void {
   checkScopeName(scope);
-  if (scope.startsWith("_") || caller.kind === "admin" || (caller.kind === "agent" && (caller.id === scope || caller.viaRoomToken))) return;
-  throw new ApiError("scope_denied", `${what} with owner scope ${scope} can only be registered by ${scope} or the room token`, {
-    scope,
-  });
+  if (
+    scope.startsWith("_") || caller.kind === "admin" ||
+    (caller.kind === "agent" && (caller.id === scope || caller.viaRoomToken))
+  ) return;
+  throw new ApiError(
+    "scope_denied",
+    `${what} with owner scope ${scope} can only be registered by ${scope} or the room token`,
+    {
+      scope,
+    },
+  );
 }
 
 /** Only the registrar or the room token may replace or delete. */
 export function checkOwner(caller: Caller, registrar: string, what: string): void {
-  if (caller.kind === "admin" || (caller.kind === "agent" && caller.viaRoomToken) || caller.id === registrar) return;
-  throw new ApiError("not_owner", `${what} was registered by ${registrar}; only they or the room token may change it`, {
-    registrar,
-  });
+  if (
+    caller.kind === "admin" || (caller.kind === "agent" && caller.viaRoomToken) || caller.id === registrar
+  ) return;
+  throw new ApiError(
+    "not_owner",
+    `${what} was registered by ${registrar}; only they or the room token may change it`,
+    {
+      registrar,
+    },
+  );
 }
 
 export function registerAction(tx: Tx, raw: unknown): ActionDef {
   const p = RegisterAction.parse(raw);
-  if (p.id.startsWith("_")) throw new ApiError("invalid_id", `action ids starting with _ are reserved for builtins`, { field: "id" });
+  if (p.id.startsWith("_")) {
+    throw new ApiError("invalid_id", `action ids starting with _ are reserved for builtins`, { field: "id" });
+  }
   const existing = tx.action(p.id);
   if (existing) checkOwner(tx.caller, existing.registrar, `action ${p.id}`);
   else if (tx.room.actions.size >= tx.limits.roomMaxActions) {
-    throw new ApiError("quota_exceeded", `this room already has ${tx.limits.roomMaxActions} actions`, { limit: tx.limits.roomMaxActions });
+    throw new ApiError("quota_exceeded", `this room already has ${tx.limits.roomMaxActions} actions`, {
+      limit: tx.limits.roomMaxActions,
+    });
   }
   const scope = p.scope ?? "_shared";
   checkOwnerScope(tx.caller, scope, `action ${p.id}`);
@@ -65,17 +82,27 @@ export function registerAction(tx: Tx, raw: unknown): ActionDef {
   (p.writes ?? []).forEach((w, i) => {
     const f = `writes[${i}]`;
     checkTemplate(w, f, declared);
-    if (w.scope === undefined) throw new ApiError("invalid_body", `${f}.scope is required`, { field: `${f}.scope` });
+    if (w.scope === undefined) {
+      throw new ApiError("invalid_body", `${f}.scope is required`, { field: `${f}.scope` });
+    }
     if (w.if !== undefined) compile(w.if, celLimits(tx), `${f}.if`);
     if (w.enabled !== undefined && w.enabled !== null) compile(w.enabled, celLimits(tx), `${f}.enabled`);
     if (w.expr) {
-      if (typeof w.value !== "string") throw new ApiError("invalid_body", `${f}.value must be a CEL string when expr is true`, { field: `${f}.value` });
+      if (typeof w.value !== "string") {
+        throw new ApiError("invalid_body", `${f}.value must be a CEL string when expr is true`, {
+          field: `${f}.value`,
+        });
+      }
       compile(w.value, celLimits(tx), `${f}.value`);
     }
     if (w.timer) TimerSpec.parse(w.timer);
-    if (w.scope === "_audit") throw new ApiError("scope_denied", `${f} writes _audit, which nobody writes`, { field: `${f}.scope` });
+    if (w.scope === "_audit") {
+      throw new ApiError("scope_denied", `${f} writes _audit, which nobody writes`, { field: `${f}.scope` });
+    }
     if (w.scope === "_messages" && (!w.append || w.key !== undefined)) {
-      throw new ApiError("invalid_body", `${f}: the _messages log only takes appends without a key`, { field: f });
+      throw new ApiError("invalid_body", `${f}: the _messages log only takes appends without a key`, {
+        field: f,
+      });
     }
   });
   const def: ActionDef = {
@@ -114,10 +141,18 @@ export function checkActionLive(tx: Tx, a: ActionDef): void {
   });
 }
 
-export function isActionEnabled(a: ActionDef, ctx: Record<string, unknown>, tx: { limits: Tx["limits"] }): boolean {
+export function isActionEnabled(
+  a: ActionDef,
+  ctx: Record<string, unknown>,
+  tx: { limits: Tx["limits"] },
+): boolean {
   if (!a.enabled) return true;
   try {
-    const p = compile(a.enabled, { maxLength: tx.limits.maxCelLength, timeoutMs: tx.limits.celTimeoutMs }, "enabled");
+    const p = compile(
+      a.enabled,
+      { maxLength: tx.limits.maxCelLength, timeoutMs: tx.limits.celTimeoutMs },
+      "enabled",
+    );
     return isTrue(evaluate(p, ctx, tx.limits.celTimeoutMs));
   } catch {
     return false;
@@ -136,7 +171,10 @@ export function runCustomAction(
 ): WriteResult[] {
   checkActionLive(tx, a);
   if (a.enabled && !isActionEnabled(a, ctxFor({}), tx)) {
-    throw new ApiError("action_disabled", `action ${a.id} is disabled right now`, { action: a.id, enabled: a.enabled });
+    throw new ApiError("action_disabled", `action ${a.id} is disabled right now`, {
+      action: a.id,
+      enabled: a.enabled,
+    });
   }
   const params = validateParams(a.params, rawParams);
   // the owner scope is visible to the action's CEL; when the invoker may not read it, refusals explain
@@ -152,9 +190,15 @@ export function runCustomAction(
     const field = `writes[${i}]`;
     const w = { ...tmpl } as Record<string, unknown>;
     const { expr, ...rest } = w;
-    const resolved = resolveTemplate(expr ? { ...rest, value: undefined } : rest, vars) as Record<string, unknown>;
+    const resolved = resolveTemplate(expr ? { ...rest, value: undefined } : rest, vars) as Record<
+      string,
+      unknown
+    >;
     if (expr) {
-      const p = compile(tmpl.value as string, { maxLength: tx.limits.maxCelLength, timeoutMs: tx.limits.celTimeoutMs }, `${field}.value`);
+      const p = compile(tmpl.value as string, {
+        maxLength: tx.limits.maxCelLength,
+        timeoutMs: tx.limits.celTimeoutMs,
+      }, `${field}.value`);
       const ctx = ctxFor(params);
       const r = evaluate(p, ctx, tx.limits.celTimeoutMs);
       if (!r.ok) {
@@ -175,9 +219,13 @@ export function runCustomAction(
     if (typeof spec.increment === "string") {
       const n = Number(spec.increment);
       if (spec.increment.trim() === "" || !Number.isFinite(n)) {
-        throw new ApiError("invalid_params", `${field}.increment resolved to ${JSON.stringify(spec.increment)}, which is not a number`, {
-          field: `${field}.increment`,
-        });
+        throw new ApiError(
+          "invalid_params",
+          `${field}.increment resolved to ${JSON.stringify(spec.increment)}, which is not a number`,
+          {
+            field: `${field}.increment`,
+          },
+        );
       }
       spec.increment = n;
     }

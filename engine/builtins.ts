@@ -6,12 +6,20 @@ import { z } from "zod";
 import { actAs, type Caller, canWriteScope } from "../auth.ts";
 import { ApiError } from "../errors.ts";
 import { renewTimer } from "../timers.ts";
-import { registerAction, checkOwner } from "./actions.ts";
+import { checkOwner, registerAction } from "./actions.ts";
 import type { ParamSpec } from "./model.ts";
 import { messageView } from "./messages.ts";
 import type { Tx } from "./tx.ts";
 import { deleteView, publishKey, registerView } from "./views.ts";
-import { applyWrite, buildMessage, checkKey, checkPredicate, checkScopeName, WriteSpec, type WriteResult } from "./write_modes.ts";
+import {
+  applyWrite,
+  buildMessage,
+  checkKey,
+  checkPredicate,
+  checkScopeName,
+  type WriteResult,
+  WriteSpec,
+} from "./write_modes.ts";
 
 export type BuiltinEnv = {
   /** the caller's CEL context (pre-invocation state plus staged writes). */
@@ -20,7 +28,11 @@ export type BuiltinEnv = {
   guide: () => unknown;
 };
 
-export type BuiltinOutcome = { writes: WriteResult[]; extra?: Record<string, unknown>; after?: () => Record<string, unknown> };
+export type BuiltinOutcome = {
+  writes: WriteResult[];
+  extra?: Record<string, unknown>;
+  after?: () => Record<string, unknown>;
+};
 
 export type Builtin = {
   description: string;
@@ -51,7 +63,11 @@ function writeOne(tx: Tx, w: WriteSpec, env: BuiltinEnv, field: string): WriteRe
   }
   const r = applyWrite(tx, w, scope, env.ctx, field || "params");
   if (w.public) {
-    if (scope.startsWith("_")) throw new ApiError("invalid_body", "public: true only applies to a private scope", { field: `${field}public` });
+    if (scope.startsWith("_")) {
+      throw new ApiError("invalid_body", "public: true only applies to a private scope", {
+        field: `${field}public`,
+      });
+    }
     publishKey(tx, scope, r.key);
   }
   return r;
@@ -69,7 +85,10 @@ const MessageParams = z.strictObject({
 const IdParams = z.strictObject({ id: z.string() });
 const HeartbeatParams = z.strictObject({ status: z.enum(STATUSES).optional(), agent: z.string().optional() });
 const RenewParams = z.strictObject({ scope: z.string().optional(), key: z.union([z.string(), z.number()]) });
-const ClaimParams = z.strictObject({ seq: z.union([z.number().int(), z.string()]), agent: z.string().optional() });
+const ClaimParams = z.strictObject({
+  seq: z.union([z.number().int(), z.string()]),
+  agent: z.string().optional(),
+});
 
 export const BUILTINS: Record<string, Builtin> = {
   _send_message: {
@@ -83,21 +102,37 @@ export const BUILTINS: Record<string, Builtin> = {
     run(tx, raw) {
       const p = MessageParams.parse(raw);
       const who = actAs(tx.room, tx.caller, p.from, "from");
-      const m = buildMessage(tx, { from: who.id, kind: p.kind ?? "chat", body: p.body, to: p.to ?? null, reply_to: p.reply_to ?? null }, "params");
-      return { writes: [{ scope: "_messages", key: String(m.seq), value: messageView(m), version: 1 }], extra: { message: messageView(m) } };
+      const m = buildMessage(tx, {
+        from: who.id,
+        kind: p.kind ?? "chat",
+        body: p.body,
+        to: p.to ?? null,
+        reply_to: p.reply_to ?? null,
+      }, "params");
+      return {
+        writes: [{ scope: "_messages", key: String(m.seq), value: messageView(m), version: 1 }],
+        extra: { message: messageView(m) },
+      };
     },
   },
   _set_state: {
-    description: "Write one state entry (default scope: your own). Modes: value, merge, increment, append; guards: if, if_version.",
+    description:
+      "Write one state entry (default scope: your own). Modes: value, merge, increment, append; guards: if, if_version.",
     params: {
       scope: { type: "string", description: "target scope (default: your own; _shared for the room token)" },
       key: { type: "string", description: "the key (omit with append: true to add a log row)" },
       value: { type: "any", description: "the new value (or the increment delta / appended item)" },
       merge: { type: "object", description: "shallow-merge these fields into the object at key" },
       increment: { type: "any", description: "true (value is the delta, default 1) or a number to add" },
-      append: { type: "boolean", description: "without key: new log row keyed 1,2,…; with key: push onto the array" },
+      append: {
+        type: "boolean",
+        description: "without key: new log row keyed 1,2,…; with key: push onto the array",
+      },
       if: { type: "string", description: "CEL condition that must hold (409 precondition_failed)" },
-      if_version: { type: "integer", description: "compare-and-set: current version must equal this (0 = must not exist)" },
+      if_version: {
+        type: "integer",
+        description: "compare-and-set: current version must equal this (0 = must not exist)",
+      },
       timer: { type: "object", description: "{ms|at|ticks+tick_on, effect: delete|enable}" },
       enabled: { type: "string", description: "CEL expression; the entry is hidden while it is false" },
       public: { type: "boolean", description: "publish this private key as the view <agent>.<key>" },
@@ -115,10 +150,14 @@ export const BUILTINS: Record<string, Builtin> = {
     run(tx, raw, env) {
       const p = BatchParams.parse(raw);
       if (p.writes.length > tx.limits.maxBatch) {
-        throw new ApiError("invalid_body", `a batch holds at most ${tx.limits.maxBatch} writes, got ${p.writes.length}`, {
-          field: "writes",
-          limit: tx.limits.maxBatch,
-        });
+        throw new ApiError(
+          "invalid_body",
+          `a batch holds at most ${tx.limits.maxBatch} writes, got ${p.writes.length}`,
+          {
+            field: "writes",
+            limit: tx.limits.maxBatch,
+          },
+        );
       }
       if (p.if !== undefined) checkPredicate(p.if, env.ctx(), tx);
       const writes = p.writes.map((w, i) => writeOne(tx, w, env, `writes[${i}].`));
@@ -136,7 +175,9 @@ export const BUILTINS: Record<string, Builtin> = {
       const scope = p.scope ?? defaultScope(tx.caller);
       checkScopeName(scope);
       authorize(tx, scope);
-      if (scope === "_messages") throw new ApiError("invalid_body", "messages cannot be deleted", { field: "scope" });
+      if (scope === "_messages") {
+        throw new ApiError("invalid_body", "messages cannot be deleted", { field: "scope" });
+      }
       const key = checkKey(p.key);
       const cur = tx.get(scope, key);
       if (cur) tx.delete(scope, key);
@@ -144,7 +185,8 @@ export const BUILTINS: Record<string, Builtin> = {
     },
   },
   _register_action: {
-    description: "Register (or replace, if yours) a custom action: params, writes templates, if, enabled, timers.",
+    description:
+      "Register (or replace, if yours) a custom action: params, writes templates, if, enabled, timers.",
     params: {
       id: { type: "string", required: true, description: "action id" },
       description: { type: "string" },
@@ -174,10 +216,11 @@ export const BUILTINS: Record<string, Builtin> = {
     },
   },
   _register_view: {
-    description: "Register (or replace, if yours) a view: a CEL expression over your scope whose value everyone sees.",
+    description:
+      "Register (or replace, if yours) a view: a CEL expression over your scope whose value everyone sees.",
     params: {
       id: { type: "string", required: true },
-      expr: { type: "string", required: true, description: "CEL; your scope is visible as state[\"<you>\"]" },
+      expr: { type: "string", required: true, description: 'CEL; your scope is visible as state["<you>"]' },
       scope: { type: "string", description: "owner scope (default: your own; _shared for the room token)" },
       description: { type: "string" },
       enabled: { type: "string" },
@@ -204,10 +247,17 @@ export const BUILTINS: Record<string, Builtin> = {
     run(tx, raw) {
       const p = HeartbeatParams.parse(raw);
       const who = actAs(tx.room, tx.caller, p.agent);
-      if (who.kind !== "agent") throw new ApiError("invalid_body", "the room token must name an agent to heartbeat for", { field: "agent" });
+      if (who.kind !== "agent") {
+        throw new ApiError("invalid_body", "the room token must name an agent to heartbeat for", {
+          field: "agent",
+        });
+      }
       const agent = { ...who.agent, status: p.status ?? "active", last_heartbeat: tx.iso };
       tx.agents.set(agent.id, agent);
-      return { writes: [], extra: { agent: agent.id, status: agent.status, heartbeat: agent.last_heartbeat } };
+      return {
+        writes: [],
+        extra: { agent: agent.id, status: agent.status, heartbeat: agent.last_heartbeat },
+      };
     },
   },
   _renew_timer: {
@@ -222,7 +272,9 @@ export const BUILTINS: Record<string, Builtin> = {
       const cur = tx.get(scope, key);
       if (!cur) throw new ApiError("state_not_found", `no entry ${scope}.${key}`, { scope, key });
       const timer = cur.timer ? renewTimer(cur.timer, tx.now) : undefined;
-      if (!timer) throw new ApiError("invalid_timer", `${scope}.${key} has no ms timer to renew`, { scope, key });
+      if (!timer) {
+        throw new ApiError("invalid_timer", `${scope}.${key} has no ms timer to renew`, { scope, key });
+      }
       tx.put({ ...cur, timer, version: cur.version + 1, updated_at: tx.iso });
       return { writes: [{ scope, key, value: cur.value, version: cur.version + 1 }], extra: { timer } };
     },

@@ -52,7 +52,14 @@ export function actionCatalog(rc: ReadCtx, forContext: boolean): ActionSummary[]
   // the room's own actions first: they are what an agent loop is there to use (seed 000's loop picks [0])
   for (const [id, b] of Object.entries(BUILTINS)) {
     if (id === "help" && rc.room.actions.has("help")) continue;
-    out.push({ id, available: canInvoke, enabled: true, builtin: true, description: b.description, params: b.params });
+    out.push({
+      id,
+      available: canInvoke,
+      enabled: true,
+      builtin: true,
+      description: b.description,
+      params: b.params,
+    });
   }
   return out;
 }

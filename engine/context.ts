@@ -59,7 +59,11 @@ export function celContext(rc: ReadCtx, extra: Record<string, unknown> = {}, wit
   };
   // `agents` is built only if the expression reads it: presence changes (every waiter entering /wait)
   // invalidate it, and rebuilding it for each of K waiters in a big room cost O(K²) time and garbage.
-  Object.defineProperty(ctx, "agents", { enumerable: true, configurable: true, get: () => agentsCel(rc.room) });
+  Object.defineProperty(ctx, "agents", {
+    enumerable: true,
+    configurable: true,
+    get: () => agentsCel(rc.room),
+  });
   if (withActions) {
     let built: Record<string, unknown> | undefined;
     Object.defineProperty(ctx, "actions", {

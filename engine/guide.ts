@@ -25,10 +25,13 @@ export function participantGuide(rc: ReadCtx): Record<string, unknown> {
       `4. Talk: invoke _send_message {"body": "..."}; messages.unread counts what you have not read.`,
     ],
     concepts: {
-      scopes: "_shared and other _names are system scopes everyone reads; your own scope (state.self) is private to you.",
-      views: "CEL projections of private state that everyone can read (views[\"id\"]).",
-      cel: "state._shared.turn, views[\"id\"], agents.bob.status, messages.unread, self; integers are int: use double(x) to mix with decimals.",
-      authority: "you write your own scope and granted scopes directly; anything else through actions the room defines.",
+      scopes:
+        "_shared and other _names are system scopes everyone reads; your own scope (state.self) is private to you.",
+      views: 'CEL projections of private state that everyone can read (views["id"]).',
+      cel:
+        'state._shared.turn, views["id"], agents.bob.status, messages.unread, self; integers are int: use double(x) to mix with decimals.',
+      authority:
+        "you write your own scope and granted scopes directly; anything else through actions the room defines.",
     },
     actions,
     docs: ["/", "/reference/api.md", "/reference/cel.md", "/reference/examples.md"],

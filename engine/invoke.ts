@@ -8,7 +8,7 @@ import { ApiError, isApiError } from "../errors.ts";
 import { CommitError } from "../store/committer.ts";
 import { readReply } from "../store/rooms_sql.ts";
 import { runCustomAction } from "./actions.ts";
-import { BUILTINS, type BuiltinOutcome } from "./builtins.ts";
+import { type BuiltinOutcome, BUILTINS } from "./builtins.ts";
 import { celContext, type ReadCtx } from "./context.ts";
 import type { Engine } from "./engine.ts";
 import { participantGuide } from "./guide.ts";
@@ -30,7 +30,13 @@ export type InvokeRequest = {
   idempotencyKey?: string;
 };
 
-export type InvokeReply = { status: number; body: Record<string, unknown>; room: Room; caller: Caller; seq: number };
+export type InvokeReply = {
+  status: number;
+  body: Record<string, unknown>;
+  room: Room;
+  caller: Caller;
+  seq: number;
+};
 
 const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
 /** Re-runs of an invocation whose commit lost a race with another process on the same database. */
@@ -45,7 +51,13 @@ export async function invoke(eng: Engine, req: InvokeRequest): Promise<InvokeRep
       const reply = await findReply(eng, room, caller, req.idempotencyKey);
       if (reply) {
         if (room.committedSeq < room.seq) await eng.committer.submit(room);
-        return { status: reply.status, body: reply.body as Record<string, unknown>, room, caller, seq: room.seq };
+        return {
+          status: reply.status,
+          body: reply.body as Record<string, unknown>,
+          room,
+          caller,
+          seq: room.seq,
+        };
       }
       if (!room.alive) continue;
     }
@@ -131,7 +143,9 @@ function runInvocation(eng: Engine, room: Room, caller: Caller, req: InvokeReque
         guide: () => participantGuide(rc),
       });
     } else {
-      throw new ApiError("action_not_found", `no action ${JSON.stringify(req.action)} in this room`, { action: req.action });
+      throw new ApiError("action_not_found", `no action ${JSON.stringify(req.action)} in this room`, {
+        action: req.action,
+      });
     }
     checkQuotas(room, tx);
     tx.audit = audit(true, 200, null);
@@ -141,7 +155,9 @@ function runInvocation(eng: Engine, room: Room, caller: Caller, req: InvokeReque
     );
     const body = { ok: true, action: req.action, writes, ...(outcome.extra ?? {}) };
     const after = req.action === "_register_view"
-      ? () => ({ value: viewValues(room, eng.now(), eng.limits).get(String(outcome.extra?.id))?.value ?? null })
+      ? () => ({
+        value: viewValues(room, eng.now(), eng.limits).get(String(outcome.extra?.id))?.value ?? null,
+      })
       : undefined;
     return { ok: true, tx, body, after };
   } catch (e) {
@@ -169,7 +185,6 @@ function stageOverlay(ctx: Record<string, unknown>, tx: Tx): void {
   }
 }
 
-
 function checkQuotas(room: Room, tx: Tx): void {
   let added = 0;
   let bytes = 0;
@@ -180,10 +195,14 @@ function checkQuotas(room: Room, tx: Tx): void {
     bytes += (e ? JSON.stringify(e.value).length : 0) - (old ? JSON.stringify(old.value).length : 0);
   }
   if (added && room.entryCount + added > tx.limits.roomMaxEntries) {
-    throw new ApiError("quota_exceeded", `this room is limited to ${tx.limits.roomMaxEntries} state entries`, {
-      quota: "room_entries",
-      limit: tx.limits.roomMaxEntries,
-    });
+    throw new ApiError(
+      "quota_exceeded",
+      `this room is limited to ${tx.limits.roomMaxEntries} state entries`,
+      {
+        quota: "room_entries",
+        limit: tx.limits.roomMaxEntries,
+      },
+    );
   }
   if (bytes > 0 && room.storedBytes + bytes > tx.limits.roomMaxBytes) {
     throw new ApiError("quota_exceeded", `this room is limited to ${tx.limits.roomMaxBytes} bytes of state`, {
@@ -208,11 +227,15 @@ function checkMessageRate(room: Room, tx: Tx): void {
   const n = tx.newMessages.length;
   if (b.tokens < n) {
     const retry = Math.ceil(((n - b.tokens) / rate) * 1000);
-    throw new ApiError("quota_exceeded", `this room takes at most ${rate} messages per second; retry in ${retry} ms`, {
-      quota: "room_messages_per_sec",
-      limit: rate,
-      retry_after_ms: retry,
-    });
+    throw new ApiError(
+      "quota_exceeded",
+      `this room takes at most ${rate} messages per second; retry in ${retry} ms`,
+      {
+        quota: "room_messages_per_sec",
+        limit: rate,
+        retry_after_ms: retry,
+      },
+    );
   }
   b.tokens -= n;
 }
@@ -235,9 +258,14 @@ export function toApiError(e: unknown): ApiError {
     const issue = e.issues[0];
     const field = issue?.path.join(".") || "params";
     const msg = issue?.code === "unrecognized_keys"
-      ? `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => JSON.stringify(k)).join(", ")}${field !== "params" ? ` in ${field}` : ""}`
+      ? `unknown field${issue.keys.length > 1 ? "s" : ""} ${
+        issue.keys.map((k) => JSON.stringify(k)).join(", ")
+      }${field !== "params" ? ` in ${field}` : ""}`
       : `${field}: ${issue?.message}`;
-    return new ApiError("invalid_params", msg, { field, issues: e.issues.slice(0, 10).map((i) => ({ path: i.path.join("."), message: i.message })) });
+    return new ApiError("invalid_params", msg, {
+      field,
+      issues: e.issues.slice(0, 10).map((i) => ({ path: i.path.join("."), message: i.message })),
+    });
   }
   throw e;
 }

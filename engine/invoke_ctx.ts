@@ -6,7 +6,11 @@ import type { ActionDef } from "./model.ts";
 import type { ReadCtx } from "./context.ts";
 import { liveScope } from "./snapshot.ts";
 
-export function ownerScopeContext(rc: ReadCtx, a: ActionDef, base: Record<string, unknown>): Record<string, unknown> {
+export function ownerScopeContext(
+  rc: ReadCtx,
+  a: ActionDef,
+  base: Record<string, unknown>,
+): Record<string, unknown> {
   if (a.scope.startsWith("_") || a.scope === rc.caller.id) return base;
   const state: Record<string, unknown> = {};
   const from = base.state as Record<string, unknown>;

@@ -15,7 +15,10 @@ export const ParamSpecSchema = z.strictObject({
   default: z.unknown().optional(),
 });
 
-export const ParamsSchema = z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "param names are 1-64 of [A-Za-z0-9_-]"), ParamSpecSchema);
+export const ParamsSchema = z.record(
+  z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "param names are 1-64 of [A-Za-z0-9_-]"),
+  ParamSpecSchema,
+);
 
 function typeOk(type: ParamSpec["type"], v: unknown): boolean {
   switch (type) {
@@ -41,7 +44,10 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
 /** Checks a schema's defaults against their own type and enum. */
 export function checkParamSchema(schema: Record<string, ParamSpec>, field: string): void {
   for (const [name, spec] of Object.entries(schema)) {
-    if (spec.default !== undefined && (!typeOk(spec.type, spec.default) || (spec.enum && !spec.enum.some((e) => same(e, spec.default))))) {
+    if (
+      spec.default !== undefined &&
+      (!typeOk(spec.type, spec.default) || (spec.enum && !spec.enum.some((e) => same(e, spec.default))))
+    ) {
       throw new ApiError("invalid_body", `${field}.${name}.default does not match its own type or enum`, {
         field: `${field}.${name}.default`,
       });
@@ -50,7 +56,10 @@ export function checkParamSchema(schema: Record<string, ParamSpec>, field: strin
 }
 
 /** Validates invocation params; returns them with defaults filled in. */
-export function validateParams(schema: Record<string, ParamSpec> | undefined, params: Record<string, unknown>) {
+export function validateParams(
+  schema: Record<string, ParamSpec> | undefined,
+  params: Record<string, unknown>,
+) {
   const s = schema ?? {};
   const problems: { param: string; problem: string }[] = [];
   for (const name of Object.keys(params)) {
@@ -64,8 +73,9 @@ export function validateParams(schema: Record<string, ParamSpec> | undefined, pa
       if (spec.required) problems.push({ param: name, problem: "required" });
       continue;
     }
-    if (!typeOk(spec.type, v)) problems.push({ param: name, problem: `must be ${spec.type === "integer" ? "an" : "a"} ${spec.type}` });
-    else if (spec.enum && !spec.enum.some((e) => same(e, v))) {
+    if (!typeOk(spec.type, v)) {
+      problems.push({ param: name, problem: `must be ${spec.type === "integer" ? "an" : "a"} ${spec.type}` });
+    } else if (spec.enum && !spec.enum.some((e) => same(e, v))) {
       problems.push({ param: name, problem: `must be one of ${JSON.stringify(spec.enum)}` });
     } else out[name] = v;
   }

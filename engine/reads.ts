@@ -5,7 +5,12 @@
  */
 import { compile, evaluateOrLimit } from "../cel.ts";
 import type { Caller } from "../auth.ts";
-import { CONTEXT_MESSAGES_DEFAULT, CONTEXT_MESSAGES_MAX, POLL_LIMIT_DEFAULT, POLL_LIMIT_MAX } from "../config.ts";
+import {
+  CONTEXT_MESSAGES_DEFAULT,
+  CONTEXT_MESSAGES_MAX,
+  POLL_LIMIT_DEFAULT,
+  POLL_LIMIT_MAX,
+} from "../config.ts";
 import { ApiError } from "../errors.ts";
 import { readAudit } from "../store/rooms_sql.ts";
 import { actionCatalog } from "./catalog.ts";
@@ -43,21 +48,32 @@ export type ContextQuery = {
 };
 
 /** Parses `only`/`include` lists: section names or `state.<scope>`; unknown names are a 400. */
-export function parseSections(raw: string | undefined, field: string, extra: string[] = []): string[] | undefined {
+export function parseSections(
+  raw: string | undefined,
+  field: string,
+  extra: string[] = [],
+): string[] | undefined {
   if (raw === undefined || raw.trim() === "") return undefined;
   const parts = raw.split(",").map((s) => s.trim()).filter(Boolean);
   for (const p of parts) {
     if ((SECTIONS as readonly string[]).includes(p) || extra.includes(p) || /^state\..+/.test(p)) continue;
-    throw new ApiError("invalid_query", `${field} has unknown section ${JSON.stringify(p)} (use ${[...SECTIONS, ...extra].join(", ")} or state.<scope>)`, {
-      field,
-    });
+    throw new ApiError(
+      "invalid_query",
+      `${field} has unknown section ${JSON.stringify(p)} (use ${
+        [...SECTIONS, ...extra].join(", ")
+      } or state.<scope>)`,
+      {
+        field,
+      },
+    );
   }
   return parts;
 }
 
 /** `/context`: what the caller may see, in one object; reading messages marks them read. */
 export function buildContext(eng: Engine, rc: ReadCtx, q: ContextQuery = {}): Record<string, unknown> {
-  const want = (s: string) => !q.only || q.only.includes(s) || (s === "state" && q.only.some((o) => o.startsWith("state.")));
+  const want = (s: string) =>
+    !q.only || q.only.includes(s) || (s === "state" && q.only.some((o) => o.startsWith("state.")));
   const out: Record<string, unknown> = {};
   const elided: Record<string, number> = {};
   if (want("state")) {
@@ -101,7 +117,14 @@ export async function readState(eng: Engine, rc: ReadCtx, scope?: string, key?: 
     throw new ApiError("scope_denied", `${rc.caller.id} may not read scope ${scope}`, { scope });
   }
   if (scope === "_messages") {
-    const rows = rc.room.messages.map((m) => ({ scope: "_messages", key: String(m.seq), value: messageView(m), version: m.claimed_by ? 2 : 1, updated_at: m.claimed_at ?? m.ts, sort_key: m.seq }));
+    const rows = rc.room.messages.map((m) => ({
+      scope: "_messages",
+      key: String(m.seq),
+      value: messageView(m),
+      version: m.claimed_by ? 2 : 1,
+      updated_at: m.claimed_at ?? m.ts,
+      sort_key: m.seq,
+    }));
     if (key !== undefined) return one(rows.find((r) => r.key === key), scope, key);
     return rows;
   }
@@ -110,7 +133,14 @@ export async function readState(eng: Engine, rc: ReadCtx, scope?: string, key?: 
     const agent = rc.caller.kind === "agent" ? rc.caller.id : undefined;
     const rows = (await readAudit(eng.db, rc.room.id, { agent, limit: POLL_LIMIT_MAX }))
       .filter((a) => canReadAudit(rc.caller, a.agent))
-      .map((a) => ({ scope: "_audit", key: String(a.seq), value: a, version: 1, updated_at: a.ts, sort_key: a.seq }));
+      .map((a) => ({
+        scope: "_audit",
+        key: String(a.seq),
+        value: a,
+        version: 1,
+        updated_at: a.ts,
+        sort_key: a.seq,
+      }));
     if (key !== undefined) return one(rows.find((r) => r.key === key), scope, key);
     return rows;
   }
@@ -127,7 +157,11 @@ function one<T>(row: T | undefined, scope: string, key: string): T {
 
 /** `/eval`: any expression against the caller's context. */
 export function evalExpression(rc: ReadCtx, expr: unknown) {
-  const program = compile(expr, { maxLength: rc.limits.maxCelLength, timeoutMs: rc.limits.celTimeoutMs }, "expr");
+  const program = compile(
+    expr,
+    { maxLength: rc.limits.maxCelLength, timeoutMs: rc.limits.celTimeoutMs },
+    "expr",
+  );
   const ctx = celContext(rc);
   const r = evaluateOrLimit(program, ctx, rc.limits.celTimeoutMs);
   const context_keys = {
@@ -181,7 +215,9 @@ export function listActions(rc: ReadCtx) {
 
 export function getAction(rc: ReadCtx, id: string) {
   const a = listActions(rc).find((x) => x.id === id);
-  if (!a) throw new ApiError("action_not_found", `no action ${JSON.stringify(id)} in this room`, { action: id });
+  if (!a) {
+    throw new ApiError("action_not_found", `no action ${JSON.stringify(id)} in this room`, { action: id });
+  }
   return a;
 }
 

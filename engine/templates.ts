@@ -59,10 +59,14 @@ export function checkTemplate(v: unknown, field: string, declared: Set<string>):
           });
         }
         if (name.startsWith("params.") && !declared.has(name.split(".")[1])) {
-          throw new ApiError("invalid_template", `${path} uses \${${name}} but the action declares no param ${name.split(".")[1]}`, {
-            field: path,
-            placeholder: m[0],
-          });
+          throw new ApiError(
+            "invalid_template",
+            `${path} uses \${${name}} but the action declares no param ${name.split(".")[1]}`,
+            {
+              field: path,
+              placeholder: m[0],
+            },
+          );
         }
       }
     } else if (Array.isArray(x)) x.forEach((y, i) => visit(y, `${path}[${i}]`));

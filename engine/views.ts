@@ -29,7 +29,9 @@ export function registerView(tx: Tx, raw: unknown): ViewDef {
   const existing = tx.view(p.id);
   if (existing) checkOwner(tx.caller, existing.registrar, `view ${p.id}`);
   else if (tx.room.views.size >= tx.limits.roomMaxViews) {
-    throw new ApiError("quota_exceeded", `this room already has ${tx.limits.roomMaxViews} views`, { limit: tx.limits.roomMaxViews });
+    throw new ApiError("quota_exceeded", `this room already has ${tx.limits.roomMaxViews} views`, {
+      limit: tx.limits.roomMaxViews,
+    });
   }
   const limits = { maxLength: tx.limits.maxCelLength, timeoutMs: tx.limits.celTimeoutMs };
   compile(p.expr, limits, "expr");
@@ -55,7 +57,9 @@ export function publishKey(tx: Tx, agentId: string, key: string): ViewDef {
   const id = `${agentId}.${key}`;
   const existing = tx.view(id);
   if (existing && existing.registrar !== agentId && existing.registrar !== "admin") {
-    throw new ApiError("not_owner", `view ${id} belongs to ${existing.registrar}`, { registrar: existing.registrar });
+    throw new ApiError("not_owner", `view ${id} belongs to ${existing.registrar}`, {
+      registrar: existing.registrar,
+    });
   }
   const def: ViewDef = {
     id,

@@ -39,34 +39,48 @@ export function checkPredicate(
   field = "if",
   explainCtx: Record<string, unknown> = ctx,
 ): void {
-  const program = compile(source, { maxLength: tx.limits.maxCelLength, timeoutMs: tx.limits.celTimeoutMs }, field);
+  const program = compile(
+    source,
+    { maxLength: tx.limits.maxCelLength, timeoutMs: tx.limits.celTimeoutMs },
+    field,
+  );
   const r = evaluateOrLimit(program, ctx, tx.limits.celTimeoutMs);
   if (r.ok && r.value === true) return;
   // a runtime error message can quote values (e.g. "No such key: <value>"): hidden when the predicate saw
   // an owner scope the invoker may not read
   const runtimeError = r.ok ? undefined : explainCtx === ctx ? r.error : "the condition failed at run time";
-  throw new ApiError("precondition_failed", `the ${field} condition ${JSON.stringify(source)} is not satisfied`, {
-    expression: source,
-    evaluated: r.ok && typeof r.value === "boolean" ? r.value : null,
-    ...(r.ok ? {} : { runtime_error: runtimeError }),
-    // values the invoker may read only: an owner scope visible to the predicate is not explained
-    detail: explainPaths(program, explainCtx, tx.limits.celTimeoutMs),
-  });
+  throw new ApiError(
+    "precondition_failed",
+    `the ${field} condition ${JSON.stringify(source)} is not satisfied`,
+    {
+      expression: source,
+      evaluated: r.ok && typeof r.value === "boolean" ? r.value : null,
+      ...(r.ok ? {} : { runtime_error: runtimeError }),
+      // values the invoker may read only: an owner scope visible to the predicate is not explained
+      detail: explainPaths(program, explainCtx, tx.limits.celTimeoutMs),
+    },
+  );
 }
 
 export function checkScopeName(scope: string, field = "scope"): void {
   const bare = scope.startsWith("_") ? scope.slice(1) : scope;
   if (!ID_PATTERN.test(bare)) {
-    throw new ApiError("invalid_id", `${field} must be 1-128 characters of [A-Za-z0-9._:-] (optionally after _)`, {
-      field,
-    });
+    throw new ApiError(
+      "invalid_id",
+      `${field} must be 1-128 characters of [A-Za-z0-9._:-] (optionally after _)`,
+      {
+        field,
+      },
+    );
   }
 }
 
 export function checkKey(key: unknown, field = "key"): string {
   const k = typeof key === "number" ? String(key) : key;
   if (typeof k !== "string" || k.length === 0 || k.length > MAX_KEY_LENGTH) {
-    throw new ApiError("invalid_body", `${field} must be a string of 1-${MAX_KEY_LENGTH} characters`, { field });
+    throw new ApiError("invalid_body", `${field} must be a string of 1-${MAX_KEY_LENGTH} characters`, {
+      field,
+    });
   }
   return k;
 }
@@ -74,10 +88,14 @@ export function checkKey(key: unknown, field = "key"): string {
 function checkSize(value: unknown, tx: Tx, field: string): void {
   const n = JSON.stringify(value ?? null).length;
   if (n > tx.limits.maxValueBytes) {
-    throw new ApiError("value_too_large", `${field} is ${n} bytes of JSON; the limit is ${tx.limits.maxValueBytes}`, {
-      field,
-      limit: tx.limits.maxValueBytes,
-    });
+    throw new ApiError(
+      "value_too_large",
+      `${field} is ${n} bytes of JSON; the limit is ${tx.limits.maxValueBytes}`,
+      {
+        field,
+        limit: tx.limits.maxValueBytes,
+      },
+    );
   }
 }
 
@@ -121,10 +139,14 @@ export function applyWrite(
   } else key = checkKey(w.key, `${field}.key`);
   const cur = tx.get(scope, key);
   if (w.if_version !== undefined && (cur?.version ?? 0) !== w.if_version) {
-    throw new ApiError("version_conflict", `${scope}.${key} is at version ${cur?.version ?? 0}, not ${w.if_version}`, {
-      expected_version: w.if_version,
-      current: cur ? (readable ? entryJson(cur) : { scope, key, version: cur.version }) : null,
-    });
+    throw new ApiError(
+      "version_conflict",
+      `${scope}.${key} is at version ${cur?.version ?? 0}, not ${w.if_version}`,
+      {
+        expected_version: w.if_version,
+        current: cur ? (readable ? entryJson(cur) : { scope, key, version: cur.version }) : null,
+      },
+    );
   }
   let value: unknown;
   if (w.merge !== undefined) {
@@ -133,7 +155,9 @@ export function applyWrite(
       : {};
     value = { ...base, ...w.merge };
   } else if (w.increment !== undefined && w.increment !== false) {
-    const delta = w.increment === true ? (w.value === undefined ? 1 : toNumber(w.value, `${field}.value`)) : toNumber(w.increment, `${field}.increment`);
+    const delta = w.increment === true
+      ? (w.value === undefined ? 1 : toNumber(w.value, `${field}.value`))
+      : toNumber(w.increment, `${field}.increment`);
     const base = cur === undefined ? 0 : cur.value;
     if (typeof base !== "number") {
       const shown = readable ? JSON.stringify(base) : `a ${base === null ? "null" : typeof base}`;
@@ -156,7 +180,13 @@ export function applyWrite(
   checkSize(value, tx, `${field}.value`);
   let enabled = cur?.enabled ?? null;
   if (w.enabled !== undefined) {
-    if (w.enabled !== null) compile(w.enabled, { maxLength: tx.limits.maxCelLength, timeoutMs: tx.limits.celTimeoutMs }, `${field}.enabled`);
+    if (w.enabled !== null) {
+      compile(
+        w.enabled,
+        { maxLength: tx.limits.maxCelLength, timeoutMs: tx.limits.celTimeoutMs },
+        `${field}.enabled`,
+      );
+    }
     enabled = w.enabled;
   }
   let timer = cur?.timer ?? null;
@@ -182,12 +212,18 @@ export function applyWrite(
 /** Appending to `_messages` creates a message; the log takes nothing else. */
 function appendMessage(tx: Tx, w: WriteSpec, field: string): WriteResult {
   if (!w.append || w.key !== undefined) {
-    throw new ApiError("invalid_body", `${field}: the _messages log only takes appends without a key (claim with _claim_message)`, {
-      field,
-    });
+    throw new ApiError(
+      "invalid_body",
+      `${field}: the _messages log only takes appends without a key (claim with _claim_message)`,
+      {
+        field,
+      },
+    );
   }
   const v = w.value;
-  const obj = v !== null && typeof v === "object" && !Array.isArray(v) ? v as Record<string, unknown> : { body: v };
+  const obj = v !== null && typeof v === "object" && !Array.isArray(v)
+    ? v as Record<string, unknown>
+    : { body: v };
   const { from, kind, body, to, reply_to, seq: _s, ts: _t, claimed_by: _c, claimed_at: _ca, ...extra } = obj;
   const m = buildMessage(tx, {
     from: typeof from === "string" ? from : tx.caller.id,
@@ -202,19 +238,35 @@ function appendMessage(tx: Tx, w: WriteSpec, field: string): WriteResult {
 
 export function buildMessage(
   tx: Tx,
-  p: { from: string; kind: string; body: unknown; to: unknown; reply_to: unknown; extra?: Record<string, unknown> },
+  p: {
+    from: string;
+    kind: string;
+    body: unknown;
+    to: unknown;
+    reply_to: unknown;
+    extra?: Record<string, unknown>;
+  },
   field: string,
 ): Message {
-  if (p.to !== null && typeof p.to !== "string" && !(Array.isArray(p.to) && p.to.every((x) => typeof x === "string"))) {
-    throw new ApiError("invalid_body", `${field}.to must be an agent id or a list of them`, { field: `${field}.to` });
+  if (
+    p.to !== null && typeof p.to !== "string" &&
+    !(Array.isArray(p.to) && p.to.every((x) => typeof x === "string"))
+  ) {
+    throw new ApiError("invalid_body", `${field}.to must be an agent id or a list of them`, {
+      field: `${field}.to`,
+    });
   }
   let replyTo: number | null = null;
   if (p.reply_to !== null && p.reply_to !== undefined) {
     replyTo = Number(p.reply_to);
     if (!Number.isInteger(replyTo) || !tx.message(replyTo)) {
-      throw new ApiError("message_not_found", `reply_to ${JSON.stringify(p.reply_to)} is not a message in this room`, {
-        field: `${field}.reply_to`,
-      });
+      throw new ApiError(
+        "message_not_found",
+        `reply_to ${JSON.stringify(p.reply_to)} is not a message in this room`,
+        {
+          field: `${field}.reply_to`,
+        },
+      );
     }
   }
   checkSize(p.body, tx, `${field}.body`);

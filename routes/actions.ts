@@ -13,7 +13,16 @@ import { requireReader } from "../auth.ts";
 import { invoke, type InvokeReply } from "../engine/invoke.ts";
 import { getAction, listActions, readCtx } from "../engine/reads.ts";
 import { invokeAndWait } from "../waiters.ts";
-import { type AppEnv, type Ctx, parseBody, parseQuery, readJson, roomAndCaller, send, token } from "./http.ts";
+import {
+  type AppEnv,
+  type Ctx,
+  parseBody,
+  parseQuery,
+  readJson,
+  roomAndCaller,
+  send,
+  token,
+} from "./http.ts";
 
 const WaitSpec = z.strictObject({
   condition: z.string(),
@@ -53,15 +62,20 @@ export const actionRoutes = new Hono<AppEnv>()
     // DOMException with a stack) after every response, ~6 % of a plain invocation's CPU
     const ac = body.wait ? new AbortController() : undefined;
     if (ac) c.req.raw.signal.addEventListener("abort", () => ac.abort());
-    const r = await invokeAndWait(eng, {
-      roomId: c.req.param("id"),
-      token: token(c),
-      action: c.req.param("action"),
-      params: body.params,
-      agent: body.agent,
-      dryRun,
-      idempotencyKey: c.req.header("idempotency-key") ?? undefined,
-    }, body.wait, { maxTimeout: eng.limits.maxWaitMs, signal: ac?.signal });
+    const r = await invokeAndWait(
+      eng,
+      {
+        roomId: c.req.param("id"),
+        token: token(c),
+        action: c.req.param("action"),
+        params: body.params,
+        agent: body.agent,
+        dryRun,
+        idempotencyKey: c.req.header("idempotency-key") ?? undefined,
+      },
+      body.wait,
+      { maxTimeout: eng.limits.maxWaitMs, signal: ac?.signal },
+    );
     return send(c, r.body, r.status);
   })
   .get("/rooms/:id/actions", async (c) => {

@@ -21,7 +21,11 @@ import type { Room } from "../engine/model.ts";
 import { invokeCompat } from "./actions.ts";
 import { type AppEnv, parseQuery, qInt, readJson, roomAndCaller, send } from "./http.ts";
 
-function row(room: Room, w: { scope: string; key: string; value: unknown; version: number }, extra: Record<string, unknown> = {}) {
+function row(
+  room: Room,
+  w: { scope: string; key: string; value: unknown; version: number },
+  extra: Record<string, unknown> = {},
+) {
   const e = room.getEntry(w.scope, w.key);
   return { room_id: room.id, ...w, updated_at: e?.updated_at ?? null, ...extra };
 }
@@ -47,7 +51,15 @@ export const compatRoutes = new Hono<AppEnv>()
       const { scope: _s, key, ...rest } = body;
       const r = await invokeCompat(c, "_register_view", { ...rest, id: key });
       const view = r.body.view as Record<string, unknown>;
-      return send(c, { room_id: r.room.id, scope: "_view", key, expr: view.expr, value: r.body.value, resolved_value: r.body.value, cursor: r.body.cursor });
+      return send(c, {
+        room_id: r.room.id,
+        scope: "_view",
+        key,
+        expr: view.expr,
+        value: r.body.value,
+        resolved_value: r.body.value,
+        cursor: r.body.cursor,
+      });
     }
     const r = await invokeCompat(c, "_set_state", body);
     const w = (r.body.writes as { scope: string; key: string; value: unknown; version: number }[])[0];
@@ -56,7 +68,12 @@ export const compatRoutes = new Hono<AppEnv>()
   .put("/rooms/:id/state/batch", async (c) => {
     const r = await invokeCompat(c, "_batch_set_state", await readJson(c) as Record<string, unknown>);
     const writes = r.body.writes as { scope: string; key: string; value: unknown; version: number }[];
-    return send(c, { ok: true, count: writes.length, state: writes.map((w) => row(r.room, w)), cursor: r.body.cursor });
+    return send(c, {
+      ok: true,
+      count: writes.length,
+      state: writes.map((w) => row(r.room, w)),
+      cursor: r.body.cursor,
+    });
   })
   .delete("/rooms/:id/state", async (c) => {
     const r = await invokeCompat(c, "_delete_state", await readJson(c) as Record<string, unknown>);
@@ -92,8 +109,16 @@ export const compatRoutes = new Hono<AppEnv>()
   .post("/rooms/:id/messages/:seq/claim", async (c) => {
     const body = await readJson(c, { optional: true }) as Record<string, unknown>;
     try {
-      const r = await invokeCompat(c, "_claim_message", { seq: c.req.param("seq"), ...(body.agent !== undefined ? { agent: body.agent } : {}) });
-      return send(c, { claimed: true, claimed_by: r.body.claimed_by, claimed_at: r.body.claimed_at, message_id: r.body.seq });
+      const r = await invokeCompat(c, "_claim_message", {
+        seq: c.req.param("seq"),
+        ...(body.agent !== undefined ? { agent: body.agent } : {}),
+      });
+      return send(c, {
+        claimed: true,
+        claimed_by: r.body.claimed_by,
+        claimed_at: r.body.claimed_at,
+        message_id: r.body.seq,
+      });
     } catch (e) {
       if (e instanceof ApiError && e.code === "already_claimed") {
         return send(c, { ...e.toBody(), claimed: false }, 409);

@@ -37,7 +37,9 @@ export const docRoutes = new Hono<AppEnv>()
   .get("/SKILL.md", async () => markdown(await doc("README.md")))
   .get("/reference/:file", async (c) => {
     const file = c.req.param("file");
-    if (!/^[a-z_-]+\.md$/.test(file)) throw new ApiError("not_found", `no reference document ${JSON.stringify(file)}`);
+    if (!/^[a-z_-]+\.md$/.test(file)) {
+      throw new ApiError("not_found", `no reference document ${JSON.stringify(file)}`);
+    }
     try {
       return markdown(await doc(`reference/${file}`));
     } catch {

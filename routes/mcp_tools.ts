@@ -124,13 +124,18 @@ export const TOOLS: Tool[] = [
     }),
     run: async (s, a) => {
       member(s);
-      const r = await invokeAndWait(s.eng, {
-        roomId: s.room!.id,
-        token: s.token,
-        action: a.action,
-        params: a.params ?? {},
-        dryRun: a.dry_run === true,
-      }, a.wait, { maxTimeout: waitTimeout(s.eng, undefined), signal: a.wait ? s.signal() : undefined });
+      const r = await invokeAndWait(
+        s.eng,
+        {
+          roomId: s.room!.id,
+          token: s.token,
+          action: a.action,
+          params: a.params ?? {},
+          dryRun: a.dry_run === true,
+        },
+        a.wait,
+        { maxTimeout: waitTimeout(s.eng, undefined), signal: a.wait ? s.signal() : undefined },
+      );
       return r.body;
     },
   },

@@ -11,7 +11,16 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { actAs, requireReader } from "../auth.ts";
 import { ApiError } from "../errors.ts";
-import { buildContext, evalExpression, getView, listViews, parseSections, poll, readCtx, readState } from "../engine/reads.ts";
+import {
+  buildContext,
+  evalExpression,
+  getView,
+  listViews,
+  parseSections,
+  poll,
+  readCtx,
+  readState,
+} from "../engine/reads.ts";
 import { type AppEnv, type Ctx, parseBody, parseQuery, qInt, readJson, roomAndCaller, send } from "./http.ts";
 
 const ContextQuery = z.strictObject({
@@ -20,10 +29,23 @@ const ContextQuery = z.strictObject({
   messages_limit: qInt.optional(),
   agent: z.string().optional(),
 });
-const StateQuery = z.strictObject({ scope: z.string().optional(), key: z.string().optional(), resolve: z.string().optional(), agent: z.string().optional() });
-const PollQuery = z.strictObject({ messages_limit: qInt.optional(), audit_limit: qInt.optional(), agent: z.string().optional() });
+const StateQuery = z.strictObject({
+  scope: z.string().optional(),
+  key: z.string().optional(),
+  resolve: z.string().optional(),
+  agent: z.string().optional(),
+});
+const PollQuery = z.strictObject({
+  messages_limit: qInt.optional(),
+  audit_limit: qInt.optional(),
+  agent: z.string().optional(),
+});
 const AgentQuery = z.strictObject({ agent: z.string().optional() });
-const EvalBody = z.strictObject({ expr: z.string().optional(), expression: z.string().optional(), agent: z.string().optional() });
+const EvalBody = z.strictObject({
+  expr: z.string().optional(),
+  expression: z.string().optional(),
+  agent: z.string().optional(),
+});
 
 /** The caller, possibly the room token acting as an agent (`?agent=` — the dashboard's perspective). */
 async function reader(c: Ctx, agent?: string) {
@@ -35,11 +57,14 @@ export const readRoutes = new Hono<AppEnv>()
   .get("/rooms/:id/context", async (c) => {
     const q = parseQuery(c, ContextQuery);
     const rc = await reader(c, q.agent);
-    return send(c, buildContext(c.get("eng"), rc, {
-      only: parseSections(q.only, "only"),
-      messages_after: q.messages_after,
-      messages_limit: q.messages_limit,
-    }));
+    return send(
+      c,
+      buildContext(c.get("eng"), rc, {
+        only: parseSections(q.only, "only"),
+        messages_after: q.messages_after,
+        messages_limit: q.messages_limit,
+      }),
+    );
   })
   .get("/rooms/:id/state", async (c) => {
     const q = parseQuery(c, StateQuery);

@@ -57,7 +57,10 @@ export async function migrate(db: Db): Promise<number[]> {
       ], "write");
     } catch (e) {
       // another process starting on the same database may have applied it first (its batch won the lock)
-      const r = await db.execute({ sql: "SELECT 1 FROM schema_migrations WHERE version = ?", args: [m.version] });
+      const r = await db.execute({
+        sql: "SELECT 1 FROM schema_migrations WHERE version = ?",
+        args: [m.version],
+      });
       if (r.rows.length) continue;
       throw e;
     }

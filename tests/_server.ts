@@ -73,7 +73,13 @@ export async function http(
   base: string,
   method: string,
   path: string,
-  o: { token?: string; body?: unknown; raw?: string; headers?: Record<string, string>; signal?: AbortSignal } = {},
+  o: {
+    token?: string;
+    body?: unknown;
+    raw?: string;
+    headers?: Record<string, string>;
+    signal?: AbortSignal;
+  } = {},
 ): Promise<Res> {
   const headers: Record<string, string> = { ...(o.headers ?? {}) };
   if (o.token) headers.authorization = `Bearer ${o.token}`;
@@ -104,12 +110,24 @@ export function client(base: string) {
       return { id: r.json.id as string, token: r.json.token as string, view: r.json.view_token as string };
     },
     async join(room: string, id: string, extra: Record<string, unknown> = {}, token?: string) {
-      const r = await http(base, "POST", `/rooms/${room}/agents`, { body: { id, name: id, ...extra }, token });
+      const r = await http(base, "POST", `/rooms/${room}/agents`, {
+        body: { id, name: id, ...extra },
+        token,
+      });
       if (r.status !== 201) throw new Error(`join ${id}: ${r.status} ${r.text}`);
       return r.json.token as string;
     },
-    invoke(room: string, token: string | undefined, action: string, params: unknown = {}, extra: Record<string, unknown> = {}) {
-      return http(base, "POST", `/rooms/${room}/actions/${action}/invoke`, { token, body: { params, ...extra } });
+    invoke(
+      room: string,
+      token: string | undefined,
+      action: string,
+      params: unknown = {},
+      extra: Record<string, unknown> = {},
+    ) {
+      return http(base, "POST", `/rooms/${room}/actions/${action}/invoke`, {
+        token,
+        body: { params, ...extra },
+      });
     },
     async ok(room: string, token: string, action: string, params: unknown = {}) {
       const r = await c.invoke(room, token, action, params);

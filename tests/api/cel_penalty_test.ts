@@ -7,7 +7,11 @@ Deno.test("a token whose expression hit cel_limit is answered 429 rate_limited f
   const room = await c.createRoom("penalty");
   const alice = await c.join(room.id, "alice");
   const bob = await c.join(room.id, "bob");
-  await c.ok(room.id, room.token, "_set_state", { scope: "_shared", key: "l", value: Array.from({ length: 300 }, (_, i) => i) });
+  await c.ok(room.id, room.token, "_set_state", {
+    scope: "_shared",
+    key: "l",
+    value: Array.from({ length: 300 }, (_, i) => i),
+  });
   const heavy = "state._shared.l.all(a, state._shared.l.all(b, state._shared.l.all(c, a + b + c >= 0)))";
   const r1 = await c.http("POST", `/rooms/${room.id}/eval`, { token: alice, body: { expr: heavy } });
   assert.equal(r1.status, 400);
