@@ -15,7 +15,7 @@ const SWEEP_EVERY = 10_000;
 
 export function rateLimit(eng: Engine): MiddlewareHandler {
   const buckets = new Map<string, Bucket>();
-  const celPenalty = new Map<string, number>();
+  const celPenalty = new Map<string, { hits: number[]; until: number }>();
   let lastSweep = 0;
   return async (c, next) => {
     const { rateLimitPerSec: rate, rateLimitBurst: burst } = eng.limits;
@@ -24,7 +24,9 @@ export function rateLimit(eng: Engine): MiddlewareHandler {
     if (buckets.size > SWEEP_EVERY && now - lastSweep > 1000) {
       lastSweep = now;
       sweep(buckets, now, rate, burst);
-      for (const [k, until] of celPenalty) if (until <= now) celPenalty.delete(k);
+      for (const [k, p] of celPenalty) {
+        if (p.until <= now && p.hits.every((t) => now - t >= CEL_PENALTY_MS)) celPenalty.delete(k);
+      }
     }
     const key = clientKey(c.req.header("authorization"), c.env);
     if (!rate) return await penalized(key, now, c, next);
@@ -56,25 +58,31 @@ export function rateLimit(eng: Engine): MiddlewareHandler {
   };
 
   /**
-   * An expression cut off by the CEL limit spent its whole budget on the one JS thread: its token waits a
-   * moment before it may spend another, so a few clients cannot starve every other room (even with the
-   * request rate limit off).
+   * An expression cut off by the CEL limit spent its whole budget on the one JS thread. A token that does
+   * it twice within a second waits out a penalty second, so a few clients cannot starve every other room
+   * (even with the request rate limit off). Instant refusals (too long, invalid) do not count.
    */
   async function penalized(key: string, now: number, c: Context, next: Next) {
-    const until = celPenalty.get(key);
-    if (until !== undefined) {
-      if (now < until) return limited(until - now, "this token's last expression hit the CEL evaluation limit");
-      celPenalty.delete(key);
+    const p = celPenalty.get(key);
+    if (p && now < p.until) {
+      return limited(p.until - now, "this token's expressions keep hitting the CEL evaluation limit");
     }
+    const t0 = performance.now();
     await next();
-    if (c.res.status === 400 && c.res.headers.get("x-error-code") === "cel_limit") celPenalty.set(key, now + CEL_PENALTY_MS);
+    if (c.res.status !== 400 || c.res.headers.get("x-error-code") !== "cel_limit") return;
+    if (performance.now() - t0 < eng.limits.celTimeoutMs / 2) return;
+    const hits = (p?.hits ?? []).filter((t) => now - t < CEL_PENALTY_MS);
+    hits.push(now);
+    celPenalty.set(key, { hits, until: hits.length >= 2 ? now + CEL_PENALTY_MS : 0 });
   }
 }
 
 const CEL_PENALTY_MS = 1000;
 
 function limited(retryAfterMs: number, why: string): Response {
-  const e = new ApiError("rate_limited", `${why}; retry in ${retryAfterMs} ms`, { retry_after_ms: retryAfterMs });
+  const e = new ApiError("rate_limited", `${why}; retry in ${retryAfterMs} ms`, {
+    retry_after_ms: retryAfterMs,
+  });
   return new Response(JSON.stringify(e.toBody()), {
     status: e.status,
     headers: {

@@ -199,7 +199,9 @@ const CASES: Case[] = [
     error: "cel_limit",
   },
   {
+    // another token than the eval row's: two cut-offs in a second put a token in the CEL penalty (429)
     name: "if with a runaway comprehension",
+    token: "room",
     body: { params: { key: "a", value: 1, if: RUNAWAY } },
     status: 400,
     error: "cel_limit",

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { client, startServer } from "../_server.ts";
 
-Deno.test("a token whose expression hit cel_limit is answered 429 rate_limited for a moment; others are not", async () => {
+Deno.test("a token whose expressions hit cel_limit twice in a second is answered 429 rate_limited for a moment; others are not", async () => {
   await using s = await startServer({ limits: { celTimeoutMs: 20 } });
   const c = client(s.base);
   const room = await c.createRoom("penalty");
@@ -16,6 +16,10 @@ Deno.test("a token whose expression hit cel_limit is answered 429 rate_limited f
   const r1 = await c.http("POST", `/rooms/${room.id}/eval`, { token: alice, body: { expr: heavy } });
   assert.equal(r1.status, 400);
   assert.equal(r1.json.error, "cel_limit");
+  const once = await c.http("POST", `/rooms/${room.id}/eval`, { token: alice, body: { expr: "1 + 2" } });
+  assert.equal(once.status, 200, "one cut-off is not penalised");
+  const again = await c.http("POST", `/rooms/${room.id}/eval`, { token: alice, body: { expr: heavy } });
+  assert.equal(again.json.error, "cel_limit");
   const r2 = await c.http("POST", `/rooms/${room.id}/eval`, { token: alice, body: { expr: "1 + 2" } });
   assert.equal(r2.status, 429);
   assert.equal(r2.json.error, "rate_limited");
