@@ -10,7 +10,7 @@ import { changesSince, describeChanges, hasVisibleChange, observe } from "./engi
 import { celContext } from "./engine/context.ts";
 import type { Engine } from "./engine/engine.ts";
 import type { Room } from "./engine/model.ts";
-import { setWaiting } from "./engine/presence.ts";
+import { setWaiting, watchPresence } from "./engine/presence.ts";
 import { parseSections } from "./engine/reads.ts";
 import { buildContext, readCtx } from "./engine/reads.ts";
 import { nextTimerBoundary } from "./engine/snapshot.ts";
@@ -95,9 +95,14 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
   try {
     const result = await new Promise<WaitResult>((resolve, reject) => {
       let done = false;
+      // presence (an agent starting to wait, a heartbeat) is not a commit: conditions that read `agents` are
+      // re-checked on presence changes too
+      const watchesPresence = /\bagents\b/.test(req.condition);
+      let offPresence = () => {};
       const finish = (r: WaitResult | Error) => {
         if (done) return;
         done = true;
+        offPresence();
         room.listeners.delete(onChange);
         clearBoundary(room);
         clearTimeout(timer);
@@ -110,10 +115,12 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
         if (!room.alive) {
           // the room was reloaded (another process wrote, or a failed batch): follow the new one
           room.listeners.delete(onChange);
+          offPresence();
           eng.room(room.id).then((fresh) => {
             if (done) return;
             room = fresh;
             room.listeners.add(onChange);
+            if (watchesPresence) offPresence = watchPresence(room, onChange);
             scheduleBoundary(eng, room);
             onChange();
           }, (e) => finish(e));
@@ -131,6 +138,7 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
       const offShutdown = eng.onShutdown(() => finish(new ApiError("shutting_down", "the server is shutting down; retry shortly")));
       req.signal?.addEventListener("abort", onAbort);
       room.listeners.add(onChange);
+      if (watchesPresence) offPresence = watchPresence(room, onChange);
       scheduleBoundary(eng, room);
     });
     // an invocation may have been applied (not yet committed) between the commit that woke us and the

@@ -7,6 +7,21 @@ import type { Engine } from "./engine.ts";
 import type { Room } from "./model.ts";
 import { touchAgents } from "./snapshot.ts";
 
+const presenceWatchers = new WeakMap<Room, Set<() => void>>();
+
+/** Listens for presence changes of a room (waiters whose condition reads `agents`); returns the unsubscribe. */
+export function watchPresence(room: Room, fn: () => void): () => void {
+  let set = presenceWatchers.get(room);
+  if (!set) presenceWatchers.set(room, set = new Set());
+  set.add(fn);
+  return () => set.delete(fn);
+}
+
+function presenceChanged(room: Room): void {
+  const set = presenceWatchers.get(room);
+  if (set?.size) for (const fn of [...set]) fn();
+}
+
 export function touch(eng: Engine, room: Room, caller: Caller): void {
   if (caller.kind !== "agent" || caller.viaRoomToken) return;
   const a = room.agents.get(caller.id);
@@ -15,6 +30,7 @@ export function touch(eng: Engine, room: Room, caller: Caller): void {
   if (a.status === "idle" || a.status === "unknown") {
     a.status = "active";
     touchAgents();
+    presenceChanged(room);
   }
   room.dirty.agents.add(a.id);
   eng.committer.markLazy(room);
@@ -34,6 +50,7 @@ export function setWaiting(eng: Engine, room: Room, agentId: string, condition: 
   touchAgents();
   room.dirty.agents.add(a.id);
   eng.committer.markLazy(room);
+  presenceChanged(room);
 }
 
 /** Reading messages moves the agent's read marker forward (never back). */
