@@ -26,7 +26,12 @@ export function errorResponse(err: unknown, log?: (line: Record<string, unknown>
   if (err instanceof ApiError) e = err;
   else if (err instanceof z.ZodError) e = zodToApi(err, "invalid_body");
   else if (err instanceof HTTPException) {
-    e = new ApiError(err.status === 413 ? "payload_too_large" : "bad_request", err.message || "bad request", {}, err.status);
+    e = new ApiError(
+      err.status === 413 ? "payload_too_large" : "bad_request",
+      err.message || "bad request",
+      {},
+      err.status,
+    );
   } else {
     log?.({ level: "error", error: String((err as Error)?.stack ?? err) });
     console.error(err);
@@ -40,14 +45,16 @@ export function errorResponse(err: unknown, log?: (line: Record<string, unknown>
 
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  app.use("*", async (c, next) => {
-    c.set("eng", deps.eng);
-    await next();
-  });
   const metrics = new RequestMetrics();
-  app.use("*", requestLog({ log: deps.logRequests ? (deps.log ?? jsonLogger) : undefined }));
-  app.use("*", countRequests(metrics));
-  app.use("*", rateLimit(deps.eng));
+  const log = requestLog({ log: deps.logRequests ? (deps.log ?? jsonLogger) : undefined });
+  const count = countRequests(metrics);
+  const limit = rateLimit(deps.eng);
+  // One Hono middleware level, not four: each level holds a dispatch frame, a closure and a promise per
+  // request in flight (~1.3 KB each; 5,000 idle /wait requests). Order: request id + log, metrics, limits.
+  app.use("*", (c, next) => {
+    c.set("eng", deps.eng);
+    return log(c, () => count(c, () => limit(c, next) as Promise<void>) as Promise<void>);
+  });
   app.route("/", opsRoutes(metrics));
   app.route("/", docRoutes);
   app.route("/", roomRoutes);
@@ -56,7 +63,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route("/", waitRoutes);
   app.route("/", compatRoutes);
   app.route("/", mcpRoutes);
-  app.notFound((c) => errorResponse(new ApiError("not_found", `no route ${c.req.method} ${new URL(c.req.url).pathname}`)));
+  app.notFound((c) =>
+    errorResponse(new ApiError("not_found", `no route ${c.req.method} ${new URL(c.req.url).pathname}`))
+  );
   app.onError((err) => errorResponse(err, deps.log));
   return app;
 }

@@ -73,7 +73,8 @@ export class Engine {
 
   /** Wakes listeners (waiters, change feeds) of a room: after a commit or a liveness change. */
   notify(room: Room): void {
-    for (const l of [...room.listeners]) l();
+    // hasListeners: allocates no Set for the many rooms nobody watches
+    if (room.hasListeners) { for (const l of [...room.listeners]) l(); }
   }
 
   /** Drops a room from memory (after a failed batch or a delete); listeners re-attach to the reloaded one. */
@@ -89,7 +90,7 @@ export class Engine {
 
   #evictIdle(): void {
     const idle = [...this.rooms.values()]
-      .filter((r) => r.listeners.size === 0 && !hasDirty(r))
+      .filter((r) => !r.hasListeners && !hasDirty(r))
       .sort((a, b) => a.lastUsed - b.lastUsed);
     for (const r of idle.slice(0, Math.max(1, Math.floor(this.rooms.size / 10)))) this.#forget(r);
   }
@@ -101,7 +102,7 @@ export class Engine {
   startPeerWatch(): void {
     if (!this.#peerPollMs || this.#peerTimer !== undefined) return;
     const tick = async () => {
-      const watched = [...this.rooms.values()].filter((r) => r.listeners.size > 0 && r.seq === r.persistedSeq);
+      const watched = [...this.rooms.values()].filter((r) => r.hasListeners && r.seq === r.persistedSeq);
       if (watched.length) {
         try {
           const seqs = await readRoomSeq(this.db, watched.map((r) => r.id));

@@ -6,7 +6,7 @@ import { z } from "zod";
 import { type Caller, hashToken, mintToken, requireAdmin } from "../auth.ts";
 import { ID_PATTERN } from "../config.ts";
 import { ApiError } from "../errors.ts";
-import { setImmediate } from "node:timers";
+import { CommitError } from "../store/committer.ts";
 import { insertRoomsStatement } from "../store/rooms_sql.ts";
 import type { Engine } from "./engine.ts";
 import { type Agent, Room } from "./model.ts";
@@ -55,7 +55,9 @@ export async function createRoom(eng: Engine, body: unknown) {
     seq: 0,
   });
   if (eng.rooms.get(id)?.alive) throw new ApiError("room_exists", `room ${id} already exists`, { room: id });
-  if (!(await insertRoom(eng, room))) throw new ApiError("room_exists", `room ${id} already exists`, { room: id });
+  if (!(await insertRoom(eng, room))) {
+    throw new ApiError("room_exists", `room ${id} already exists`, { room: id });
+  }
   eng.adopt(room);
   return { ...roomJson(room), token, view_token: viewToken };
 }
@@ -65,7 +67,7 @@ const pendingRooms = new WeakMap<Engine, Map<string, PendingRoom>>();
 
 /**
  * Inserts a new room; false if the id exists. Rooms created in the same turn of the event loop share one
- * INSERT and one commit (a commit per room cost more than everything else of a room's creation).
+ * INSERT, written at the head of the committer's next batch (one transaction with the turn's other writes).
  */
 function insertRoom(eng: Engine, room: Room): Promise<boolean> {
   let pending = pendingRooms.get(eng);
@@ -73,21 +75,29 @@ function insertRoom(eng: Engine, room: Room): Promise<boolean> {
   if (!pending) {
     const batch = new Map<string, PendingRoom>();
     pendingRooms.set(eng, pending = batch);
-    setImmediate(async () => {
-      pendingRooms.delete(eng);
-      const list = [...batch.values()];
-      try {
-        const stmts = [];
-        for (let i = 0; i < list.length; i += 4000) stmts.push(insertRoomsStatement(list.slice(i, i + 4000).map((p) => p.room)));
-        const rs = await eng.db.batch(stmts, "write");
-        const inserted = new Set(rs.flatMap((r) => r.rows.map((row) => String(row.id))));
-        for (const p of list) p.resolve(inserted.has(p.room.id));
-      } catch (e) {
-        for (const p of list) p.reject(e);
-      }
-    });
+    writeRooms(eng, batch, 0);
   }
   return new Promise((resolve, reject) => pending.set(room.id, { room, resolve, reject }));
+}
+
+function writeRooms(eng: Engine, batch: Map<string, PendingRoom>, attempt: number): void {
+  let list: PendingRoom[] = [];
+  eng.committer.include(() => {
+    if (pendingRooms.get(eng) === batch) pendingRooms.delete(eng);
+    list = [...batch.values()];
+    const stmts = [];
+    for (let i = 0; i < list.length; i += 4000) {
+      stmts.push(insertRoomsStatement(list.slice(i, i + 4000).map((p) => p.room)));
+    }
+    return stmts;
+  }).then((rs) => {
+    const inserted = new Set(rs.flatMap((r) => r.rows.map((row) => String(row.id))));
+    for (const p of list) p.resolve(inserted.has(p.room.id));
+  }, (e) => {
+    // the shared batch lost a race on another room (another process): nothing was written, write these again
+    if (e instanceof CommitError && e.stale && attempt < 3) writeRooms(eng, batch, attempt + 1);
+    else for (const p of list) p.reject(e);
+  });
 }
 
 export function agentJson(room: Room, a: Agent): Record<string, unknown> {
@@ -116,7 +126,11 @@ export async function joinAgent(eng: Engine, room: Room, caller: Caller | undefi
   if (existing) {
     const allowed = caller?.kind === "admin" || (caller?.kind === "agent" && caller.id === id);
     if (!allowed) {
-      throw new ApiError("agent_exists", `agent ${id} already exists; re-join with its token or the room token`, { agent: id });
+      throw new ApiError(
+        "agent_exists",
+        `agent ${id} already exists; re-join with its token or the room token`,
+        { agent: id },
+      );
     }
   } else if (caller?.kind === "viewer") {
     throw new ApiError("read_only_token", "a view token cannot join agents");
@@ -154,7 +168,13 @@ export async function joinAgent(eng: Engine, room: Room, caller: Caller | undefi
   return { ...agentJson(room, agent), token };
 }
 
-export async function patchAgent(eng: Engine, room: Room, caller: Caller | undefined, agentId: string, body: unknown) {
+export async function patchAgent(
+  eng: Engine,
+  room: Room,
+  caller: Caller | undefined,
+  agentId: string,
+  body: unknown,
+) {
   requireAdmin(caller);
   const p = PatchAgent.parse(body ?? {});
   const a = room.agents.get(agentId);

@@ -19,7 +19,7 @@ export function watchPresence(room: Room, fn: () => void): () => void {
 
 function presenceChanged(room: Room): void {
   const set = presenceWatchers.get(room);
-  if (set?.size) for (const fn of [...set]) fn();
+  if (set?.size) { for (const fn of [...set]) fn(); }
 }
 
 export function touch(eng: Engine, room: Room, caller: Caller): void {

@@ -94,7 +94,16 @@ export function liveScope(room: Room, scope: string, now: number, limits: Limits
     json[e.key] = e.value;
     if (hasEnabled) cel[e.key] = celValue(e);
   }
-  const built: ScopeCache = { builtSeq: room.seq, scopeSeq, volatile, validUntil, json, cel, rawCel, entries };
+  const built: ScopeCache = {
+    builtSeq: room.seq,
+    scopeSeq,
+    volatile,
+    validUntil,
+    json,
+    cel,
+    rawCel,
+    entries,
+  };
   c.scopes.set(scope, built);
   return built;
 }
@@ -109,7 +118,9 @@ function entryEnabled(room: Room, e: Entry, now: number, limits: Limits): boolea
   if (!e.scope.startsWith("_")) state.self = state[e.scope];
   const program = safeProgram(e.enabled!, limits);
   if (!program) return false;
-  return isTrue(evaluate(program, { state, self: e.scope.startsWith("_") ? "" : e.scope }, limits.celTimeoutMs));
+  return isTrue(
+    evaluate(program, { state, self: e.scope.startsWith("_") ? "" : e.scope }, limits.celTimeoutMs),
+  );
 }
 
 function liveRaw(room: Room, scope: string, now: number): Record<string, unknown> {
@@ -142,7 +153,9 @@ export function nextTimerBoundary(room: Room, now: number): number | undefined {
   const see = (b: number | undefined) => {
     if (b !== undefined && b < min) min = b;
   };
-  for (const m of room.scopes.values()) for (const e of m.values()) if (e.timer) see(nextBoundary(e.timer, now));
+  for (const m of room.scopes.values()) {
+    for (const e of m.values()) if (e.timer) see(nextBoundary(e.timer, now));
+  }
   for (const a of room.actions.values()) {
     see(nextBoundary(a.timer, now));
     see(nextBoundary(a.cooldown, now));
@@ -241,7 +254,9 @@ export function defineMessagesScope(room: Room, state: Record<string, unknown>):
 /** `agents` in CEL: `{id: {name, role, status, waiting_on}}`. */
 export function agentsCel(room: Room): Record<string, unknown> {
   const c = cachesOf(room);
-  if (c.agentsCel && c.agentsCel.seq === room.seq && c.agentsCel.version === agentsVersion) return c.agentsCel.value;
+  if (c.agentsCel && c.agentsCel.seq === room.seq && c.agentsCel.version === agentsVersion) {
+    return c.agentsCel.value;
+  }
   const value: Record<string, unknown> = {};
   for (const a of room.agents.values()) {
     value[a.id] = { name: a.name, role: a.role, status: a.status, waiting_on: a.waiting_on };

@@ -17,9 +17,10 @@ export function rateLimit(eng: Engine): MiddlewareHandler {
   const buckets = new Map<string, Bucket>();
   const celPenalty = new Map<string, { hits: number[]; until: number }>();
   let lastSweep = 0;
-  return async (c, next) => {
+  // not async (penalized is): each async level keeps a suspended frame per request in flight (idle /wait)
+  return (c, next) => {
     const { rateLimitPerSec: rate, rateLimitBurst: burst } = eng.limits;
-    if (EXEMPT.has(c.req.path)) return await next();
+    if (EXEMPT.has(c.req.path)) return next();
     const now = eng.now();
     if (buckets.size > SWEEP_EVERY && now - lastSweep > 1000) {
       lastSweep = now;
@@ -29,7 +30,7 @@ export function rateLimit(eng: Engine): MiddlewareHandler {
       }
     }
     const key = clientKey(c.req.header("authorization"), c.env);
-    if (!rate) return await penalized(key, now, c, next);
+    if (!rate) return penalized(key, now, c, next);
     let b = buckets.get(key);
     if (!b) buckets.set(key, b = { tokens: burst, at: now });
     b.tokens = Math.min(burst, b.tokens + ((now - b.at) / 1000) * rate);
@@ -45,16 +46,19 @@ export function rateLimit(eng: Engine): MiddlewareHandler {
           burst,
         },
       );
-      return new Response(JSON.stringify(e.toBody()), {
-        status: e.status,
-        headers: {
-          "content-type": "application/json; charset=utf-8",
-          "retry-after": String(Math.max(1, Math.ceil(retryAfterMs / 1000))),
-        },
-      });
+      // c.res is set too: app.ts calls this middleware inside another one, which does not read the return
+      return Promise.resolve(
+        c.res = new Response(JSON.stringify(e.toBody()), {
+          status: e.status,
+          headers: {
+            "content-type": "application/json; charset=utf-8",
+            "retry-after": String(Math.max(1, Math.ceil(retryAfterMs / 1000))),
+          },
+        }),
+      );
     }
     b.tokens -= 1;
-    return await penalized(key, now, c, next);
+    return penalized(key, now, c, next);
   };
 
   /**
@@ -65,7 +69,7 @@ export function rateLimit(eng: Engine): MiddlewareHandler {
   async function penalized(key: string, now: number, c: Context, next: Next) {
     const p = celPenalty.get(key);
     if (p && now < p.until) {
-      return limited(p.until - now, "this token's expressions keep hitting the CEL evaluation limit");
+      return c.res = limited(p.until - now, "this token's expressions keep hitting the CEL evaluation limit");
     }
     const t0 = performance.now();
     await next();

@@ -32,7 +32,12 @@ export async function readJson(c: Ctx, opts: { optional?: boolean } = {}): Promi
     throw new ApiError("invalid_json", `the request body is not valid JSON: ${(e as Error).message}`);
   }
   if (v === null || typeof v !== "object" || Array.isArray(v)) {
-    throw new ApiError("invalid_body", `the request body must be a JSON object, got ${v === null ? "null" : Array.isArray(v) ? "an array" : typeof v}`);
+    throw new ApiError(
+      "invalid_body",
+      `the request body must be a JSON object, got ${
+        v === null ? "null" : Array.isArray(v) ? "an array" : typeof v
+      }`,
+    );
   }
   return v;
 }
@@ -40,6 +45,13 @@ export async function readJson(c: Ctx, opts: { optional?: boolean } = {}): Promi
 /** Reads at most `max` bytes; a longer body (chunked or lying about its length) is refused mid-stream. */
 async function readCapped(req: Request, max: number): Promise<string> {
   if (!req.body) return "";
+  // a declared length (already checked against max; HTTP/1.1 framing holds the body to it) is read in one
+  // op, without a stream reader: a few µs less on every request with a body
+  if (req.headers.has("content-length")) {
+    return await req.text().catch((e) => {
+      throw new ApiError("bad_request", `the request body could not be read: ${(e as Error).message}`);
+    });
+  }
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
   let n = 0;
@@ -77,7 +89,9 @@ export function zodToApi(e: z.ZodError, code: "invalid_body" | "invalid_query" |
   const issue = e.issues[0];
   const field = issue?.path.join(".") || (code === "invalid_query" ? "query" : "body");
   const message = issue?.code === "unrecognized_keys"
-    ? `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => JSON.stringify(k)).join(", ")}${issue.path.length ? ` in ${field}` : ""}`
+    ? `unknown field${issue.keys.length > 1 ? "s" : ""} ${
+      issue.keys.map((k) => JSON.stringify(k)).join(", ")
+    }${issue.path.length ? ` in ${field}` : ""}`
     : `${field}: ${issue?.message}`;
   return new ApiError(code, message, { field });
 }
@@ -108,7 +122,11 @@ export async function roomAndCaller(c: Ctx): Promise<{ room: Room; caller: Calle
  * Runs a membership write; when it lost a commit race with another process (CommitError: the room was
  * reloaded), runs it again on the fresh room, up to three times.
  */
-export async function retryStale<S, T>(first: S, again: () => Promise<S>, fn: (s: S) => Promise<T>): Promise<T> {
+export async function retryStale<S, T>(
+  first: S,
+  again: () => Promise<S>,
+  fn: (s: S) => Promise<T>,
+): Promise<T> {
   let s = first;
   for (let i = 0;; i++) {
     try {

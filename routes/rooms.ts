@@ -12,13 +12,23 @@
  */
 import { Hono } from "hono";
 import { hashToken, requireReader } from "../auth.ts";
-import { agentJson, createRoom, joinAgent, patchAgent, roomJson, rotateViewToken } from "../engine/membership.ts";
+import {
+  agentJson,
+  createRoom,
+  joinAgent,
+  patchAgent,
+  roomJson,
+  rotateViewToken,
+} from "../engine/membership.ts";
 import { roomsForToken } from "../store/rooms_sql.ts";
 import { type AppEnv, readJson, retryStale, roomAndCaller, send, token } from "./http.ts";
 import { invokeCompat } from "./actions.ts";
 
 export const roomRoutes = new Hono<AppEnv>()
-  .post("/rooms", async (c) => send(c, await createRoom(c.get("eng"), await readJson(c, { optional: true })), 201))
+  .post(
+    "/rooms",
+    async (c) => send(c, await createRoom(c.get("eng"), await readJson(c, { optional: true })), 201),
+  )
   .get("/rooms", async (c) => {
     const t = token(c);
     return send(c, t ? await roomsForToken(c.get("eng").db, hashToken(t)) : []);
@@ -34,7 +44,15 @@ export const roomRoutes = new Hono<AppEnv>()
   .post("/rooms/:id/agents", async (c) => {
     const first = await roomAndCaller(c);
     const body = await readJson(c, { optional: true });
-    return send(c, await retryStale(first, () => roomAndCaller(c), ({ room, caller }) => joinAgent(c.get("eng"), room, caller, body)), 201);
+    return send(
+      c,
+      await retryStale(
+        first,
+        () => roomAndCaller(c),
+        ({ room, caller }) => joinAgent(c.get("eng"), room, caller, body),
+      ),
+      201,
+    );
   })
   .get("/rooms/:id/agents", async (c) => {
     const { room, caller } = await roomAndCaller(c);
@@ -44,7 +62,14 @@ export const roomRoutes = new Hono<AppEnv>()
   .patch("/rooms/:id/agents/:agent", async (c) => {
     const first = await roomAndCaller(c);
     const body = await readJson(c);
-    return send(c, await retryStale(first, () => roomAndCaller(c), ({ room, caller }) => patchAgent(c.get("eng"), room, caller, c.req.param("agent"), body)));
+    return send(
+      c,
+      await retryStale(
+        first,
+        () => roomAndCaller(c),
+        ({ room, caller }) => patchAgent(c.get("eng"), room, caller, c.req.param("agent"), body),
+      ),
+    );
   })
   .post("/rooms/:id/agents/:agent/heartbeat", async (c) => {
     const body = await readJson(c, { optional: true }) as Record<string, unknown>;

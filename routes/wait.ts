@@ -30,7 +30,9 @@ export const waitRoutes = new Hono<AppEnv>()
   .get("/rooms/:id/wait", async (c) => {
     const eng = c.get("eng");
     const q = parseQuery(c, WaitQuery);
-    if (q.condition === undefined) throw new ApiError("invalid_query", "condition is required", { field: "condition" });
+    if (q.condition === undefined) {
+      throw new ApiError("invalid_query", "condition is required", { field: "condition" });
+    }
     const include = parseSections(q.include, "include", ["context", "changes"]);
     const { room, caller } = await roomAndCaller(c);
     const who = actAs(room, requireReader(caller), q.agent);
@@ -73,7 +75,11 @@ export const waitRoutes = new Hono<AppEnv>()
           }
           const oldest = room.log.length ? room.log[0].seq : room.committedSeq + 1;
           if (sent < oldest - 1 && sent < room.committedSeq) {
-            write(`id: ${room.committedSeq}\nevent: reset\ndata: ${JSON.stringify({ cursor: room.committedSeq })}\n\n`);
+            write(
+              `id: ${room.committedSeq}\nevent: reset\ndata: ${
+                JSON.stringify({ cursor: room.committedSeq })
+              }\n\n`,
+            );
             sent = room.committedSeq;
           }
           for (const rec of room.log) {
@@ -83,7 +89,11 @@ export const waitRoutes = new Hono<AppEnv>()
             const audit = rec.audit && canReadAudit(who, rec.audit.agent) ? rec.audit : null;
             sent = rec.seq;
             if (!changes.length && !messages.length && !audit) continue;
-            write(`id: ${rec.seq}\nevent: change\ndata: ${JSON.stringify({ cursor: rec.seq, changes, messages, audit })}\n\n`);
+            write(
+              `id: ${rec.seq}\nevent: change\ndata: ${
+                JSON.stringify({ cursor: rec.seq, changes, messages, audit })
+              }\n\n`,
+            );
           }
         };
         const close = () => {
@@ -112,7 +122,11 @@ export const waitRoutes = new Hono<AppEnv>()
       },
     });
     return new Response(stream, {
-      headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-accel-buffering": "no" },
+      headers: {
+        "content-type": "text/event-stream; charset=utf-8",
+        "cache-control": "no-cache",
+        "x-accel-buffering": "no",
+      },
     });
   })
   .get("/debug/waiters", (c) => send(c, { waiters: activeWaiters() }));

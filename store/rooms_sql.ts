@@ -28,7 +28,10 @@ export async function readRoomSeq(db: Db, ids: string[]): Promise<Map<string, nu
 }
 
 /** Rooms a token belongs to (as room, view or agent token). */
-export async function roomsForToken(db: Db, tokenHash: string): Promise<{ id: string; created_at: string; meta: unknown }[]> {
+export async function roomsForToken(
+  db: Db,
+  tokenHash: string,
+): Promise<{ id: string; created_at: string; meta: unknown }[]> {
   const r = await db.execute({
     sql: `SELECT id, created_at, meta FROM rooms WHERE token_hash = ?1 OR view_token_hash = ?1
           OR id IN (SELECT room_id FROM agents WHERE token_hash = ?1) ORDER BY created_at`,
@@ -120,7 +123,8 @@ function rowToMessage(m: Record<string, unknown>): Message {
 
 export function insertRoomStatement(room: Room): InStatement {
   return {
-    sql: "INSERT INTO rooms (id, meta, created_at, token_hash, view_token_hash, seq) VALUES (?, ?, ?, ?, ?, ?)",
+    sql:
+      "INSERT INTO rooms (id, meta, created_at, token_hash, view_token_hash, seq) VALUES (?, ?, ?, ?, ?, ?)",
     args: [room.id, j(room.meta), room.created_at, room.token_hash, room.view_token_hash, room.seq],
   };
 }
@@ -191,7 +195,10 @@ export class FlushAcc {
 
 function deleteRows(table: string, keyCols: string[], keys: unknown[][], out: InStatement[]) {
   for (const k of keys) {
-    out.push({ sql: `DELETE FROM ${table} WHERE ${keyCols.map((c) => `${c} = ?`).join(" AND ")}`, args: k as never });
+    out.push({
+      sql: `DELETE FROM ${table} WHERE ${keyCols.map((c) => `${c} = ?`).join(" AND ")}`,
+      args: k as never,
+    });
   }
 }
 
@@ -204,11 +211,17 @@ export function flushStatements(room: Room, out: InStatement[], acc?: FlushAcc):
   const id = room.id;
   if (acc && room.seq !== room.persistedSeq) acc.seqs.push([id, room.persistedSeq, room.seq]);
   else if (room.seq !== room.persistedSeq) {
-    out.push({ sql: "UPDATE rooms SET seq = ? WHERE id = ? AND seq = ?", args: [room.seq, id, room.persistedSeq] });
+    out.push({
+      sql: "UPDATE rooms SET seq = ? WHERE id = ? AND seq = ?",
+      args: [room.seq, id, room.persistedSeq],
+    });
     out.push("INSERT INTO commit_guard (ok) SELECT 0 WHERE changes() = 0");
   }
   if (d.room) {
-    out.push({ sql: "UPDATE rooms SET meta = ?, view_token_hash = ? WHERE id = ?", args: [j(room.meta), room.view_token_hash, id] });
+    out.push({
+      sql: "UPDATE rooms SET meta = ?, view_token_hash = ? WHERE id = ?",
+      args: [j(room.meta), room.view_token_hash, id],
+    });
   }
   const upserts: unknown[][] = [];
   const deletes: unknown[][] = [];
@@ -217,7 +230,18 @@ export function flushStatements(room: Room, out: InStatement[], acc?: FlushAcc):
     const e = room.getEntry(scope, key);
     if (!e) deletes.push([id, scope, key]);
     else {
-      upserts.push([id, scope, key, JSON.stringify(e.value), e.version, e.updated_at, j(e.timer), e.enabled, e.sort_key, e.seq]);
+      upserts.push([
+        id,
+        scope,
+        key,
+        JSON.stringify(e.value),
+        e.version,
+        e.updated_at,
+        j(e.timer),
+        e.enabled,
+        e.sort_key,
+        e.seq,
+      ]);
     }
   }
   deleteRows("state", ["room_id", "scope", "key"], deletes, out);
@@ -238,20 +262,47 @@ export function flushStatements(room: Room, out: InStatement[], acc?: FlushAcc):
       presence.push([a.id, a.status, a.last_heartbeat, a.last_seen_seq]);
       continue;
     }
-    agents.push([id, a.id, a.name, a.role, j(a.meta), j(a.grants), a.token_hash, a.joined_at, a.status, a.last_heartbeat, a.last_seen_seq]);
+    agents.push([
+      id,
+      a.id,
+      a.name,
+      a.role,
+      j(a.meta),
+      j(a.grants),
+      a.token_hash,
+      a.joined_at,
+      a.status,
+      a.last_heartbeat,
+      a.last_seen_seq,
+    ]);
   }
   // one statement for all of them (5,000 agents entering /wait were 5,000 statements, ~0.4 s)
   for (let i = 0; i < presence.length; i += 5000) {
     const chunk = presence.slice(i, i + 5000);
     out.push({
-      sql: `UPDATE agents SET status = v.column2, last_heartbeat = v.column3, last_seen_seq = MAX(last_seen_seq, v.column4)
-            FROM (VALUES ${chunk.map(() => "(?,?,?,?)").join(",")}) AS v WHERE agents.room_id = ? AND agents.id = v.column1`,
+      sql:
+        `UPDATE agents SET status = v.column2, last_heartbeat = v.column3, last_seen_seq = MAX(last_seen_seq, v.column4)
+            FROM (VALUES ${
+          chunk.map(() => "(?,?,?,?)").join(",")
+        }) AS v WHERE agents.room_id = ? AND agents.id = v.column1`,
       args: [...chunk.flat(), id] as never,
     });
   }
   upsertRows(
     "agents",
-    ["room_id", "id", "name", "role", "meta", "grants", "token_hash", "joined_at", "status", "last_heartbeat", "last_seen_seq"],
+    [
+      "room_id",
+      "id",
+      "name",
+      "role",
+      "meta",
+      "grants",
+      "token_hash",
+      "joined_at",
+      "status",
+      "last_heartbeat",
+      "last_seen_seq",
+    ],
     ["room_id", "id"],
     agents,
     acc ?? out,
@@ -260,11 +311,35 @@ export function flushStatements(room: Room, out: InStatement[], acc?: FlushAcc):
   for (const seq of d.messages) {
     const m = room.messages[seq - 1];
     if (!m) continue;
-    msgs.push([id, m.seq, m.from, m.kind, j(m.body), j(m.to), m.reply_to, m.claimed_by, m.claimed_at, m.ts, j(m.extra)]);
+    msgs.push([
+      id,
+      m.seq,
+      m.from,
+      m.kind,
+      j(m.body),
+      j(m.to),
+      m.reply_to,
+      m.claimed_by,
+      m.claimed_at,
+      m.ts,
+      j(m.extra),
+    ]);
   }
   upsertRows(
     "messages",
-    ["room_id", "seq", "from_agent", "kind", "body", "to_agents", "reply_to", "claimed_by", "claimed_at", "ts", "extra"],
+    [
+      "room_id",
+      "seq",
+      "from_agent",
+      "kind",
+      "body",
+      "to_agents",
+      "reply_to",
+      "claimed_by",
+      "claimed_at",
+      "ts",
+      "extra",
+    ],
     ["room_id", "seq"],
     msgs,
     acc ?? out,
@@ -273,7 +348,20 @@ export function flushStatements(room: Room, out: InStatement[], acc?: FlushAcc):
     "audit",
     ["room_id", "seq", "ts", "agent", "action", "builtin", "params", "ok", "status", "error"],
     ["room_id", "seq"],
-    d.audit.map((a: AuditRow) => [id, a.seq, a.ts, a.agent, a.action, a.builtin ? 1 : 0, j(a.params), a.ok ? 1 : 0, a.status, a.error]),
+    d.audit.map((
+      a: AuditRow,
+    ) => [
+      id,
+      a.seq,
+      a.ts,
+      a.agent,
+      a.action,
+      a.builtin ? 1 : 0,
+      j(a.params),
+      a.ok ? 1 : 0,
+      a.status,
+      a.error,
+    ]),
     acc ?? out,
   );
   upsertRows(
@@ -311,9 +399,8 @@ export function flushStatements(room: Room, out: InStatement[], acc?: FlushAcc):
 }
 
 export function hasDirty(room: Room): boolean {
-  const d = room.dirty;
-  return room.seq !== room.persistedSeq || d.room || d.entries.size > 0 || d.agents.size > 0 ||
-    d.actions.size > 0 || d.views.size > 0 || d.messages.size > 0 || d.ticks.size > 0 || d.audit.length > 0 || d.idempotency.length > 0;
+  // isEmpty allocates none of the lazily created dirty sets
+  return room.seq !== room.persistedSeq || !room.clean;
 }
 
 export async function readAudit(
@@ -332,7 +419,9 @@ export async function readAudit(
     args.push(opts.after);
   }
   const r = await db.execute({
-    sql: `SELECT * FROM (SELECT * FROM audit WHERE ${where.join(" AND ")} ORDER BY seq DESC LIMIT ?) ORDER BY seq`,
+    sql: `SELECT * FROM (SELECT * FROM audit WHERE ${
+      where.join(" AND ")
+    } ORDER BY seq DESC LIMIT ?) ORDER BY seq`,
     args: [...args, opts.limit],
   });
   return r.rows.map((a) => ({
@@ -352,9 +441,18 @@ export { entryId };
 
 export async function readReply(db: Db, roomId: string, identity: string, key: string, since: string) {
   const r = await db.execute({
-    sql: "SELECT status, response, created_at FROM idempotency WHERE room_id = ? AND identity = ? AND key = ? AND created_at > ?",
+    sql:
+      "SELECT status, response, created_at FROM idempotency WHERE room_id = ? AND identity = ? AND key = ? AND created_at > ?",
     args: [roomId, identity, key, since],
   });
   const row = r.rows[0];
-  return row ? { identity, key, status: Number(row.status), body: JSON.parse(String(row.response)), created_at: String(row.created_at) } : undefined;
+  return row
+    ? {
+      identity,
+      key,
+      status: Number(row.status),
+      body: JSON.parse(String(row.response)),
+      created_at: String(row.created_at),
+    }
+    : undefined;
 }
