@@ -109,4 +109,12 @@ export const MIGRATIONS: Migration[] = [
       `CREATE TABLE commit_guard (ok INTEGER CHECK (ok = 1))`,
     ],
   },
+  {
+    version: 2,
+    name: "idempotency fingerprint",
+    statements: [
+      // replies stored before this migration have no fingerprint ('' matches nothing): they still replay
+      "ALTER TABLE idempotency ADD COLUMN fingerprint TEXT NOT NULL DEFAULT ''",
+    ],
+  },
 ];

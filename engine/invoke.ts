@@ -3,7 +3,7 @@
  * a Tx (SPEC §6 steps 1–5), apply it and its audit row at once (step 6), answer after the commit (step 7).
  * A refusal is audited on its own. A commit that lost a race with another process is re-run on fresh state.
  */
-import { actAs, type Caller, identify, requireReader } from "../auth.ts";
+import { actAs, type Caller, hashToken, identify, requireReader } from "../auth.ts";
 import { ApiError, isApiError } from "../errors.ts";
 import { CommitError } from "../store/committer.ts";
 import { readReply } from "../store/rooms_sql.ts";
@@ -47,9 +47,17 @@ export async function invoke(eng: Engine, req: InvokeRequest): Promise<InvokeRep
     const room = await eng.freshRoom(req.roomId);
     const caller = actAs(room, requireReader(identify(room, req.token)), req.agent);
     touch(eng, room, caller);
+    const fingerprint = req.idempotencyKey === undefined ? "" : fingerprintOf(req, caller);
     if (req.idempotencyKey !== undefined) {
       const reply = await findReply(eng, room, caller, req.idempotencyKey);
       if (reply) {
+        if (reply.fingerprint && reply.fingerprint !== fingerprint) {
+          throw new ApiError(
+            "idempotency_conflict",
+            `Idempotency-Key ${JSON.stringify(req.idempotencyKey)} was already used for a different request`,
+            { key: req.idempotencyKey },
+          );
+        }
         if (room.committedSeq < room.seq) await eng.committer.submit(room);
         return {
           status: reply.status,
@@ -77,6 +85,7 @@ export async function invoke(eng: Engine, req: InvokeRequest): Promise<InvokeRep
         status,
         body: { ...body, cursor: seq },
         created_at: outcome.tx.iso,
+        fingerprint,
       };
       room.replies.set(`${caller.id}\u0000${req.idempotencyKey}`, r);
       room.dirty.idempotency.push(r);
@@ -278,4 +287,19 @@ async function findReply(eng: Engine, room: Room, caller: Caller, key: string) {
   const stored = await readReply(eng.db, room.id, caller.id, key, since);
   if (stored) room.replies.set(k, stored);
   return stored;
+}
+
+/** The request an Idempotency-Key stands for: same action, params and acting identity. */
+function fingerprintOf(req: InvokeRequest, caller: Caller): string {
+  return hashToken(canonical([req.action, req.params, caller.id]));
+}
+
+/** JSON with object keys sorted, so `{a, b}` and `{b, a}` are the same request. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
+  if (v !== null && typeof v === "object") {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`).join(",")}}`;
+  }
+  return JSON.stringify(v) ?? "null";
 }

@@ -159,6 +159,8 @@ export type IdempotentReply = {
   status: number;
   body: unknown;
   created_at: string;
+  /** what was asked (action, params, acting agent): a reused key with another request is a conflict. */
+  fingerprint: string;
 };
 
 export const entryId = (scope: string, key: string) => `${scope}\u0000${key}`;

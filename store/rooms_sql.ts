@@ -366,9 +366,11 @@ export function flushStatements(room: Room, out: InStatement[], acc?: FlushAcc):
   );
   upsertRows(
     "idempotency",
-    ["room_id", "identity", "key", "status", "response", "created_at"],
+    ["room_id", "identity", "key", "status", "response", "created_at", "fingerprint"],
     ["room_id", "identity", "key"],
-    d.idempotency.map((r) => [id, r.identity, r.key, r.status, JSON.stringify(r.body), r.created_at]),
+    d.idempotency.map((
+      r,
+    ) => [id, r.identity, r.key, r.status, JSON.stringify(r.body), r.created_at, r.fingerprint]),
     acc ?? out,
   );
   const actUp: unknown[][] = [];
@@ -442,7 +444,7 @@ export { entryId };
 export async function readReply(db: Db, roomId: string, identity: string, key: string, since: string) {
   const r = await db.execute({
     sql:
-      "SELECT status, response, created_at FROM idempotency WHERE room_id = ? AND identity = ? AND key = ? AND created_at > ?",
+      "SELECT status, response, created_at, fingerprint FROM idempotency WHERE room_id = ? AND identity = ? AND key = ? AND created_at > ?",
     args: [roomId, identity, key, since],
   });
   const row = r.rows[0];
@@ -453,6 +455,7 @@ export async function readReply(db: Db, roomId: string, identity: string, key: s
       status: Number(row.status),
       body: JSON.parse(String(row.response)),
       created_at: String(row.created_at),
+      fingerprint: String(row.fingerprint),
     }
     : undefined;
 }

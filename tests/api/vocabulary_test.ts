@@ -495,3 +495,22 @@ Deno.test("help: the builtin guide, and a room's own help replacing it", async (
   await c.ok(r.id, r.token, "_delete_action", { id: "help" });
   assert.ok((await c.ok(r.id, alice, "help")).help);
 });
+
+Deno.test("Idempotency-Key reused for a different request is 409 idempotency_conflict and writes nothing", async () => {
+  const { s, c, r, alice, get } = await fixture();
+  await using _s = s;
+  const call = (params: Record<string, unknown>) =>
+    c.http("POST", `/rooms/${r.id}/actions/_set_state/invoke`, {
+      token: alice,
+      body: { params },
+      headers: { "idempotency-key": "same" },
+    });
+  const first = await call({ scope: "alice", key: "k", value: 1 });
+  assert.equal(first.status, 200);
+  const reordered = await call({ value: 1, key: "k", scope: "alice" });
+  assert.deepEqual(reordered.json, first.json, "the same params in another order are the same request");
+  const other = await call({ scope: "alice", key: "k", value: 2 });
+  assert.equal(other.status, 409);
+  assert.equal(other.json.error, "idempotency_conflict");
+  assert.equal((await get("alice", "k")).value, 1);
+});
