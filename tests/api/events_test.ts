@@ -90,7 +90,10 @@ Deno.test("events is text/event-stream with one change event per commit whose id
   } finally {
     await feed.close();
   }
-  await new Promise((r) => setTimeout(r, 0));
+  // the server learns of the close asynchronously: give it a moment (bounded), then require it
+  for (let i = 0; i < 100 && (await s.eng.room(room.id)).listeners.size > 0; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
   assert.equal((await s.eng.room(room.id)).listeners.size, 0, "closing the feed removes its listener");
 });
 
