@@ -30,9 +30,16 @@ export function celState(rc: ReadCtx): Record<string, unknown> {
   return state;
 }
 
+/** Views as CEL values, converted once per computed set of values (every waiter's check reads them). */
+const celViewsOf = new WeakMap<object, Record<string, unknown>>();
 export function celViews(rc: ReadCtx): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [id, v] of viewValues(rc.room, rc.now, rc.limits)) out[id] = toCel(v.value);
+  const values = viewValues(rc.room, rc.now, rc.limits);
+  let out = celViewsOf.get(values);
+  if (!out) {
+    out = {};
+    for (const [id, v] of values) out[id] = toCel(v.value);
+    celViewsOf.set(values, out);
+  }
   return out;
 }
 
