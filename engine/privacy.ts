@@ -16,8 +16,3 @@ export function canReadScope(caller: Caller, scope: string): boolean {
 export function canReadAudit(caller: Caller, agent: string): boolean {
   return caller.kind !== "agent" || agent === caller.id;
 }
-
-/** The caller's own scope, if it has one. */
-export function ownScope(caller: Caller): string | undefined {
-  return caller.kind === "agent" ? caller.id : undefined;
-}

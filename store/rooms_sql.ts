@@ -11,11 +11,6 @@ const j = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
 const pj = (s: unknown) => (s === null || s === undefined ? null : JSON.parse(String(s)));
 const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 
-export async function roomExists(db: Db, id: string): Promise<boolean> {
-  const r = await db.execute({ sql: "SELECT 1 FROM rooms WHERE id = ?", args: [id] });
-  return r.rows.length > 0;
-}
-
 export async function readRoomSeq(db: Db, ids: string[]): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   if (!ids.length) return out;
@@ -118,14 +113,6 @@ function rowToMessage(m: Record<string, unknown>): Message {
     claimed_at: m.claimed_at === null ? null : String(m.claimed_at),
     ts: String(m.ts),
     extra: pj(m.extra),
-  };
-}
-
-export function insertRoomStatement(room: Room): InStatement {
-  return {
-    sql:
-      "INSERT INTO rooms (id, meta, created_at, token_hash, view_token_hash, seq) VALUES (?, ?, ?, ?, ?, ?)",
-    args: [room.id, j(room.meta), room.created_at, room.token_hash, room.view_token_hash, room.seq],
   };
 }
 
