@@ -14,6 +14,7 @@ import type { Engine } from "./engine.ts";
 import { type ActionDef, entryId, type Message, Room, type ViewDef } from "./model.ts";
 import { RegisterView } from "./views.ts";
 import { TimerSpec } from "../timers.ts";
+import { entryJson } from "./write_modes.ts";
 
 export const EXPORT_FORMAT = "agent-sync.room/v1";
 
@@ -123,17 +124,7 @@ export async function exportRoom(
       last_seen_seq: a.last_seen_seq,
     })),
     state: [...room.scopes.values()].flatMap((m) =>
-      [...m.values()].map((e) => ({
-        scope: e.scope,
-        key: e.key,
-        value: e.value,
-        version: e.version,
-        updated_at: e.updated_at,
-        timer: e.timer,
-        enabled: e.enabled,
-        sort_key: e.sort_key,
-        seq: e.seq,
-      }))
+      [...m.values()].map((e) => ({ ...entryJson(e), seq: e.seq }))
     ),
     actions: [...room.actions.values()],
     views: room.viewOrder.map((id) => room.views.get(id)).filter(Boolean),
