@@ -823,9 +823,13 @@ async function main() {
   if (failures) Deno.exitCode = 2;
 }
 
+/** The server's flags: those of `deno task start` (a smaller V8 young generation), plus profiling if asked. */
 function profFlags(): string[] {
-  return PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE}`] : [];
+  return [START_V8_FLAGS, ...(PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE}`] : [])];
 }
+
+/** Kept equal to the `start` task in deno.json. */
+const START_V8_FLAGS = "--v8-flags=--max-semi-space-size=8";
 
 async function section(name: string, fn: () => Promise<void>) {
   const t = performance.now();
