@@ -2,6 +2,7 @@
  * The seed 000 Python agent loop (tests/agent_loop.py), run with Debian's python3 + python3-httpx against
  * a started test server: it joins, lists actions, invokes one per turn, and its messages land in the room.
  */
+import { SEND_MESSAGE } from "../_seed_actions.ts";
 import assert from "node:assert/strict";
 import { client, startServer } from "../_server.ts";
 
@@ -28,16 +29,7 @@ Deno.test("the seed 000 Python agent loop completes its turns and its messages a
   const c = client(s.base);
   const room = await c.createRoom("my-room");
   // the room's one custom action: seed 000's send_message
-  await c.ok(room.id, room.token, "_register_action", {
-    id: "send_message",
-    description: "Send a chat message to the room",
-    params: { body: { type: "string" } },
-    writes: [{
-      scope: "_messages",
-      append: true,
-      value: { from: "${self}", kind: "chat", body: "${params.body}" },
-    }],
-  });
+  await c.ok(room.id, room.token, "_register_action", SEND_MESSAGE);
 
   const out = await new Deno.Command(PYTHON, {
     args: [SCRIPT],

@@ -2,6 +2,7 @@
  * The compatibility routes of SPEC §5 (seeds 000 and 003): each is a thin route onto a builtin, so it is
  * audited and obeys the same authority rules, with the status codes and shapes its seed documents.
  */
+import { SEND_MESSAGE } from "../_seed_actions.ts";
 import assert from "node:assert/strict";
 import { client, startServer } from "../_server.ts";
 
@@ -206,16 +207,7 @@ Deno.test("GET /state returns one object for scope+key, an array otherwise; DELE
 Deno.test("PUT/GET/DELETE /actions: register, list, get, delete (owner or room token), each audited", async () => {
   const { s, c, room, alice, bob, req, lastAudit } = await setup();
   await using _ = s;
-  const put = await req("PUT", "/actions", room.token, {
-    id: "send_message",
-    description: "Send a chat message to the room",
-    params: { body: { type: "string" } },
-    writes: [{
-      scope: "_messages",
-      append: true,
-      value: { from: "${self}", kind: "chat", body: "${params.body}" },
-    }],
-  });
+  const put = await req("PUT", "/actions", room.token, SEND_MESSAGE);
   assert.equal(put.status, 200);
   assert.equal((await lastAudit()).action, "_register_action");
   const list = await req("GET", "/actions", alice);

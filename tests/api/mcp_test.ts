@@ -1,6 +1,7 @@
 /**
  * /mcp through the SDK's own client over real HTTP: tools, auth by bearer token, wait_for, privacy, errors.
  */
+import { CLAIM_TASK, POST_TASK } from "../_seed_actions.ts";
 import assert from "node:assert/strict";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -88,31 +89,12 @@ Deno.test("/mcp runs the task-queue walk-through entirely through tools", async 
   await t.step("the room token registers post_task and claim_task", async () => {
     const post = await admin.call("invoke_action", {
       action: "_register_action",
-      params: {
-        id: "post_task",
-        description: "Post a new task for someone to claim",
-        params: { body: { type: "string" } },
-        writes: [{
-          scope: "_tasks",
-          append: true,
-          value: { from: "${self}", kind: "task", body: "${params.body}", claimed_by: null },
-        }],
-      },
+      params: POST_TASK,
     });
     assert.equal(post.isError, false, post.text);
     const claim = await admin.call("invoke_action", {
       action: "_register_action",
-      params: {
-        id: "claim_task",
-        description: "Claim an unclaimed task",
-        params: { key: { type: "string" } },
-        if: "state._tasks[params.key].claimed_by == null",
-        writes: [{
-          scope: "_tasks",
-          key: "${params.key}",
-          merge: { claimed_by: "${self}", claimed_at: "${now}" },
-        }],
-      },
+      params: CLAIM_TASK,
     });
     assert.equal(claim.isError, false, claim.text);
   });

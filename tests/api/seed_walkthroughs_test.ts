@@ -2,6 +2,7 @@
  * The curl walk-throughs of seed 000 that use actions and views, each as one ordered test, sent the way the
  * seed sends them (compatibility routes included; `-d` without a Content-Type is form-encoded).
  */
+import { CLAIM_TASK, POST_TASK, SEND_MESSAGE } from "../_seed_actions.ts";
 import assert from "node:assert/strict";
 import { client, http, startServer } from "../_server.ts";
 
@@ -48,16 +49,7 @@ Deno.test("seed: create, batch state, send_message action, read messages", async
     assert.equal(r.json.count, 2);
   });
   await t.step("register send_message", async () => {
-    const r = await run("PUT", "/rooms/demo/actions", room, {
-      id: "send_message",
-      description: "Send a chat message to the room",
-      params: { body: { type: "string" } },
-      writes: [{
-        scope: "_messages",
-        append: true,
-        value: { from: "${self}", kind: "chat", body: "${params.body}" },
-      }],
-    });
+    const r = await run("PUT", "/rooms/demo/actions", room, SEND_MESSAGE);
     assert.equal(r.status, 200, r.text);
   });
   await t.step("alice joins and sends a message via the action", async () => {
@@ -85,27 +77,8 @@ Deno.test("seed: post_task / claim_task", async (t) => {
   await t.step("register post_task and claim_task", async () => {
     for (
       const def of [
-        {
-          id: "post_task",
-          description: "Post a new task for someone to claim",
-          params: { body: { type: "string" } },
-          writes: [{
-            scope: "_tasks",
-            append: true,
-            value: { from: "${self}", kind: "task", body: "${params.body}", claimed_by: null },
-          }],
-        },
-        {
-          id: "claim_task",
-          description: "Claim an unclaimed task",
-          params: { key: { type: "string" } },
-          if: "state._tasks[params.key].claimed_by == null",
-          writes: [{
-            scope: "_tasks",
-            key: "${params.key}",
-            merge: { claimed_by: "${self}", claimed_at: "${now}" },
-          }],
-        },
+        POST_TASK,
+        CLAIM_TASK,
       ]
     ) {
       const r = await run("PUT", "/rooms/demo/actions", room, def);
