@@ -116,6 +116,19 @@ export async function readState(eng: Engine, rc: ReadCtx, scope?: string, key?: 
   if (scope !== undefined && !canReadScope(rc.caller, scope) && scope !== "_audit") {
     throw new ApiError("scope_denied", `${rc.caller.id} may not read scope ${scope}`, { scope });
   }
+  if (scope === "_view") {
+    // seed 003: computed views read back as state rows of the `_view` scope, with their resolved values
+    const rows = listViews(rc).map((v) => ({
+      scope: "_view",
+      key: v.id,
+      expr: v.expr,
+      value: v.expr,
+      resolved_value: v.value,
+      ...(v.error ? { error: v.error } : {}),
+    }));
+    if (key !== undefined) return one(rows.find((r) => r.key === key), scope, key);
+    return rows;
+  }
   if (scope === "_messages") {
     const rows = rc.room.messages.map((m) => ({
       scope: "_messages",

@@ -436,3 +436,21 @@ Deno.test("POST /agents/:agent/heartbeat → {ok, agent, status, heartbeat}; onl
   assert.equal(admin.status, 200);
   assert.equal(admin.json.agent, "bob");
 });
+
+Deno.test("seed 003 computed views: PUT /state {scope:_view, expr} registers one; GET /state?scope=_view&resolve=true reads it", async () => {
+  const { s, c, room, alice } = await setup();
+  await using _ = s;
+  await c.ok(room.id, room.token, "_set_state", { scope: "_shared", key: "turn", value: 3 });
+  const put = await c.http("PUT", `/rooms/${room.id}/state`, {
+    token: room.token,
+    body: { scope: "_view", key: "next_turn", expr: "state._shared.turn + 1" },
+  });
+  assert.equal(put.status, 200, put.text);
+  assert.equal(put.json.resolved_value, 4);
+  const rows = await c.http("GET", `/rooms/${room.id}/state?scope=_view&resolve=true`, { token: alice });
+  assert.equal(rows.status, 200);
+  const row = rows.json.find((r: { key: string }) => r.key === "next_turn");
+  assert.deepEqual([row.scope, row.expr, row.resolved_value], ["_view", "state._shared.turn + 1", 4]);
+  const one = await c.http("GET", `/rooms/${room.id}/state?scope=_view&key=next_turn`, { token: alice });
+  assert.equal(one.json.resolved_value, 4);
+});
