@@ -14,7 +14,7 @@ import type { Engine } from "./engine.ts";
 import { participantGuide } from "./guide.ts";
 import { canReadScope } from "./privacy.ts";
 import { ownerScopeContext } from "./invoke_ctx.ts";
-import type { Room } from "./model.ts";
+import { entryBytes, type Room } from "./model.ts";
 import { touch } from "./presence.ts";
 import { celValue, viewValues } from "./snapshot.ts";
 import { applyTx, Tx } from "./tx.ts";
@@ -201,7 +201,7 @@ function checkQuotas(room: Room, tx: Tx): void {
     const [scope, key] = id.split("\u0000");
     const old = room.getEntry(scope, key);
     if (e && !old) added++;
-    bytes += (e ? JSON.stringify(e.value).length : 0) - (old ? JSON.stringify(old.value).length : 0);
+    bytes += (e ? entryBytes(e) : 0) - (old ? entryBytes(old) : 0);
   }
   if (added && room.entryCount + added > tx.limits.roomMaxEntries) {
     throw new ApiError(

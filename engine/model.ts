@@ -19,7 +19,13 @@ export type Entry = {
   seq: number;
   /** the value converted for CEL, built on first use. */
   cel?: unknown;
+  /** length of the value's JSON, measured once (size limit, room quota, stored-bytes accounting). */
+  bytes?: number;
 };
+
+export function entryBytes(e: Entry): number {
+  return e.bytes ??= JSON.stringify(e.value).length;
+}
 
 export type Agent = {
   id: string;

@@ -13,6 +13,7 @@ import {
   type AuditRow,
   type Change,
   type Entry,
+  entryBytes,
   entryId,
   LOG_RING,
   type Message,
@@ -112,14 +113,14 @@ export function applyTx(tx: Tx): number {
     const old = room.getEntry(scope, key);
     if (old) {
       room.entryCount--;
-      room.storedBytes -= JSON.stringify(old.value).length;
+      room.storedBytes -= entryBytes(old);
     }
     if (e) {
       e.seq = seq;
       e.cel = undefined;
       room.scope(scope).set(key, e);
       room.entryCount++;
-      room.storedBytes += JSON.stringify(e.value).length;
+      room.storedBytes += entryBytes(e);
       changes.push({ scope, key, version: e.version });
       const target = `${scope}.${key}`;
       if (room.ticks.has(target) && !tx.newTicks.has(target)) {

@@ -85,7 +85,8 @@ export function checkKey(key: unknown, field = "key"): string {
   return k;
 }
 
-function checkSize(value: unknown, tx: Tx, field: string): void {
+/** Refuses a value over the size limit; returns its JSON length. */
+function checkSize(value: unknown, tx: Tx, field: string): number {
   const n = JSON.stringify(value ?? null).length;
   if (n > tx.limits.maxValueBytes) {
     throw new ApiError(
@@ -97,6 +98,7 @@ function checkSize(value: unknown, tx: Tx, field: string): void {
       },
     );
   }
+  return n;
 }
 
 function toNumber(v: unknown, field: string): number {
@@ -177,7 +179,7 @@ export function applyWrite(
     }
     value = w.value;
   }
-  checkSize(value, tx, `${field}.value`);
+  const bytes = checkSize(value, tx, `${field}.value`);
   let enabled = cur?.enabled ?? null;
   if (w.enabled !== undefined) {
     if (w.enabled !== null) {
@@ -204,6 +206,7 @@ export function applyWrite(
     enabled,
     sort_key: sortKey ?? cur?.sort_key ?? null,
     seq: 0,
+    bytes,
   };
   tx.put(entry);
   return { scope, key, value, version: entry.version };

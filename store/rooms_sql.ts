@@ -85,6 +85,7 @@ export async function loadRoom(db: Db, id: string): Promise<Room | undefined> {
       enabled: s.enabled === null ? null : String(s.enabled),
       sort_key: num(s.sort_key),
       seq: Number(s.seq),
+      bytes: value.length,
     });
     room.entryCount++;
     room.storedBytes += value.length;
