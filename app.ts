@@ -1,12 +1,11 @@
 /**
- * @module app — createApp(deps): middleware order, one route module per resource, the one error handler.
+ * @module app — createApp(deps): middleware order, one route module per resource, and failure answered in
+ * one place (errors.ts `toErrorResponse`).
  */
 import { Hono } from "hono";
-import { HTTPException } from "hono/http-exception";
-import { z } from "zod";
-import { ApiError } from "./errors.ts";
+import { ApiError, toErrorResponse } from "./errors.ts";
 import type { Engine } from "./engine/engine.ts";
-import { type AppEnv, zodToApi } from "./routes/http.ts";
+import type { AppEnv } from "./routes/http.ts";
 import { roomRoutes } from "./routes/rooms.ts";
 import { actionRoutes } from "./routes/actions.ts";
 import { readRoutes } from "./routes/reads.ts";
@@ -20,28 +19,6 @@ import { jsonLogger, requestLog } from "./middleware/request_log.ts";
 import { mcpRoutes } from "./routes/mcp.ts";
 
 export type AppDeps = { eng: Engine; log?: (line: Record<string, unknown>) => void; logRequests?: boolean };
-
-export function errorResponse(err: unknown, log?: (line: Record<string, unknown>) => void): Response {
-  let e: ApiError;
-  if (err instanceof ApiError) e = err;
-  else if (err instanceof z.ZodError) e = zodToApi(err, "invalid_body");
-  else if (err instanceof HTTPException) {
-    e = new ApiError(
-      err.status === 413 ? "payload_too_large" : "bad_request",
-      err.message || "bad request",
-      {},
-      err.status,
-    );
-  } else {
-    log?.({ level: "error", error: String((err as Error)?.stack ?? err) });
-    console.error(err);
-    e = new ApiError("internal_error", "an unexpected error occurred; it has been logged");
-  }
-  return new Response(JSON.stringify(e.toBody()), {
-    status: e.status,
-    headers: { "content-type": "application/json; charset=utf-8", "x-error-code": e.code },
-  });
-}
 
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -64,8 +41,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route("/", compatRoutes);
   app.route("/", mcpRoutes);
   app.notFound((c) =>
-    errorResponse(new ApiError("not_found", `no route ${c.req.method} ${new URL(c.req.url).pathname}`))
+    toErrorResponse(new ApiError("not_found", `no route ${c.req.method} ${new URL(c.req.url).pathname}`))
   );
-  app.onError((err) => errorResponse(err, deps.log));
+  app.onError((err) => toErrorResponse(err, deps.log));
   return app;
 }

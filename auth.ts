@@ -1,16 +1,28 @@
 /**
  * @module auth — tokens (mint, hash, constant-time compare), who a bearer token is in a room, and the
  * authority table of SPEC §4. Privacy of reads is decided in engine/privacy.ts from the Caller built here.
+ * Knows a room only by the shape below, so it depends on nothing of the engine.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { ApiError } from "./errors.ts";
-import type { Agent, Room } from "./engine/model.ts";
+
+/** What authority needs to know of an agent. */
+export type Member = { readonly id: string; readonly grants: readonly string[]; readonly token_hash: string };
+
+/** What identifying a token needs to know of a room. */
+export type TokenRealm = {
+  readonly token_hash: string;
+  readonly view_token_hash: string;
+  readonly agents: ReadonlyMap<string, Member>;
+  /** token hash → agent id */
+  readonly agentByToken: ReadonlyMap<string, string>;
+};
 
 /** Who is calling: the room admin, a read-only viewer, or an agent (possibly the admin acting as one). */
 export type Caller =
   | { kind: "admin"; id: "admin" }
   | { kind: "viewer"; id: "viewer" }
-  | { kind: "agent"; id: string; agent: Agent; viaRoomToken: boolean };
+  | { kind: "agent"; id: string; agent: Member; viaRoomToken: boolean };
 
 export type TokenKind = "room" | "view" | "agent";
 
@@ -43,7 +55,7 @@ export function bearer(header: string | undefined | null): string | undefined {
 }
 
 /** Resolves a token against a room; `undefined` token → undefined caller. Unknown → 401 invalid_token. */
-export function identify(room: Room, token: string | undefined): Caller | undefined {
+export function identify(room: TokenRealm, token: string | undefined): Caller | undefined {
   if (token === undefined) return undefined;
   const h = hashToken(token);
   if (token.startsWith("room_") && sameHash(h, room.token_hash)) return { kind: "admin", id: "admin" };
@@ -80,7 +92,7 @@ export function requireAdmin(caller: Caller | undefined): Caller {
  * Applies a body/query `agent` or `from` claim: an agent may only name itself (`403 identity_mismatch`);
  * the room token may act as any agent of the room.
  */
-export function actAs(room: Room, caller: Caller, claimed: unknown, field = "agent"): Caller {
+export function actAs(room: TokenRealm, caller: Caller, claimed: unknown, field = "agent"): Caller {
   if (claimed === undefined || claimed === null || claimed === "") return caller;
   if (typeof claimed !== "string") throw new ApiError("invalid_body", `${field} must be a string`, { field });
   if (caller.kind === "agent") {

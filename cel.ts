@@ -4,6 +4,7 @@
  */
 import { Environment } from "@marcbachmann/cel-js";
 import { serialize } from "@marcbachmann/cel-js/serialize";
+import { CEL_CACHE_MAX, CEL_MAX_BUILT, CEL_MAX_STEPS } from "./config.ts";
 import { ApiError } from "./errors.ts";
 
 type AstNode = { op: string; args: unknown };
@@ -33,10 +34,11 @@ const env = new Environment({
 });
 
 // Evaluation budget: the evaluator calls `run` once per AST node visit, comprehension steps included, so
-// counting there bounds every expression (nested comprehensions over large lists included).
-const MAX_STEPS = 1_000_000;
-// `+` on strings and lists can double a value per step (cel.bind, chained maps): count what it builds.
-const MAX_BUILT = 4_000_000;
+// counting there bounds every expression (nested comprehensions over large lists included). `+` on strings
+// and lists can double a value per step (cel.bind, chained maps): what it builds is counted too. (Module
+// constants: the check below runs on every node visit.)
+const MAX_STEPS = CEL_MAX_STEPS;
+const MAX_BUILT = CEL_MAX_BUILT;
 let steps = 0;
 let built = 0;
 let deadline = Infinity;
@@ -81,7 +83,6 @@ class CelLimitError extends Error {}
 })();
 
 const cache = new Map<string, Program>();
-const CACHE_MAX = 10_000;
 
 /** Compiles (and type-checks) an expression; `400 invalid_cel` / `cel_limit` naming `field` on error. */
 export function compile(source: unknown, limits: CelLimits, field = "expression"): Program {
@@ -122,7 +123,7 @@ export function compile(source: unknown, limits: CelLimits, field = "expression"
     });
   }
   const program = { source, run, paths: readPaths(run.ast) };
-  if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
+  if (cache.size >= CEL_CACHE_MAX) cache.delete(cache.keys().next().value!);
   cache.set(source, program);
   return program;
 }

@@ -55,12 +55,46 @@ export type Limits = {
   roomMessagesPerSec: number;
 };
 
+// ── fixed limits and constants (not configurable; each names what it bounds) ──────────────────────
+
 export const ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 export const MAX_KEY_LENGTH = 256;
+/** `/context` messages section, and `include=changes` message objects */
 export const CONTEXT_MESSAGES_DEFAULT = 50;
 export const CONTEXT_MESSAGES_MAX = 200;
+/** `/poll` messages and audit rows; `/state?scope=_audit` */
 export const POLL_LIMIT_DEFAULT = 500;
 export const POLL_LIMIT_MAX = 2000;
+/** `GET /messages` (seed 000) */
+export const MESSAGES_LIST_DEFAULT = 50;
+export const MESSAGES_LIST_MAX = 500;
+/** CEL evaluation: AST node visits and characters built by `+`, per expression */
+export const CEL_MAX_STEPS = 1_000_000;
+export const CEL_MAX_BUILT = 4_000_000;
+/** compiled expressions kept */
+export const CEL_CACHE_MAX = 10_000;
+/** a token whose expressions hit the CEL limit twice within this window waits it out (429) */
+export const CEL_PENALTY_MS = 1000;
+/** stored `Idempotency-Key` replies are answered for this long */
+export const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
+/** runs of a write whose commit lost a race with another process on the same database */
+export const MAX_COMMIT_ATTEMPTS = 20;
+/** rooms held in memory before the idle ones are evicted */
+export const MAX_ROOMS_IN_MEMORY = 20_000;
+/** recent commits a room keeps in memory for cursors and the change feed */
+export const LOG_RING = 4096;
+/** per room and caller: observations of views and actions kept for `include=changes` */
+export const OBSERVATIONS_KEPT = 8;
+/** a tool call returns well within the common 60 s MCP client timeout, whatever SYNC_MAX_WAIT_MS says */
+export const MCP_MAX_WAIT_MS = 45_000;
+/** an SSE comment line keeps idle `/events` connections open through proxies */
+export const SSE_HEARTBEAT_MS = 15_000;
+/** `/healthz` answers 503 when storage does not answer within this */
+export const HEALTH_TIMEOUT_MS = 2000;
+/** room snapshots are bigger than ordinary requests (`POST /rooms/import`); still bounded */
+export const IMPORT_MIN_BYTES = 32 * 1024 * 1024;
+/** in-flight requests get this long to finish at shutdown */
+export const SHUTDOWN_GRACE_MS = 10_000;
 
 export function loadConfig(env: Record<string, string | undefined> = Deno.env.toObject()): Config {
   const e = Env.parse(env);

@@ -1,7 +1,9 @@
 /**
- * @module errors — the closed table of error codes, ApiError, and the one function that turns any
- * thrown value into the `{error, message, …details}` response (SPEC §14).
+ * @module errors — failure, written once: the closed table of error codes, `ApiError` with typed details per
+ * code, the one translator from zod issues, and the one function that turns anything thrown into the
+ * `{error, message, …details}` response (SPEC §14). No other module builds an error body.
  */
+import { z } from "zod";
 
 export const ERROR_STATUS = {
   bad_request: 400,
@@ -50,17 +52,60 @@ export const ERROR_STATUS = {
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
 
-export class ApiError extends Error {
-  readonly code: ErrorCode;
+/** The per-room and per-snapshot quotas `quota_exceeded` names. */
+export type Quota = "room_entries" | "room_bytes" | "room_messages_per_sec" | "room_actions" | "room_views";
+
+/** One zod issue as an error lists it. */
+export type IssueSummary = { path: string; message: string };
+
+/** The detail fields of the codes that carry a fixed set; every other code takes any fields. */
+export type ErrorDetails = {
+  quota_exceeded: { quota: Quota; limit: number; stored?: number; retry_after_ms?: number };
+  rate_limited: { retry_after_ms: number; limit_per_sec?: number; burst?: number };
+  precondition_failed: {
+    expression: unknown;
+    field?: string;
+    /** what the condition evaluated to (null when it failed at run time or was not boolean) */
+    evaluated?: boolean | null;
+    runtime_error?: string;
+    /** each state/views path the condition reads, with its value, as far as the invoker may see it */
+    detail?: Record<string, unknown>;
+  };
+  version_conflict: { expected_version: number; current: unknown };
+  invalid_params: {
+    field?: string;
+    issues?: IssueSummary[];
+    params?: { param: string; problem: string }[];
+  };
+  cel_limit: { field?: string; limit?: number; expression?: string; detail?: string };
+};
+
+/** The details code `C` is made with (any code: an open record). */
+export type DetailsOf<C extends ErrorCode> = [ErrorCode] extends [C] ? Record<string, unknown>
+  : C extends keyof ErrorDetails ? ErrorDetails[C]
+  : Record<string, unknown>;
+
+export class ApiError<C extends ErrorCode = ErrorCode> extends Error {
+  readonly code: C;
+  /** typed where the error is made (the constructor takes `DetailsOf<C>`); read as a record */
   readonly details: Record<string, unknown>;
   /** Overrides the table's status where a seed documents another one (rare). */
   readonly status: number;
+  /** Response headers that belong to this failure (`Allow` of a 405). */
+  readonly headers?: Record<string, string>;
 
-  constructor(code: ErrorCode, message: string, details: Record<string, unknown> = {}, status?: number) {
+  constructor(
+    code: C,
+    message: string,
+    // details may be left out only where the code requires none
+    ...[details, opts]: Partial<DetailsOf<C>> extends DetailsOf<C> ? [DetailsOf<C>?, ErrorOptions?]
+      : [DetailsOf<C>, ErrorOptions?]
+  ) {
     super(message);
     this.code = code;
-    this.details = details;
-    this.status = status ?? ERROR_STATUS[code];
+    this.details = details ?? {};
+    this.status = opts?.status ?? ERROR_STATUS[code];
+    this.headers = opts?.headers;
   }
 
   toBody(): Record<string, unknown> {
@@ -68,6 +113,92 @@ export class ApiError extends Error {
   }
 }
 
+export type ErrorOptions = { status?: number; headers?: Record<string, string> };
+
 export function isApiError(e: unknown): e is ApiError {
   return e instanceof ApiError;
+}
+
+/** Codes a failed zod parse becomes, with the field named when the issue has no path. */
+const ZOD_ROOT = {
+  invalid_body: "body",
+  invalid_query: "query",
+  invalid_params: "params",
+  invalid_timer: "timer",
+} as const;
+export type ZodCode = keyof typeof ZOD_ROOT;
+
+/**
+ * The one translation of zod issues: the first issue names the field (`at` prefixes it when the value sat
+ * inside something, e.g. `actions[0]`), unknown keys are listed, and up to ten issues are attached.
+ */
+export function fromZod(e: z.ZodError, code: ZodCode, at?: string): ApiError {
+  const issue = e.issues[0];
+  const path = issue?.path.map(String).join(".") ?? "";
+  const field = at ? (path ? `${at}.${path}` : at) : (path || ZOD_ROOT[code]);
+  const message = issue?.code === "unrecognized_keys"
+    ? `unknown field${issue.keys.length > 1 ? "s" : ""} ${
+      issue.keys.map((k) => JSON.stringify(k)).join(", ")
+    }${at || path ? ` in ${field}` : ""}`
+    : `${field}: ${issue?.message}`;
+  const issues = e.issues.slice(0, 10).map((i) => ({
+    path: i.path.map(String).join("."),
+    message: i.message,
+  }));
+  return new ApiError(code, message, { field, issues });
+}
+
+/** A refusal as an ApiError: ours as it is, a zod error as `zodCode`; anything else is a bug and rethrown. */
+export function asRefusal(e: unknown, zodCode: ZodCode = "invalid_params"): ApiError {
+  if (e instanceof ApiError) return e;
+  if (e instanceof z.ZodError) return fromZod(e, zodCode);
+  throw e;
+}
+
+/**
+ * Anything thrown, as an ApiError: ours as they are, zod errors as `zodCode` (`invalid_body` for a request
+ * body), framework HTTP exceptions by their status; anything else is a logged `500 internal_error`.
+ */
+export function toApiError(
+  err: unknown,
+  o: { zodCode?: ZodCode; log?: (line: Record<string, unknown>) => void } = {},
+): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof z.ZodError) return fromZod(err, o.zodCode ?? "invalid_body");
+  if (isHttpException(err)) {
+    return new ApiError(
+      err.status === 413 ? "payload_too_large" : "bad_request",
+      err.message || "bad request",
+      {},
+      {
+        status: err.status,
+      },
+    );
+  }
+  o.log?.({ level: "error", error: String((err as Error)?.stack ?? err) });
+  console.error(err);
+  return new ApiError("internal_error", "an unexpected error occurred; it has been logged");
+}
+
+/** Hono's HTTPException, recognised by shape so this module needs no web framework. */
+function isHttpException(e: unknown): e is Error & { status: number } {
+  return e instanceof Error && typeof (e as { status?: unknown }).status === "number" &&
+    typeof (e as { getResponse?: unknown }).getResponse === "function";
+}
+
+/** JSON as every response carries it: one line, ended by a newline (pasted curl output stays apart). */
+export const JSON_TYPE = "application/json; charset=utf-8";
+export function jsonText(body: unknown): string {
+  return JSON.stringify(body) + "\n";
+}
+
+/** The HTTP response for anything thrown: the body, its status, `x-error-code`, and the error's headers. */
+export function toErrorResponse(err: unknown, log?: (line: Record<string, unknown>) => void): Response {
+  const e = toApiError(err, { log });
+  const headers: Record<string, string> = { "content-type": JSON_TYPE, "x-error-code": e.code, ...e.headers };
+  if (e.code === "rate_limited") {
+    const ms = (e.details as ErrorDetails["rate_limited"]).retry_after_ms;
+    headers["retry-after"] = String(Math.max(1, Math.ceil(ms / 1000)));
+  }
+  return new Response(jsonText(e.toBody()), { status: e.status, headers });
 }

@@ -1,17 +1,17 @@
 /**
- * @module main — start-up only: config → database → engine → app → Deno.serve, and graceful shutdown
- * (stop accepting, answer waiters 503, flush the last commits, close the database).
+ * @module main — start-up only: config → store → engine → app → Deno.serve, and graceful shutdown
+ * (stop accepting, answer waiters 503, flush the last commits, close the store).
  */
-import { loadConfig } from "./config.ts";
-import { openDb } from "./store/db.ts";
+import { loadConfig, SHUTDOWN_GRACE_MS } from "./config.ts";
+import { LibsqlStore } from "./store/libsql_store.ts";
 import { Engine } from "./engine/engine.ts";
 import { createApp } from "./app.ts";
 import { systemClock } from "./timers.ts";
 
 const config = loadConfig();
-const db = await openDb(config.dbUrl, config.dbAuthToken);
-const eng = new Engine({ db, limits: config.limits, clock: systemClock, peerPollMs: config.peerPollMs });
-eng.startPeerWatch();
+const store = await LibsqlStore.open(config.dbUrl, config.dbAuthToken);
+const eng = new Engine({ store, limits: config.limits, clock: systemClock, peerPollMs: config.peerPollMs });
+eng.rooms.startPeerWatch();
 const app = createApp({ eng, logRequests: config.logRequests });
 
 const server = Deno.serve({
@@ -21,7 +21,6 @@ const server = Deno.serve({
     console.log(`agent-sync listening on http://${hostname}:${port} (db ${config.dbUrl})`),
 }, app.fetch);
 
-const SHUTDOWN_GRACE_MS = 10_000;
 let stopping = false;
 async function shutdown(signal: string) {
   if (stopping) return;
@@ -33,8 +32,8 @@ async function shutdown(signal: string) {
   await Promise.race([server.shutdown(), new Promise((r) => grace = setTimeout(r, SHUTDOWN_GRACE_MS))]);
   clearTimeout(grace);
   await closed;
-  await eng.committer.drain(); // writes submitted by requests that were still running during the first drain
-  db.close();
+  await eng.rooms.drain(); // writes submitted by requests that were still running during the first drain
+  store.close();
   Deno.exit(0);
 }
 for (const s of ["SIGTERM", "SIGINT"] as const) Deno.addSignalListener(s, () => shutdown(s));

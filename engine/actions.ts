@@ -15,6 +15,7 @@ import type { Tx } from "./tx.ts";
 import { applyWrite, checkPredicate, checkScopeName, type WriteResult, WriteSpec } from "./write_modes.ts";
 import type { Caller } from "../auth.ts";
 import { canReadScope } from "./privacy.ts";
+import { checkDefinitionQuota } from "./quotas.ts";
 
 export const RegisterAction = z.strictObject({
   id: z.string().regex(ID_PATTERN, "id must be 1-128 characters of [A-Za-z0-9._:-]"),
@@ -67,11 +68,7 @@ export function registerAction(tx: Tx, raw: unknown): ActionDef {
   }
   const existing = tx.action(p.id);
   if (existing) checkOwner(tx.caller, existing.registrar, `action ${p.id}`);
-  else if (tx.room.actions.size >= tx.limits.roomMaxActions) {
-    throw new ApiError("quota_exceeded", `this room already has ${tx.limits.roomMaxActions} actions`, {
-      limit: tx.limits.roomMaxActions,
-    });
-  }
+  else checkDefinitionQuota(tx, "actions");
   const scope = p.scope ?? "_shared";
   checkOwnerScope(tx.caller, scope, `action ${p.id}`);
   const params = (p.params ?? {}) as Record<string, ParamSpec>;

@@ -7,7 +7,7 @@ import { actAs, type Caller, canWriteScope } from "../auth.ts";
 import { ApiError } from "../errors.ts";
 import { renewTimer } from "../timers.ts";
 import { checkOwner, registerAction } from "./actions.ts";
-import type { ParamSpec } from "./model.ts";
+import type { ActionDef, ParamSpec } from "./model.ts";
 import { messageView } from "./messages.ts";
 import type { Tx } from "./tx.ts";
 import { deleteView, publishKey, registerView } from "./views.ts";
@@ -252,7 +252,7 @@ export const BUILTINS: Record<string, Builtin> = {
           field: "agent",
         });
       }
-      const agent = { ...who.agent, status: p.status ?? "active", last_heartbeat: tx.iso };
+      const agent = { ...tx.room.agents.get(who.id)!, status: p.status ?? "active", last_heartbeat: tx.iso };
       tx.agents.set(agent.id, agent);
       return {
         writes: [],
@@ -313,7 +313,7 @@ export const BUILTINS: Record<string, Builtin> = {
 };
 
 /** An action definition as listings show it (no internal fields). */
-export function publicAction(a: import("./model.ts").ActionDef): Record<string, unknown> {
+export function publicAction(a: ActionDef): Record<string, unknown> {
   return {
     id: a.id,
     description: a.description,

@@ -6,11 +6,10 @@ import { compile, evaluate } from "../cel.ts";
 import { ticksRemaining } from "../timers.ts";
 import { isActionEnabled } from "./actions.ts";
 import { BUILTINS } from "./builtins.ts";
+import { celContext, type ReadCtx } from "./context.ts";
+import { ownerScopeContext } from "./invoke_ctx.ts";
 import type { ActionDef } from "./model.ts";
 import { actionLiveness } from "./snapshot.ts";
-import type { ReadCtx } from "./context.ts";
-import { celContext } from "./context.ts";
-import { ownerScopeContext } from "./invoke_ctx.ts";
 
 export type ActionSummary = Record<string, unknown> & { id: string; available: boolean; enabled: boolean };
 
@@ -25,7 +24,7 @@ export function actionCatalog(rc: ReadCtx, forContext: boolean): ActionSummary[]
   for (const a of rc.room.actions.values()) {
     const live = actionLiveness(rc.room, a, rc.now);
     if (live === "gone" || (forContext && live !== "live")) continue;
-    base ??= celContext(rc, {}, false);
+    base ??= celContext(rc);
     const ctx = ownerScopeContext(rc, a, base);
     const enabled = isActionEnabled(a, { ...ctx, params: {} }, rc);
     if (forContext && !enabled) continue;
@@ -81,4 +80,32 @@ function predicateMayPass(a: ActionDef, ctx: Record<string, unknown>, rc: ReadCt
   } catch {
     return false;
   }
+}
+
+/** Adds `actions` (availability for the caller) to a CEL context, computed only if the expression reads it. */
+export function withActions(ctx: Record<string, unknown>, rc: ReadCtx): Record<string, unknown> {
+  let built: Record<string, unknown> | undefined;
+  Object.defineProperty(ctx, "actions", {
+    enumerable: true,
+    get() {
+      if (!built) {
+        built = {};
+        for (const a of actionCatalog(rc, false)) {
+          built[a.id] = { available: a.available, enabled: a.enabled };
+        }
+      }
+      return built;
+    },
+  });
+  return ctx;
+}
+
+/** The `/context` actions section: what the caller can use now, by id. */
+export function jsonActions(rc: ReadCtx): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const a of actionCatalog(rc, true)) {
+    const { id, ...rest } = a;
+    out[id] = rest;
+  }
+  return out;
 }

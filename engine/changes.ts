@@ -4,15 +4,34 @@
  * availability changed for the caller. Privacy comes from privacy.ts; only memory is read (the log ring and
  * per-caller observations), never the database.
  */
-import { CONTEXT_MESSAGES_DEFAULT, CONTEXT_MESSAGES_MAX } from "../config.ts";
+import type { Caller } from "../auth.ts";
+import { CONTEXT_MESSAGES_DEFAULT, CONTEXT_MESSAGES_MAX, OBSERVATIONS_KEPT } from "../config.ts";
 import { actionCatalog } from "./catalog.ts";
 import { type ReadCtx, visibleScopes } from "./context.ts";
 import { messageView } from "./messages.ts";
-import type { Change, Room } from "./model.ts";
-import { canReadScope } from "./privacy.ts";
+import type { AuditRow, Change, CommitRecord } from "./model.ts";
+import { canReadAudit, canReadScope } from "./privacy.ts";
+import type { Observation } from "./room.ts";
 import { liveScope, viewValues } from "./snapshot.ts";
 
 export type Delta = { changes: Change[]; messages: number[]; complete: boolean };
+
+/** The entry changes of one commit the caller may see (the one privacy rule of cursors and the feed). */
+export function visibleChanges(caller: Caller, rec: CommitRecord): Change[] {
+  // the record's own list when all of it is visible (the common case allocates nothing)
+  const all = rec.changes;
+  let out: Change[] | undefined;
+  for (let i = 0; i < all.length; i++) {
+    if (!canReadScope(caller, all[i].scope)) out ??= all.slice(0, i);
+    else out?.push(all[i]);
+  }
+  return out ?? all;
+}
+
+/** The audit row of one commit, if the caller may see it. */
+export function visibleAudit(caller: Caller, rec: CommitRecord): AuditRow | null {
+  return rec.audit && canReadAudit(caller, rec.audit.agent) ? rec.audit : null;
+}
 
 /**
  * Entries and message seqs after a cursor that the caller may see. A cursor older than the in-memory log
@@ -20,17 +39,16 @@ export type Delta = { changes: Change[]; messages: number[]; complete: boolean }
  */
 export function changesSince(rc: ReadCtx, after: number): Delta {
   const room = rc.room;
+  const log = room.rt.log;
   const changes: Change[] = [];
   const messages = new Set<number>();
-  const oldest = room.log.length ? room.log[0].seq : room.seq + 1;
+  const oldest = log.length ? log[0].seq : room.seq + 1;
   let complete = after >= oldest - 1;
   if (complete) {
     const seen = new Map<string, Change>();
-    for (const rec of room.log) {
+    for (const rec of log) {
       if (rec.seq <= after) continue;
-      for (const c of rec.changes) {
-        if (canReadScope(rc.caller, c.scope)) seen.set(`${c.scope}\u0000${c.key}`, c);
-      }
+      for (const c of visibleChanges(rc.caller, rec)) seen.set(`${c.scope}\u0000${c.key}`, c);
       for (const m of rec.messages) messages.add(m);
     }
     changes.push(...seen.values());
@@ -48,12 +66,6 @@ export function changesSince(rc: ReadCtx, after: number): Delta {
 
 // ── observations: view values and action availability as one caller saw them at a cursor ─────────────
 
-type Observation = { seq: number; views: Map<string, string>; actions: Map<string, boolean> };
-
-/** Per room, per caller id: the last few observations, oldest first. Lost when the room is reloaded. */
-const observed = new WeakMap<Room, Map<string, Observation[]>>();
-const OBSERVATIONS_KEPT = 8;
-
 function snapshot(rc: ReadCtx): Observation {
   const views = new Map<string, string>();
   for (const [id, v] of viewValues(rc.room, rc.now, rc.limits)) {
@@ -70,8 +82,8 @@ function snapshot(rc: ReadCtx): Observation {
  * listing is answered (the cursor it returns is the next call's `after`).
  */
 export function observe(rc: ReadCtx): void {
-  let byCaller = observed.get(rc.room);
-  if (!byCaller) observed.set(rc.room, byCaller = new Map());
+  // per caller id, the last few, oldest first; lost when the room is reloaded
+  const byCaller = rc.room.rt.observations;
   const list = byCaller.get(rc.caller.id) ?? [];
   const obs = snapshot(rc);
   const at = list.findIndex((o) => o.seq >= obs.seq);
@@ -84,7 +96,7 @@ export function observe(rc: ReadCtx): void {
 
 /** The observation at `seq` (exact) or the newest before it (a superset of the changes is then reported). */
 function baseline(rc: ReadCtx, seq: number): { obs: Observation; exact: boolean } | undefined {
-  const list = observed.get(rc.room)?.get(rc.caller.id) ?? [];
+  const list = rc.room.rt.observations.get(rc.caller.id) ?? [];
   for (let i = list.length - 1; i >= 0; i--) {
     if (list[i].seq <= seq) return { obs: list[i], exact: list[i].seq === seq };
   }

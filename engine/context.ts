@@ -1,17 +1,23 @@
 /**
  * @module engine/context — a caller's view of the room: the CEL context of SPEC §8 and the `/context`
- * response of §5. Built from the snapshot, filtered through privacy.ts; never reads another agent's scope.
+ * sections of §5. Built from the snapshot, filtered through privacy.ts; never reads another agent's scope.
+ * (The `actions` entry of a CEL context is added by catalog.ts, which builds on this module.)
  */
-import { toCel } from "../cel.ts";
 import type { Caller } from "../auth.ts";
 import type { Limits } from "../config.ts";
-import type { Room } from "./model.ts";
-import { canReadScope } from "./privacy.ts";
-import { agentsCel, defineMessagesScope, liveScope, stateScopes, viewValues } from "./snapshot.ts";
+import type { Engine } from "./engine.ts";
 import { messageCounts } from "./messages.ts";
-import { actionCatalog } from "./catalog.ts";
+import { NO_OP, type Op } from "./op.ts";
+import { canReadScope } from "./privacy.ts";
+import type { Room } from "./room.ts";
+import { agentsCel, defineMessagesScope, liveScope, stateScopes, viewsCel, viewValues } from "./snapshot.ts";
 
-export type ReadCtx = { room: Room; caller: Caller; now: number; limits: Limits };
+/** One read: the room, who reads, the moment, the limits, and the request it serves. */
+export type ReadCtx = { room: Room; caller: Caller; now: number; limits: Limits; op: Op };
+
+export function readCtx(eng: Engine, room: Room, caller: Caller, op: Op = NO_OP): ReadCtx {
+  return { room, caller, now: eng.now(), limits: eng.limits, op };
+}
 
 /** Scopes the caller sees in `state`, by name (its own included under its id). */
 export function visibleScopes(rc: ReadCtx): string[] {
@@ -30,21 +36,15 @@ export function celState(rc: ReadCtx): Record<string, unknown> {
   return state;
 }
 
-/** Views as CEL values, converted once per computed set of values (every waiter's check reads them). */
-const celViewsOf = new WeakMap<object, Record<string, unknown>>();
+/** Views as CEL values (computed once per commit for every reader). */
 export function celViews(rc: ReadCtx): Record<string, unknown> {
-  const values = viewValues(rc.room, rc.now, rc.limits);
-  let out = celViewsOf.get(values);
-  if (!out) {
-    out = {};
-    for (const [id, v] of values) out[id] = toCel(v.value);
-    celViewsOf.set(values, out);
-  }
-  return out;
+  return viewsCel(rc.room, rc.now, rc.limits);
 }
 
+/** The caller's read marker: agents have one, tokens have read everything. */
 export function lastSeen(rc: ReadCtx): number {
-  return rc.caller.kind === "agent" ? rc.caller.agent.last_seen_seq : rc.room.messages.length;
+  if (rc.caller.kind !== "agent") return rc.room.messages.length;
+  return rc.room.agents.get(rc.caller.id)?.last_seen_seq ?? 0;
 }
 
 export function celMessages(rc: ReadCtx) {
@@ -53,10 +53,10 @@ export function celMessages(rc: ReadCtx) {
 }
 
 /**
- * The full CEL context for expressions a caller writes (eval, wait, if). `actions` is computed only if the
- * expression reads it; `if` evaluation itself gets a context without `actions` (no recursion).
+ * The CEL context for expressions a caller writes (eval, wait, if), `actions` aside (catalog.ts
+ * `withActions` adds it where an expression may read it; an action's own `if` may not).
  */
-export function celContext(rc: ReadCtx, extra: Record<string, unknown> = {}, withActions = true) {
+export function celContext(rc: ReadCtx, extra: Record<string, unknown> = {}): Record<string, unknown> {
   const ctx: Record<string, unknown> = {
     state: celState(rc),
     views: celViews(rc),
@@ -71,21 +71,6 @@ export function celContext(rc: ReadCtx, extra: Record<string, unknown> = {}, wit
     configurable: true,
     get: () => agentsCel(rc.room),
   });
-  if (withActions) {
-    let built: Record<string, unknown> | undefined;
-    Object.defineProperty(ctx, "actions", {
-      enumerable: true,
-      get() {
-        if (!built) {
-          built = {};
-          for (const a of actionCatalog(rc, false)) {
-            built[a.id as string] = { available: a.available, enabled: a.enabled };
-          }
-        }
-        return built;
-      },
-    });
-  }
   return ctx;
 }
 
@@ -120,15 +105,6 @@ export function jsonAgents(rc: ReadCtx): Record<string, unknown> {
       grants: a.grants,
       meta: a.meta,
     };
-  }
-  return out;
-}
-
-export function jsonActions(rc: ReadCtx): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const a of actionCatalog(rc, true)) {
-    const { id, ...rest } = a;
-    out[id as string] = rest;
   }
   return out;
 }

@@ -1,8 +1,9 @@
 /**
  * @module engine/messages — the `_messages` log (SPEC §11): appending with per-room seq, the unread and
- * directed-unread counts per agent, and the message object as the API shows it.
+ * directed-unread counts per agent, listing with filters, and the message object as the API shows it.
  */
-import type { Message, Room } from "./model.ts";
+import type { Message } from "./model.ts";
+import type { Room } from "./room.ts";
 
 /** Adds a message to the room's log and its per-agent indexes (seq must be the next one). */
 export function indexMessage(room: Room, m: Message): void {
@@ -70,4 +71,26 @@ export function messagesAfter(room: Room, after: number, limit: number): Message
 /** The newest `limit` messages, oldest first. */
 export function recentMessages(room: Room, limit: number): Message[] {
   return room.messages.slice(Math.max(0, room.messages.length - limit));
+}
+
+export type MessageFilter = {
+  after?: number;
+  kind?: string;
+  thread?: number;
+  unclaimed?: boolean;
+  limit: number;
+};
+
+/** Messages oldest first: after a seq, of a kind, of one thread (the message and its replies), unclaimed. */
+export function filterMessages(room: Room, f: MessageFilter): Message[] {
+  const out: Message[] = [];
+  for (const m of room.messages) {
+    if (out.length >= f.limit) break;
+    if (f.thread !== undefined && m.seq !== f.thread && m.reply_to !== f.thread) continue;
+    if (f.after !== undefined && m.seq <= f.after) continue;
+    if (f.kind !== undefined && m.kind !== f.kind) continue;
+    if (f.unclaimed && m.claimed_by !== null) continue;
+    out.push(m);
+  }
+  return out;
 }

@@ -1,27 +1,25 @@
 /**
  * @module engine/presence — `last_heartbeat` on every authenticated call, `waiting`/`waiting_on` while an
- * agent blocks in /wait, and read markers. Kept in memory and written lazily (no commit seq bump).
+ * agent blocks in /wait, and read markers. Kept in memory and written lazily (no commit seq bump); watchers
+ * of presence (waiters whose condition reads `agents`) are told at once.
  */
 import type { Caller } from "../auth.ts";
 import type { Engine } from "./engine.ts";
-import type { Room } from "./model.ts";
+import type { Room } from "./room.ts";
 import { touchAgents } from "./snapshot.ts";
 
-const presenceWatchers = new WeakMap<Room, Set<() => void>>();
-
-/** Listens for presence changes of a room (waiters whose condition reads `agents`); returns the unsubscribe. */
+/** Listens for presence changes of a room; returns the unsubscribe. */
 export function watchPresence(room: Room, fn: () => void): () => void {
-  let set = presenceWatchers.get(room);
-  if (!set) presenceWatchers.set(room, set = new Set());
+  const set = room.rt.presenceWatchers;
   set.add(fn);
   return () => set.delete(fn);
 }
 
 function presenceChanged(room: Room): void {
-  const set = presenceWatchers.get(room);
-  if (set?.size) { for (const fn of [...set]) fn(); }
+  if (room.rt.hasPresenceWatchers) { for (const fn of [...room.rt.presenceWatchers]) fn(); }
 }
 
+/** A call authenticated as an agent (not the room token acting as one) is a sign of life. */
 export function touch(eng: Engine, room: Room, caller: Caller): void {
   if (caller.kind !== "agent" || caller.viaRoomToken) return;
   const a = room.agents.get(caller.id);
@@ -29,11 +27,11 @@ export function touch(eng: Engine, room: Room, caller: Caller): void {
   a.last_heartbeat = new Date(eng.now()).toISOString();
   if (a.status === "idle" || a.status === "unknown") {
     a.status = "active";
-    touchAgents();
+    touchAgents(room);
     presenceChanged(room);
   }
-  room.dirty.agents.add(a.id);
-  eng.committer.markLazy(room);
+  room.rt.dirty.agent(a.id);
+  eng.rooms.markLazy(room);
 }
 
 /** Marks an agent waiting on `condition` (or back to active with `null`) and wakes watchers of presence. */
@@ -47,9 +45,9 @@ export function setWaiting(eng: Engine, room: Room, agentId: string, condition: 
     a.status = "active";
     a.waiting_on = null;
   }
-  touchAgents();
-  room.dirty.agents.add(a.id);
-  eng.committer.markLazy(room);
+  touchAgents(room);
+  room.rt.dirty.agent(a.id);
+  eng.rooms.markLazy(room);
   presenceChanged(room);
 }
 
@@ -60,6 +58,6 @@ export function markRead(eng: Engine, room: Room, caller: Caller, upTo: number):
   const a = room.agents.get(caller.id);
   if (!a || upTo <= a.last_seen_seq) return;
   a.last_seen_seq = upTo;
-  room.dirty.agents.add(a.id);
-  eng.committer.markLazy(room);
+  room.rt.dirty.agent(a.id);
+  eng.rooms.markLazy(room);
 }

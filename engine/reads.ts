@@ -4,19 +4,19 @@
  * bypasses it.
  */
 import { compile, evaluateOrLimit } from "../cel.ts";
-import type { Caller } from "../auth.ts";
 import {
   CONTEXT_MESSAGES_DEFAULT,
   CONTEXT_MESSAGES_MAX,
+  MESSAGES_LIST_DEFAULT,
+  MESSAGES_LIST_MAX,
   POLL_LIMIT_DEFAULT,
   POLL_LIMIT_MAX,
 } from "../config.ts";
 import { ApiError } from "../errors.ts";
-import { readAudit } from "../store/rooms_sql.ts";
-import { actionCatalog } from "./catalog.ts";
+import type { MessagesQuery } from "../wire.ts";
+import { actionCatalog, jsonActions, withActions } from "./catalog.ts";
 import {
   celContext,
-  jsonActions,
   jsonAgents,
   jsonState,
   jsonViews,
@@ -25,17 +25,12 @@ import {
   visibleScopes,
 } from "./context.ts";
 import type { Engine } from "./engine.ts";
-import { messageCounts, messagesAfter, messageView, recentMessages } from "./messages.ts";
+import { filterMessages, messageCounts, messagesAfter, messageView, recentMessages } from "./messages.ts";
 import { agentJson, roomJson } from "./membership.ts";
-import type { Room } from "./model.ts";
 import { markRead } from "./presence.ts";
 import { canReadAudit, canReadScope } from "./privacy.ts";
 import { liveScope, viewValues } from "./snapshot.ts";
 import { entryJson } from "./write_modes.ts";
-
-export function readCtx(eng: Engine, room: Room, caller: Caller): ReadCtx {
-  return { room, caller, now: eng.now(), limits: eng.limits };
-}
 
 export const SECTIONS = ["state", "views", "agents", "actions", "messages"] as const;
 
@@ -142,9 +137,9 @@ export async function readState(eng: Engine, rc: ReadCtx, scope?: string, key?: 
     return rows;
   }
   if (scope === "_audit") {
-    await settled(eng, rc.room);
+    await eng.rooms.settle(rc.room);
     const agent = rc.caller.kind === "agent" ? rc.caller.id : undefined;
-    const rows = (await readAudit(eng.db, rc.room.id, { agent, limit: POLL_LIMIT_MAX }))
+    const rows = (await eng.rooms.readAudit(rc.room, { agent, limit: POLL_LIMIT_MAX }))
       .filter((a) => canReadAudit(rc.caller, a.agent))
       .map((a) => ({
         scope: "_audit",
@@ -175,7 +170,7 @@ export function evalExpression(rc: ReadCtx, expr: unknown) {
     { maxLength: rc.limits.maxCelLength, timeoutMs: rc.limits.celTimeoutMs },
     "expr",
   );
-  const ctx = celContext(rc);
+  const ctx = withActions(celContext(rc), rc);
   const r = evaluateOrLimit(program, ctx, rc.limits.celTimeoutMs);
   const context_keys = {
     state: Object.keys(ctx.state as object),
@@ -241,7 +236,7 @@ export async function poll(eng: Engine, rc: ReadCtx, q: PollQuery) {
   const ml = Math.min(q.messages_limit ?? POLL_LIMIT_DEFAULT, POLL_LIMIT_MAX);
   const al = Math.min(q.audit_limit ?? POLL_LIMIT_DEFAULT, POLL_LIMIT_MAX);
   const agent = rc.caller.kind === "agent" ? rc.caller.id : undefined;
-  await settled(eng, rc.room);
+  await eng.rooms.settle(rc.room);
   return {
     room: roomJson(rc.room),
     self: rc.caller.id,
@@ -252,12 +247,24 @@ export async function poll(eng: Engine, rc: ReadCtx, q: PollQuery) {
     message_count: rc.room.messages.length,
     actions: listActions(rc),
     views: listViews(rc),
-    audit: await readAudit(eng.db, rc.room.id, { agent, limit: al }),
+    audit: await eng.rooms.readAudit(rc.room, { agent, limit: al }),
     audit_count: rc.room.auditCount,
   };
 }
 
-/** Waits until what the room holds in memory now is durable (the audit log is read from the database). */
-export async function settled(eng: Engine, room: Room): Promise<void> {
-  if (room.persistedSeq < room.seq || room.dirty.audit.length) await eng.committer.submit(room);
+/** `GET /messages` (seed 000): the log with filters, oldest first, in the v3 shape beside ours. */
+export function listMessages(rc: ReadCtx, q: MessagesQuery) {
+  const list = filterMessages(rc.room, {
+    after: q.after,
+    kind: q.kind,
+    thread: q.thread,
+    unclaimed: q.unclaimed === "true",
+    limit: Math.min(q.limit ?? MESSAGES_LIST_DEFAULT, MESSAGES_LIST_MAX),
+  });
+  return list.map((m) => v3Message(rc.room.id, messageView(m)));
+}
+
+/** v3 message fields beside ours, so clients of either shape work. */
+export function v3Message(roomId: string, m: Record<string, unknown>) {
+  return { ...m, id: m.seq, room_id: roomId, from_agent: m.from, to_agent: m.to, created_at: m.ts };
 }

@@ -6,47 +6,23 @@
 import { compile, evaluate, isTrue, toCel } from "../cel.ts";
 import type { Limits } from "../config.ts";
 import { isGone, isLive, nextBoundary } from "../timers.ts";
-import type { ActionDef, Entry, Room, ViewDef } from "./model.ts";
+import type { ActionDef, Entry, ViewDef } from "./model.ts";
+import type { Room, ScopeCache, SnapshotCaches, ViewCache, ViewValue } from "./room.ts";
 import { messageView } from "./messages.ts";
 
-type ScopeCache = {
-  builtSeq: number;
-  scopeSeq: number;
-  volatile: boolean;
-  validUntil: number;
-  json: Record<string, unknown>;
-  cel: Record<string, unknown>;
-  rawCel: Record<string, unknown>;
-  entries: Entry[];
-};
-
-type ViewValue = { value: unknown; error?: string };
-
-type RoomCaches = {
-  scopes: Map<string, ScopeCache>;
-  scopeSeq: Map<string, number>;
-  views?: { seq: number; validUntil: number; values: Map<string, ViewValue> };
-  agentsCel?: { seq: number; version: number; value: Record<string, unknown> };
-};
-
-const caches = new WeakMap<Room, RoomCaches>();
-
-function cachesOf(room: Room): RoomCaches {
-  let c = caches.get(room);
-  if (!c) caches.set(room, c = { scopes: new Map(), scopeSeq: new Map() });
-  return c;
+function cachesOf(room: Room): SnapshotCaches {
+  return room.rt.caches;
 }
 
 /** Called by the write path for every touched scope, so its cache is rebuilt on next read. */
-let scopeVersion = 0;
 export function touchScope(room: Room, scope: string): void {
-  cachesOf(room).scopeSeq.set(scope, ++scopeVersion);
+  const c = cachesOf(room);
+  c.scopeSeq.set(scope, ++c.writes);
 }
 
 /** Presence and agent edits change the `agents` CEL map without a commit. */
-let agentsVersion = 0;
-export function touchAgents(): void {
-  agentsVersion++;
+export function touchAgents(room: Room): void {
+  cachesOf(room).agentsVersion++;
 }
 
 export function celValue(e: Entry): unknown {
@@ -186,13 +162,23 @@ export function viewLive(room: Room, v: ViewDef, now: number): boolean {
   return isLive(v.timer, now, tickReader(room));
 }
 
-/**
- * Every live view's value in registration order. A view sees the system scopes and its owner's scope
- * (under the owner's id and as `self`), and the views registered before it.
- */
+/** Every live view's value in registration order (see `computeViews`). */
 export function viewValues(room: Room, now: number, limits: Limits): Map<string, ViewValue> {
+  return computeViews(room, now, limits).values;
+}
+
+/** The same values as CEL sees them (`views` of every context), converted once per computation. */
+export function viewsCel(room: Room, now: number, limits: Limits): Record<string, unknown> {
+  return computeViews(room, now, limits).cel;
+}
+
+/**
+ * A view sees the system scopes and its owner's scope (under the owner's id and as `self`), and the
+ * views registered before it. Computed once per commit (and timer boundary) for every reader.
+ */
+function computeViews(room: Room, now: number, limits: Limits): ViewCache {
   const c = cachesOf(room);
-  if (c.views && c.views.seq === room.seq && now < c.views.validUntil) return c.views.values;
+  if (c.views && c.views.seq === room.seq && now < c.views.validUntil) return c.views;
   const values = new Map<string, ViewValue>();
   const celViews: Record<string, unknown> = {};
   let validUntil = Infinity;
@@ -229,8 +215,7 @@ export function viewValues(room: Room, now: number, limits: Limits): Map<string,
     values.set(id, vv);
     celViews[id] = toCel(vv.value);
   }
-  c.views = { seq: room.seq, validUntil, values };
-  return values;
+  return c.views = { seq: room.seq, validUntil, values, cel: celViews };
 }
 
 /** `state._messages` in CEL: built only if an expression reads it (logs can be long). */
@@ -254,13 +239,13 @@ export function defineMessagesScope(room: Room, state: Record<string, unknown>):
 /** `agents` in CEL: `{id: {name, role, status, waiting_on}}`. */
 export function agentsCel(room: Room): Record<string, unknown> {
   const c = cachesOf(room);
-  if (c.agentsCel && c.agentsCel.seq === room.seq && c.agentsCel.version === agentsVersion) {
+  if (c.agentsCel && c.agentsCel.seq === room.seq && c.agentsCel.version === c.agentsVersion) {
     return c.agentsCel.value;
   }
   const value: Record<string, unknown> = {};
   for (const a of room.agents.values()) {
     value[a.id] = { name: a.name, role: a.role, status: a.status, waiting_on: a.waiting_on };
   }
-  c.agentsCel = { seq: room.seq, version: agentsVersion, value };
+  c.agentsCel = { seq: room.seq, version: c.agentsVersion, value };
   return value;
 }

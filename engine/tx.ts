@@ -4,7 +4,7 @@
  * A refusal simply drops the Tx. Durability is the committer's job (store/committer.ts).
  */
 import type { Caller } from "../auth.ts";
-import type { Limits } from "../config.ts";
+import { type Limits, LOG_RING } from "../config.ts";
 import { isGone } from "../timers.ts";
 import { indexMessage } from "./messages.ts";
 import {
@@ -15,11 +15,11 @@ import {
   type Entry,
   entryBytes,
   entryId,
-  LOG_RING,
   type Message,
-  type Room,
   type ViewDef,
 } from "./model.ts";
+import { NO_OP, type Op } from "./op.ts";
+import type { Room } from "./room.ts";
 import { touchAgents, touchScope } from "./snapshot.ts";
 
 const NONE = Object.freeze([]) as never[];
@@ -30,6 +30,8 @@ export class Tx {
   readonly now: number;
   readonly iso: string;
   readonly limits: Limits;
+  /** the request this invocation serves */
+  readonly op: Op;
   entries = new Map<string, Entry | null>();
   newMessages: Message[] = [];
   updatedMessages = new Map<number, Message>();
@@ -40,12 +42,13 @@ export class Tx {
   appendSeq = new Map<string, number>();
   audit: Omit<AuditRow, "seq"> | null = null;
 
-  constructor(room: Room, caller: Caller, now: number, limits: Limits) {
+  constructor(room: Room, caller: Caller, now: number, limits: Limits, op: Op = NO_OP) {
     this.room = room;
     this.caller = caller;
     this.now = now;
     this.iso = new Date(now).toISOString();
     this.limits = limits;
+    this.op = op;
   }
 
   /** The current entry, staged writes first; an entry whose delete-timer fired counts as absent. */
@@ -106,6 +109,7 @@ export class Tx {
  */
 export function applyTx(tx: Tx): number {
   const room = tx.room;
+  const dirty = room.rt.dirty;
   const seq = ++room.seq;
   const changes: Change[] = [];
   for (const [id, e] of tx.entries) {
@@ -125,31 +129,31 @@ export function applyTx(tx: Tx): number {
       const target = `${scope}.${key}`;
       if (room.ticks.has(target) && !tx.newTicks.has(target)) {
         room.ticks.set(target, room.tick(target) + 1);
-        room.dirty.ticks.add(target);
+        dirty.tick(target);
       }
     } else {
       room.scopes.get(scope)?.delete(key);
       changes.push({ scope, key, version: old?.version ?? 0, deleted: true });
     }
     touchScope(room, scope);
-    room.dirty.entries.add(id);
+    dirty.entry(id);
   }
   for (const t of tx.newTicks) {
     if (!room.ticks.has(t)) room.ticks.set(t, 0);
-    room.dirty.ticks.add(t);
+    dirty.tick(t);
   }
   for (const m of tx.newMessages) {
     indexMessage(room, m);
-    room.dirty.messages.add(m.seq);
+    dirty.message(m.seq);
   }
   for (const [s, m] of tx.updatedMessages) {
     room.messages[s - 1] = m;
-    room.dirty.messages.add(s);
+    dirty.message(s);
   }
   for (const [id, a] of tx.actions) {
     if (a) room.actions.set(id, a);
     else room.actions.delete(id);
-    room.dirty.actions.add(id);
+    dirty.action(id);
   }
   for (const [id, v] of tx.views) {
     if (v) {
@@ -159,30 +163,31 @@ export function applyTx(tx: Tx): number {
       room.views.delete(id);
       room.viewOrder = room.viewOrder.filter((x) => x !== id);
     }
-    room.dirty.views.add(id);
+    dirty.view(id);
   }
-  if (tx.agents.size) touchAgents();
+  if (tx.agents.size) touchAgents(room);
   for (const [id, a] of tx.agents) {
     const old = room.agents.get(id);
     if (old && old.token_hash !== a.token_hash) room.agentByToken.delete(old.token_hash);
     room.agents.set(id, a);
     room.agentByToken.set(a.token_hash, id);
-    room.dirty.agents.add(id);
+    dirty.agent(id);
   }
   let audit: AuditRow | null = null;
   if (tx.audit) {
     audit = { seq: ++room.auditSeq, ...tx.audit };
     room.auditCount++;
-    room.dirty.audit.push(audit);
+    dirty.addAudit(audit);
   }
   const messages = [...tx.newMessages.map((m) => m.seq), ...tx.updatedMessages.keys()];
   // many commits (joins) have no changes or messages: one shared empty array (10,000 resident rooms)
-  room.log.push({
+  const log = room.rt.log;
+  log.push({
     seq,
     changes: changes.length ? changes : NONE,
     messages: messages.length ? messages : NONE,
     audit,
   });
-  if (room.log.length > LOG_RING) room.log.splice(0, room.log.length - LOG_RING);
+  if (log.length > LOG_RING) log.splice(0, log.length - LOG_RING);
   return seq;
 }

@@ -9,6 +9,7 @@ import { ApiError } from "../errors.ts";
 import { startTimer, TimerSpec } from "../timers.ts";
 import { checkOwner, checkOwnerScope } from "./actions.ts";
 import type { ViewDef } from "./model.ts";
+import { checkDefinitionQuota } from "./quotas.ts";
 import type { Tx } from "./tx.ts";
 
 export const RegisterView = z.strictObject({
@@ -28,11 +29,7 @@ export function registerView(tx: Tx, raw: unknown): ViewDef {
   checkOwnerScope(tx.caller, scope, `view ${p.id}`);
   const existing = tx.view(p.id);
   if (existing) checkOwner(tx.caller, existing.registrar, `view ${p.id}`);
-  else if (tx.room.views.size >= tx.limits.roomMaxViews) {
-    throw new ApiError("quota_exceeded", `this room already has ${tx.limits.roomMaxViews} views`, {
-      limit: tx.limits.roomMaxViews,
-    });
-  }
+  else checkDefinitionQuota(tx, "views");
   const limits = { maxLength: tx.limits.maxCelLength, timeoutMs: tx.limits.celTimeoutMs };
   compile(p.expr, limits, "expr");
   if (p.enabled !== undefined) compile(p.enabled, limits, "enabled");

@@ -5,12 +5,14 @@
  */
 import type { Context, MiddlewareHandler, Next } from "hono";
 import { bearer, hashToken } from "../auth.ts";
-import { ApiError } from "../errors.ts";
+import { CEL_PENALTY_MS } from "../config.ts";
+import { ApiError, toErrorResponse } from "../errors.ts";
 import type { Engine } from "../engine/engine.ts";
 
 type Bucket = { tokens: number; at: number };
 
 const EXEMPT = new Set(["/healthz", "/metrics"]);
+/** buckets kept before full ones are swept */
 const SWEEP_EVERY = 10_000;
 
 export function rateLimit(eng: Engine): MiddlewareHandler {
@@ -47,15 +49,7 @@ export function rateLimit(eng: Engine): MiddlewareHandler {
         },
       );
       // c.res is set too: app.ts calls this middleware inside another one, which does not read the return
-      return Promise.resolve(
-        c.res = new Response(JSON.stringify(e.toBody()), {
-          status: e.status,
-          headers: {
-            "content-type": "application/json; charset=utf-8",
-            "retry-after": String(Math.max(1, Math.ceil(retryAfterMs / 1000))),
-          },
-        }),
-      );
+      return Promise.resolve(c.res = toErrorResponse(e));
     }
     b.tokens -= 1;
     return penalized(key, now, c, next);
@@ -69,31 +63,24 @@ export function rateLimit(eng: Engine): MiddlewareHandler {
   async function penalized(key: string, now: number, c: Context, next: Next) {
     const p = celPenalty.get(key);
     if (p && now < p.until) {
-      return c.res = limited(p.until - now, "this token's expressions keep hitting the CEL evaluation limit");
+      const retryAfterMs = p.until - now;
+      return c.res = toErrorResponse(
+        new ApiError(
+          "rate_limited",
+          `this token's expressions keep hitting the CEL evaluation limit; retry in ${retryAfterMs} ms`,
+          { retry_after_ms: retryAfterMs },
+        ),
+      );
     }
     const t0 = performance.now();
     await next();
-    if (c.res.status !== 400 || c.res.headers.get("x-error-code") !== "cel_limit") return;
+    // the error the route threw (onError answered it): a `cel_limit` is an expression cut off by the limit
+    if (!(c.error instanceof ApiError) || c.error.code !== "cel_limit") return;
     if (performance.now() - t0 < eng.limits.celTimeoutMs / 2) return;
     const hits = (p?.hits ?? []).filter((t) => now - t < CEL_PENALTY_MS);
     hits.push(now);
     celPenalty.set(key, { hits, until: hits.length >= 2 ? now + CEL_PENALTY_MS : 0 });
   }
-}
-
-const CEL_PENALTY_MS = 1000;
-
-function limited(retryAfterMs: number, why: string): Response {
-  const e = new ApiError("rate_limited", `${why}; retry in ${retryAfterMs} ms`, {
-    retry_after_ms: retryAfterMs,
-  });
-  return new Response(JSON.stringify(e.toBody()), {
-    status: e.status,
-    headers: {
-      "content-type": "application/json; charset=utf-8",
-      "retry-after": String(Math.max(1, Math.ceil(retryAfterMs / 1000))),
-    },
-  });
 }
 
 /** Tokens are keyed by their hash (the raw secret is not kept); anonymous calls by client address. */

@@ -8,44 +8,18 @@
  *   DELETE /rooms/:id/actions/:action          compatibility → _delete_action
  */
 import { Hono } from "hono";
-import { z } from "zod";
-import { requireReader } from "../auth.ts";
+import { openRead } from "../engine/access.ts";
 import { invoke, type InvokeReply } from "../engine/invoke.ts";
-import { getAction, listActions, readCtx } from "../engine/reads.ts";
-import { invokeAndWait } from "../waiters.ts";
-import {
-  type AppEnv,
-  type Ctx,
-  parseBody,
-  parseQuery,
-  readJson,
-  roomAndCaller,
-  send,
-  token,
-} from "./http.ts";
-
-const WaitSpec = z.strictObject({
-  condition: z.string(),
-  timeout: z.number().int().min(0).optional(),
-  include: z.union([z.string(), z.array(z.string())]).optional(),
-  /** the caller's last cursor: `include=changes` lists from it (the wake stays edge-triggered on this commit). */
-  after: z.number().int().min(0).optional(),
-});
-
-const InvokeBody = z.strictObject({
-  params: z.record(z.string(), z.unknown()).default({}),
-  agent: z.string().optional(),
-  wait: WaitSpec.optional(),
-  dry_run: z.boolean().optional(),
-});
-
-const InvokeQuery = z.strictObject({ dry_run: z.enum(["true", "false", "1", "0"]).optional() });
+import { invokeAndWait } from "../engine/invoke_wait.ts";
+import { getAction, listActions } from "../engine/reads.ts";
+import { InvokeBody, InvokeQuery } from "../wire.ts";
+import { type AppEnv, type Ctx, opOf, parseBody, parseQuery, readJson, send, token } from "./http.ts";
 
 /** A compatibility route is the same invocation with params taken from the body. */
 export function invokeCompat(c: Ctx, action: string, params: Record<string, unknown>): Promise<InvokeReply> {
   return invoke(c.get("eng"), {
-    roomId: c.req.param("id")!,
     token: token(c),
+    roomId: c.req.param("id")!,
     action,
     params,
     idempotencyKey: c.req.header("idempotency-key") ?? undefined,
@@ -57,40 +31,32 @@ export const actionRoutes = new Hono<AppEnv>()
     const eng = c.get("eng");
     const body = parseBody(InvokeBody, await readJson(c, { optional: true }));
     const q = parseQuery(c, InvokeQuery);
-    const dryRun = body.dry_run === true || q.dry_run === "true" || q.dry_run === "1";
-    // only an invoke-and-wait listens for a disconnect: touching request.signal makes Deno abort it (a
-    // DOMException with a stack) after every response, ~6 % of a plain invocation's CPU
-    const ac = body.wait ? new AbortController() : undefined;
-    if (ac) c.req.raw.signal.addEventListener("abort", () => ac.abort());
-    const r = await invokeAndWait(
-      eng,
-      {
-        roomId: c.req.param("id"),
-        token: token(c),
-        action: c.req.param("action"),
-        params: body.params,
-        agent: body.agent,
-        dryRun,
-        idempotencyKey: c.req.header("idempotency-key") ?? undefined,
-      },
-      body.wait,
-      { maxTimeout: eng.limits.maxWaitMs, signal: ac?.signal },
-    );
-    return send(c, r.body, r.status);
+    const req = {
+      token: token(c),
+      // only an invoke-and-wait listens for a disconnect (see opOf)
+      signal: body.wait ? c.req.raw.signal : undefined,
+      roomId: c.req.param("id"),
+      action: c.req.param("action"),
+      params: body.params,
+      agent: body.agent,
+      dryRun: body.dry_run === true || q.dry_run === "true" || q.dry_run === "1",
+      idempotencyKey: c.req.header("idempotency-key") ?? undefined,
+    };
+    if (body.wait) return send(c, await invokeAndWait(eng, req, body.wait, eng.limits.maxWaitMs));
+    return send(c, (await invoke(eng, req)).body);
   })
   .get("/rooms/:id/actions", async (c) => {
-    const { room, caller } = await roomAndCaller(c);
-    return send(c, listActions(readCtx(c.get("eng"), room, requireReader(caller))));
+    return send(c, listActions(await openRead(c.get("eng"), c.req.param("id"), opOf(c))));
   })
   .get("/rooms/:id/actions/:action", async (c) => {
-    const { room, caller } = await roomAndCaller(c);
-    return send(c, getAction(readCtx(c.get("eng"), room, requireReader(caller)), c.req.param("action")));
+    const rc = await openRead(c.get("eng"), c.req.param("id"), opOf(c));
+    return send(c, getAction(rc, c.req.param("action")));
   })
   .put("/rooms/:id/actions", async (c) => {
     const r = await invokeCompat(c, "_register_action", await readJson(c) as Record<string, unknown>);
-    return send(c, r.body, r.status);
+    return send(c, r.body);
   })
   .delete("/rooms/:id/actions/:action", async (c) => {
     const r = await invokeCompat(c, "_delete_action", { id: c.req.param("action") });
-    return send(c, r.body, r.status);
+    return send(c, r.body);
   });

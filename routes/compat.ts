@@ -13,34 +13,19 @@
  *   POST   /rooms/:id/messages/:seq/claim → _claim_message  200 {claimed:true} | 409 {claimed:false, claimed_by}
  */
 import { Hono } from "hono";
-import { z } from "zod";
-import { requireReader } from "../auth.ts";
-import { ApiError } from "../errors.ts";
-import { messageView } from "../engine/messages.ts";
-import type { Room } from "../engine/model.ts";
+import { openRead } from "../engine/access.ts";
+import type { Room } from "../engine/room.ts";
+import { listMessages, v3Message } from "../engine/reads.ts";
+import { MessagesQuery } from "../wire.ts";
 import { invokeCompat } from "./actions.ts";
-import { type AppEnv, parseQuery, qInt, readJson, roomAndCaller, send } from "./http.ts";
+import { type AppEnv, opOf, parseQuery, readJson, send } from "./http.ts";
 
-function row(
-  room: Room,
-  w: { scope: string; key: string; value: unknown; version: number },
-  extra: Record<string, unknown> = {},
-) {
+type Written = { scope: string; key: string; value: unknown; version: number };
+
+/** A write as the seed's state routes answer it: the row with its room and update time. */
+function row(room: Room, w: Written, extra: Record<string, unknown> = {}) {
   const e = room.getEntry(w.scope, w.key);
   return { room_id: room.id, ...w, updated_at: e?.updated_at ?? null, ...extra };
-}
-
-const MessagesQuery = z.strictObject({
-  after: qInt.optional(),
-  kind: z.string().optional(),
-  thread: qInt.optional(),
-  unclaimed: z.enum(["true", "false"]).optional(),
-  limit: qInt.optional(),
-});
-
-/** v3 message fields beside ours, so clients of either shape work. */
-function v3(room: Room, m: Record<string, unknown>) {
-  return { ...m, id: m.seq, room_id: room.id, from_agent: m.from, to_agent: m.to, created_at: m.ts };
 }
 
 export const compatRoutes = new Hono<AppEnv>()
@@ -62,12 +47,12 @@ export const compatRoutes = new Hono<AppEnv>()
       });
     }
     const r = await invokeCompat(c, "_set_state", body);
-    const w = (r.body.writes as { scope: string; key: string; value: unknown; version: number }[])[0];
+    const w = (r.body.writes as Written[])[0];
     return send(c, row(r.room, w, { ok: true, cursor: r.body.cursor }));
   })
   .put("/rooms/:id/state/batch", async (c) => {
     const r = await invokeCompat(c, "_batch_set_state", await readJson(c) as Record<string, unknown>);
-    const writes = r.body.writes as { scope: string; key: string; value: unknown; version: number }[];
+    const writes = r.body.writes as Written[];
     return send(c, {
       ok: true,
       count: writes.length,
@@ -89,40 +74,23 @@ export const compatRoutes = new Hono<AppEnv>()
   })
   .post("/rooms/:id/messages", async (c) => {
     const r = await invokeCompat(c, "_send_message", await readJson(c) as Record<string, unknown>);
-    return send(c, v3(r.room, r.body.message as Record<string, unknown>), 201);
+    return send(c, v3Message(r.room.id, r.body.message as Record<string, unknown>), 201);
   })
   .get("/rooms/:id/messages", async (c) => {
     const q = parseQuery(c, MessagesQuery);
-    const { room, caller } = await roomAndCaller(c);
-    requireReader(caller);
-    const limit = Math.min(q.limit ?? 50, 500);
-    let list = room.messages;
-    if (q.thread !== undefined) {
-      list = list.filter((m) => m.seq === q.thread || m.reply_to === q.thread);
-    }
-    list = list.filter((m) =>
-      (q.after === undefined || m.seq > q.after) && (q.kind === undefined || m.kind === q.kind) &&
-      (q.unclaimed !== "true" || m.claimed_by === null)
-    );
-    return send(c, list.slice(0, limit).map((m) => v3(room, messageView(m))));
+    return send(c, listMessages(await openRead(c.get("eng"), c.req.param("id"), opOf(c)), q));
   })
+  // an already-claimed message is the builtin's 409 already_claimed, whose details carry `claimed: false`
   .post("/rooms/:id/messages/:seq/claim", async (c) => {
     const body = await readJson(c, { optional: true }) as Record<string, unknown>;
-    try {
-      const r = await invokeCompat(c, "_claim_message", {
-        seq: c.req.param("seq"),
-        ...(body.agent !== undefined ? { agent: body.agent } : {}),
-      });
-      return send(c, {
-        claimed: true,
-        claimed_by: r.body.claimed_by,
-        claimed_at: r.body.claimed_at,
-        message_id: r.body.seq,
-      });
-    } catch (e) {
-      if (e instanceof ApiError && e.code === "already_claimed") {
-        return send(c, { ...e.toBody(), claimed: false }, 409);
-      }
-      throw e;
-    }
+    const r = await invokeCompat(c, "_claim_message", {
+      seq: c.req.param("seq"),
+      ...(body.agent !== undefined ? { agent: body.agent } : {}),
+    });
+    return send(c, {
+      claimed: true,
+      claimed_by: r.body.claimed_by,
+      claimed_at: r.body.claimed_at,
+      message_id: r.body.seq,
+    });
   });

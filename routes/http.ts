@@ -1,23 +1,21 @@
 /**
  * @module routes/http — the HTTP plumbing every route shares: body parsing (JSON whatever the
- * Content-Type, with the size limit), query parsing with zod, `compact=true`, and the caller of a room.
+ * Content-Type, with the size limit), body and query validation with the schemas of wire.ts, the request's
+ * Op for the engine, `compact=true`, and JSON responses.
  */
 import type { Context } from "hono";
-import { z } from "zod";
-import { bearer, type Caller, identify } from "../auth.ts";
-import { ApiError } from "../errors.ts";
+import type { z } from "zod";
+import { bearer } from "../auth.ts";
+import { ApiError, fromZod, JSON_TYPE, jsonText } from "../errors.ts";
 import type { Engine } from "../engine/engine.ts";
-import type { Room } from "../engine/model.ts";
-import { touch } from "../engine/presence.ts";
-import { CommitError } from "../store/committer.ts";
+import type { Op } from "../engine/op.ts";
 
 export type AppEnv = { Variables: { eng: Engine; requestId: string } };
 export type Ctx = Context<AppEnv>;
 
 /** Reads the body as text and parses JSON (curl -d sends form-encoded headers with a JSON body). */
-export async function readJson(c: Ctx, opts: { optional?: boolean } = {}): Promise<unknown> {
-  const eng = c.get("eng");
-  const max = eng.limits.maxBodyBytes;
+export async function readJson(c: Ctx, opts: { optional?: boolean; max?: number } = {}): Promise<unknown> {
+  const max = opts.max ?? c.get("eng").limits.maxBodyBytes;
   const declared = Number(c.req.header("content-length") ?? "0");
   if (declared > max) throw tooLarge(max);
   const text = (await readCapped(c.req.raw, max)).trim();
@@ -82,64 +80,29 @@ function tooLarge(max: number) {
 export function parseBody<T extends z.ZodType>(schema: T, v: unknown): z.infer<T> {
   const r = schema.safeParse(v);
   if (r.success) return r.data;
-  throw zodToApi(r.error, "invalid_body");
+  throw fromZod(r.error, "invalid_body");
 }
 
-export function zodToApi(e: z.ZodError, code: "invalid_body" | "invalid_query" | "invalid_params"): ApiError {
-  const issue = e.issues[0];
-  const field = issue?.path.join(".") || (code === "invalid_query" ? "query" : "body");
-  const message = issue?.code === "unrecognized_keys"
-    ? `unknown field${issue.keys.length > 1 ? "s" : ""} ${
-      issue.keys.map((k) => JSON.stringify(k)).join(", ")
-    }${issue.path.length ? ` in ${field}` : ""}`
-    : `${field}: ${issue?.message}`;
-  return new ApiError(code, message, { field });
-}
-
+/** Validates the query string (the last value of a repeated name; `compact` is the response's). */
 export function parseQuery<T extends z.ZodType>(c: Ctx, schema: T): z.infer<T> {
   const q: Record<string, string> = {};
   for (const [k, v] of Object.entries(c.req.queries())) q[k] = v[v.length - 1];
   delete q.compact;
   const r = schema.safeParse(q);
   if (r.success) return r.data;
-  throw zodToApi(r.error, "invalid_query");
-}
-
-/** Non-negative integer query parameter. */
-export const qInt = z.string().regex(/^\d{1,15}$/, "must be a non-negative integer").transform(Number);
-
-/** The room from `:id` and who the bearer token is in it (undefined without a token). */
-export async function roomAndCaller(c: Ctx): Promise<{ room: Room; caller: Caller | undefined }> {
-  const eng = c.get("eng");
-  // with several processes on one database, the room is checked against the database's commit seq first
-  const room = await eng.freshRoom(c.req.param("id")!);
-  const caller = identify(room, bearer(c.req.header("authorization")));
-  if (caller) touch(eng, room, caller);
-  return { room, caller };
-}
-
-/**
- * Runs a membership write; when it lost a commit race with another process (CommitError: the room was
- * reloaded), runs it again on the fresh room, up to three times.
- */
-export async function retryStale<S, T>(
-  first: S,
-  again: () => Promise<S>,
-  fn: (s: S) => Promise<T>,
-): Promise<T> {
-  let s = first;
-  for (let i = 0;; i++) {
-    try {
-      return await fn(s);
-    } catch (e) {
-      if (!(e instanceof CommitError) || i >= 3) throw e;
-      s = await again();
-    }
-  }
+  throw fromZod(r.error, "invalid_query");
 }
 
 export function token(c: Ctx): string | undefined {
   return bearer(c.req.header("authorization"));
+}
+
+/**
+ * The request as the engine sees it. Only blocking calls get the abort signal: touching request.signal
+ * makes Deno abort it (a DOMException with a stack) after every response, ~6 % of a plain invocation's CPU.
+ */
+export function opOf(c: Ctx, blocking = false): Op {
+  return blocking ? { token: token(c), signal: c.req.raw.signal } : { token: token(c) };
 }
 
 /** Strips null, undefined and empty strings, arrays and objects (the `compact=true` query). */
@@ -161,8 +124,5 @@ export function compact(v: unknown): unknown {
 
 export function send(c: Ctx, body: unknown, status = 200): Response {
   const out = c.req.query("compact") === "true" ? compact(body) : body;
-  return new Response(JSON.stringify(out), {
-    status,
-    headers: { "content-type": "application/json; charset=utf-8" },
-  });
+  return new Response(jsonText(out), { status, headers: { "content-type": JSON_TYPE } });
 }

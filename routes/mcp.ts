@@ -7,7 +7,6 @@
  *   *    /mcp   405 (no server-initiated stream, no sessions)
  */
 import { Hono } from "hono";
-import { z } from "zod";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import {
@@ -16,12 +15,11 @@ import {
   type CallToolResult,
   ListToolsRequestSchema,
 } from "@modelcontextprotocol/sdk/types.js";
-import { hashToken, identify } from "../auth.ts";
-import { ApiError } from "../errors.ts";
+import { ApiError, fromZod, toApiError } from "../errors.ts";
+import { enterRoom } from "../engine/access.ts";
 import type { Engine } from "../engine/engine.ts";
-import { touch } from "../engine/presence.ts";
-import { roomsForToken } from "../store/rooms_sql.ts";
-import { type AppEnv, compact, token, zodToApi } from "./http.ts";
+import { roomsOfToken } from "../engine/membership.ts";
+import { type AppEnv, compact, token } from "./http.ts";
 import { findTool, type McpSession, toolList, TOOLS } from "./mcp_tools.ts";
 
 const root = new URL("../", import.meta.url);
@@ -34,11 +32,9 @@ async function session(
   signal: () => AbortSignal,
 ): Promise<McpSession> {
   if (bearer === undefined) return { eng, signal };
-  const [row] = await roomsForToken(eng.db, hashToken(bearer));
+  const [row] = await roomsOfToken(eng, { token: bearer });
   if (!row) throw new ApiError("invalid_token", "the bearer token belongs to no room");
-  const room = await eng.room(row.id);
-  const caller = identify(room, bearer)!;
-  touch(eng, room, caller);
+  const { room, caller } = await enterRoom(eng, row.id, { token: bearer });
   return { eng, token: bearer, room, caller, signal };
 }
 
@@ -52,14 +48,9 @@ function instructions(s: McpSession): string {
     "wait_for blocks until a CEL condition holds; help lists the room's actions.";
 }
 
+/** A failed tool call: the same error body a REST route would answer, as the tool's result. */
 function toolError(e: unknown): CallToolResult {
-  let err: ApiError;
-  if (e instanceof ApiError) err = e;
-  else if (e instanceof z.ZodError) err = zodToApi(e, "invalid_params");
-  else {
-    console.error(e);
-    err = new ApiError("internal_error", "an unexpected error occurred; it has been logged");
-  }
+  const err = toApiError(e, { zodCode: "invalid_params" });
   return { content: [{ type: "text", text: JSON.stringify(err.toBody()) }], isError: true };
 }
 
@@ -73,7 +64,7 @@ async function callTool(s: McpSession, name: string, args: unknown): Promise<Cal
       );
     }
     const parsed = tool.input.safeParse(args ?? {});
-    if (!parsed.success) throw zodToApi(parsed.error, "invalid_params");
+    if (!parsed.success) throw fromZod(parsed.error, "invalid_params");
     const out = await tool.run(s, parsed.data);
     return { content: [{ type: "text", text: JSON.stringify(compact(out)) }] };
   } catch (e) {
@@ -136,12 +127,10 @@ export const mcpRoutes = new Hono<AppEnv>()
     }
   })
   .all("/mcp", (c) => {
-    const e = new ApiError(
+    throw new ApiError(
       "method_not_allowed",
       `${c.req.method} /mcp is not supported; this endpoint is stateless: POST only`,
+      {},
+      { headers: { allow: "POST" } },
     );
-    return new Response(JSON.stringify(e.toBody()), {
-      status: e.status,
-      headers: { "content-type": "application/json; charset=utf-8", allow: "POST" },
-    });
   });

@@ -4,17 +4,25 @@
  */
 import { z } from "zod";
 import type { Caller } from "../auth.ts";
+import { MCP_MAX_WAIT_MS } from "../config.ts";
 import { ApiError } from "../errors.ts";
+import { readCtx } from "../engine/context.ts";
 import type { Engine } from "../engine/engine.ts";
 import { invoke } from "../engine/invoke.ts";
+import { invokeAndWait } from "../engine/invoke_wait.ts";
 import { createRoom, joinAgent } from "../engine/membership.ts";
-import type { Room } from "../engine/model.ts";
-import { buildContext, evalExpression, parseSections, readCtx } from "../engine/reads.ts";
-import { invokeAndWait, wait } from "../waiters.ts";
-import { ID_PATTERN } from "../config.ts";
-
-/** A tool call returns well within the common 60 s client timeout, whatever the configured wait limit. */
-export const MCP_MAX_WAIT_MS = 45_000;
+import { buildContext, evalExpression, parseSections } from "../engine/reads.ts";
+import type { Room } from "../engine/room.ts";
+import { waitFor } from "../engine/waiters.ts";
+import {
+  CreateRoom,
+  EvalCelArgs,
+  InvokeActionArgs,
+  JoinRoomArgs,
+  NoArgs,
+  ReadContextArgs,
+  WaitForArgs,
+} from "../wire.ts";
 
 /** Who the MCP request is: nobody (no token), or a caller in the room its token belongs to. */
 export type McpSession = {
@@ -36,18 +44,6 @@ type Tool = {
   run(s: McpSession, args: any): Promise<unknown>;
 };
 
-const Id = z.string().regex(ID_PATTERN, "must be 1-128 characters of [A-Za-z0-9._:-]");
-const Sections = z.union([z.string(), z.array(z.string())]);
-const Cursor = z.number().int().min(0);
-const WaitSpec = z.strictObject({
-  condition: z.string().describe("CEL condition"),
-  timeout: z.number().int().min(0).optional().describe("ms"),
-  include: Sections.optional().describe(
-    "context, changes, or sections: state, views, agents, actions, messages",
-  ),
-  after: Cursor.optional().describe("your last cursor: changes are listed from it"),
-});
-
 const joinList = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join(",") : v);
 
 /** The room and caller of a session, or 401 unauthorized for a tool that needs a token. */
@@ -68,10 +64,7 @@ export const TOOLS: Tool[] = [
     open: true,
     description:
       "Create a room. Returns its token (room_…, full authority) and view_token (view_…, read-only), shown once.",
-    input: z.strictObject({
-      id: Id.optional().describe("room id (generated if omitted)"),
-      meta: z.unknown().optional(),
-    }),
+    input: CreateRoom,
     run: (s, a) => createRoom(s.eng, a),
   },
   {
@@ -79,33 +72,19 @@ export const TOOLS: Tool[] = [
     open: true,
     description:
       "Join a room as an agent. Returns the agent token (as_…), shown once; use it as the Bearer token of the MCP connection.",
-    input: z.strictObject({
-      room: Id.describe("room id"),
-      id: Id.optional().describe("agent id"),
-      name: z.string().optional(),
-      role: z.string().optional(),
-      meta: z.unknown().optional(),
-      state: z.record(z.string(), z.unknown()).optional().describe("initial private state"),
-      public_keys: z.array(z.string()).optional().describe("keys of state published as views"),
-    }),
-    run: async (s, { room: roomId, ...body }) => {
-      const room = await s.eng.room(roomId);
-      // the connection's token counts only in its own room (re-join with the agent or room token)
-      return joinAgent(s.eng, room, s.room?.id === room.id ? s.caller : undefined, body);
-    },
+    input: JoinRoomArgs,
+    // the connection's token counts only in its own room (re-join with the agent or room token)
+    run: (s, { room, ...body }) =>
+      joinAgent(s.eng, room, s.room?.id === room ? { token: s.token } : {}, body),
   },
   {
     name: "read_context",
     description:
       "Everything you may see in the room: state, views, agents, actions, messages, and the cursor. Marks messages read.",
-    input: z.strictObject({
-      only: Sections.optional().describe("sections: state, views, agents, actions, messages, state.<scope>"),
-      messages_after: Cursor.optional().describe("message seq"),
-      messages_limit: z.number().int().min(1).optional(),
-    }),
+    input: ReadContextArgs,
     run: (s, a) => {
       const { room, caller } = member(s);
-      return Promise.resolve(buildContext(s.eng, readCtx(s.eng, room, caller), {
+      return Promise.resolve(buildContext(s.eng, readCtx(s.eng, room, caller, { token: s.token }), {
         only: parseSections(joinList(a.only), "only"),
         messages_after: a.messages_after,
         messages_limit: a.messages_limit,
@@ -116,27 +95,19 @@ export const TOOLS: Tool[] = [
     name: "invoke_action",
     description:
       "Invoke an action (builtin _set_state, _send_message, _register_action, … or the room's own). Optional wait: block until a CEL condition holds after the write.",
-    input: z.strictObject({
-      action: z.string().min(1).describe("action id"),
-      params: z.record(z.string(), z.unknown()).optional(),
-      dry_run: z.boolean().optional().describe("check without writing"),
-      wait: WaitSpec.optional(),
-    }),
+    input: InvokeActionArgs,
     run: async (s, a) => {
-      member(s);
-      const r = await invokeAndWait(
-        s.eng,
-        {
-          roomId: s.room!.id,
-          token: s.token,
-          action: a.action,
-          params: a.params ?? {},
-          dryRun: a.dry_run === true,
-        },
-        a.wait,
-        { maxTimeout: waitTimeout(s.eng, undefined), signal: a.wait ? s.signal() : undefined },
-      );
-      return r.body;
+      const { room } = member(s);
+      const req = {
+        token: s.token,
+        signal: a.wait ? s.signal() : undefined,
+        roomId: room.id,
+        action: a.action,
+        params: a.params ?? {},
+        dryRun: a.dry_run === true,
+      };
+      if (a.wait) return await invokeAndWait(s.eng, req, a.wait, waitTimeout(s.eng, undefined));
+      return (await invoke(s.eng, req)).body;
     },
   },
   {
@@ -144,21 +115,16 @@ export const TOOLS: Tool[] = [
     description: `Block until a CEL condition holds (with after: for a change after that cursor). At most ${
       MCP_MAX_WAIT_MS / 1000
     } s; on timeout returns triggered:false and the cursor — call again.`,
-    input: z.strictObject({
-      condition: z.string().describe("CEL, e.g. state._shared.turn == self"),
-      after: Cursor.optional().describe("cursor from a previous result"),
-      timeout: z.number().int().min(0).optional().describe("ms"),
-      include: Sections.optional().describe("context (default), changes, or sections"),
-    }),
+    input: WaitForArgs,
     run: (s, a) => {
       const { room, caller } = member(s);
-      if (s.eng.closing) throw new ApiError("shutting_down", "the server is shutting down");
-      return wait(s.eng, room, caller, {
+      return waitFor(s.eng, room, caller, {
+        token: s.token,
+        signal: s.signal(),
         condition: a.condition,
         timeout: waitTimeout(s.eng, a.timeout),
         include: parseSections(joinList(a.include), "include", ["context", "changes"]),
         after: a.after,
-        signal: s.signal(),
       });
     },
   },
@@ -166,17 +132,17 @@ export const TOOLS: Tool[] = [
     name: "eval_cel",
     description:
       "Evaluate a CEL expression against what you may see (state, views, agents, actions, messages, self).",
-    input: z.strictObject({ expr: z.string().describe("CEL expression") }),
+    input: EvalCelArgs,
     run: (s, a) => {
       const { room, caller } = member(s);
-      return Promise.resolve(evalExpression(readCtx(s.eng, room, caller), a.expr));
+      return Promise.resolve(evalExpression(readCtx(s.eng, room, caller, { token: s.token }), a.expr));
     },
   },
   {
     name: "help",
     description:
       "The room's participant guide: how to take part, key concepts, and every action with its params.",
-    input: z.strictObject({}),
+    input: NoArgs,
     run: async (s) => {
       member(s);
       const r = await invoke(s.eng, { roomId: s.room!.id, token: s.token, action: "help", params: {} });

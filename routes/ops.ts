@@ -8,35 +8,16 @@
  *   DELETE /rooms/:id            room token: the room and all its rows
  */
 import { Hono } from "hono";
-import { ApiError } from "../errors.ts";
-import { deleteRoom, exportRoom, importRoom } from "../engine/export.ts";
-import { invocationOutcomes } from "../engine/invoke.ts";
-import { activeWaiters } from "../waiters.ts";
+import { IMPORT_MIN_BYTES } from "../config.ts";
+import { deleteRoom, exportRoom, importRoom } from "../engine/room_admin.ts";
 import { PromText, type RequestMetrics } from "../middleware/metrics.ts";
-import { type AppEnv, type Ctx, roomAndCaller, send } from "./http.ts";
-
-const HEALTH_TIMEOUT_MS = 2000;
-/** Snapshots are bigger than ordinary requests; still bounded. */
-const IMPORT_MIN_BYTES = 32 * 1024 * 1024;
+import { ImportBody } from "../wire.ts";
+import { type AppEnv, type Ctx, opOf, parseBody, readJson, send } from "./http.ts";
 
 export function opsRoutes(metrics: RequestMetrics) {
   return new Hono<AppEnv>()
     .get("/healthz", async (c) => {
-      const eng = c.get("eng");
-      if (eng.closing) throw new ApiError("shutting_down", "the server is shutting down");
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      try {
-        await Promise.race([
-          eng.db.execute("SELECT 1"),
-          new Promise((_, reject) =>
-            timer = setTimeout(() => reject(new Error("timed out")), HEALTH_TIMEOUT_MS)
-          ),
-        ]);
-      } catch (e) {
-        throw new ApiError("db_unavailable", `the database does not answer: ${(e as Error).message}`);
-      } finally {
-        clearTimeout(timer);
-      }
+      await c.get("eng").health();
       return send(c, { ok: true });
     })
     .get("/metrics", (c) => {
@@ -44,38 +25,16 @@ export function opsRoutes(metrics: RequestMetrics) {
         headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
       });
     })
-    .get("/rooms/:id/export", async (c) => {
-      const { room, caller } = await roomAndCaller(c);
-      return send(c, await exportRoom(c.get("eng"), room, caller));
-    })
+    .get(
+      "/rooms/:id/export",
+      async (c) => send(c, await exportRoom(c.get("eng"), c.req.param("id"), opOf(c))),
+    )
     .post("/rooms/import", async (c) => {
       const eng = c.get("eng");
-      return send(
-        c,
-        await importRoom(eng, await readSnapshot(c, Math.max(IMPORT_MIN_BYTES, eng.limits.maxBodyBytes))),
-        201,
-      );
+      const raw = await readJson(c, { max: Math.max(IMPORT_MIN_BYTES, eng.limits.maxBodyBytes) });
+      return send(c, await importRoom(eng, parseBody(ImportBody, raw)), 201);
     })
-    .delete("/rooms/:id", async (c) => {
-      const { room, caller } = await roomAndCaller(c);
-      return send(c, await deleteRoom(c.get("eng"), room, caller));
-    });
-}
-
-async function readSnapshot(c: Ctx, max: number): Promise<unknown> {
-  if (Number(c.req.header("content-length") ?? "0") > max) {
-    throw new ApiError("payload_too_large", `the snapshot exceeds ${max} bytes`, { limit: max });
-  }
-  const text = (await c.req.text()).trim();
-  if (text.length > max) {
-    throw new ApiError("payload_too_large", `the snapshot exceeds ${max} bytes`, { limit: max });
-  }
-  if (!text) throw new ApiError("invalid_json", "the request body is empty; send an exported room snapshot");
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new ApiError("invalid_json", `the request body is not valid JSON: ${(e as Error).message}`);
-  }
+    .delete("/rooms/:id", async (c) => send(c, await deleteRoom(c.get("eng"), c.req.param("id"), opOf(c))));
 }
 
 function renderMetrics(c: Ctx, m: RequestMetrics): string {
@@ -102,14 +61,14 @@ function renderMetrics(c: Ctx, m: RequestMetrics): string {
     "counter",
     "Action invocations by outcome (ok, dry_run or the error code).",
   );
-  for (const [outcome, n] of invocationOutcomes(eng)) {
+  for (const [outcome, n] of eng.metrics.invocations) {
     p.sample("agent_sync_invocations_total", { outcome }, n);
   }
   p.family("agent_sync_waiters", "gauge", "Requests blocked in /wait (and invoke-and-wait).")
-    .sample("agent_sync_waiters", {}, activeWaiters());
+    .sample("agent_sync_waiters", {}, eng.metrics.waiters);
   p.family("agent_sync_rooms_in_memory", "gauge", "Rooms held in memory by this process.")
     .sample("agent_sync_rooms_in_memory", {}, eng.rooms.size);
-  const st = eng.committer.stats;
+  const st = eng.rooms.commitStats;
   p.family("agent_sync_commit_batches_total", "counter", "Group-commit batches written.")
     .sample("agent_sync_commit_batches_total", {}, st.batches);
   p.family("agent_sync_commit_statements_total", "counter", "SQL statements in committed batches.")

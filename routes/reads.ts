@@ -8,9 +8,8 @@
  *   GET  /rooms/:id/views     GET /rooms/:id/views/:view
  */
 import { Hono } from "hono";
-import { z } from "zod";
-import { actAs, requireReader } from "../auth.ts";
 import { ApiError } from "../errors.ts";
+import { openRead } from "../engine/access.ts";
 import {
   buildContext,
   evalExpression,
@@ -18,40 +17,13 @@ import {
   listViews,
   parseSections,
   poll,
-  readCtx,
   readState,
 } from "../engine/reads.ts";
-import { type AppEnv, type Ctx, parseBody, parseQuery, qInt, readJson, roomAndCaller, send } from "./http.ts";
-
-const ContextQuery = z.strictObject({
-  only: z.string().optional(),
-  messages_after: qInt.optional(),
-  messages_limit: qInt.optional(),
-  agent: z.string().optional(),
-});
-const StateQuery = z.strictObject({
-  scope: z.string().optional(),
-  key: z.string().optional(),
-  resolve: z.string().optional(),
-  agent: z.string().optional(),
-});
-const PollQuery = z.strictObject({
-  messages_limit: qInt.optional(),
-  audit_limit: qInt.optional(),
-  agent: z.string().optional(),
-});
-const AgentQuery = z.strictObject({ agent: z.string().optional() });
-const EvalBody = z.strictObject({
-  expr: z.string().optional(),
-  expression: z.string().optional(),
-  agent: z.string().optional(),
-});
+import { AgentQuery, ContextQuery, EvalBody, PollQuery, StateQuery } from "../wire.ts";
+import { type AppEnv, type Ctx, opOf, parseBody, parseQuery, readJson, send } from "./http.ts";
 
 /** The caller, possibly the room token acting as an agent (`?agent=` — the dashboard's perspective). */
-async function reader(c: Ctx, agent?: string) {
-  const { room, caller } = await roomAndCaller(c);
-  return readCtx(c.get("eng"), room, actAs(room, requireReader(caller), agent));
-}
+const reader = (c: Ctx, agent?: string) => openRead(c.get("eng"), c.req.param("id")!, opOf(c), agent);
 
 export const readRoutes = new Hono<AppEnv>()
   .get("/rooms/:id/context", async (c) => {

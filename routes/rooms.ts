@@ -11,65 +11,37 @@
  *   POST  /rooms/:id/agents/:agent/heartbeat   compatibility → _heartbeat
  */
 import { Hono } from "hono";
-import { hashToken, requireReader } from "../auth.ts";
 import {
-  agentJson,
   createRoom,
+  describeRoom,
   joinAgent,
+  listAgents,
   patchAgent,
-  roomJson,
+  roomsOfToken,
   rotateViewToken,
 } from "../engine/membership.ts";
-import { roomsForToken } from "../store/rooms_sql.ts";
-import { type AppEnv, readJson, retryStale, roomAndCaller, send, token } from "./http.ts";
+import { CreateRoom, JoinAgent, PatchAgent } from "../wire.ts";
 import { invokeCompat } from "./actions.ts";
+import { type AppEnv, opOf, parseBody, readJson, send } from "./http.ts";
 
 export const roomRoutes = new Hono<AppEnv>()
-  .post(
-    "/rooms",
-    async (c) => send(c, await createRoom(c.get("eng"), await readJson(c, { optional: true })), 201),
-  )
-  .get("/rooms", async (c) => {
-    const t = token(c);
-    return send(c, t ? await roomsForToken(c.get("eng").db, hashToken(t)) : []);
+  .post("/rooms", async (c) => {
+    const body = parseBody(CreateRoom, await readJson(c, { optional: true }));
+    return send(c, await createRoom(c.get("eng"), body), 201);
   })
-  .get("/rooms/:id", async (c) => {
-    const room = await c.get("eng").room(c.req.param("id"));
-    return send(c, roomJson(room));
-  })
+  .get("/rooms", async (c) => send(c, await roomsOfToken(c.get("eng"), opOf(c))))
+  .get("/rooms/:id", async (c) => send(c, await describeRoom(c.get("eng"), c.req.param("id"))))
   .post("/rooms/:id/rotate-view-token", async (c) => {
-    const { room, caller } = await roomAndCaller(c);
-    return send(c, await rotateViewToken(c.get("eng"), room, caller));
+    return send(c, await rotateViewToken(c.get("eng"), c.req.param("id"), opOf(c)));
   })
   .post("/rooms/:id/agents", async (c) => {
-    const first = await roomAndCaller(c);
-    const body = await readJson(c, { optional: true });
-    return send(
-      c,
-      await retryStale(
-        first,
-        () => roomAndCaller(c),
-        ({ room, caller }) => joinAgent(c.get("eng"), room, caller, body),
-      ),
-      201,
-    );
+    const body = parseBody(JoinAgent, await readJson(c, { optional: true }));
+    return send(c, await joinAgent(c.get("eng"), c.req.param("id"), opOf(c), body), 201);
   })
-  .get("/rooms/:id/agents", async (c) => {
-    const { room, caller } = await roomAndCaller(c);
-    requireReader(caller);
-    return send(c, [...room.agents.values()].map((a) => agentJson(room, a)));
-  })
+  .get("/rooms/:id/agents", async (c) => send(c, await listAgents(c.get("eng"), c.req.param("id"), opOf(c))))
   .patch("/rooms/:id/agents/:agent", async (c) => {
-    const first = await roomAndCaller(c);
-    const body = await readJson(c);
-    return send(
-      c,
-      await retryStale(
-        first,
-        () => roomAndCaller(c),
-        ({ room, caller }) => patchAgent(c.get("eng"), room, caller, c.req.param("agent"), body),
-      ),
-    );
+    const body = parseBody(PatchAgent, await readJson(c));
+    return send(c, await patchAgent(c.get("eng"), c.req.param("id"), opOf(c), c.req.param("agent"), body));
   })
   .post("/rooms/:id/agents/:agent/heartbeat", async (c) => {
     const body = await readJson(c, { optional: true }) as Record<string, unknown>;

@@ -1,24 +1,25 @@
 /**
- * @module store/committer — group commit. Every room that changed since the last flush is written in one
- * libSQL batch (multi-row statements); callers are answered only after that batch has committed.
- * After-commit listeners run outside any transaction. A failed batch invalidates the rooms it held.
+ * @module store/committer — group commit, the one way writes reach storage. Everything outstanding in one
+ * turn of the event loop (room changes, new rooms, dropped rooms) becomes one `CommitBatch`; callers are
+ * answered only after it committed, and listeners are woken in the macrotask after that, outside any
+ * transaction. A failed batch fails every source it held. Knows sources only through `CommitHooks`.
  */
-import type { InStatement, ResultSet } from "@libsql/client";
 import { setImmediate } from "node:timers";
-import type { Db } from "./db.ts";
-import type { Room } from "../engine/model.ts";
-import { FlushAcc, flushStatements, hasDirty } from "./rooms_sql.ts";
-import { newDirty } from "../engine/model.ts";
+import { type CommitBatch, CommitError, type RoomRow, type RoomStore, type RoomWrite } from "./room_store.ts";
 
-/** A batch failed: nothing in it was written. `stale` when another process moved a room's seq. */
-export class CommitError extends Error {
-  constructor(message: string, readonly stale: boolean) {
-    super(message);
-  }
-}
-
-type Waiter = { room: Room; seq: number; resolve: () => void; reject: (e: Error) => void };
-type Extra = { build: () => InStatement[]; resolve: (rs: ResultSet[]) => void; reject: (e: Error) => void };
+/** How the committer sees a source of writes (a room in memory); `S` stays opaque to it. */
+export type CommitHooks<S> = {
+  /** false once the source left memory: its outstanding writes fail as stale */
+  live(s: S): boolean;
+  /** what the source holds that storage does not, taken for this batch; undefined when nothing */
+  take(s: S): RoomWrite | undefined;
+  /** the write taken from it is durable (before its writers are answered) */
+  committed(s: S, w: RoomWrite): void;
+  /** after the writers were answered, in the next macrotask: wake the source's listeners */
+  woken(s: S): void;
+  /** the batch holding its write failed: nothing of it was written */
+  failed(s: S): void;
+};
 
 export type CommitStats = {
   batches: number;
@@ -29,19 +30,24 @@ export type CommitStats = {
   histogram: { bounds: number[]; counts: number[]; sum: number };
 };
 
-const LATENCY_BOUNDS_MS = [0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500];
+type Settle<T> = { resolve: (v: T) => void; reject: (e: Error) => void };
+type Waiter<S> = Settle<void> & { source: S };
 
-export class Committer {
-  #db: Db;
-  #dirty = new Set<Room>();
-  #waiters: Waiter[] = [];
-  #extra: Extra[] = [];
+const LATENCY_BOUNDS_MS = [0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500];
+const LAZY_MS = 1000;
+
+export class Committer<S> {
+  #store: RoomStore;
+  #hooks: CommitHooks<S>;
+  #dirty = new Set<S>();
+  #waiters: Waiter<S>[] = [];
+  #creates = new Map<string, Settle<boolean> & { row: RoomRow }>();
+  #drops: (Settle<boolean> & { id: string })[] = [];
+  #alone: (Settle<void> & { batch: CommitBatch })[] = [];
   #scheduled = false;
   #lazyTimer: ReturnType<typeof setTimeout> | undefined;
   #running: Promise<void> | null = null;
-  #onInvalidate: (room: Room) => void;
-  #onCommitted: (room: Room) => void;
-  stats: CommitStats = {
+  readonly stats: CommitStats = {
     batches: 0,
     statements: 0,
     failures: 0,
@@ -49,46 +55,58 @@ export class Committer {
     histogram: { bounds: LATENCY_BOUNDS_MS, counts: LATENCY_BOUNDS_MS.map(() => 0), sum: 0 },
   };
 
-  constructor(db: Db, hooks: { onInvalidate(room: Room): void; onCommitted(room: Room): void }) {
-    this.#db = db;
-    this.#onInvalidate = hooks.onInvalidate;
-    this.#onCommitted = hooks.onCommitted;
+  constructor(store: RoomStore, hooks: CommitHooks<S>) {
+    this.#store = store;
+    this.#hooks = hooks;
   }
 
-  /** Resolves once everything this room holds in memory now is durable. */
-  submit(room: Room): Promise<void> {
-    this.#dirty.add(room);
-    const p = new Promise<void>((resolve, reject) =>
-      this.#waiters.push({ room, seq: room.seq, resolve, reject })
-    );
+  /** Resolves once everything this source holds in memory now is durable. */
+  submit(source: S): Promise<void> {
+    this.#dirty.add(source);
+    const p = new Promise<void>((resolve, reject) => this.#waiters.push({ source, resolve, reject }));
     this.#schedule();
     return p;
   }
 
   /**
-   * Statements written at the head of the next batch (built when it is assembled); resolves with their
-   * results after the commit. Room creation uses it: a transaction of its own per turn cost ~15 % of it.
+   * A new room, written with the next batch (rooms created in one turn share one statement: a transaction
+   * of their own per turn cost ~15 % of creation). Resolves false when the id exists.
    */
-  include(build: () => InStatement[]): Promise<ResultSet[]> {
-    const p = new Promise<ResultSet[]>((resolve, reject) => this.#extra.push({ build, resolve, reject }));
+  create(row: RoomRow): Promise<boolean> {
+    if (this.#creates.has(row.id)) return Promise.resolve(false);
+    const p = new Promise<boolean>((resolve, reject) => this.#creates.set(row.id, { row, resolve, reject }));
+    this.#schedule();
+    return p;
+  }
+
+  /** Removes a room and every row it owns with the next batch; resolves false if it did not exist. */
+  drop(id: string): Promise<boolean> {
+    const p = new Promise<boolean>((resolve, reject) => this.#drops.push({ id, resolve, reject }));
+    this.#schedule();
+    return p;
+  }
+
+  /** A batch written in a transaction of its own, in turn with the others (a restored room's one write). */
+  alone(batch: CommitBatch): Promise<void> {
+    const p = new Promise<void>((resolve, reject) => this.#alone.push({ batch, resolve, reject }));
     this.#schedule();
     return p;
   }
 
   /** Presence and read markers: written with the next batch, or within a second. */
-  markLazy(room: Room): void {
-    this.#dirty.add(room);
+  markLazy(source: S): void {
+    this.#dirty.add(source);
     if (this.#lazyTimer === undefined && !this.#scheduled) {
       this.#lazyTimer = setTimeout(() => {
         this.#lazyTimer = undefined;
         this.#schedule();
-      }, 1000);
+      }, LAZY_MS);
     }
   }
 
-  /** Writes everything outstanding (used at shutdown and by tests). */
+  /** Writes everything outstanding (shutdown, tests). */
   async drain(): Promise<void> {
-    while (this.#running || this.#dirty.size || this.#scheduled || this.#extra.length) {
+    while (this.#running || this.#dirty.size || this.#scheduled || this.#hasAdmin()) {
       if (this.#running) await this.#running;
       else await this.#flush();
     }
@@ -96,6 +114,10 @@ export class Committer {
       clearTimeout(this.#lazyTimer);
       this.#lazyTimer = undefined;
     }
+  }
+
+  #hasAdmin(): boolean {
+    return this.#creates.size > 0 || this.#drops.length > 0 || this.#alone.length > 0;
   }
 
   #schedule() {
@@ -113,7 +135,7 @@ export class Committer {
   }
 
   #afterRun() {
-    if ((this.#dirty.size && this.#waiters.length) || this.#extra.length) this.#schedule();
+    if ((this.#dirty.size && this.#waiters.length) || this.#hasAdmin()) this.#schedule();
     else if (this.#dirty.size) this.markLazy([...this.#dirty][0]);
   }
 
@@ -122,69 +144,76 @@ export class Committer {
       clearTimeout(this.#lazyTimer);
       this.#lazyTimer = undefined;
     }
-    const rooms = [...this.#dirty].filter((r) => r.alive);
+    const alone = this.#alone.shift();
+    if (alone) return await this.#write(alone.batch).then(() => alone.resolve(), alone.reject);
+    const hooks = this.#hooks;
+    const sources = [...this.#dirty];
     this.#dirty.clear();
     const waiters = this.#waiters;
     this.#waiters = [];
+    const live: Waiter<S>[] = [];
     for (const w of waiters) {
-      if (!w.room.alive) {
-        w.reject(new CommitError("the room was reloaded before this write was committed", true));
-      }
+      if (hooks.live(w.source)) live.push(w);
+      else w.reject(new CommitError("the room was reloaded before this write was committed", "stale"));
     }
-    const live = waiters.filter((w) => w.room.alive);
-    const extra = this.#extra;
-    this.#extra = [];
-    const statements: InStatement[] = [];
-    const extraEnds = extra.map((x) => statements.push(...x.build()));
-    const built = new Map<Room, number>();
-    const acc = new FlushAcc();
-    for (const room of rooms) {
-      if (!hasDirty(room)) continue;
-      flushStatements(room, statements, acc);
-      built.set(room, room.seq);
-      room.dirty = newDirty();
+    const creates = [...this.#creates.values()];
+    this.#creates.clear();
+    const drops = this.#drops;
+    this.#drops = [];
+    const taken: S[] = [];
+    const writes: RoomWrite[] = [];
+    for (const s of sources) {
+      if (!hooks.live(s)) continue;
+      const w = hooks.take(s);
+      if (!w) continue;
+      taken.push(s);
+      writes.push(w);
     }
-    acc.finish(statements);
-    if (!statements.length) {
+    if (!writes.length && !creates.length && !drops.length) {
       for (const w of live) w.resolve();
-      for (const x of extra) x.resolve([]);
       return;
     }
-    const t0 = performance.now();
-    let results: ResultSet[];
+    let outcome;
     try {
-      results = await this.#db.batch(statements, "write");
+      outcome = await this.#write({
+        drop: drops.map((d) => d.id),
+        create: creates.map((c) => c.row),
+        writes,
+      });
     } catch (e) {
-      const msg = String((e as Error)?.message ?? e);
-      const stale = msg.includes("CHECK constraint failed");
-      this.stats.failures++;
-      for (const room of built.keys()) {
-        room.alive = false;
-        this.#onInvalidate(room);
-      }
-      const err = new CommitError(stale ? "another process changed the room first" : msg, stale);
-      for (const w of live) w.reject(err);
-      for (const x of extra) x.reject(err);
+      const err = e instanceof CommitError
+        ? e
+        : new CommitError(String((e as Error)?.message ?? e), "failed");
+      for (const s of taken) hooks.failed(s);
+      for (const x of [...live, ...creates, ...drops]) x.reject(err);
       return;
     }
-    this.stats.batches++;
-    this.stats.statements += statements.length;
-    const ms = performance.now() - t0;
-    if (this.stats.latencies.length < 10_000) this.stats.latencies.push(ms);
-    const h = this.stats.histogram;
-    h.sum += ms;
-    h.bounds.forEach((b, i) => ms <= b && h.counts[i]++);
-    for (const [room, seq] of built) {
-      room.persistedSeq = seq;
-      if (seq > room.committedSeq) room.committedSeq = seq;
-    }
+    for (let i = 0; i < taken.length; i++) hooks.committed(taken[i], writes[i]);
     for (const w of live) w.resolve();
-    extra.forEach((x, i) => x.resolve(results.slice(i ? extraEnds[i - 1] : 0, extraEnds[i])));
+    for (const c of creates) c.resolve(outcome.created.has(c.row.id));
+    for (const d of drops) d.resolve(outcome.dropped.has(d.id));
     // writers are answered first; waiters and feeds wake in the next macrotask (with 5,000 waiters the
     // writer's own response had waited for every one of them)
-    const committed = [...built.keys()];
-    setImmediate(() => {
-      for (const room of committed) this.#onCommitted(room);
-    });
+    if (taken.length) setImmediate(() => taken.forEach((s) => hooks.woken(s)));
+  }
+
+  /** One batch through the store, counted in the stats. */
+  async #write(batch: CommitBatch) {
+    const t0 = performance.now();
+    try {
+      const outcome = await this.#store.commit(batch);
+      if (!outcome.statements) return outcome;
+      const st = this.stats;
+      st.batches++;
+      st.statements += outcome.statements;
+      const ms = performance.now() - t0;
+      if (st.latencies.length < 10_000) st.latencies.push(ms);
+      st.histogram.sum += ms;
+      st.histogram.bounds.forEach((b, i) => ms <= b && st.histogram.counts[i]++);
+      return outcome;
+    } catch (e) {
+      this.stats.failures++;
+      throw e;
+    }
   }
 }

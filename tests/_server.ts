@@ -5,7 +5,7 @@
 import { createApp } from "../app.ts";
 import { DEFAULT_LIMITS, type Limits } from "../config.ts";
 import { Engine } from "../engine/engine.ts";
-import { openDb } from "../store/db.ts";
+import { LibsqlStore } from "../store/libsql_store.ts";
 import type { Clock } from "../timers.ts";
 
 /** A clock tests move by hand; advancing it re-checks every waiter, as a real timer boundary would. */
@@ -29,6 +29,8 @@ export type TestServer = {
   eng: Engine;
   clock: FakeClock | Clock;
   dbPath: string;
+  /** the server's storage (tests that break it, or count rows in it) */
+  store: LibsqlStore;
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 };
@@ -38,16 +40,16 @@ export async function startServer(
 ): Promise<TestServer & { clock: FakeClock }> {
   const dir = opts.dbPath ? undefined : await Deno.makeTempDir({ prefix: "agent-sync-test-" });
   const dbPath = opts.dbPath ?? `${dir}/sync.db`;
-  const db = await openDb(`file:${dbPath}`);
+  const store = await LibsqlStore.open(`file:${dbPath}`);
   const clock = new FakeClock(opts.fakeClock ? undefined : Date.now());
   const realClock = { now: () => Date.now() };
   const eng = new Engine({
-    db,
+    store,
     limits: { ...DEFAULT_LIMITS, ...opts.limits },
     clock: opts.fakeClock ? clock : realClock,
   });
   clock.onAdvance = () => {
-    for (const room of eng.rooms.values()) eng.notify(room);
+    for (const room of eng.rooms.values()) eng.rooms.notify(room);
   };
   const app = createApp({ eng });
   const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, app.fetch);
@@ -59,10 +61,10 @@ export async function startServer(
     const done = eng.close();
     await server.shutdown();
     await done;
-    db.close();
+    store.close();
     if (dir) await Deno.remove(dir, { recursive: true }).catch(() => {});
   };
-  return { base, eng, clock, dbPath, close, [Symbol.asyncDispose]: close };
+  return { base, eng, clock, dbPath, store, close, [Symbol.asyncDispose]: close };
 }
 
 // deno-lint-ignore no-explicit-any -- response JSON is whatever the server sent; tests assert on it

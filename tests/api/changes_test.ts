@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import { client, startServer } from "../_server.ts";
-import { activeWaiters } from "../../waiters.ts";
 
 async function until(ok: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 2000; i++) {
@@ -45,7 +44,7 @@ Deno.test("include=changes lists exactly the changes after the cursor, with valu
       wait: { condition: "has(state._shared.done)", include: "changes" },
     },
   });
-  await until(() => activeWaiters() === 1, "bob to block");
+  await until(() => s.eng.metrics.waiters === 1, "bob to block");
   await c.ok(room.id, alice, "_set_state", { key: "secret", value: "alice-private-42" });
   await c.ok(room.id, alice, "put", { key: "open", value: true });
   await c.ok(room.id, alice, "put", { key: "open", value: true }); // a second write: reported once, latest version
@@ -85,10 +84,10 @@ Deno.test("include=changes lists exactly the changes after the cursor, with valu
   const next = c.http("GET", `/rooms/${room.id}/wait?condition=true&include=changes&after=${w.cursor}`, {
     token: bob,
   });
-  await until(() => activeWaiters() === 1, "bob to block on /wait");
+  await until(() => s.eng.metrics.waiters === 1, "bob to block on /wait");
   await c.ok(room.id, alice, "_set_state", { key: "secret2", value: "alice-private-43" });
   await c.context(room.id, bob);
-  assert.equal(activeWaiters(), 1, "a private write of alice's must not wake bob");
+  assert.equal(s.eng.metrics.waiters, 1, "a private write of alice's must not wake bob");
   await admin("_delete_state", { scope: "_shared", key: "open" });
   const r2 = await next;
   assert.equal(r2.json.triggered, true);

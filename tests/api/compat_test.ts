@@ -116,7 +116,7 @@ Deno.test("PUT /state writes through _set_state: row shape, CAS, if gate, increm
   assert.equal((await req("PUT", "/state", room.view, { key: "x", value: 1 })).json.error, "read_only_token");
   assert.equal((await req("PUT", "/state", undefined, { key: "x", value: 1 })).status, 401);
   assert.equal((await req("PUT", "/state", bob, { key: "x" })).status, 400);
-  const notJson = await s.eng.room(room.id).then(() => req("PUT", "/state", bob, undefined));
+  const notJson = await s.eng.rooms.get(room.id).then(() => req("PUT", "/state", bob, undefined));
   assert.equal(notJson.status, 400);
 });
 

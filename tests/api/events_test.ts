@@ -91,10 +91,14 @@ Deno.test("events is text/event-stream with one change event per commit whose id
     await feed.close();
   }
   // the server learns of the close asynchronously: give it a moment (bounded), then require it
-  for (let i = 0; i < 100 && (await s.eng.room(room.id)).listeners.size > 0; i++) {
+  for (let i = 0; i < 100 && (await s.eng.rooms.get(room.id)).rt.listeners.size > 0; i++) {
     await new Promise((r) => setTimeout(r, 20));
   }
-  assert.equal((await s.eng.room(room.id)).listeners.size, 0, "closing the feed removes its listener");
+  assert.equal(
+    (await s.eng.rooms.get(room.id)).rt.listeners.size,
+    0,
+    "closing the feed removes its listener",
+  );
 });
 
 Deno.test("events resumes from Last-Event-ID (and ?after=) without gaps or duplicates", async () => {

@@ -5,7 +5,6 @@
 import assert from "node:assert/strict";
 import { startServer } from "../_server.ts";
 import { playGame } from "../../bench/game.ts";
-import { activeWaiters } from "../../waiters.ts";
 
 const TURNS = 30;
 
@@ -24,7 +23,7 @@ Deno.test("three agents with invoke-and-wait play 30 turns in strict rotation, o
   // both print two-digit numbers; a few bytes of slack for elapsed_ms)
   const round = (k: number) => r.turnBytes.slice(k - 1, k + 2).reduce((a, b) => a + b, 0);
   assert.ok(round(25) - round(10) <= 3 * 3, `round bytes grew from ${round(10)} to ${round(25)}`);
-  assert.equal(activeWaiters(), 0);
+  assert.equal(s.eng.metrics.waiters, 0);
 });
 
 Deno.test("three agents with separate wait, take_turn and pass_turn calls play in strict rotation", async () => {
@@ -35,5 +34,5 @@ Deno.test("three agents with separate wait, take_turn and pass_turn calls play i
   assert.equal(r.missedWakeups, 0);
   assert.equal(r.turnCalls, 3 * 12);
   assert.equal(r.handoffs.length, 11);
-  assert.equal(activeWaiters(), 0);
+  assert.equal(s.eng.metrics.waiters, 0);
 });

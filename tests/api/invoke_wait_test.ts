@@ -4,7 +4,6 @@
  */
 import assert from "node:assert/strict";
 import { client, startServer } from "../_server.ts";
-import { activeWaiters } from "../../waiters.ts";
 
 async function setup() {
   const s = await startServer();
@@ -44,7 +43,7 @@ Deno.test("invoke with wait returns the invocation and the wake in one response"
   const pending = invokeWait(alice, "put", { key: "ping", value: 1 }, {
     condition: "has(state._shared.pong)",
   });
-  await until(() => activeWaiters() === 1, "alice to block");
+  await until(() => s.eng.metrics.waiters === 1, "alice to block");
   // the invocation committed before the wait started: others see it already
   assert.equal((await c.context(room.id, bob)).state._shared.ping, 1);
   await c.ok(room.id, bob, "put", { key: "pong", value: 2 });
@@ -60,7 +59,7 @@ Deno.test("invoke with wait returns the invocation and the wake in one response"
   // default include is changes: what happened after the invocation, with values, and no full context
   assert.deepEqual(r.json.wait.changes, [{ scope: "_shared", key: "pong", version: 1, value: 2 }]);
   assert.equal(r.json.wait.context, undefined);
-  assert.equal(activeWaiters(), 0);
+  assert.equal(s.eng.metrics.waiters, 0);
 });
 
 Deno.test("invoke-and-wait never wakes on the state its own invocation produced", async () => {
@@ -71,11 +70,11 @@ Deno.test("invoke-and-wait never wakes on the state its own invocation produced"
     condition: "state._shared.x == 1",
     timeout: 20_000,
   });
-  await until(() => activeWaiters() === 1, "alice to block");
+  await until(() => s.eng.metrics.waiters === 1, "alice to block");
   // a later commit alice cannot see does not wake her either
   await c.ok(room.id, bob, "_set_state", { key: "secret", value: 7 });
   await c.context(room.id, bob); // one more round trip: any wake-up would have been decided by now
-  assert.equal(activeWaiters(), 1, "neither her own write nor bob's private one may wake alice");
+  assert.equal(s.eng.metrics.waiters, 1, "neither her own write nor bob's private one may wake alice");
   // a later visible commit with the condition still true wakes her
   await c.ok(room.id, bob, "put", { key: "y", value: 1 });
   const r = await pending;
@@ -96,10 +95,10 @@ Deno.test("a refused invocation with wait returns its refusal at once and does n
   assert.equal(r.status, 409);
   assert.equal(r.json.error, "precondition_failed");
   assert.equal(r.json.wait, undefined);
-  assert.equal(activeWaiters(), 0);
+  assert.equal(s.eng.metrics.waiters, 0);
   const unknown = await invokeWait(alice, "nope", {}, { condition: "true", timeout: 20_000 });
   assert.equal(unknown.status, 404);
-  assert.equal(activeWaiters(), 0);
+  assert.equal(s.eng.metrics.waiters, 0);
 });
 
 Deno.test("invoke with an invalid wait is a 400 and commits nothing", async () => {
@@ -135,22 +134,22 @@ Deno.test("invoke-and-wait times out with triggered:false and the cursor", async
   assert.equal(r.json.wait.timeout, true);
   assert.equal(typeof r.json.wait.cursor, "number");
   assert.ok(r.json.wait.cursor >= r.json.cursor);
-  assert.equal(activeWaiters(), 0);
+  assert.equal(s.eng.metrics.waiters, 0);
 });
 
 Deno.test("a client that disconnects during invoke-and-wait releases its waiter; the write stays", async () => {
   const { s, c, room, alice, invokeWait } = await setup();
   await using _ = s;
-  const before = activeWaiters();
+  const before = s.eng.metrics.waiters;
   const ac = new AbortController();
   const pending = invokeWait(alice, "put", { key: "left", value: true }, {
     condition: "false",
     timeout: 20_000,
   }, ac.signal).catch((e) => e);
-  await until(() => activeWaiters() === before + 1, "alice to block");
+  await until(() => s.eng.metrics.waiters === before + 1, "alice to block");
   ac.abort();
   assert.ok((await pending) instanceof Error);
-  await until(() => activeWaiters() === before, "the waiter to be released");
+  await until(() => s.eng.metrics.waiters === before, "the waiter to be released");
   assert.equal((await c.context(room.id, alice)).state._shared.left, true);
   const agents = (await c.http("GET", `/rooms/${room.id}/agents`, { token: room.token })).json;
   const me = (Array.isArray(agents) ? agents : agents.agents).find((a: { id: string }) => a.id === "alice");
@@ -167,7 +166,7 @@ Deno.test("invoke-and-wait with wait.after lists changes since the caller's curs
     include: ["changes", "state"],
     after: seen,
   });
-  await until(() => activeWaiters() === 1, "alice to block");
+  await until(() => s.eng.metrics.waiters === 1, "alice to block");
   await c.ok(room.id, bob, "put", { key: "go", value: 1 });
   const r = await pending;
   const keys = r.json.wait.changes.map((ch: { key: string }) => ch.key).sort();

@@ -7,7 +7,6 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { Resource, Tool } from "@modelcontextprotocol/sdk/types.js";
 import { client, http, startServer } from "../_server.ts";
-import { activeWaiters } from "../../waiters.ts";
 
 type Mcp = {
   client: Client;
@@ -192,7 +191,7 @@ Deno.test("/mcp wait_for wakes on another client's write and returns the cursor 
     params: { scope: "_shared", key: "ready", value: true },
     wait: { condition: "state._shared.turn == 2", include: "changes" },
   });
-  while (activeWaiters() === 0) await new Promise((r) => setTimeout(r, 5));
+  while (s.eng.metrics.waiters === 0) await new Promise((r) => setTimeout(r, 5));
   await c.ok(room.id, room.token, "_set_state", { scope: "_shared", key: "turn", value: 2 });
   const done = await both;
   assert.equal(done.isError, false, done.text);
@@ -353,7 +352,7 @@ Deno.test("/mcp wait_for releases its waiter when the client disconnects", async
     body: JSON.stringify(call),
   }).then((r) => r.text(), (e) => e);
   const settle = async (want: number) => {
-    while (activeWaiters() !== want) await new Promise((r) => setTimeout(r, 5));
+    while (s.eng.metrics.waiters !== want) await new Promise((r) => setTimeout(r, 5));
   };
   await settle(1);
   ac.abort();

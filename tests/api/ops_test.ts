@@ -11,7 +11,7 @@ Deno.test("GET /healthz is 200 {ok:true} while the database answers and 503 when
   const r = await http(s.base, "GET", "/healthz");
   assert.equal(r.status, 200);
   assert.deepEqual(r.json, { ok: true });
-  s.eng.db.close();
+  s.store.close();
   const down = await http(s.base, "GET", "/healthz");
   assert.equal(down.status, 503);
   assert.equal(down.json.error, "db_unavailable");
@@ -240,7 +240,7 @@ Deno.test("DELETE /rooms/:id needs the room token, removes every row, and answer
   assert.equal((await c.http("GET", "/rooms/src")).status, 404);
   assert.equal((await c.http("GET", "/rooms/src/context", { token: alice })).status, 404);
   for (const t of ["agents", "state", "messages", "audit", "actions", "views", "ticks", "idempotency"]) {
-    const n = await s.eng.db.execute({
+    const n = await s.store.client.execute({
       sql: `SELECT COUNT(*) AS n FROM ${t} WHERE room_id = ?`,
       args: ["src"],
     });

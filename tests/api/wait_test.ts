@@ -4,7 +4,6 @@
  */
 import assert from "node:assert/strict";
 import { client, http, type Res, startServer } from "../_server.ts";
-import { activeWaiters } from "../../waiters.ts";
 
 const q = encodeURIComponent;
 
@@ -44,7 +43,7 @@ Deno.test("wait returns at once with triggered:true, value and context when the 
   assert.equal(r.json.context.state._shared.phase, "playing");
   assert.equal(r.json.context.self, "alice");
   assert.equal(typeof r.json.cursor, "number");
-  assert.equal(activeWaiters(), 0);
+  assert.equal(s.eng.metrics.waiters, 0);
 });
 
 Deno.test("wait is woken by another client's committed write and answers with the new state", async () => {
@@ -62,7 +61,7 @@ Deno.test("wait is woken by another client's committed write and answers with th
   assert.equal(r.json.triggered, true);
   assert.equal(r.json.context.state._shared.turn, 2);
   assert.ok(r.json.cursor >= w.cursor);
-  assert.equal(activeWaiters(), 0);
+  assert.equal(s.eng.metrics.waiters, 0);
 });
 
 Deno.test("wait times out with {triggered:false, timeout:true, elapsed_ms}", async () => {
@@ -75,7 +74,7 @@ Deno.test("wait times out with {triggered:false, timeout:true, elapsed_ms}", asy
   assert.ok(Number.isInteger(r.json.elapsed_ms) && r.json.elapsed_ms >= 0);
   assert.equal(typeof r.json.cursor, "number", "a timeout answer carries the cursor too");
   assert.equal(r.json.context, undefined);
-  assert.equal(activeWaiters(), 0);
+  assert.equal(s.eng.metrics.waiters, 0);
   void room;
 });
 
@@ -174,18 +173,18 @@ Deno.test("a client that disconnects releases its waiter at once", async () => {
   await using _ = s;
   const ac = new AbortController();
   const pending = wait(alice, `condition=${q("state._shared.never == 1")}`, ac.signal).catch((e) => e);
-  await until(() => activeWaiters() === 1, "the waiter to register");
+  await until(() => s.eng.metrics.waiters === 1, "the waiter to register");
   assert.equal((await agentStatus("alice")).status, "waiting");
   ac.abort();
   assert.ok((await pending) instanceof Error);
-  await until(() => activeWaiters() === 0, "the server to release the waiter");
+  await until(() => s.eng.metrics.waiters === 0, "the server to release the waiter");
   const dbg = await c.http("GET", "/debug/waiters");
   assert.equal(dbg.json.waiters, 0);
   const a = await agentStatus("alice");
   assert.equal(a.status, "active");
   assert.equal(a.waiting_on, null);
-  const r = await s.eng.room(room.id);
-  assert.equal(r.listeners.size, 0);
+  const r = await s.eng.rooms.get(room.id);
+  assert.equal(r.rt.listeners.size, 0);
 });
 
 Deno.test("wait conditions use the waiter's privacy: another agent's scope never triggers and a missing key means not yet", async () => {
@@ -194,7 +193,7 @@ Deno.test("wait conditions use the waiter's privacy: another agent's scope never
   await c.ok(room.id, alice, "_set_state", { key: "secret", value: "north" });
   // bob cannot see alice's scope: not true now, and alice writing it again does not wake him
   const pending = wait(bob, `condition=${q('state.alice.secret == "north"')}&timeout=300`);
-  await until(() => activeWaiters() === 1, "bob to block");
+  await until(() => s.eng.metrics.waiters === 1, "bob to block");
   await c.ok(room.id, alice, "_set_state", { key: "secret", value: "north" });
   const r = await pending;
   assert.equal(r.json.triggered, false);
@@ -206,7 +205,7 @@ Deno.test("wait conditions use the waiter's privacy: another agent's scope never
 
   // a missing key is "not yet": alice waits on a key nobody has written, then it appears
   const later = wait(alice, `condition=${q("state._shared.flag == true")}`);
-  await until(() => activeWaiters() === 1, "alice to block");
+  await until(() => s.eng.metrics.waiters === 1, "alice to block");
   await c.ok(room.id, bob, "_send_message", { body: "unrelated" });
   await c.ok(room.id, room.token, "_set_state", { key: "flag", value: true });
   assert.equal((await later).json.triggered, true);
@@ -247,17 +246,17 @@ Deno.test("a timer expiry wakes the waiters whose condition it changes (fake clo
   const opened = wait(alice, `condition=${q('state._shared.door == "open"')}`);
   const found = wait(alice, `condition=${q('state._shared.treasure == "gold"')}`);
   const safe = wait(alice, `condition=${q('"safe" in views && views.safe')}`);
-  await until(() => activeWaiters() === 4, "the waiters to block");
+  await until(() => s.eng.metrics.waiters === 4, "the waiters to block");
   s.clock.advance(30_000);
   await new Promise((r) => setTimeout(r, 0));
-  assert.equal(activeWaiters(), 4, "nothing expired yet");
+  assert.equal(s.eng.metrics.waiters, 4, "nothing expired yet");
   s.clock.advance(30_001);
   const g = await gone;
   assert.equal(g.json.triggered, true);
   assert.equal(g.json.context.state._shared.bomb, undefined);
   assert.equal((await found).json.triggered, true);
   assert.equal((await safe).json.context.views.safe, true);
-  assert.equal(activeWaiters(), 1);
+  assert.equal(s.eng.metrics.waiters, 1);
   s.clock.advance(60_000);
   const o = await opened;
   assert.equal(o.json.triggered, true);
@@ -298,7 +297,7 @@ Deno.test("wait after=CURSOR is edge-triggered and reports changes and new messa
   const pending = wait(alice, `condition=${q("state._shared.x == 1")}&after=${c1}`).finally(() =>
     settled = true
   );
-  await until(() => activeWaiters() === 1, "alice to block");
+  await until(() => s.eng.metrics.waiters === 1, "alice to block");
   // a change alice cannot see does not count either
   await c.ok(room.id, bob, "_set_state", { key: "private", value: 1 });
   await new Promise((r) => setTimeout(r, 20));
@@ -359,11 +358,11 @@ Deno.test("200 concurrent waiters in one room all wake on one write, and all tim
     { length: N },
     (_, i) => wait(tokens[i % 10], `condition=${q("state._shared.go == true")}`),
   );
-  await until(() => activeWaiters() === N, `${N} waiters to block`);
+  await until(() => s.eng.metrics.waiters === N, `${N} waiters to block`);
   await c.ok(room.id, room.token, "_set_state", { key: "go", value: true });
   const rs = await Promise.all(woken);
   assert.equal(rs.filter((r) => r.status === 200 && r.json.triggered === true).length, N);
-  assert.equal(activeWaiters(), 0);
+  assert.equal(s.eng.metrics.waiters, 0);
 
   const idle = Array.from(
     { length: N },
@@ -374,9 +373,9 @@ Deno.test("200 concurrent waiters in one room all wake on one write, and all tim
     ts.filter((r) => r.status === 200 && r.json.triggered === false && r.json.timeout === true).length,
     N,
   );
-  assert.equal(activeWaiters(), 0);
-  const r = await s.eng.room(room.id);
-  assert.equal(r.listeners.size, 0);
+  assert.equal(s.eng.metrics.waiters, 0);
+  const r = await s.eng.rooms.get(room.id);
+  assert.equal(r.rt.listeners.size, 0);
   const agents = (await c.http("GET", `/rooms/${room.id}/agents`, { token: room.token })).json;
   assert.ok(agents.every((a: { status: string }) => a.status !== "waiting"));
 });

@@ -1,65 +1,52 @@
 /**
- * @module waiters — `/wait` (SPEC §9): a condition evaluated with the waiter's privacy, woken by the commit
- * that makes it true (listeners run after commit, never inside a transaction) or by a timer boundary; no
- * polling. `after=CURSOR` makes it edge-triggered. A disconnect releases the waiter at once.
+ * @module engine/waiters — `/wait` (SPEC §9): a condition evaluated with the waiter's privacy, woken by the
+ * commit that makes it true (listeners run after commit, never inside a transaction) or by a timer boundary
+ * (the room's scheduler); no polling. `after=CURSOR` makes it edge-triggered. An abort releases it at once.
  */
-import type { Caller } from "./auth.ts";
-import { compile, evaluate, type Program } from "./cel.ts";
-import { ApiError } from "./errors.ts";
-import { changesSince, describeChanges, hasVisibleChange, observe } from "./engine/changes.ts";
-import { celContext } from "./engine/context.ts";
-import type { Engine } from "./engine/engine.ts";
-import type { Room } from "./engine/model.ts";
-import { setWaiting, watchPresence } from "./engine/presence.ts";
-import { parseSections } from "./engine/reads.ts";
-import { buildContext, readCtx } from "./engine/reads.ts";
-import { nextTimerBoundary } from "./engine/snapshot.ts";
-import { invoke, type InvokeRequest } from "./engine/invoke.ts";
+import type { Caller } from "../auth.ts";
+import { compile, evaluate, type Program } from "../cel.ts";
+import { ApiError } from "../errors.ts";
+import { withActions } from "./catalog.ts";
+import { changesSince, describeChanges, hasVisibleChange, observe } from "./changes.ts";
+import { celContext, type ReadCtx, readCtx } from "./context.ts";
+import type { Engine } from "./engine.ts";
+import type { Op } from "./op.ts";
+import { setWaiting, watchPresence } from "./presence.ts";
+import { buildContext } from "./reads.ts";
+import type { Room } from "./room.ts";
+import { nextTimerBoundary } from "./snapshot.ts";
 
-export type WaitRequest = {
+export type WaitRequest = Op & {
   condition: string;
   timeout: number;
+  /** sections to answer with (default context); `changes` lists what changed since `since` */
   include?: string[];
   after?: number;
   /** where `include=changes` lists changes from (default `after`, else the seq at registration). */
   since?: number;
-  signal?: AbortSignal;
 };
 
 export type WaitResult = Record<string, unknown> & { triggered: boolean };
 
-const boundaryTimers = new WeakMap<Room, { at: number; id: ReturnType<typeof setTimeout> }>();
-const waitingCount = new WeakMap<Room, Map<string, number>>();
-let active = 0;
+/** The scheduler key of "wake the listeners at the room's next timer boundary". */
+const BOUNDARY = "timer-boundary";
 const NOOP = () => {};
-
-/** How many waiters are blocked right now (for /metrics and leak tests). */
-export function activeWaiters(): number {
-  return active;
-}
 
 /** Wakes a room's listeners when its next timer boundary passes (only while someone listens). */
 export function scheduleBoundary(eng: Engine, room: Room): void {
-  if (!room.listeners.size) return;
+  if (!room.rt.hasListeners) return;
   const now = eng.now();
   const at = nextTimerBoundary(room, now);
-  const cur = boundaryTimers.get(room);
-  if (cur && (at === undefined || cur.at <= at)) return;
-  if (cur) clearTimeout(cur.id);
-  if (at === undefined) return;
-  const id = setTimeout(() => {
-    boundaryTimers.delete(room);
-    eng.notify(room);
+  const cur = room.rt.scheduler.due(BOUNDARY);
+  if (at === undefined || (cur !== undefined && cur <= at)) return;
+  room.rt.scheduler.set(BOUNDARY, at, now, () => {
+    eng.rooms.notify(room);
     scheduleBoundary(eng, room);
-  }, Math.max(0, at - now) + 1);
-  boundaryTimers.set(room, { at, id });
+  });
 }
 
 function clearBoundary(room: Room): void {
-  if (room.listeners.size) return;
-  const cur = boundaryTimers.get(room);
-  if (cur) clearTimeout(cur.id);
-  boundaryTimers.delete(room);
+  if (!room.rt.hasListeners) room.rt.scheduler.clear(BOUNDARY);
 }
 
 export function compileCondition(eng: Engine, condition: string | undefined): Program {
@@ -73,19 +60,27 @@ export function compileCondition(eng: Engine, condition: string | undefined): Pr
   );
 }
 
+/** `/wait` and MCP `wait_for`: a new wait, refused once shutdown began. */
+export function waitFor(eng: Engine, room: Room, caller: Caller, req: WaitRequest): Promise<WaitResult> {
+  eng.assertOpen();
+  return wait(eng, room, caller, req);
+}
+
+/** Blocks until the condition holds (for a change after `after`), the timeout, an abort or shutdown. */
 export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitRequest): Promise<WaitResult> {
   const program = compileCondition(eng, req.condition);
   const started = performance.now();
   let room = roomIn;
-  if (room.committedSeq < room.seq) await eng.committer.submit(room);
+  await eng.rooms.settle(room);
   const agentId = caller.kind === "agent" ? caller.id : null;
   const wantsChanges = req.include?.includes("changes") === true;
   const since = req.since ?? req.after ?? room.seq;
+  const ctxNow = () => readCtx(eng, room, currentCaller(room, caller), req);
   // remember views and action availability at registration: invoke-and-wait registers right at its cursor
-  if (wantsChanges) observe(readCtx(eng, room, currentCaller(room, caller)));
+  if (wantsChanges) observe(ctxNow());
   const check = (): WaitResult | undefined => {
-    const rc = readCtx(eng, room, currentCaller(room, caller));
-    const r = evaluate(program, celContext(rc), eng.limits.celTimeoutMs);
+    const rc = ctxNow();
+    const r = evaluate(program, withActions(celContext(rc), rc), eng.limits.celTimeoutMs);
     if (!r.ok && r.limit) {
       throw new ApiError("cel_limit", "condition exceeded the evaluation limit", {
         expression: req.condition,
@@ -100,7 +95,7 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
   if (first) return first;
   if (req.signal?.aborted) return timeoutResult(room, started);
 
-  active++;
+  eng.metrics.waiters++;
   if (agentId) enterWaiting(eng, room, agentId, req.condition);
   try {
     const result = await new Promise<WaitResult>((resolve, reject) => {
@@ -113,7 +108,7 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
         if (done) return;
         done = true;
         offPresence();
-        room.listeners.delete(onChange);
+        room.rt.listeners.delete(onChange);
         clearBoundary(room);
         clearTimeout(timer);
         offShutdown();
@@ -121,17 +116,20 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
         if (r instanceof Error) reject(r);
         else resolve(r);
       };
+      const attach = () => {
+        room.rt.listeners.add(onChange);
+        if (watchesPresence) offPresence = watchPresence(room, onChange);
+        scheduleBoundary(eng, room);
+      };
       const onChange = () => {
-        if (!room.alive) {
+        if (!room.rt.alive) {
           // the room was reloaded (another process wrote, or a failed batch): follow the new one
-          room.listeners.delete(onChange);
+          room.rt.listeners.delete(onChange);
           offPresence();
-          eng.room(room.id).then((fresh) => {
+          eng.rooms.get(room.id).then((fresh) => {
             if (done) return;
             room = fresh;
-            room.listeners.add(onChange);
-            if (watchesPresence) offPresence = watchPresence(room, onChange);
-            scheduleBoundary(eng, room);
+            attach();
             onChange();
           }, (e) => finish(e));
           return;
@@ -149,19 +147,17 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
         finish(new ApiError("shutting_down", "the server is shutting down; retry shortly"))
       );
       req.signal?.addEventListener("abort", onAbort);
-      room.listeners.add(onChange);
-      if (watchesPresence) offPresence = watchPresence(room, onChange);
-      scheduleBoundary(eng, room);
+      attach();
     });
     // an invocation may have been applied (not yet committed) between the commit that woke us and the
     // check: what we answer is never ahead of what is durable
     const cursor = result.cursor;
-    if (result.triggered && typeof cursor === "number" && room.alive && room.committedSeq < cursor) {
-      await eng.committer.submit(room);
+    if (result.triggered && typeof cursor === "number" && room.rt.alive && room.rt.committedSeq < cursor) {
+      await eng.rooms.commit(room);
     }
     return result;
   } finally {
-    active--;
+    eng.metrics.waiters--;
     if (agentId) leaveWaiting(eng, room, agentId);
   }
 }
@@ -170,22 +166,21 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
 function currentCaller(room: Room, caller: Caller): Caller {
   if (caller.kind !== "agent") return caller;
   const agent = room.agents.get(caller.id);
-  return agent ? { ...caller, agent } : caller;
+  return agent && agent !== caller.agent ? { ...caller, agent } : caller;
 }
 
 function enterWaiting(eng: Engine, room: Room, agentId: string, condition: string) {
-  let m = waitingCount.get(room);
-  if (!m) waitingCount.set(room, m = new Map());
+  const m = room.rt.waiting;
   m.set(agentId, (m.get(agentId) ?? 0) + 1);
   setWaiting(eng, room, agentId, condition);
 }
 
 function leaveWaiting(eng: Engine, room: Room, agentId: string) {
-  const m = waitingCount.get(room);
-  const n = (m?.get(agentId) ?? 1) - 1;
-  if (n > 0) m!.set(agentId, n);
+  const m = room.rt.waiting;
+  const n = (m.get(agentId) ?? 1) - 1;
+  if (n > 0) m.set(agentId, n);
   else {
-    m?.delete(agentId);
+    m.delete(agentId);
     setWaiting(eng, room, agentId, null);
   }
 }
@@ -201,7 +196,7 @@ function timeoutResult(room: Room, started: number): WaitResult {
 
 function respond(
   eng: Engine,
-  rc: ReturnType<typeof readCtx>,
+  rc: ReadCtx,
   req: WaitRequest,
   value: unknown,
   since: number,
@@ -237,42 +232,4 @@ function respond(
     }
   }
   return out;
-}
-
-export type InvokeWaitSpec = {
-  condition: string;
-  timeout?: number;
-  include?: string | string[];
-  after?: number;
-};
-
-/**
- * Invoke-and-wait (one call per turn): validates the wait first (a bad condition commits nothing), invokes,
- * then waits for a commit after the invocation's own. A refusal is thrown at once, without waiting.
- * `cursor` stays the invocation's commit; `wait.cursor` is the state the wake describes.
- */
-export async function invokeAndWait(
-  eng: Engine,
-  req: InvokeRequest,
-  spec: InvokeWaitSpec | undefined,
-  o: { maxTimeout: number; signal?: AbortSignal },
-): Promise<{ status: number; body: Record<string, unknown> }> {
-  const include = spec?.include === undefined
-    ? undefined
-    : parseSections(Array.isArray(spec.include) ? spec.include.join(",") : spec.include, "wait.include", [
-      "context",
-      "changes",
-    ]);
-  if (spec) compileCondition(eng, spec.condition);
-  const r = await invoke(eng, req);
-  if (!spec || req.dryRun) return { status: r.status, body: r.body };
-  const w = await wait(eng, r.room, r.caller, {
-    condition: spec.condition,
-    timeout: Math.min(spec.timeout ?? o.maxTimeout, o.maxTimeout),
-    include: include ?? ["changes"],
-    after: r.seq,
-    since: spec.after,
-    signal: o.signal,
-  });
-  return { status: r.status, body: { ...r.body, cursor: r.seq, wait: w } };
 }

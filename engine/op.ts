@@ -1,0 +1,17 @@
+/**
+ * @module engine/op — what one request brings to the engine besides its arguments. Every entry point's
+ * request type extends `Op` (one object per request, nothing more on the hot path), and reads carry it in
+ * their ReadCtx: a new per-request concern (a CEL budget) becomes one more field here.
+ */
+
+export type Op = {
+  /** the bearer token the request carried: who the caller is; open waits and feeds were opened with it */
+  token?: string;
+  /** aborts when the client goes away (read only by blocking calls: touching it costs Deno per request) */
+  signal?: AbortSignal;
+  /** W3C `traceparent` of the request, for what it causes to carry on */
+  traceparent?: string;
+};
+
+/** The context of work no request asked for (views computed for a listing, a timer firing). */
+export const NO_OP: Op = Object.freeze({});

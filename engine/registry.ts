@@ -1,0 +1,279 @@
+/**
+ * @module engine/registry — the rooms held in memory and the only holder of the store: rooms loaded on
+ * first use and evicted when idle, every write through its one committer under one stale-commit policy,
+ * listeners woken after commits, and the watch on rooms other processes may change.
+ */
+import { ApiError } from "../errors.ts";
+import { MAX_COMMIT_ATTEMPTS, MAX_ROOMS_IN_MEMORY } from "../config.ts";
+import { type CommitStats, Committer } from "../store/committer.ts";
+import {
+  type AuditQuery,
+  type AuditRow,
+  CommitError,
+  type IdempotencyRow,
+  type RoomListing,
+  type RoomStore,
+} from "../store/room_store.ts";
+import type { Clock } from "../timers.ts";
+import { roomFromRows, roomRow, takeWrite } from "./registry_rows.ts";
+import type { Room } from "./room.ts";
+
+export type RegistryOptions = { store: RoomStore; clock: Clock; peerPollMs?: number; maxRooms?: number };
+
+const notFound = (id: string) =>
+  new ApiError("room_not_found", `no room ${JSON.stringify(id)}`, { room: id });
+const exists = (id: string) => new ApiError("room_exists", `room ${id} already exists`, { room: id });
+
+export class RoomRegistry {
+  readonly #store: RoomStore;
+  readonly #clock: Clock;
+  readonly #committer: Committer<Room>;
+  readonly #rooms = new Map<string, Room>();
+  readonly #loading = new Map<string, Promise<Room | undefined>>();
+  readonly #maxRooms: number;
+  readonly #peerPollMs: number;
+  #peerTimer: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
+
+  constructor(o: RegistryOptions) {
+    this.#store = o.store;
+    this.#clock = o.clock;
+    this.#maxRooms = o.maxRooms ?? MAX_ROOMS_IN_MEMORY;
+    this.#peerPollMs = o.peerPollMs ?? 0;
+    this.#committer = new Committer<Room>(o.store, {
+      live: (room) => room.rt.alive,
+      take: takeWrite,
+      committed: (room, w) => {
+        if (!w.seq) return;
+        room.rt.persistedSeq = w.seq.to;
+        if (w.seq.to > room.rt.committedSeq) room.rt.committedSeq = w.seq.to;
+      },
+      woken: (room) => this.notify(room),
+      failed: (room) => this.forget(room),
+    });
+  }
+
+  get size(): number {
+    return this.#rooms.size;
+  }
+
+  values(): IterableIterator<Room> {
+    return this.#rooms.values();
+  }
+
+  get commitStats(): CommitStats {
+    return this.#committer.stats;
+  }
+
+  /** The room, loaded into memory if needed; `404 room_not_found` if it does not exist. */
+  async get(id: string): Promise<Room> {
+    const room = await this.find(id);
+    if (!room) throw notFound(id);
+    return room;
+  }
+
+  async find(id: string): Promise<Room | undefined> {
+    const hit = this.#rooms.get(id);
+    if (hit?.rt.alive) {
+      hit.rt.lastUsed = this.#clock.now();
+      return hit;
+    }
+    let p = this.#loading.get(id);
+    if (!p) {
+      p = this.#store.loadRoom(id).then((rows) => {
+        if (!rows) return undefined;
+        const room = roomFromRows(rows);
+        this.#adopt(room);
+        return room;
+      }).finally(() => this.#loading.delete(id));
+      this.#loading.set(id, p);
+    }
+    return await p;
+  }
+
+  /** The room, checked against storage first when other processes may have changed it. */
+  async fresh(id: string): Promise<Room> {
+    const room = await this.get(id);
+    if (!this.#peerPollMs || room.seq !== room.rt.persistedSeq) return room;
+    const s = (await this.#store.roomSeqs([id])).get(id);
+    if (s === undefined) {
+      this.forget(room);
+      throw notFound(id);
+    }
+    if (s !== room.rt.persistedSeq && room.seq === room.rt.persistedSeq) {
+      this.forget(room);
+      return await this.get(id);
+    }
+    return room;
+  }
+
+  /** Wakes listeners (waiters, change feeds) of a room: after a commit or a liveness change. */
+  notify(room: Room): void {
+    // hasListeners: allocates no Set for the many rooms nobody watches
+    if (room.rt.hasListeners) { for (const l of [...room.rt.listeners]) l(); }
+  }
+
+  /** Drops a room from memory (a failed batch, a delete, a peer's write); listeners follow the reloaded one. */
+  forget(room: Room): void {
+    room.rt.alive = false;
+    room.rt.dispose();
+    if (this.#rooms.get(room.id) === room) this.#rooms.delete(room.id);
+    this.notify(room);
+  }
+
+  #adopt(room: Room): void {
+    room.rt.lastUsed = this.#clock.now();
+    this.#rooms.set(room.id, room);
+    if (this.#rooms.size > this.#maxRooms) this.#evictIdle();
+  }
+
+  #evictIdle(): void {
+    const idle = [...this.#rooms.values()]
+      .filter((r) => !r.rt.hasListeners && r.rt.clean && r.seq === r.rt.persistedSeq)
+      .sort((a, b) => a.rt.lastUsed - b.rt.lastUsed);
+    for (const r of idle.slice(0, Math.max(1, Math.floor(this.#rooms.size / 10)))) this.forget(r);
+  }
+
+  // ── writes: every one through the committer ──────────────────────────────────────────────────
+
+  /** Resolves once everything the room holds in memory now is durable (rejects when its batch failed). */
+  commit(room: Room): Promise<void> {
+    return this.#committer.submit(room);
+  }
+
+  /** Presence and read markers: written with the next batch, or within a second. */
+  markLazy(room: Room): void {
+    this.#committer.markLazy(room);
+  }
+
+  /** Waits until what the room holds now is durable (reads of storage, answers that must not run ahead). */
+  async settle(room: Room): Promise<void> {
+    for (let i = 0; i < 10 && (room.rt.committedSeq < room.seq || room.rt.auditPending); i++) {
+      await this.#committer.submit(room);
+    }
+  }
+
+  /** Writes a new room and makes it the live one; `409 room_exists` when the id is taken. */
+  async create(room: Room): Promise<void> {
+    if (this.#rooms.get(room.id)?.rt.alive) throw exists(room.id);
+    const row = roomRow(room);
+    if (!(await this.retrying(() => this.#committer.create(row)))) throw exists(room.id);
+    this.#adopt(room);
+  }
+
+  /** Writes a room built whole in memory (an import) in one transaction; `409 room_exists` when taken. */
+  async restore(room: Room): Promise<void> {
+    if (this.#rooms.get(room.id)?.rt.alive) throw exists(room.id);
+    const write = takeWrite(room)!;
+    await this.retrying(() => this.#committer.alone({ restore: roomRow(room, 0), writes: [write] }))
+      .catch((e) => {
+        throw e instanceof CommitError && e.reason === "exists" ? exists(room.id) : e;
+      });
+  }
+
+  /** Deletes the room and every row it owns; its listeners are woken and find it gone. */
+  async drop(room: Room): Promise<boolean> {
+    const existed = await this.retrying(() => this.#committer.drop(room.id));
+    this.forget(room);
+    const again = this.#rooms.get(room.id);
+    if (again) this.forget(again);
+    return existed;
+  }
+
+  /**
+   * The one stale-commit policy, for every write: a commit that lost a race with another process on the same
+   * database (the room was reloaded) is worth another attempt on fresh state, after a short jittered back-off
+   * — resolves then; throws anything else, and `500 write_failed` after MAX_COMMIT_ATTEMPTS attempts.
+   */
+  async backoff(e: unknown, attempt: number, what: Record<string, unknown> = {}): Promise<void> {
+    if (!(e instanceof CommitError) || e.reason === "exists") throw e;
+    if (attempt >= MAX_COMMIT_ATTEMPTS) {
+      throw new ApiError("write_failed", "the write could not be committed; nothing was written", {
+        ...what,
+        detail: e.message,
+      });
+    }
+    if (e.stale) await new Promise((r) => setTimeout(r, Math.random() * 2 ** Math.min(attempt - 1, 6)));
+  }
+
+  /** `attempt` under the stale-commit policy (writes off the hot path; invoke loops with `backoff` itself). */
+  async retrying<T>(attempt: () => Promise<T>, what?: Record<string, unknown>): Promise<T> {
+    for (let i = 1;; i++) {
+      try {
+        return await attempt();
+      } catch (e) {
+        await this.backoff(e, i, what);
+      }
+    }
+  }
+
+  /** Inside `retrying`: the room left memory meanwhile (another process wrote), so run again on fresh state. */
+  assertLive(room: Room): void {
+    if (!room.rt.alive) throw new CommitError("the room was reloaded", "stale");
+  }
+
+  // ── reads of storage ─────────────────────────────────────────────────────────────────────────
+
+  readAudit(room: Room, q: AuditQuery): Promise<AuditRow[]> {
+    return this.#store.readAudit(room.id, q);
+  }
+
+  readReply(room: Room, identity: string, key: string, since: string): Promise<IdempotencyRow | undefined> {
+    return this.#store.readReply(room.id, identity, key, since);
+  }
+
+  roomsForToken(tokenHash: string): Promise<RoomListing[]> {
+    return this.#store.roomsForToken(tokenHash);
+  }
+
+  /** Resolves when storage answers within `timeoutMs`. */
+  async ping(timeoutMs: number): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await Promise.race([
+        this.#store.ping(),
+        new Promise((_, reject) => timer = setTimeout(() => reject(new Error("timed out")), timeoutMs)),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  // ── several processes on one database ────────────────────────────────────────────────────────
+
+  /**
+   * A room this process holds may be changed by another process. While a room has listeners, its seq is
+   * compared with storage's every `peerPollMs` and a moved room reloaded (its listeners follow).
+   */
+  startPeerWatch(): void {
+    if (!this.#peerPollMs || this.#peerTimer !== undefined) return;
+    const tick = async () => {
+      const watched = [...this.#rooms.values()].filter((r) =>
+        r.rt.hasListeners && r.seq === r.rt.persistedSeq
+      );
+      if (watched.length) {
+        try {
+          const seqs = await this.#store.roomSeqs(watched.map((r) => r.id));
+          for (const r of watched) {
+            const s = seqs.get(r.id);
+            if (s !== r.rt.persistedSeq && r.seq === r.rt.persistedSeq) this.forget(r); // moved or deleted
+          }
+        } catch { /* the next tick tries again */ }
+      }
+      if (!this.#closed) this.#peerTimer = setTimeout(tick, this.#peerPollMs);
+    };
+    this.#peerTimer = setTimeout(tick, this.#peerPollMs);
+  }
+
+  /** Writes everything outstanding. */
+  drain(): Promise<void> {
+    return this.#committer.drain();
+  }
+
+  /** Stops watching peers and writes everything outstanding. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#peerTimer !== undefined) clearTimeout(this.#peerTimer);
+    await this.#committer.drain();
+  }
+}

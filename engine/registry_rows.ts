@@ -1,0 +1,114 @@
+/**
+ * @module engine/registry_rows — the registry's translation between storage rows and rooms in memory: a
+ * `Room` built from a `StoredRoom`, and a room's pending changes taken as a `RoomWrite`. Entries, agents,
+ * messages and audit rows are handed over as they are (they already have the rows' fields): no copies.
+ */
+import type { RoomRow, RoomWrite, StateKey, StoredRoom } from "../store/room_store.ts";
+import { indexMessage } from "./messages.ts";
+import type { ActionDef, Agent, Entry, Message, ViewDef } from "./model.ts";
+import { Room } from "./room.ts";
+
+export function roomFromRows(s: StoredRoom): Room {
+  const room = new Room(s.room);
+  for (const a of s.agents) {
+    room.agents.set(a.id, { ...a, waiting_on: null } as Agent);
+    room.agentByToken.set(a.token_hash, a.id);
+  }
+  for (const e of s.state) {
+    room.scope(e.scope).set(e.key, e as Entry);
+    room.entryCount++;
+    room.storedBytes += e.bytes;
+  }
+  for (const a of s.actions) room.actions.set(a.id, a.def as ActionDef);
+  for (const v of s.views) {
+    room.views.set(v.id, v.def as ViewDef);
+    room.viewOrder.push(v.id);
+  }
+  for (const m of s.messages) indexMessage(room, m as Message);
+  for (const t of s.ticks) room.ticks.set(t.target, t.count);
+  room.auditSeq = s.audit.max_seq;
+  room.auditCount = s.audit.count;
+  return room;
+}
+
+/** The room's row as storage holds it (`seq` 0 for a room restored whole: its write moves it on). */
+export function roomRow(room: Room, seq = room.seq): RoomRow {
+  return {
+    id: room.id,
+    meta: room.meta,
+    created_at: room.created_at,
+    token_hash: room.token_hash,
+    view_token_hash: room.view_token_hash,
+    seq,
+  };
+}
+
+/**
+ * Everything the room changed since the last flush, as rows of its current memory (an entry marked dirty
+ * and gone from memory is a removal), guarded by the seq compare-and-set; undefined when nothing changed.
+ */
+export function takeWrite(room: Room): RoomWrite | undefined {
+  const rt = room.rt;
+  const moved = room.seq !== rt.persistedSeq;
+  if (!moved && rt.clean) return undefined;
+  const d = rt.takeDirty();
+  const w: RoomWrite = { room_id: room.id, put: {} };
+  if (moved) w.seq = { from: rt.persistedSeq, to: room.seq };
+  if (!d) return w;
+  if (d.room) w.room = { meta: room.meta, view_token_hash: room.view_token_hash };
+  if (d.entries) {
+    const put: Entry[] = [];
+    const gone: StateKey[] = [];
+    for (const id of d.entries) {
+      const [scope, key] = id.split("\u0000");
+      const e = room.getEntry(scope, key);
+      if (e) put.push(e);
+      else gone.push({ scope, key });
+    }
+    w.put.state = put;
+    if (gone.length) (w.remove ??= {}).state = gone;
+  }
+  if (d.agents) {
+    const agents: Agent[] = [];
+    for (const id of d.agents) {
+      const a = room.agents.get(id);
+      if (!a) continue;
+      // presence only (no commit, so no seq guard): touch nothing another process may have changed
+      if (!moved) {
+        (w.presence ??= []).push({
+          id: a.id,
+          status: a.status,
+          last_heartbeat: a.last_heartbeat,
+          last_seen_seq: a.last_seen_seq,
+        });
+      } else agents.push(a);
+    }
+    w.put.agents = agents;
+  }
+  if (d.messages) {
+    const msgs: Message[] = [];
+    for (const seq of d.messages) {
+      const m = room.messages[seq - 1];
+      if (m) msgs.push(m);
+    }
+    w.put.messages = msgs;
+  }
+  if (d.audit) w.put.audit = d.audit;
+  if (d.idempotency) w.put.idempotency = d.idempotency;
+  if (d.actions) {
+    for (const id of d.actions) {
+      const def = room.actions.get(id);
+      if (def) (w.put.actions ??= []).push({ id, def });
+      else ((w.remove ??= {}).actions ??= []).push(id);
+    }
+  }
+  if (d.views) {
+    for (const id of d.views) {
+      const def = room.views.get(id);
+      if (def) (w.put.views ??= []).push({ id, def, position: room.viewOrder.indexOf(id) });
+      else ((w.remove ??= {}).views ??= []).push(id);
+    }
+  }
+  if (d.ticks) w.put.ticks = [...d.ticks].map((target) => ({ target, count: room.tick(target) }));
+  return w;
+}

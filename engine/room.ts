@@ -1,0 +1,270 @@
+/**
+ * @module engine/room — a room in memory: `Room`, the data (entries, agents, actions, views, messages), and
+ * `RoomRuntime`, everything a live room keeps beside its data (pending writes, caches, listeners, its one
+ * timer). The registry (registry.ts) creates and disposes both; the rules live in the other engine modules.
+ */
+import type {
+  ActionDef,
+  Agent,
+  AuditRow,
+  CommitRecord,
+  Entry,
+  IdempotentReply,
+  Message,
+  ViewDef,
+} from "./model.ts";
+import { Scheduler } from "./scheduler.ts";
+
+export class Room {
+  readonly id: string;
+  meta: unknown;
+  created_at: string;
+  token_hash: string;
+  view_token_hash: string;
+  /** commit sequence: +1 for every committed invocation (the cursor). */
+  seq: number;
+  agents = new Map<string, Agent>();
+  /** token hash → agent id, so identifying a caller does not scan the room. */
+  agentByToken = new Map<string, string>();
+  // The collections below are allocated on first use (an empty Map is ~150 bytes of heap; most rooms never
+  // use most of them, and 10,000 idle rooms stay resident).
+  #ownSeqs?: Map<string, number[]>;
+  #directedSeqs?: Map<string, number[]>;
+  #scopes?: Map<string, Map<string, Entry>>;
+  #actions?: Map<string, ActionDef>;
+  #views?: Map<string, ViewDef>;
+  #ticks?: Map<string, number>;
+  viewOrder: string[] = [];
+  messages: Message[] = [];
+  auditSeq = 0;
+  auditCount = 0;
+  entryCount = 0;
+  storedBytes = 0;
+  readonly rt: RoomRuntime;
+
+  constructor(init: {
+    id: string;
+    meta: unknown;
+    created_at: string;
+    token_hash: string;
+    view_token_hash: string;
+    seq: number;
+  }) {
+    this.id = init.id;
+    this.meta = init.meta;
+    this.created_at = init.created_at;
+    this.token_hash = init.token_hash;
+    this.view_token_hash = init.view_token_hash;
+    this.seq = init.seq;
+    this.rt = new RoomRuntime(init.seq);
+  }
+
+  /** per agent: seqs of messages it sent / that were addressed to it (sorted), for unread counts. */
+  get ownSeqs(): Map<string, number[]> {
+    return this.#ownSeqs ??= new Map();
+  }
+  get directedSeqs(): Map<string, number[]> {
+    return this.#directedSeqs ??= new Map();
+  }
+  get scopes(): Map<string, Map<string, Entry>> {
+    return this.#scopes ??= new Map();
+  }
+  get actions(): Map<string, ActionDef> {
+    return this.#actions ??= new Map();
+  }
+  get views(): Map<string, ViewDef> {
+    return this.#views ??= new Map();
+  }
+  get ticks(): Map<string, number> {
+    return this.#ticks ??= new Map();
+  }
+
+  getEntry(scope: string, key: string): Entry | undefined {
+    return this.#scopes?.get(scope)?.get(key);
+  }
+
+  scope(scope: string): Map<string, Entry> {
+    let m = this.scopes.get(scope);
+    if (!m) this.scopes.set(scope, m = new Map());
+    return m;
+  }
+
+  tick(target: string): number {
+    return this.#ticks?.get(target) ?? 0;
+  }
+}
+
+/** One scope as live at a moment (snapshot.ts builds it). */
+export type ScopeCache = {
+  builtSeq: number;
+  scopeSeq: number;
+  volatile: boolean;
+  validUntil: number;
+  json: Record<string, unknown>;
+  cel: Record<string, unknown>;
+  rawCel: Record<string, unknown>;
+  entries: Entry[];
+};
+
+export type ViewValue = { value: unknown; error?: string };
+
+/** The views' values at one commit, and the same values converted for CEL. */
+export type ViewCache = {
+  seq: number;
+  validUntil: number;
+  values: Map<string, ViewValue>;
+  cel: Record<string, unknown>;
+};
+
+/** View values and action availability as one caller saw them at a cursor (changes.ts). */
+export type Observation = { seq: number; views: Map<string, string>; actions: Map<string, boolean> };
+
+/** What the snapshot keeps between reads; a write touches the scopes it changed. */
+export class SnapshotCaches {
+  scopes = new Map<string, ScopeCache>();
+  /** per scope: the value of `writes` at its last write */
+  scopeSeq = new Map<string, number>();
+  /** counts writes into any scope of the room */
+  writes = 0;
+  /** counts presence and agent edits, which change `agents` in CEL without a commit */
+  agentsVersion = 0;
+  views?: ViewCache;
+  agentsCel?: { seq: number; version: number; value: Record<string, unknown> };
+}
+
+/**
+ * Everything touched since the last flush; the flush writes the current memory of each (registry_rows.ts).
+ * The sets are allocated on first use: every room holds one, and six empty Sets per room were ~1 KB of heap
+ * each for 10,000 idle rooms. Read the fields; mark with the methods.
+ */
+export class Dirty {
+  entries?: Set<string>;
+  agents?: Set<string>;
+  actions?: Set<string>;
+  views?: Set<string>;
+  messages?: Set<number>;
+  ticks?: Set<string>;
+  /** rows a commit adds (rather than current memory written back) */
+  audit?: AuditRow[];
+  idempotency?: IdempotentReply[];
+  /** the room row's meta or view token changed */
+  room = false;
+
+  entry(id: string): void {
+    (this.entries ??= new Set()).add(id);
+  }
+  agent(id: string): void {
+    (this.agents ??= new Set()).add(id);
+  }
+  action(id: string): void {
+    (this.actions ??= new Set()).add(id);
+  }
+  view(id: string): void {
+    (this.views ??= new Set()).add(id);
+  }
+  message(seq: number): void {
+    (this.messages ??= new Set()).add(seq);
+  }
+  tick(target: string): void {
+    (this.ticks ??= new Set()).add(target);
+  }
+  addAudit(row: AuditRow): void {
+    (this.audit ??= []).push(row);
+  }
+  addReply(r: IdempotentReply): void {
+    (this.idempotency ??= []).push(r);
+  }
+
+  /** Nothing touched (allocates nothing). */
+  isEmpty(): boolean {
+    return !this.room && !this.entries?.size && !this.agents?.size && !this.actions?.size &&
+      !this.views?.size && !this.messages?.size && !this.ticks?.size && !this.audit?.length &&
+      !this.idempotency?.length;
+  }
+}
+
+/** A live room's runtime: one per Room, owned by the registry, lost when the room leaves memory. */
+export class RoomRuntime {
+  /** false once evicted or invalidated; pending work against it must fail. */
+  alive = true;
+  lastUsed = 0;
+  /** the seq storage holds (the flush's compare-and-set base). */
+  persistedSeq: number;
+  /** seq of the newest commit known durable; reads and wake-ups never run ahead of it. */
+  committedSeq: number;
+  /** recent commits for cursors and the change feed (bounded ring, config.ts LOG_RING). */
+  log: CommitRecord[] = [];
+  /** messages-per-second token bucket (invoke.ts) */
+  messageBucket?: { tokens: number; at: number };
+  #dirty?: Dirty;
+  #listeners?: Set<() => void>;
+  #presenceWatchers?: Set<() => void>;
+  #replies?: Map<string, IdempotentReply>;
+  #caches?: SnapshotCaches;
+  #observations?: Map<string, Observation[]>;
+  #waiting?: Map<string, number>;
+  #scheduler?: Scheduler;
+
+  constructor(seq: number) {
+    this.persistedSeq = seq;
+    this.committedSeq = seq;
+  }
+
+  /** what changed since the last flush; created on first touch (most rooms are clean) */
+  get dirty(): Dirty {
+    return this.#dirty ??= new Dirty();
+  }
+  /** Hands the changes to a flush and starts afresh. */
+  takeDirty(): Dirty | undefined {
+    const d = this.#dirty;
+    this.#dirty = undefined;
+    return d;
+  }
+  /** nothing waiting for the next flush (allocates nothing). */
+  get clean(): boolean {
+    return this.#dirty?.isEmpty() ?? true;
+  }
+  /** audit rows waiting for the next flush (allocates nothing): the audit log is read from storage. */
+  get auditPending(): boolean {
+    return !!this.#dirty?.audit?.length;
+  }
+  /** listeners notified after each durable commit or liveness change (waiters, change feeds). */
+  get listeners(): Set<() => void> {
+    return this.#listeners ??= new Set();
+  }
+  /** whether anyone listens (allocates nothing). */
+  get hasListeners(): boolean {
+    return (this.#listeners?.size ?? 0) > 0;
+  }
+  /** listeners of presence changes, which are not commits (waiters whose condition reads `agents`). */
+  get presenceWatchers(): Set<() => void> {
+    return this.#presenceWatchers ??= new Set();
+  }
+  get hasPresenceWatchers(): boolean {
+    return (this.#presenceWatchers?.size ?? 0) > 0;
+  }
+  /** idempotent replies seen by this process: "identity\0key" → reply. */
+  get replies(): Map<string, IdempotentReply> {
+    return this.#replies ??= new Map();
+  }
+  get caches(): SnapshotCaches {
+    return this.#caches ??= new SnapshotCaches();
+  }
+  /** per caller id: the last few observations, oldest first (changes.ts). */
+  get observations(): Map<string, Observation[]> {
+    return this.#observations ??= new Map();
+  }
+  /** per agent id: how many of its waits are blocked now (waiters.ts). */
+  get waiting(): Map<string, number> {
+    return this.#waiting ??= new Map();
+  }
+  /** the room's one timer: "wake me at T" for whoever needs it. */
+  get scheduler(): Scheduler {
+    return this.#scheduler ??= new Scheduler();
+  }
+
+  /** Stops the room's timer (the room leaves memory). */
+  dispose(): void {
+    this.#scheduler?.dispose();
+  }
+}

@@ -1,0 +1,221 @@
+/**
+ * @module engine/room_admin — whole-room operations: a room as one JSON snapshot (state, agents, actions,
+ * views, messages, ticks and the whole audit log), restoring such a snapshot under a new id, and deleting a
+ * room. Token hashes are secrets and never leave the server: an import mints new tokens, shown once.
+ */
+import { z } from "zod";
+import { hashToken, mintToken, requireAdmin } from "../auth.ts";
+import { compile } from "../cel.ts";
+import { ApiError, fromZod } from "../errors.ts";
+import { EXPORT_FORMAT, type ImportBody, StampedDef, StoredTimer } from "../wire.ts";
+import { RegisterAction } from "./actions.ts";
+import { enterRoom } from "./access.ts";
+import type { Engine } from "./engine.ts";
+import { randomId } from "./membership.ts";
+import { type ActionDef, entryId, type Message, type ViewDef } from "./model.ts";
+import type { Op } from "./op.ts";
+import { checkSnapshotQuotas } from "./quotas.ts";
+import { Room } from "./room.ts";
+import { RegisterView } from "./views.ts";
+import { entryJson } from "./write_modes.ts";
+
+/** `GET /rooms/:id/export` (room token). */
+export async function exportRoom(eng: Engine, roomId: string, op: Op): Promise<Record<string, unknown>> {
+  const { room, caller } = await enterRoom(eng, roomId, op);
+  requireAdmin(caller);
+  await eng.rooms.settle(room);
+  // synchronous from here to the audit read's start: the snapshot is one commit's view of the room
+  const auditSeq = room.auditSeq;
+  const snapshot = {
+    format: EXPORT_FORMAT,
+    exported_at: new Date(eng.now()).toISOString(),
+    room: { id: room.id, meta: room.meta, created_at: room.created_at, seq: room.seq },
+    agents: [...room.agents.values()].map((a) => ({
+      id: a.id,
+      name: a.name,
+      role: a.role,
+      meta: a.meta,
+      grants: a.grants,
+      joined_at: a.joined_at,
+      status: a.status === "waiting" ? "active" : a.status,
+      last_heartbeat: a.last_heartbeat,
+      last_seen_seq: a.last_seen_seq,
+    })),
+    state: [...room.scopes.values()].flatMap((m) =>
+      [...m.values()].map((e) => ({ ...entryJson(e), seq: e.seq }))
+    ),
+    actions: [...room.actions.values()],
+    views: room.viewOrder.map((id) => room.views.get(id)).filter(Boolean),
+    messages: room.messages.map((m) => ({ ...m, extra: m.extra ?? null })),
+    ticks: Object.fromEntries(room.ticks),
+    audit: [] as unknown[],
+  };
+  snapshot.audit = await eng.rooms.readAudit(room, { limit: Number.MAX_SAFE_INTEGER, max_seq: auditSeq });
+  return snapshot;
+}
+
+/** Restores a snapshot under `body.id` (or a fresh id); answers with the new tokens, shown once. */
+export async function importRoom(eng: Engine, s: ImportBody) {
+  checkImportLimits(eng, s);
+  const id = s.id ?? randomId("room");
+  const token = mintToken("room");
+  const viewToken = mintToken("view");
+  const room = new Room({
+    id,
+    meta: s.room.meta ?? {},
+    created_at: s.room.created_at,
+    token_hash: hashToken(token),
+    view_token_hash: hashToken(viewToken),
+    seq: 0,
+  });
+  room.seq = Math.max(1, s.room.seq);
+  const dirty = room.rt.dirty;
+  const agentTokens: Record<string, string> = {};
+  for (const a of s.agents) {
+    const t = mintToken("agent");
+    agentTokens[a.id] = t;
+    room.agents.set(a.id, { ...a, meta: a.meta ?? {}, token_hash: hashToken(t), waiting_on: null });
+    dirty.agent(a.id);
+  }
+  for (const e of s.state) {
+    if (e.scope === "_audit" || e.scope === "_messages") continue;
+    const id = entryId(e.scope, e.key);
+    if (dirty.entries?.has(id)) throw bad(`state has ${e.scope}.${e.key} twice`, "state");
+    room.scope(e.scope).set(e.key, {
+      ...e,
+      timer: (e.timer ?? null) as never,
+      enabled: e.enabled ?? null,
+      sort_key: e.sort_key ?? null,
+    });
+    dirty.entry(id);
+  }
+  s.actions.forEach((a, i) => {
+    const def = checkAction(eng, a, `actions[${i}]`);
+    room.actions.set(def.id, def);
+    dirty.action(def.id);
+  });
+  s.views.forEach((v, i) => {
+    const def = checkView(eng, v, `views[${i}]`);
+    if (room.views.has(def.id)) throw bad(`views has ${def.id} twice`, `views[${i}]`);
+    room.views.set(def.id, def);
+    room.viewOrder.push(def.id);
+    dirty.view(def.id);
+  });
+  s.messages.forEach((m, i) => {
+    if (m.seq !== i + 1) {
+      throw bad(
+        `messages must be numbered 1, 2, … without gaps (messages[${i}].seq is ${m.seq})`,
+        `messages[${i}].seq`,
+      );
+    }
+    room.messages.push({ ...m, extra: m.extra ?? null } as Message);
+    dirty.message(m.seq);
+  });
+  let last = 0;
+  for (const [i, a] of s.audit.entries()) {
+    if (a.seq <= last) {
+      throw bad(`audit rows must have increasing seq (audit[${i}].seq is ${a.seq})`, `audit[${i}].seq`);
+    }
+    last = a.seq;
+    dirty.addAudit(a);
+  }
+  for (const [target, n] of Object.entries(s.ticks)) {
+    room.ticks.set(target, n);
+    dirty.tick(target);
+  }
+  await eng.rooms.restore(room);
+  const loaded = await eng.rooms.get(id);
+  return {
+    id: loaded.id,
+    created_at: loaded.created_at,
+    meta: loaded.meta,
+    token,
+    view_token: viewToken,
+    agent_tokens: agentTokens,
+    imported: {
+      from: s.room.id,
+      agents: s.agents.length,
+      state: s.state.length,
+      actions: s.actions.length,
+      views: s.views.length,
+      messages: s.messages.length,
+      audit: s.audit.length,
+    },
+  };
+}
+
+/** `DELETE /rooms/:id` (room token): the room and every row it owns; its waiters and feeds are answered. */
+export async function deleteRoom(eng: Engine, roomId: string, op: Op) {
+  const { room, caller } = await enterRoom(eng, roomId, op);
+  requireAdmin(caller);
+  if (!(await eng.rooms.drop(room))) {
+    throw new ApiError("room_not_found", `no room ${JSON.stringify(room.id)}`, { room: room.id });
+  }
+  return { ok: true, deleted: room.id };
+}
+
+function checkImportLimits(eng: Engine, s: ImportBody): void {
+  const l = eng.limits;
+  checkSnapshotQuotas(l, { entries: s.state.length, actions: s.actions.length, views: s.views.length });
+  let bytes = 0;
+  s.state.forEach((e, i) => {
+    const n = JSON.stringify(e.value ?? null).length;
+    if (n > l.maxValueBytes) {
+      throw new ApiError(
+        "value_too_large",
+        `state[${i}].value is ${n} bytes; the limit is ${l.maxValueBytes}`,
+        { field: `state[${i}].value` },
+      );
+    }
+    bytes += n;
+  });
+  checkSnapshotQuotas(l, { bytes });
+}
+
+function celLimits(eng: Engine) {
+  return { maxLength: eng.limits.maxCelLength, timeoutMs: eng.limits.celTimeoutMs };
+}
+
+/** An action definition as registration would accept it, plus the fields the server stamped on it. */
+function checkAction(eng: Engine, raw: Record<string, unknown>, field: string): ActionDef {
+  const { registrar, created_at, cooldown, timer, ...spec } = raw;
+  const stamped = parseAt(StampedAction, { registrar, created_at, timer, cooldown }, field);
+  const p = parseAt(RegisterAction, dropUndefined(spec), field);
+  const l = celLimits(eng);
+  if (p.if !== undefined) compile(p.if, l, `${field}.if`);
+  if (p.enabled !== undefined) compile(p.enabled, l, `${field}.enabled`);
+  (p.writes ?? []).forEach((w, i) => {
+    if (typeof w.if === "string") compile(w.if, l, `${field}.writes[${i}].if`);
+    if (typeof w.enabled === "string") compile(w.enabled, l, `${field}.writes[${i}].enabled`);
+    if (w.expr) compile(w.value, l, `${field}.writes[${i}].value`);
+  });
+  return { ...p, scope: p.scope ?? "_shared", ...stamped } as ActionDef;
+}
+
+function checkView(eng: Engine, raw: Record<string, unknown>, field: string): ViewDef {
+  const { registrar, created_at, timer, ...spec } = raw;
+  const stamped = parseAt(StampedView, { registrar, created_at, timer }, field);
+  const p = parseAt(RegisterView, dropUndefined(spec), field);
+  const l = celLimits(eng);
+  compile(p.expr, l, `${field}.expr`);
+  if (p.enabled !== undefined) compile(p.enabled, l, `${field}.enabled`);
+  return { ...p, scope: p.scope ?? "_shared", ...stamped } as ViewDef;
+}
+
+const StampedAction = z.strictObject({ ...StampedDef, cooldown: StoredTimer });
+const StampedView = z.strictObject(StampedDef);
+
+/** A definition of a snapshot checked as registration would check it, errors naming where it sat. */
+function parseAt<T extends z.ZodType>(schema: T, v: unknown, field: string): z.infer<T> {
+  const r = schema.safeParse(v);
+  if (!r.success) throw fromZod(r.error, "invalid_body", field);
+  return r.data;
+}
+
+function dropUndefined(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== null));
+}
+
+function bad(message: string, field: string): ApiError {
+  return new ApiError("invalid_body", message, { field });
+}

@@ -1,0 +1,267 @@
+/**
+ * @module store/libsql_store — the `RoomStore` on libSQL (an embedded SQLite file or a libSQL server):
+ * opening with the file pragmas and the migrations of schema.ts, reading rows, and writing a commit batch
+ * in one transaction. SQL only: no rules.
+ */
+import { type Client, createClient, type ResultSet } from "@libsql/client";
+import { MIGRATIONS } from "../schema.ts";
+import { batchStatements } from "./libsql_batch.ts";
+import {
+  type AuditQuery,
+  type AuditRow,
+  type CommitBatch,
+  CommitError,
+  type CommitOutcome,
+  type IdempotencyRow,
+  type MessageRow,
+  type RoomListing,
+  type RoomStore,
+  type StoredRoom,
+} from "./room_store.ts";
+
+const pj = (s: unknown) => (s === null || s === undefined ? null : JSON.parse(String(s)));
+const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+const str = (v: unknown) => (v === null || v === undefined ? null : String(v));
+
+export class LibsqlStore implements RoomStore {
+  private constructor(readonly client: Client) {}
+
+  /** Opens (creating the file's directory) and migrates. */
+  static async open(url: string, authToken?: string): Promise<LibsqlStore> {
+    const local = url.startsWith("file:");
+    if (local) {
+      const path = url.slice("file:".length).split("?")[0];
+      const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : "";
+      if (dir) await Deno.mkdir(dir, { recursive: true });
+    }
+    // A local file gets one connection: the pragmas below are per connection (a pooled second one would run
+    // without busy_timeout and fail at once with SQLITE_BUSY when another process holds the lock), and the
+    // embedded driver runs every statement on this thread anyway. `timeout` is the busy timeout of each one.
+    const client = createClient({ url, authToken, ...(local ? { concurrency: 1, timeout: 5000 } : {}) });
+    if (local) await filePragmas(client);
+    await migrate(client);
+    return new LibsqlStore(client);
+  }
+
+  async loadRoom(id: string): Promise<StoredRoom | undefined> {
+    const rs = await this.client.batch([
+      { sql: "SELECT * FROM rooms WHERE id = ?", args: [id] },
+      { sql: "SELECT * FROM agents WHERE room_id = ?", args: [id] },
+      { sql: "SELECT * FROM state WHERE room_id = ?", args: [id] },
+      { sql: "SELECT * FROM actions WHERE room_id = ?", args: [id] },
+      { sql: "SELECT * FROM views WHERE room_id = ? ORDER BY position", args: [id] },
+      { sql: "SELECT * FROM messages WHERE room_id = ? ORDER BY seq", args: [id] },
+      { sql: "SELECT COALESCE(MAX(seq), 0) AS m, COUNT(*) AS n FROM audit WHERE room_id = ?", args: [id] },
+      { sql: "SELECT * FROM ticks WHERE room_id = ?", args: [id] },
+    ], "read");
+    const r = rs[0].rows[0];
+    if (!r) return undefined;
+    return {
+      room: {
+        id,
+        meta: pj(r.meta),
+        created_at: String(r.created_at),
+        token_hash: String(r.token_hash),
+        view_token_hash: String(r.view_token_hash),
+        seq: Number(r.seq),
+      },
+      agents: rs[1].rows.map((a) => ({
+        id: String(a.id),
+        name: String(a.name),
+        role: String(a.role),
+        meta: pj(a.meta),
+        grants: pj(a.grants) ?? [],
+        token_hash: String(a.token_hash),
+        joined_at: String(a.joined_at),
+        status: String(a.status),
+        last_heartbeat: str(a.last_heartbeat),
+        last_seen_seq: Number(a.last_seen_seq),
+      })),
+      state: rs[2].rows.map((s) => {
+        const value = String(s.value);
+        return {
+          scope: String(s.scope),
+          key: String(s.key),
+          value: JSON.parse(value),
+          version: Number(s.version),
+          updated_at: String(s.updated_at),
+          timer: pj(s.timer),
+          enabled: str(s.enabled),
+          sort_key: num(s.sort_key),
+          seq: Number(s.seq),
+          bytes: value.length,
+        };
+      }),
+      actions: rs[3].rows.map((a) => ({ id: String(a.id), def: pj(a.def) })),
+      views: rs[4].rows.map((v) => ({ id: String(v.id), def: pj(v.def), position: Number(v.position) })),
+      messages: rs[5].rows.map(rowToMessage),
+      ticks: rs[7].rows.map((t) => ({ target: String(t.target), count: Number(t.count) })),
+      audit: { max_seq: Number(rs[6].rows[0].m), count: Number(rs[6].rows[0].n) },
+    };
+  }
+
+  async commit(batch: CommitBatch): Promise<CommitOutcome> {
+    const { statements, layout } = batchStatements(batch);
+    const outcome: CommitOutcome = { created: new Set(), dropped: new Set(), statements: statements.length };
+    if (!statements.length) return outcome;
+    let rs: ResultSet[];
+    try {
+      rs = await this.client.batch(statements, "write");
+    } catch (e) {
+      const msg = String((e as Error)?.message ?? e);
+      if (msg.includes("CHECK constraint failed")) {
+        throw new CommitError("another process changed the room first", "stale");
+      }
+      if (batch.restore && /UNIQUE|PRIMARY KEY/i.test(msg)) {
+        throw new CommitError(`room ${batch.restore.id} exists`, "exists");
+      }
+      throw new CommitError(msg, "failed");
+    }
+    for (const i of layout.creates) for (const row of rs[i].rows) outcome.created.add(String(row.id));
+    for (const [id, i] of layout.drops) if (rs[i].rowsAffected > 0) outcome.dropped.add(id);
+    return outcome;
+  }
+
+  async readAudit(roomId: string, q: AuditQuery): Promise<AuditRow[]> {
+    const where = ["room_id = ?"];
+    const args: (string | number)[] = [roomId];
+    if (q.agent !== undefined) where.push("agent = ?"), args.push(q.agent);
+    if (q.after !== undefined) where.push("seq > ?"), args.push(q.after);
+    if (q.max_seq !== undefined) where.push("seq <= ?"), args.push(q.max_seq);
+    const r = await this.client.execute({
+      sql: `SELECT * FROM (SELECT * FROM audit WHERE ${
+        where.join(" AND ")
+      } ORDER BY seq DESC LIMIT ?) ORDER BY seq`,
+      args: [...args, q.limit],
+    });
+    return r.rows.map((a) => ({
+      seq: Number(a.seq),
+      ts: String(a.ts),
+      agent: String(a.agent),
+      action: String(a.action),
+      builtin: Number(a.builtin) === 1,
+      params: pj(a.params),
+      ok: Number(a.ok) === 1,
+      status: Number(a.status),
+      error: str(a.error),
+    }));
+  }
+
+  async readReply(
+    roomId: string,
+    identity: string,
+    key: string,
+    since: string,
+  ): Promise<IdempotencyRow | undefined> {
+    const r = await this.client.execute({
+      sql:
+        "SELECT status, response, created_at, fingerprint FROM idempotency WHERE room_id = ? AND identity = ? AND key = ? AND created_at > ?",
+      args: [roomId, identity, key, since],
+    });
+    const row = r.rows[0];
+    if (!row) return undefined;
+    return {
+      identity,
+      key,
+      status: Number(row.status),
+      response: JSON.parse(String(row.response)),
+      created_at: String(row.created_at),
+      fingerprint: String(row.fingerprint),
+    };
+  }
+
+  async roomsForToken(tokenHash: string): Promise<RoomListing[]> {
+    const r = await this.client.execute({
+      sql: `SELECT id, created_at, meta FROM rooms WHERE token_hash = ?1 OR view_token_hash = ?1
+            OR id IN (SELECT room_id FROM agents WHERE token_hash = ?1) ORDER BY created_at`,
+      args: [tokenHash],
+    });
+    return r.rows.map((x) => ({ id: String(x.id), created_at: String(x.created_at), meta: pj(x.meta) }));
+  }
+
+  async roomSeqs(ids: string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    if (!ids.length) return out;
+    const r = await this.client.execute({
+      sql: `SELECT id, seq FROM rooms WHERE id IN (${ids.map(() => "?").join(",")})`,
+      args: ids,
+    });
+    for (const row of r.rows) out.set(String(row.id), Number(row.seq));
+    return out;
+  }
+
+  async ping(): Promise<void> {
+    await this.client.execute("SELECT 1");
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
+
+function rowToMessage(m: Record<string, unknown>): MessageRow {
+  return {
+    seq: Number(m.seq),
+    from: str(m.from_agent),
+    kind: String(m.kind),
+    body: pj(m.body),
+    to: pj(m.to_agents),
+    reply_to: num(m.reply_to),
+    claimed_by: str(m.claimed_by),
+    claimed_at: str(m.claimed_at),
+    ts: String(m.ts),
+    extra: pj(m.extra),
+  };
+}
+
+async function filePragmas(db: Client): Promise<void> {
+  // busy_timeout first: another process starting on the same file may hold the lock for a moment
+  await db.execute("PRAGMA busy_timeout = 5000");
+  // switching to WAL needs the file to itself and does not wait on busy_timeout: retry for a while
+  for (let i = 0;; i++) {
+    try {
+      await db.execute("PRAGMA journal_mode = WAL");
+      break;
+    } catch (e) {
+      if (i >= 100 || !/SQLITE_BUSY|locked/i.test(String((e as Error).message))) throw e;
+      await new Promise((r) => setTimeout(r, 20 + Math.random() * 30));
+    }
+  }
+  await db.execute("PRAGMA synchronous = NORMAL");
+  // checkpoint every ~40 MB of WAL instead of ~4 MB: each checkpoint fsyncs, and at thousands of commits
+  // a second the default made them a visible share of every write (see bench/README.md)
+  await db.execute("PRAGMA wal_autocheckpoint = 10000");
+}
+
+/** Applies the migrations of schema.ts not applied yet; returns their versions. */
+export async function migrate(db: Client): Promise<number[]> {
+  await db.execute(
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+  );
+  const done = new Set(
+    (await db.execute("SELECT version FROM schema_migrations")).rows.map((r) => Number(r.version)),
+  );
+  const applied: number[] = [];
+  for (const m of MIGRATIONS) {
+    if (done.has(m.version)) continue;
+    try {
+      await db.batch([
+        ...m.statements,
+        {
+          sql: "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+          args: [m.version, m.name, new Date().toISOString()],
+        },
+      ], "write");
+    } catch (e) {
+      // another process starting on the same database may have applied it first (its batch won the lock)
+      const r = await db.execute({
+        sql: "SELECT 1 FROM schema_migrations WHERE version = ?",
+        args: [m.version],
+      });
+      if (r.rows.length) continue;
+      throw e;
+    }
+    applied.push(m.version);
+  }
+  return applied;
+}

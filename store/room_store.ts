@@ -1,0 +1,179 @@
+/**
+ * @module store/room_store — the one door to storage: the `RoomStore` interface and the plain rows it takes
+ * and returns (a row's fields are its table's columns, JSON columns as values). Nothing here knows the
+ * engine; a second backend is a new class implementing this interface.
+ */
+
+export type RoomRow = {
+  id: string;
+  meta: unknown;
+  created_at: string;
+  token_hash: string;
+  view_token_hash: string;
+  seq: number;
+};
+
+export type AgentRow = {
+  id: string;
+  name: string;
+  role: string;
+  meta: unknown;
+  grants: string[];
+  token_hash: string;
+  joined_at: string;
+  status: string;
+  last_heartbeat: string | null;
+  last_seen_seq: number;
+};
+
+/** Presence and read markers, written without a commit: they never move a room's seq. */
+export type PresenceRow = Pick<AgentRow, "id" | "status" | "last_heartbeat" | "last_seen_seq">;
+
+export type StateRow = {
+  scope: string;
+  key: string;
+  value: unknown;
+  version: number;
+  updated_at: string;
+  timer: unknown;
+  enabled: string | null;
+  sort_key: number | null;
+  /** room seq of the commit that last wrote the entry */
+  seq: number;
+};
+
+/** `from`/`to` are stored in the columns `from_agent`/`to_agents`. */
+export type MessageRow = {
+  seq: number;
+  from: string | null;
+  kind: string;
+  body: unknown;
+  to: string | string[] | null;
+  reply_to: number | null;
+  claimed_by: string | null;
+  claimed_at: string | null;
+  ts: string;
+  extra?: Record<string, unknown> | null;
+};
+
+export type AuditRow = {
+  seq: number;
+  ts: string;
+  agent: string;
+  action: string;
+  builtin: boolean;
+  params: unknown;
+  ok: boolean;
+  status: number;
+  error: string | null;
+};
+
+/** A stored reply for `Idempotency-Key` retries; `fingerprint` is what was asked. */
+export type IdempotencyRow = {
+  identity: string;
+  key: string;
+  status: number;
+  response: unknown;
+  created_at: string;
+  fingerprint: string;
+};
+
+export type ActionRow = { id: string; def: unknown };
+export type ViewRow = { id: string; def: unknown; position: number };
+export type TickRow = { target: string; count: number };
+export type StateKey = { scope: string; key: string };
+
+/** A room as storage holds it: every row but the audit log, which is only counted. */
+export type StoredRoom = {
+  room: RoomRow;
+  agents: AgentRow[];
+  /** with `bytes`, the length of the stored value's JSON */
+  state: (StateRow & { bytes: number })[];
+  actions: ActionRow[];
+  /** in position order */
+  views: ViewRow[];
+  /** in seq order */
+  messages: MessageRow[];
+  ticks: TickRow[];
+  audit: { max_seq: number; count: number };
+};
+
+/** Rows written as they are now (inserted, or replacing the row with the same key). */
+export type PutRows = {
+  state?: StateRow[];
+  agents?: AgentRow[];
+  messages?: MessageRow[];
+  actions?: ActionRow[];
+  views?: ViewRow[];
+  ticks?: TickRow[];
+  audit?: AuditRow[];
+  idempotency?: IdempotencyRow[];
+};
+
+/** What one room's commit changes. */
+export type RoomWrite = {
+  room_id: string;
+  /** compare-and-set on the room's commit counter: it must be `from` in storage, and becomes `to` */
+  seq?: { from: number; to: number };
+  /** the room row's mutable fields, when they changed */
+  room?: Pick<RoomRow, "meta" | "view_token_hash">;
+  put: PutRows;
+  remove?: { state?: StateKey[]; actions?: string[]; views?: string[] };
+  presence?: PresenceRow[];
+};
+
+/** One atomic batch: all of it is written, or none of it. */
+export type CommitBatch = {
+  /** rooms removed with every row they own (written first) */
+  drop?: string[];
+  /** new rooms; an id that exists already is left alone (absent from `CommitOutcome.created`) */
+  create?: RoomRow[];
+  /** a room restored whole with its `writes`: the batch fails with `exists` when the id is taken */
+  restore?: RoomRow;
+  writes: RoomWrite[];
+};
+
+export type CommitOutcome = {
+  created: Set<string>;
+  dropped: Set<string>;
+  /** how many storage statements the batch took (0: there was nothing to write) */
+  statements: number;
+};
+
+/**
+ * A batch that was not written. `stale`: a room's seq had moved (another process committed first);
+ * `exists`: a restored room's id was taken; `failed`: storage refused or broke.
+ */
+export class CommitError extends Error {
+  constructor(message: string, readonly reason: "stale" | "exists" | "failed") {
+    super(message);
+  }
+  get stale(): boolean {
+    return this.reason === "stale";
+  }
+}
+
+export type AuditQuery = { agent?: string; limit: number; after?: number; max_seq?: number };
+export type RoomListing = { id: string; created_at: string; meta: unknown };
+
+export interface RoomStore {
+  loadRoom(id: string): Promise<StoredRoom | undefined>;
+  /** Writes the batch in one transaction; rejects with `CommitError`. */
+  commit(batch: CommitBatch): Promise<CommitOutcome>;
+  /** The newest `limit` audit rows matching the query, oldest first. */
+  readAudit(roomId: string, q: AuditQuery): Promise<AuditRow[]>;
+  /** A stored idempotent reply created after `since`. */
+  readReply(
+    roomId: string,
+    identity: string,
+    key: string,
+    since: string,
+  ): Promise<IdempotencyRow | undefined>;
+  /** Rooms a token hash belongs to (as room, view or agent token), oldest first. */
+  roomsForToken(tokenHash: string): Promise<RoomListing[]>;
+  /** The stored commit counter of each room that exists. */
+  roomSeqs(ids: string[]): Promise<Map<string, number>>;
+  /** Resolves when storage answers. */
+  ping(): Promise<void>;
+  close(): void;
+}

@@ -1,0 +1,226 @@
+/**
+ * @module wire — the public contract's inputs: the zod schema of every request body and query string of the
+ * REST routes, and of every MCP tool's arguments. Routes and tools parse with these and hand the engine
+ * typed values; a schema and its type share one name. The params of builtin actions live with the builtins.
+ */
+import { z } from "zod";
+import { ID_PATTERN, MAX_KEY_LENGTH } from "./config.ts";
+import { TimerSpec } from "./timers.ts";
+
+const Id = z.string().regex(ID_PATTERN, "must be 1-128 characters of [A-Za-z0-9._:-]");
+/** A non-negative integer in a query string. */
+const QueryInt = z.string().regex(/^\d{1,15}$/, "must be a non-negative integer").transform(Number);
+const Cursor = z.number().int().min(0);
+/** Section names, as a comma list or an array (checked against the known sections by the engine). */
+const Sections = z.union([z.string(), z.array(z.string())]);
+const AgentStatus = z.enum(["active", "idle", "busy", "waiting", "done", "unknown"]);
+
+// ── invoke and wait ─────────────────────────────────────────────────────────────────────────────
+
+/** Invoke-and-wait: block after the write until a condition holds for a later commit. */
+export const WaitSpec = z.strictObject({
+  condition: z.string().describe("CEL condition"),
+  timeout: z.number().int().min(0).optional().describe("ms"),
+  include: Sections.optional().describe(
+    "context, changes, or sections: state, views, agents, actions, messages",
+  ),
+  after: Cursor.optional().describe("your last cursor: changes are listed from it"),
+});
+export type WaitSpec = z.infer<typeof WaitSpec>;
+
+/** `POST /rooms/:id/actions/:action/invoke` */
+export const InvokeBody = z.strictObject({
+  params: z.record(z.string(), z.unknown()).default({}),
+  agent: z.string().optional().describe("the room token acting as this agent"),
+  wait: WaitSpec.optional(),
+  dry_run: z.boolean().optional(),
+});
+export const InvokeQuery = z.strictObject({ dry_run: z.enum(["true", "false", "1", "0"]).optional() });
+
+/** `GET /rooms/:id/wait` */
+export const WaitQuery = z.strictObject({
+  condition: z.string().optional(),
+  timeout: QueryInt.optional(),
+  include: z.string().optional(),
+  agent: z.string().optional(),
+  after: QueryInt.optional(),
+});
+
+/** `GET /rooms/:id/events` (the cursor may also come as `Last-Event-ID`) */
+export const EventsQuery = z.strictObject({ after: QueryInt.optional(), agent: z.string().optional() });
+
+// ── reads ───────────────────────────────────────────────────────────────────────────────────────
+
+/** `GET /rooms/:id/context` */
+export const ContextQuery = z.strictObject({
+  only: z.string().optional(),
+  messages_after: QueryInt.optional(),
+  messages_limit: QueryInt.optional(),
+  agent: z.string().optional(),
+});
+/** `GET /rooms/:id/state` */
+export const StateQuery = z.strictObject({
+  scope: z.string().optional(),
+  key: z.string().optional(),
+  resolve: z.string().optional(),
+  agent: z.string().optional(),
+});
+/** `GET /rooms/:id/poll` */
+export const PollQuery = z.strictObject({
+  messages_limit: QueryInt.optional(),
+  audit_limit: QueryInt.optional(),
+  agent: z.string().optional(),
+});
+/** `GET /rooms/:id/views`, `/views/:view`: the room token may read as one agent */
+export const AgentQuery = z.strictObject({ agent: z.string().optional() });
+/** `POST /rooms/:id/eval` (`expression` is the older name of `expr`) */
+export const EvalBody = z.strictObject({
+  expr: z.string().optional(),
+  expression: z.string().optional(),
+  agent: z.string().optional(),
+});
+/** `GET /rooms/:id/messages` (seed 000) */
+export const MessagesQuery = z.strictObject({
+  after: QueryInt.optional(),
+  kind: z.string().optional(),
+  thread: QueryInt.optional(),
+  unclaimed: z.enum(["true", "false"]).optional(),
+  limit: QueryInt.optional(),
+});
+export type MessagesQuery = z.infer<typeof MessagesQuery>;
+
+// ── rooms and agents ────────────────────────────────────────────────────────────────────────────
+
+/** `POST /rooms` and the MCP `create_room` tool */
+export const CreateRoom = z.strictObject({
+  id: Id.optional().describe("room id (generated if omitted)"),
+  meta: z.unknown().optional(),
+});
+export type CreateRoom = z.infer<typeof CreateRoom>;
+
+/** `POST /rooms/:id/agents`: join, or re-join with the agent's or the room's token */
+export const JoinAgent = z.strictObject({
+  id: Id.optional().describe("agent id"),
+  name: z.string().max(256).optional(),
+  role: z.string().max(128).optional(),
+  meta: z.unknown().optional(),
+  state: z.record(z.string(), z.unknown()).optional().describe("initial private state"),
+  public_keys: z.array(z.string()).max(1000).optional().describe("keys of state published as views"),
+  views: z.array(z.record(z.string(), z.unknown())).max(100).optional(),
+});
+export type JoinAgent = z.infer<typeof JoinAgent>;
+
+/** `PATCH /rooms/:id/agents/:agent` (room token) */
+export const PatchAgent = z.strictObject({
+  grants: z.array(z.string().min(1).max(129)).max(1000).optional(),
+  role: z.string().max(128).optional(),
+  name: z.string().max(256).optional(),
+  meta: z.unknown().optional(),
+  status: AgentStatus.optional(),
+});
+export type PatchAgent = z.infer<typeof PatchAgent>;
+
+// ── export and import ───────────────────────────────────────────────────────────────────────────
+
+export const EXPORT_FORMAT = "agent-sync.room/v1";
+
+const Iso = z.string().max(64);
+const Scope = z.string().regex(/^_?[A-Za-z0-9._:-]{1,128}$/, "must be a scope name");
+/** A timer as stored: its spec plus the moment or tick count at which it fires. */
+export const StoredTimer = TimerSpec.extend({
+  expires_at: Iso.optional(),
+  expires_tick: z.number().int().optional(),
+  started_at: Iso.optional(),
+}).nullable().optional();
+
+const SnapshotAgent = z.strictObject({
+  id: Id,
+  name: z.string().max(256),
+  role: z.string().max(128),
+  meta: z.unknown().optional(),
+  grants: z.array(z.string().min(1).max(129)).max(1000),
+  joined_at: Iso,
+  status: AgentStatus,
+  last_heartbeat: Iso.nullable(),
+  last_seen_seq: z.number().int().min(0),
+});
+const SnapshotEntry = z.strictObject({
+  scope: Scope,
+  key: z.string().min(1).max(MAX_KEY_LENGTH),
+  value: z.unknown(),
+  version: z.number().int().min(1),
+  updated_at: Iso,
+  timer: StoredTimer,
+  enabled: z.string().nullable().optional(),
+  sort_key: z.number().int().nullable().optional(),
+  seq: z.number().int().min(0),
+});
+const SnapshotMessage = z.strictObject({
+  seq: z.number().int().min(1),
+  from: z.string().max(129).nullable(),
+  kind: z.string().max(128),
+  body: z.unknown(),
+  to: z.union([z.string(), z.array(z.string())]).nullable(),
+  reply_to: z.number().int().nullable(),
+  claimed_by: z.string().nullable(),
+  claimed_at: Iso.nullable(),
+  ts: Iso,
+  extra: z.record(z.string(), z.unknown()).nullable().optional(),
+});
+const SnapshotAudit = z.strictObject({
+  seq: z.number().int().min(1),
+  ts: Iso,
+  agent: z.string().max(129),
+  action: z.string().max(256),
+  builtin: z.boolean(),
+  params: z.unknown(),
+  ok: z.boolean(),
+  status: z.number().int(),
+  error: z.string().nullable(),
+});
+/** Fields the server stamps on a stored action or view definition. */
+export const StampedDef = { registrar: z.string().max(129), created_at: Iso, timer: StoredTimer };
+
+/** `POST /rooms/import`: a `GET /rooms/:id/export` snapshot, restored under `id` (or a fresh one) */
+export const ImportBody = z.strictObject({
+  id: Id.optional(),
+  format: z.literal(EXPORT_FORMAT),
+  exported_at: Iso.optional(),
+  room: z.strictObject({
+    id: Id,
+    meta: z.unknown().optional(),
+    created_at: Iso,
+    seq: z.number().int().min(0),
+  }),
+  agents: z.array(SnapshotAgent),
+  state: z.array(SnapshotEntry),
+  actions: z.array(z.record(z.string(), z.unknown())),
+  views: z.array(z.record(z.string(), z.unknown())),
+  messages: z.array(SnapshotMessage),
+  audit: z.array(SnapshotAudit),
+  ticks: z.record(z.string(), z.number().int().min(0)).default({}),
+});
+export type ImportBody = z.infer<typeof ImportBody>;
+
+// ── MCP tool arguments (JSON, not query strings) ──────────────────────────────────────────────────
+
+export const JoinRoomArgs = JoinAgent.omit({ views: true }).extend({ room: Id.describe("room id") });
+export const ReadContextArgs = z.strictObject({
+  only: Sections.optional().describe("sections: state, views, agents, actions, messages, state.<scope>"),
+  messages_after: Cursor.optional().describe("message seq"),
+  messages_limit: z.number().int().min(1).optional(),
+});
+export const InvokeActionArgs = z.strictObject({
+  action: z.string().min(1).describe("action id"),
+  params: z.record(z.string(), z.unknown()).optional(),
+  dry_run: z.boolean().optional().describe("check without writing"),
+  wait: WaitSpec.optional(),
+});
+export const WaitForArgs = z.strictObject({
+  condition: z.string().describe("CEL, e.g. state._shared.turn == self"),
+  after: Cursor.optional().describe("cursor from a previous result"),
+  timeout: z.number().int().min(0).optional().describe("ms"),
+  include: Sections.optional().describe("context (default), changes, or sections"),
+});
+export const EvalCelArgs = z.strictObject({ expr: z.string().describe("CEL expression") });
+export const NoArgs = z.strictObject({});
