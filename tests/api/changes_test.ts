@@ -4,24 +4,13 @@
  * and nothing the caller may not see. Contexts stay the same size as the logs grow.
  */
 import assert from "node:assert/strict";
-import { client, startServer } from "../_server.ts";
-
-async function until(ok: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 2000; i++) {
-    if (ok()) return;
-    await new Promise((r) => setTimeout(r, 2));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+import { setupRoom, until } from "../_setup.ts";
 
 const q = encodeURIComponent;
 
 Deno.test("include=changes lists exactly the changes after the cursor, with values, and nothing private", async () => {
-  await using s = await startServer();
-  const c = client(s.base);
-  const room = await c.createRoom();
-  const alice = await c.join(room.id, "alice");
-  const bob = await c.join(room.id, "bob");
+  const { s, c, room, alice, bob, barrier } = await setupRoom();
+  await using _ = s;
   const admin = (action: string, params: unknown) => c.ok(room.id, room.token, action, params);
   await admin("_register_action", {
     id: "put",
@@ -44,7 +33,7 @@ Deno.test("include=changes lists exactly the changes after the cursor, with valu
       wait: { condition: "has(state._shared.done)", include: "changes" },
     },
   });
-  await until(() => s.eng.metrics.waiters === 1, "bob to block");
+  await until(() => s.eng.metrics.waiters === 1, { what: "bob to block" });
   await c.ok(room.id, alice, "_set_state", { key: "secret", value: "alice-private-42" });
   await c.ok(room.id, alice, "put", { key: "open", value: true });
   await c.ok(room.id, alice, "put", { key: "open", value: true }); // a second write: reported once, latest version
@@ -84,9 +73,10 @@ Deno.test("include=changes lists exactly the changes after the cursor, with valu
   const next = c.http("GET", `/rooms/${room.id}/wait?condition=true&include=changes&after=${w.cursor}`, {
     token: bob,
   });
-  await until(() => s.eng.metrics.waiters === 1, "bob to block on /wait");
+  await until(() => s.eng.metrics.waiters === 1, { what: "bob to block on /wait" });
+  const seen = await barrier();
   await c.ok(room.id, alice, "_set_state", { key: "secret2", value: "alice-private-43" });
-  await c.context(room.id, bob);
+  await seen();
   assert.equal(s.eng.metrics.waiters, 1, "a private write of alice's must not wake bob");
   await admin("_delete_state", { scope: "_shared", key: "open" });
   const r2 = await next;
@@ -114,10 +104,8 @@ Deno.test("include=changes lists exactly the changes after the cursor, with valu
 });
 
 Deno.test("include=changes trims long message lists and says so in _elided", async () => {
-  await using s = await startServer();
-  const c = client(s.base);
-  const room = await c.createRoom();
-  const alice = await c.join(room.id, "alice");
+  const { s, c, room, alice } = await setupRoom({ agents: ["alice"] });
+  await using _ = s;
   const cursor = (await c.context(room.id, alice)).cursor;
   for (let i = 0; i < 60; i++) await c.ok(room.id, room.token, "_send_message", { body: `m${i}` });
   const r = await c.http("GET", `/rooms/${room.id}/wait?condition=true&include=changes&after=${cursor}`, {
@@ -130,10 +118,8 @@ Deno.test("include=changes trims long message lists and says so in _elided", asy
 });
 
 Deno.test("/context and /wait stay the same size as the message and audit logs grow", async () => {
-  await using s = await startServer({ fakeClock: true });
-  const c = client(s.base);
-  const room = await c.createRoom();
-  const alice = await c.join(room.id, "alice");
+  const { s, c, room, alice } = await setupRoom({ agents: ["alice"], server: { fakeClock: true } });
+  await using _ = s;
   await c.ok(room.id, alice, "_set_state", { key: "hp", value: 10 });
   const send = async (n: number) => {
     for (let i = 0; i < n; i++) await c.ok(room.id, alice, "_send_message", { body: "x" });

@@ -4,16 +4,11 @@
  */
 import { SEND_MESSAGE } from "../_seed_actions.ts";
 import assert from "node:assert/strict";
-import { client, startServer } from "../_server.ts";
+import { setupRoom } from "../_setup.ts";
 
 async function setup() {
-  const s = await startServer();
-  const c = client(s.base);
-  const room = await c.createRoom("demo");
-  const alice = await c.join(room.id, "alice");
-  const bob = await c.join(room.id, "bob");
-  const req = (method: string, path: string, token: string | undefined, body?: unknown) =>
-    c.http(method, `/rooms/${room.id}${path}`, { token, body });
+  const fx = await setupRoom({ room: "demo" });
+  const { room, req } = fx;
   /** The room's audit rows, newest last, as the room token sees them. */
   const audit = async () => {
     const r = await req("GET", "/poll?audit_limit=2000&messages_limit=1", room.token);
@@ -27,7 +22,7 @@ async function setup() {
     }[];
   };
   const lastAudit = async () => (await audit()).at(-1)!;
-  return { s, c, room, alice, bob, req, audit, lastAudit };
+  return { ...fx, audit, lastAudit };
 }
 
 Deno.test("PUT /state writes through _set_state: row shape, CAS, if gate, increment, authority, audit", async () => {

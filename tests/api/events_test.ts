@@ -3,7 +3,7 @@
  * cursor, `Last-Event-ID` resumes without gaps or duplicates, privacy as everywhere.
  */
 import assert from "node:assert/strict";
-import { client, startServer } from "../_server.ts";
+import { setupRoom, until } from "../_setup.ts";
 
 type SseEvent = { id?: string; event?: string; data?: string; comments: string[] };
 
@@ -57,14 +57,7 @@ async function openFeed(base: string, path: string, token: string, headers: Reco
   return { res, next, changes, raw, close: () => reader.cancel() };
 }
 
-async function setup() {
-  const s = await startServer();
-  const c = client(s.base);
-  const room = await c.createRoom("feed");
-  const alice = await c.join(room.id, "alice");
-  const bob = await c.join(room.id, "bob");
-  return { s, c, room, alice, bob };
-}
+const setup = () => setupRoom({ room: "feed" });
 
 Deno.test("events is text/event-stream with one change event per commit whose id is the cursor", async () => {
   const { s, c, room } = await setup();
@@ -90,10 +83,10 @@ Deno.test("events is text/event-stream with one change event per commit whose id
   } finally {
     await feed.close();
   }
-  // the server learns of the close asynchronously: give it a moment (bounded), then require it
-  for (let i = 0; i < 100 && (await s.eng.rooms.get(room.id)).rt.listeners.size > 0; i++) {
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  // the server learns of the close asynchronously
+  await until(async () => (await s.eng.rooms.get(room.id)).rt.listeners.size === 0, {
+    what: "closing the feed to remove its listener",
+  });
   assert.equal(
     (await s.eng.rooms.get(room.id)).rt.listeners.size,
     0,

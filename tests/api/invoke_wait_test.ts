@@ -3,14 +3,11 @@
  * blocks until the condition holds for a state committed after it; refusals and bad waits never block.
  */
 import assert from "node:assert/strict";
-import { client, startServer } from "../_server.ts";
+import { setupRoom, until } from "../_setup.ts";
 
 async function setup() {
-  const s = await startServer();
-  const c = client(s.base);
-  const room = await c.createRoom();
-  const alice = await c.join(room.id, "alice");
-  const bob = await c.join(room.id, "bob");
+  const fx = await setupRoom();
+  const { c, room } = fx;
   // agents write _shared through a custom action (a plain _set_state on _shared is the room token's)
   await c.ok(room.id, room.token, "_register_action", {
     id: "put",
@@ -25,16 +22,7 @@ async function setup() {
     signal?: AbortSignal,
   ) =>
     c.http("POST", `/rooms/${room.id}/actions/${action}/invoke`, { token, body: { params, wait }, signal });
-  return { s, c, room, alice, bob, invokeWait };
-}
-
-/** Resolves once `ok()` holds; the server's listeners run on commit, so a few turns of the loop suffice. */
-async function until(ok: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 2000; i++) {
-    if (ok()) return;
-    await new Promise((r) => setTimeout(r, 2));
-  }
-  throw new Error(`timed out waiting for ${what}`);
+  return { ...fx, invokeWait };
 }
 
 Deno.test("invoke with wait returns the invocation and the wake in one response", async () => {
@@ -43,7 +31,7 @@ Deno.test("invoke with wait returns the invocation and the wake in one response"
   const pending = invokeWait(alice, "put", { key: "ping", value: 1 }, {
     condition: "has(state._shared.pong)",
   });
-  await until(() => s.eng.metrics.waiters === 1, "alice to block");
+  await until(() => s.eng.metrics.waiters === 1, { what: "alice to block" });
   // the invocation committed before the wait started: others see it already
   assert.equal((await c.context(room.id, bob)).state._shared.ping, 1);
   await c.ok(room.id, bob, "put", { key: "pong", value: 2 });
@@ -63,17 +51,18 @@ Deno.test("invoke with wait returns the invocation and the wake in one response"
 });
 
 Deno.test("invoke-and-wait never wakes on the state its own invocation produced", async () => {
-  const { s, c, room, alice, bob, invokeWait } = await setup();
+  const { s, c, room, alice, bob, invokeWait, barrier } = await setup();
   await using _ = s;
   // the condition is true as soon as alice's own write commits: that must not count
   const pending = invokeWait(alice, "put", { key: "x", value: 1 }, {
     condition: "state._shared.x == 1",
     timeout: 20_000,
   });
-  await until(() => s.eng.metrics.waiters === 1, "alice to block");
-  // a later commit alice cannot see does not wake her either
+  await until(() => s.eng.metrics.waiters === 1, { what: "alice to block" });
+  // a later commit alice cannot see does not wake her either: once the barrier saw it, so had alice
+  const seen = await barrier();
   await c.ok(room.id, bob, "_set_state", { key: "secret", value: 7 });
-  await c.context(room.id, bob); // one more round trip: any wake-up would have been decided by now
+  await seen();
   assert.equal(s.eng.metrics.waiters, 1, "neither her own write nor bob's private one may wake alice");
   // a later visible commit with the condition still true wakes her
   await c.ok(room.id, bob, "put", { key: "y", value: 1 });
@@ -146,10 +135,10 @@ Deno.test("a client that disconnects during invoke-and-wait releases its waiter;
     condition: "false",
     timeout: 20_000,
   }, ac.signal).catch((e) => e);
-  await until(() => s.eng.metrics.waiters === before + 1, "alice to block");
+  await until(() => s.eng.metrics.waiters === before + 1, { what: "alice to block" });
   ac.abort();
   assert.ok((await pending) instanceof Error);
-  await until(() => s.eng.metrics.waiters === before, "the waiter to be released");
+  await until(() => s.eng.metrics.waiters === before, { what: "the waiter to be released" });
   assert.equal((await c.context(room.id, alice)).state._shared.left, true);
   const agents = (await c.http("GET", `/rooms/${room.id}/agents`, { token: room.token })).json;
   const me = (Array.isArray(agents) ? agents : agents.agents).find((a: { id: string }) => a.id === "alice");
@@ -166,7 +155,7 @@ Deno.test("invoke-and-wait with wait.after lists changes since the caller's curs
     include: ["changes", "state"],
     after: seen,
   });
-  await until(() => s.eng.metrics.waiters === 1, "alice to block");
+  await until(() => s.eng.metrics.waiters === 1, { what: "alice to block" });
   await c.ok(room.id, bob, "put", { key: "go", value: 1 });
   const r = await pending;
   const keys = r.json.wait.changes.map((ch: { key: string }) => ch.key).sort();

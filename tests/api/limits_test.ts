@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { client, http, type Res, startServer } from "../_server.ts";
+import { metric, until } from "../_setup.ts";
 
 Deno.test("a token over its rate gets 429 rate_limited with Retry-After; other tokens and /healthz are unaffected", async () => {
   await using s = await startServer({ fakeClock: true, limits: { rateLimitPerSec: 2, rateLimitBurst: 4 } });
@@ -141,13 +142,9 @@ Deno.test("300 idle waiters and slow partial requests do not hold up other clien
   for (let i = 0; i < 5; i++) slow.push(await slowPartialRequest(s.base, "/rooms"));
   for (const conn of slow) await conn.write(new TextEncoder().encode(' "sl'));
   try {
-    let seen = 0;
-    for (let i = 0; i < 200 && seen < 300; i++) {
-      const m = await http(s.base, "GET", "/metrics");
-      seen = Number(/^agent_sync_waiters (\d+)$/m.exec(m.text)?.[1] ?? 0);
-      if (seen < 300) await new Promise((r) => setTimeout(r, 25));
-    }
-    assert.equal(seen, 300, "all waiters are blocked");
+    await until(async () => await metric(s.base, "agent_sync_waiters") === 300, {
+      what: "all 300 waiters to block",
+    });
     const normal = await Promise.all(
       Array.from({ length: 50 }, (_, i) => c.invoke(room.id, bob, "_set_state", { key: `k${i}`, value: i })),
     );

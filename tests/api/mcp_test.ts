@@ -7,6 +7,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { Resource, Tool } from "@modelcontextprotocol/sdk/types.js";
 import { client, http, startServer } from "../_server.ts";
+import { until } from "../_setup.ts";
 
 type Mcp = {
   client: Client;
@@ -158,11 +159,10 @@ Deno.test("/mcp wait_for wakes on another client's write and returns the cursor 
     include: "changes",
   });
   // the write must come while bob is blocked: his presence says so
-  for (;;) {
+  await until(async () => {
     const agents = await c.http("GET", `/rooms/${room.id}/agents`, { token: room.token });
-    if (agents.json.find((a: { id: string }) => a.id === "bob").status === "waiting") break;
-    await new Promise((r) => setTimeout(r, 5));
-  }
+    return agents.json.find((a: { id: string }) => a.id === "bob").status === "waiting";
+  }, { what: "bob to block" });
   const w = await admin.call("invoke_action", {
     action: "_set_state",
     params: { scope: "_shared", key: "go", value: true },
@@ -191,7 +191,7 @@ Deno.test("/mcp wait_for wakes on another client's write and returns the cursor 
     params: { scope: "_shared", key: "ready", value: true },
     wait: { condition: "state._shared.turn == 2", include: "changes" },
   });
-  while (s.eng.metrics.waiters === 0) await new Promise((r) => setTimeout(r, 5));
+  await until(() => s.eng.metrics.waiters > 0, { what: "admin to block" });
   await c.ok(room.id, room.token, "_set_state", { scope: "_shared", key: "turn", value: 2 });
   const done = await both;
   assert.equal(done.isError, false, done.text);
@@ -351,13 +351,10 @@ Deno.test("/mcp wait_for releases its waiter when the client disconnects", async
     },
     body: JSON.stringify(call),
   }).then((r) => r.text(), (e) => e);
-  const settle = async (want: number) => {
-    while (s.eng.metrics.waiters !== want) await new Promise((r) => setTimeout(r, 5));
-  };
-  await settle(1);
+  await until(() => s.eng.metrics.waiters === 1, { what: "bob to block" });
   ac.abort();
   assert.ok((await pending) instanceof Error);
-  await settle(0);
+  await until(() => s.eng.metrics.waiters === 0, { what: "the server to release bob's wait" });
   const agents = await c.http("GET", `/rooms/${room.id}/agents`, { token: room.token });
   assert.equal(agents.json.find((a: { id: string }) => a.id === "bob").status, "active");
 });

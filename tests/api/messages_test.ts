@@ -3,17 +3,9 @@
  * messages_after/messages_limit, custom actions appending to `_messages`, and `_claim_message`.
  */
 import assert from "node:assert/strict";
-import { client, startServer } from "../_server.ts";
+import { setupRoom } from "../_setup.ts";
 
-async function setup() {
-  const s = await startServer();
-  const c = client(s.base);
-  const room = await c.createRoom("chat");
-  const alice = await c.join(room.id, "alice");
-  const bob = await c.join(room.id, "bob");
-  const carol = await c.join(room.id, "carol");
-  return { s, c, room, alice, bob, carol };
-}
+const setup = () => setupRoom({ room: "chat", agents: ["alice", "bob", "carol"] });
 
 Deno.test("_send_message numbers messages per room from 1, kind defaults to chat", async () => {
   const { s, c, room, alice, bob } = await setup();

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { createApp } from "../../app.ts";
 import { client, http, startServer } from "../_server.ts";
+import { metric, until } from "../_setup.ts";
 
 Deno.test("GET /healthz is 200 {ok:true} while the database answers and 503 when it does not", async () => {
   await using s = await startServer();
@@ -35,20 +36,17 @@ Deno.test("GET /metrics reports requests by route and status, invocations by out
     signal: ac.signal,
   })
     .catch(() => undefined);
-  let text = "";
-  for (let i = 0; i < 100; i++) {
-    text = (await http(s.base, "GET", "/metrics")).text;
-    if (/^agent_sync_waiters 1$/m.test(text)) break;
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  const text = await until(async () => {
+    const t = (await http(s.base, "GET", "/metrics")).text;
+    return /^agent_sync_waiters 1$/m.test(t) && t;
+  }, { what: "the waiter to show in /metrics" });
   ac.abort();
   await waiting;
-  let r = await http(s.base, "GET", "/metrics");
   // a disconnect releases the waiter as soon as the server sees it
-  for (let i = 0; i < 100 && !/^agent_sync_waiters 0$/m.test(r.text); i++) {
-    await new Promise((r) => setTimeout(r, 10));
-    r = await http(s.base, "GET", "/metrics");
-  }
+  const r = await until(async () => {
+    const m = await http(s.base, "GET", "/metrics");
+    return /^agent_sync_waiters 0$/m.test(m.text) && m;
+  }, { what: "the released waiter to leave /metrics" });
   assert.match(r.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
   assert.match(text, /^agent_sync_waiters 1$/m);
   assert.match(text, /^# TYPE agent_sync_http_requests_total counter$/m);
@@ -228,9 +226,7 @@ Deno.test("DELETE /rooms/:id needs the room token, removes every row, and answer
       token: alice,
     },
   );
-  while (!/^agent_sync_waiters 1$/m.test((await http(s.base, "GET", "/metrics")).text)) {
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await until(async () => await metric(s.base, "agent_sync_waiters") === 1, { what: "alice to block" });
   const r = await c.http("DELETE", "/rooms/src", { token: room.token });
   assert.equal(r.status, 200, r.text);
   assert.deepEqual(r.json, { ok: true, deleted: "src" });

@@ -3,19 +3,14 @@
  * with their limits (default 500, max 2000), actions, views — filtered by the caller's privacy.
  */
 import assert from "node:assert/strict";
-import { client, startServer } from "../_server.ts";
+import { setupRoom } from "../_setup.ts";
 
 type Row = { scope: string; key: string; value: unknown };
 
 async function setup() {
-  const s = await startServer();
-  const c = client(s.base);
-  const room = await c.createRoom("dash");
-  const alice = await c.join(room.id, "alice");
-  const bob = await c.join(room.id, "bob");
-  const poll = (token: string | undefined, qs = "") =>
-    c.http("GET", `/rooms/${room.id}/poll${qs}`, { token });
-  return { s, c, room, alice, bob, poll };
+  const fx = await setupRoom({ room: "dash" });
+  const poll = (token: string | undefined, qs = "") => fx.req("GET", `/poll${qs}`, token);
+  return { ...fx, poll };
 }
 
 Deno.test("poll returns the dashboard bundle; state carries neither _messages nor _audit", async () => {

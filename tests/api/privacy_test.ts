@@ -4,7 +4,8 @@
  * tokens see it. Bob cannot reach it through actions, views, `if`, `detail`, dry runs or error messages.
  */
 import assert from "node:assert/strict";
-import { client, type Res, startServer } from "../_server.ts";
+import type { Res } from "../_server.ts";
+import { setupRoom } from "../_setup.ts";
 
 const SECRET = "s3cr3t-north-gate";
 const SECRET2 = "pw-9f8e7d";
@@ -15,13 +16,11 @@ function clean(r: Res, what: string): void {
 }
 
 async function setup() {
-  const s = await startServer();
-  const c = client(s.base);
-  const room = await c.createRoom("priv");
-  const alice = await c.join(room.id, "alice", {
-    state: { plan: SECRET, health: 80, box: { code: SECRET } },
+  const fx = await setupRoom({
+    room: "priv",
+    join: { alice: { state: { plan: SECRET, health: 80, box: { code: SECRET } } } },
   });
-  const bob = await c.join(room.id, "bob");
+  const { c, room, alice } = fx;
   // a private param that lands in alice's audit row only
   await c.ok(room.id, alice, "_set_state", { key: "pw", value: SECRET2 });
   // alice publishes a safe projection and an action that reads her scope
@@ -71,7 +70,7 @@ async function setup() {
     id: "alice-broken",
     expr: "state.alice.box[state.alice.plan]",
   });
-  return { s, c, room, alice, bob };
+  return fx;
 }
 
 Deno.test("privacy: bob, the anonymous caller and error bodies never see alice's secret", async (t) => {

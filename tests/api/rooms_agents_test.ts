@@ -82,7 +82,7 @@ Deno.test("rooms: create, list, read, rotate the view token", async (t) => {
 });
 
 Deno.test("agents: join, re-join rules, PATCH, presence", async (t) => {
-  await using s = await startServer();
+  await using s = await startServer({ fakeClock: true });
   const c = client(s.base);
   const r = await c.createRoom("agents");
   let alice = "";
@@ -197,10 +197,10 @@ Deno.test("agents: join, re-join rules, PATCH, presence", async (t) => {
     assert.equal(before.status, "active");
     assert.ok(before.last_heartbeat);
     assert.equal(before.token, undefined);
-    await new Promise((res) => setTimeout(res, 5));
+    s.clock.advance(5);
     const bob = await c.http("POST", `/rooms/${r.id}/agents`, { token: r.token, body: { id: "bob" } });
     const t0 = (await list()).find((a: { id: string }) => a.id === "bob").last_heartbeat;
-    await new Promise((res) => setTimeout(res, 5));
+    s.clock.advance(5);
     await c.http("GET", `/rooms/${r.id}/context`, { token: bob.json.token });
     const t1 = (await list()).find((a: { id: string }) => a.id === "bob").last_heartbeat;
     assert.ok(Date.parse(t1) > Date.parse(t0), `${t1} > ${t0}`);

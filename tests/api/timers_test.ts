@@ -4,13 +4,14 @@
  * `_renew_timer`, `404 action_expired`.
  */
 import assert from "node:assert/strict";
-import { client, startServer } from "../_server.ts";
+import { setupRoom } from "../_setup.ts";
 
 async function fixture() {
-  const s = await startServer({ fakeClock: true });
-  const c = client(s.base);
-  const r = await c.createRoom("timers");
-  const alice = await c.join(r.id, "alice");
+  const { s, c, room: r, alice } = await setupRoom({
+    room: "timers",
+    agents: ["alice"],
+    server: { fakeClock: true },
+  });
   const shared = async (tok = alice) => (await c.context(r.id, tok)).state._shared ?? {};
   const actionIds = async () => Object.keys((await c.context(r.id, alice)).actions);
   const viewIds = async () =>

@@ -3,32 +3,16 @@
  * include, presence while blocked, release on disconnect, privacy, timer wake-ups and `after=` cursors.
  */
 import assert from "node:assert/strict";
-import { client, http, type Res, startServer } from "../_server.ts";
+import { http, type Res } from "../_server.ts";
+import { setupRoom, until } from "../_setup.ts";
 
 const q = encodeURIComponent;
 
-/** Re-checks `pred` on the event loop until it holds (state observed, not time measured). */
-async function until(pred: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 2000; i++) {
-    if (await pred()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
-
-async function setup(opts: { fakeClock?: boolean } = {}) {
-  const s = await startServer(opts);
-  const c = client(s.base);
-  const room = await c.createRoom("w");
-  const alice = await c.join(room.id, "alice");
-  const bob = await c.join(room.id, "bob");
+async function setup(server: { fakeClock?: boolean } = {}) {
+  const fx = await setupRoom({ room: "w", server });
   const wait = (token: string, qs: string, signal?: AbortSignal) =>
-    http(s.base, "GET", `/rooms/${room.id}/wait?${qs}`, { token, signal });
-  const agentStatus = async (id: string, token = room.token) => {
-    const r = await c.http("GET", `/rooms/${room.id}/agents`, { token });
-    return r.json.find((a: { id: string }) => a.id === id);
-  };
-  return { s, c, room, alice, bob, wait, agentStatus };
+    http(fx.s.base, "GET", `/rooms/${fx.room.id}/wait?${qs}`, { token, signal });
+  return { ...fx, wait, agentStatus: fx.agent };
 }
 
 Deno.test("wait returns at once with triggered:true, value and context when the condition already holds", async () => {
@@ -51,7 +35,7 @@ Deno.test("wait is woken by another client's committed write and answers with th
   await using _ = s;
   let settled = false;
   const pending = wait(alice, `condition=${q("state._shared.turn >= 2")}`).finally(() => settled = true);
-  await until(async () => (await agentStatus("alice")).status === "waiting", "alice to block");
+  await until(async () => (await agentStatus("alice")).status === "waiting", { what: "alice to block" });
   await c.ok(room.id, room.token, "_set_state", { key: "turn", value: 1 });
   await c.ok(room.id, bob, "_set_state", { scope: "bob", key: "noise", value: 1 });
   assert.equal(settled, false, "a write that does not make the condition true must not wake the waiter");
@@ -149,7 +133,7 @@ Deno.test("while blocked the agent is 'waiting' with waiting_on in GET /agents a
   await until(async () => {
     seen = await c.http("GET", `/rooms/${room.id}/agents`, { token: bob });
     return seen.json.find((a: { id: string }) => a.id === "alice").status === "waiting";
-  }, "alice to show as waiting");
+  }, { what: "alice to show as waiting" });
   assert.equal(seen!.json.find((a: { id: string }) => a.id === "alice").waiting_on, cond);
   const ctx = await c.context(room.id, bob);
   assert.equal(ctx.agents.alice.status, "waiting");
@@ -173,11 +157,11 @@ Deno.test("a client that disconnects releases its waiter at once", async () => {
   await using _ = s;
   const ac = new AbortController();
   const pending = wait(alice, `condition=${q("state._shared.never == 1")}`, ac.signal).catch((e) => e);
-  await until(() => s.eng.metrics.waiters === 1, "the waiter to register");
+  await until(() => s.eng.metrics.waiters === 1, { what: "the waiter to register" });
   assert.equal((await agentStatus("alice")).status, "waiting");
   ac.abort();
   assert.ok((await pending) instanceof Error);
-  await until(() => s.eng.metrics.waiters === 0, "the server to release the waiter");
+  await until(() => s.eng.metrics.waiters === 0, { what: "the server to release the waiter" });
   const dbg = await c.http("GET", "/debug/waiters");
   assert.equal(dbg.json.waiters, 0);
   const a = await agentStatus("alice");
@@ -193,7 +177,7 @@ Deno.test("wait conditions use the waiter's privacy: another agent's scope never
   await c.ok(room.id, alice, "_set_state", { key: "secret", value: "north" });
   // bob cannot see alice's scope: not true now, and alice writing it again does not wake him
   const pending = wait(bob, `condition=${q('state.alice.secret == "north"')}&timeout=300`);
-  await until(() => s.eng.metrics.waiters === 1, "bob to block");
+  await until(() => s.eng.metrics.waiters === 1, { what: "bob to block" });
   await c.ok(room.id, alice, "_set_state", { key: "secret", value: "north" });
   const r = await pending;
   assert.equal(r.json.triggered, false);
@@ -205,7 +189,7 @@ Deno.test("wait conditions use the waiter's privacy: another agent's scope never
 
   // a missing key is "not yet": alice waits on a key nobody has written, then it appears
   const later = wait(alice, `condition=${q("state._shared.flag == true")}`);
-  await until(() => s.eng.metrics.waiters === 1, "alice to block");
+  await until(() => s.eng.metrics.waiters === 1, { what: "alice to block" });
   await c.ok(room.id, bob, "_send_message", { body: "unrelated" });
   await c.ok(room.id, room.token, "_set_state", { key: "flag", value: true });
   assert.equal((await later).json.triggered, true);
@@ -246,10 +230,11 @@ Deno.test("a timer expiry wakes the waiters whose condition it changes (fake clo
   const opened = wait(alice, `condition=${q('state._shared.door == "open"')}`);
   const found = wait(alice, `condition=${q('state._shared.treasure == "gold"')}`);
   const safe = wait(alice, `condition=${q('"safe" in views && views.safe')}`);
-  await until(() => s.eng.metrics.waiters === 4, "the waiters to block");
+  await until(() => s.eng.metrics.waiters === 4, { what: "the waiters to block" });
+  const listening = async () => (await s.eng.rooms.get(room.id)).rt.listeners.size;
+  // advancing the clock re-checks every waiter at once, and a woken one stops listening at once
   s.clock.advance(30_000);
-  await new Promise((r) => setTimeout(r, 0));
-  assert.equal(s.eng.metrics.waiters, 4, "nothing expired yet");
+  assert.equal(await listening(), 4, "nothing expired yet");
   s.clock.advance(30_001);
   const g = await gone;
   assert.equal(g.json.triggered, true);
@@ -277,7 +262,7 @@ Deno.test("a real short timer wakes a waiter without any write (boundary schedul
 });
 
 Deno.test("wait after=CURSOR is edge-triggered and reports changes and new message seqs", async () => {
-  const { s, c, room, alice, bob, wait } = await setup();
+  const { s, c, room, alice, bob, wait, barrier } = await setup();
   await using _ = s;
   const c0 = (await c.context(room.id, alice)).cursor as number;
   const w1 = await c.ok(room.id, room.token, "_set_state", { key: "x", value: 1 });
@@ -297,11 +282,13 @@ Deno.test("wait after=CURSOR is edge-triggered and reports changes and new messa
   const pending = wait(alice, `condition=${q("state._shared.x == 1")}&after=${c1}`).finally(() =>
     settled = true
   );
-  await until(() => s.eng.metrics.waiters === 1, "alice to block");
-  // a change alice cannot see does not count either
+  await until(() => s.eng.metrics.waiters === 1, { what: "alice to block" });
+  // a change alice cannot see does not count either: once the barrier saw bob's commit, so had alice
+  const seen = await barrier();
   await c.ok(room.id, bob, "_set_state", { key: "private", value: 1 });
-  await new Promise((r) => setTimeout(r, 20));
+  await seen();
   assert.equal(settled, false, "bob's private write must not wake alice");
+  assert.equal(s.eng.metrics.waiters, 1, "alice is still waiting");
   await c.ok(room.id, bob, "_send_message", { body: "hi" });
   const r = await pending;
   assert.equal(r.json.triggered, true);
@@ -321,7 +308,7 @@ Deno.test("wait after=CURSOR is edge-triggered and reports changes and new messa
 });
 
 Deno.test("wait agent=<other> is 403 identity_mismatch; the room token may wait as an agent", async () => {
-  const { s, room, alice, wait, agentStatus } = await setup();
+  const { s, c, room, alice, wait, agentStatus } = await setup();
   await using _ = s;
   const r = await wait(alice, "condition=true&agent=bob");
   assert.equal(r.status, 403);
@@ -332,8 +319,10 @@ Deno.test("wait agent=<other> is 403 identity_mismatch; the room token may wait 
   assert.equal((await wait("", "condition=true")).status, 401);
 
   const pending = wait(room.token, `condition=${q("state._shared.go == 1")}&agent=bob`);
-  await until(async () => (await agentStatus("bob")).status === "waiting", "bob (via room token) to block");
-  await client(s.base).ok(room.id, room.token, "_set_state", { key: "go", value: 1 });
+  await until(async () => (await agentStatus("bob")).status === "waiting", {
+    what: "bob (via room token) to block",
+  });
+  await c.ok(room.id, room.token, "_set_state", { key: "go", value: 1 });
   const done = await pending;
   assert.equal(done.json.context.self, "bob");
   assert.equal((await agentStatus("bob")).status, "active");
@@ -358,7 +347,7 @@ Deno.test("200 concurrent waiters in one room all wake on one write, and all tim
     { length: N },
     (_, i) => wait(tokens[i % 10], `condition=${q("state._shared.go == true")}`),
   );
-  await until(() => s.eng.metrics.waiters === N, `${N} waiters to block`);
+  await until(() => s.eng.metrics.waiters === N, { what: `${N} waiters to block` });
   await c.ok(room.id, room.token, "_set_state", { key: "go", value: true });
   const rs = await Promise.all(woken);
   assert.equal(rs.filter((r) => r.status === 200 && r.json.triggered === true).length, N);

@@ -3,14 +3,9 @@
  * it is running, closes the database and exits 0; a restart on the same file has every acknowledged write.
  */
 import assert from "node:assert/strict";
-import { client, http, type Res } from "../_server.ts";
+import { client, type Res } from "../_server.ts";
+import { metric, until } from "../_setup.ts";
 import { type Ack, driveBumps, integrityCheck, setUpBumpRoom, spawnServer, verifyBumpRoom } from "./_proc.ts";
-
-async function metric(base: string, name: string): Promise<number> {
-  const r = await http(base, "GET", "/metrics");
-  const m = new RegExp(`^${name} (\\S+)$`, "m").exec(r.text);
-  return m ? Number(m[1]) : NaN;
-}
 
 Deno.test("SIGTERM answers waiters 503 shutting_down, finishes writes, and a restart loses nothing", async () => {
   const dir = await Deno.makeTempDir({ prefix: "agent-sync-shutdown-" });
@@ -30,11 +25,15 @@ Deno.test("SIGTERM answers waiters 503 shutting_down, finishes writes, and a res
         },
       )
     );
-    while (await metric(srv.base, "agent_sync_waiters") < 3) await new Promise((r) => setTimeout(r, 20));
+    await until(async () => await metric(srv.base, "agent_sync_waiters") === 3, {
+      what: "the waiters to block",
+    });
     const stop = { now: false };
     const startAt = Object.fromEntries(Object.keys(tokens).map((a) => [a, 0]));
     const load = driveBumps(srv.base, room.id, tokens, startAt, stop, 200);
-    await new Promise((r) => setTimeout(r, 150));
+    // SIGTERM lands while writes are coming in: after some have committed, before all of them have
+    const ok = (base: string) => metric(base, "agent_sync_invocations_total", '{outcome="ok"}');
+    await until(async () => await ok(srv.base) >= 30, { what: "the load to be under way" });
     const status = await srv.kill("SIGTERM");
     stop.now = true;
     const acks: Ack[] = await load;

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { client, type Res } from "../_server.ts";
 import { integrityCheck, spawnServer } from "./_proc.ts";
+import { metric, until } from "../_setup.ts";
 
 const INCREMENTS = Number(Deno.env.get("TWO_PROC_INCREMENTS") ?? 25);
 
@@ -93,10 +94,9 @@ Deno.test("two processes on one database behave as one server", async (t) => {
       const waiting = A.http("GET", `/rooms/duo/wait?condition=${cond}&timeout=10000&include=state`, {
         token: bob,
       });
-      for (let i = 0; i < 500; i++) {
-        if (/^agent_sync_waiters 1$/m.test((await A.http("GET", "/metrics")).text)) break;
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      await until(async () => await metric(a.base, "agent_sync_waiters") === 1, {
+        what: "bob to block on A",
+      });
       const t0 = performance.now();
       await B.ok(room.id, room.token, "_set_state", { scope: "_shared", key: "flag", value: true });
       const w = await waiting;

@@ -1,0 +1,125 @@
+/**
+ * The RoomStore contract, run against every backend (a second backend adds one line to BACKENDS): rooms
+ * written through the registry's rows load back the same, a batch is all or nothing under the seq
+ * compare-and-set, creation skips taken ids, a restore refuses them, a drop removes every row.
+ */
+import assert from "node:assert/strict";
+import { roomFromRows, roomRow, takeWrite } from "../../engine/registry_rows.ts";
+import { applyTx } from "../../engine/tx.ts";
+import { applyWrite } from "../../engine/write_modes.ts";
+import { LibsqlStore } from "../../store/libsql_store.ts";
+import { CommitError, type RoomStore } from "../../store/room_store.ts";
+import { ADMIN, memoryRoom, NOW } from "./_room.ts";
+
+const BACKENDS: { name: string; open(dir: string): Promise<RoomStore> }[] = [
+  { name: "libsql file", open: (dir) => LibsqlStore.open(`file:${dir}/store.db`) },
+];
+
+async function withStore(open: (dir: string) => Promise<RoomStore>, fn: (store: RoomStore) => Promise<void>) {
+  const dir = await Deno.makeTempDir({ prefix: "agent-sync-store-" });
+  const store = await open(dir);
+  try {
+    await fn(store);
+  } finally {
+    store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** A room in memory with a little of everything, as an invocation would leave it. */
+function busyRoom(id: string) {
+  const m = memoryRoom(["alice", "bob"], id);
+  const t = m.tx(ADMIN);
+  applyWrite(t, { key: "turn", value: 3, timer: { ms: 60_000 } }, "_shared", () => ({}), "params");
+  applyWrite(t, { key: "plan", value: { go: "north" } }, "alice", () => ({}), "params");
+  t.newMessages.push({
+    seq: 1,
+    from: "alice",
+    kind: "chat",
+    body: "hi",
+    to: "bob",
+    reply_to: null,
+    claimed_by: null,
+    claimed_at: null,
+    ts: new Date(NOW).toISOString(),
+  });
+  t.audit = {
+    ts: t.iso,
+    agent: "admin",
+    action: "_set_state",
+    builtin: true,
+    params: {},
+    ok: true,
+    status: 200,
+    error: null,
+  };
+  applyTx(t);
+  return m.room;
+}
+
+for (const b of BACKENDS) {
+  Deno.test(`${b.name}: a restored room loads back with the same rows`, () =>
+    withStore(b.open, async (store) => {
+      const room = busyRoom("r1");
+      await store.commit({ restore: roomRow(room, 0), writes: [takeWrite(room)!] });
+      const loaded = roomFromRows((await store.loadRoom("r1"))!);
+      assert.equal(loaded.seq, room.seq);
+      assert.equal(loaded.rt.persistedSeq, room.seq);
+      assert.deepEqual([...loaded.agents.keys()], ["alice", "bob"]);
+      for (const [scope, key] of [["_shared", "turn"], ["alice", "plan"]]) {
+        const { cel: _a, bytes: _b, ...want } = room.getEntry(scope, key)!;
+        const { cel: _c, bytes, ...got } = loaded.getEntry(scope, key)!;
+        assert.deepEqual(got, want, `${scope}.${key}`);
+        assert.equal(bytes, JSON.stringify(want.value).length);
+      }
+      assert.deepEqual(loaded.messages, room.messages.map((m) => ({ ...m, extra: null })));
+      assert.deepEqual(loaded.directedSeqs.get("bob"), [1], "the unread indexes are rebuilt");
+      assert.equal(loaded.auditSeq, 1);
+      assert.equal(loaded.entryCount, 2);
+      assert.equal(await store.loadRoom("nope"), undefined);
+    }));
+
+  Deno.test(`${b.name}: a batch whose seq compare-and-set fails for one room writes nothing at all`, () =>
+    withStore(b.open, async (store) => {
+      const a = busyRoom("a");
+      const z = busyRoom("z");
+      await store.commit({ create: [roomRow(a, 0), roomRow(z, 0)], writes: [] });
+      const wa = takeWrite(a)!;
+      const wz = { ...takeWrite(z)!, seq: { from: 7, to: z.seq } }; // storage holds 0, not 7
+      await assert.rejects(
+        () => store.commit({ writes: [wa, wz] }),
+        (e) => e instanceof CommitError && e.stale,
+      );
+      const loaded = await store.loadRoom("a");
+      assert.equal(loaded?.room.seq, 0, "room a did not move either");
+      assert.deepEqual(loaded?.state, [], "and none of its rows were written");
+      await store.commit({ writes: [wa] });
+      assert.equal((await store.loadRoom("a"))?.room.seq, a.seq, "alone, a commits");
+      assert.deepEqual(await store.roomSeqs(["a", "z", "nope"]), new Map([["a", a.seq], ["z", 0]]));
+    }));
+
+  Deno.test(`${b.name}: create skips a taken id, restore refuses it, drop removes every row`, () =>
+    withStore(b.open, async (store) => {
+      const room = busyRoom("taken");
+      await store.commit({ restore: roomRow(room, 0), writes: [takeWrite(room)!] });
+      const again = await store.commit({
+        create: [roomRow(busyRoom("taken"), 0), roomRow(busyRoom("new"), 0)],
+        writes: [],
+      });
+      assert.deepEqual([...again.created], ["new"]);
+      const twin = busyRoom("taken");
+      await assert.rejects(
+        () => store.commit({ restore: roomRow(twin, 0), writes: [takeWrite(twin)!] }),
+        (e) => e instanceof CommitError && e.reason === "exists",
+      );
+      assert.equal(
+        (await store.loadRoom("taken"))?.room.token_hash,
+        room.token_hash,
+        "the first room is intact",
+      );
+      const dropped = await store.commit({ drop: ["taken", "never"], writes: [] });
+      assert.deepEqual([...dropped.dropped], ["taken"]);
+      assert.equal(await store.loadRoom("taken"), undefined);
+      assert.deepEqual(await store.readAudit("taken", { limit: 10 }), []);
+    }));
+}
