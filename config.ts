@@ -85,6 +85,8 @@ export const MAX_ROOMS_IN_MEMORY = 20_000;
 export const LOG_RING = 4096;
 /** per room and caller: observations of views and actions kept for `include=changes` */
 export const OBSERVATIONS_KEPT = 8;
+/** presence and read markers (no commit of their own) reach storage with the next batch, or this late */
+export const PRESENCE_WRITE_MS = 1000;
 /** a tool call returns well within the common 60 s MCP client timeout, whatever SYNC_MAX_WAIT_MS says */
 export const MCP_MAX_WAIT_MS = 45_000;
 /** an SSE comment line keeps idle `/events` connections open through proxies */

@@ -115,10 +115,6 @@ export class ApiError<C extends ErrorCode = ErrorCode> extends Error {
 
 export type ErrorOptions = { status?: number; headers?: Record<string, string> };
 
-export function isApiError(e: unknown): e is ApiError {
-  return e instanceof ApiError;
-}
-
 /** Codes a failed zod parse becomes, with the field named when the issue has no path. */
 const ZOD_ROOT = {
   invalid_body: "body",

@@ -105,7 +105,7 @@ export const MIGRATIONS: Migration[] = [
       "CREATE INDEX rooms_by_view_token ON rooms (view_token_hash)",
       "CREATE INDEX agents_by_token ON agents (token_hash)",
       // A batch inserts 0 here when a room's seq moved under it (another process committed): the CHECK
-      // fails, the whole batch rolls back, and the room is reloaded. See store/committer.ts.
+      // fails, the whole batch rolls back, and the room is reloaded. See store/libsql_batch.ts.
       `CREATE TABLE commit_guard (ok INTEGER CHECK (ok = 1))`,
     ],
   },

@@ -3,7 +3,7 @@
  * `delete`: live now, gone at expiry. `enable`: dormant now, live at expiry.
  */
 import { z } from "zod";
-import { ApiError } from "./errors.ts";
+import { ApiError, fromZod } from "./errors.ts";
 
 export const TimerSpec = z.strictObject({
   ms: z.number().int().positive().max(365 * 24 * 3600 * 1000).optional(),
@@ -26,11 +26,7 @@ export type TickReader = (target: string) => number;
 /** Validates a timer spec and starts it at `now` / the current tick of its target. */
 export function startTimer(spec: unknown, now: number, ticks: TickReader, field = "timer"): Timer {
   const parsed = TimerSpec.safeParse(spec);
-  if (!parsed.success) {
-    throw new ApiError("invalid_timer", `${field} is not a valid timer: ${parsed.error.issues[0]?.message}`, {
-      field,
-    });
-  }
+  if (!parsed.success) throw fromZod(parsed.error, "invalid_timer", field);
   const t = parsed.data;
   const kinds = [t.ms !== undefined, t.at !== undefined, t.ticks !== undefined].filter(Boolean).length;
   if (kinds !== 1) {

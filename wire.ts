@@ -204,7 +204,10 @@ export type ImportBody = z.infer<typeof ImportBody>;
 
 // ── MCP tool arguments (JSON, not query strings) ──────────────────────────────────────────────────
 
-export const JoinRoomArgs = JoinAgent.omit({ views: true }).extend({ room: Id.describe("room id") });
+export const JoinRoomArgs = z.strictObject({
+  room: Id.describe("room id"),
+  ...JoinAgent.omit({ views: true }).shape,
+});
 export const ReadContextArgs = z.strictObject({
   only: Sections.optional().describe("sections: state, views, agents, actions, messages, state.<scope>"),
   messages_after: Cursor.optional().describe("message seq"),

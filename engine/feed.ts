@@ -56,7 +56,7 @@ export function openFeed(eng: Engine, first: Room, caller: Caller, req: FeedRequ
     if (closed || !sink) return;
     if (!room.rt.alive) {
       room.rt.listeners.delete(flush);
-      eng.rooms.get(room.id).then((fresh) => {
+      eng.rooms.successor(room).then((fresh) => {
         room = fresh;
         if (!closed) room.rt.listeners.add(flush), flush();
       }, end);

@@ -252,7 +252,7 @@ export async function poll(eng: Engine, rc: ReadCtx, q: PollQuery) {
   };
 }
 
-/** `GET /messages` (seed 000): the log with filters, oldest first, in the v3 shape beside ours. */
+/** `GET /messages` (seed 000): the log with filters, oldest first. */
 export function listMessages(rc: ReadCtx, q: MessagesQuery) {
   const list = filterMessages(rc.room, {
     after: q.after,
@@ -261,10 +261,5 @@ export function listMessages(rc: ReadCtx, q: MessagesQuery) {
     unclaimed: q.unclaimed === "true",
     limit: Math.min(q.limit ?? MESSAGES_LIST_DEFAULT, MESSAGES_LIST_MAX),
   });
-  return list.map((m) => v3Message(rc.room.id, messageView(m)));
-}
-
-/** v3 message fields beside ours, so clients of either shape work. */
-export function v3Message(roomId: string, m: Record<string, unknown>) {
-  return { ...m, id: m.seq, room_id: roomId, from_agent: m.from, to_agent: m.to, created_at: m.ts };
+  return list.map(messageView);
 }

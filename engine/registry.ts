@@ -107,6 +107,15 @@ export class RoomRegistry {
     return room;
   }
 
+  /**
+   * The live room that took the place of `room` after it left memory (reloaded because another process
+   * wrote, or after a failed batch): where a waiter or a feed follows it. `404 room_not_found` when the room
+   * is gone. (The one place that decides what a listener may follow.)
+   */
+  successor(room: Room): Promise<Room> {
+    return this.get(room.id);
+  }
+
   /** Wakes listeners (waiters, change feeds) of a room: after a commit or a liveness change. */
   notify(room: Room): void {
     // hasListeners: allocates no Set for the many rooms nobody watches

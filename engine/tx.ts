@@ -1,7 +1,7 @@
 /**
  * @module engine/tx — one invocation's staged changes. Reads see staged writes first; nothing touches the
  * room until `apply`, which is synchronous, so a predicate and its writes are atomic within the process.
- * A refusal simply drops the Tx. Durability is the committer's job (store/committer.ts).
+ * A refusal simply drops the Tx. Durability is the registry's (engine/registry.ts commit: group commit).
  */
 import type { Caller } from "../auth.ts";
 import { type Limits, LOG_RING } from "../config.ts";

@@ -33,7 +33,7 @@ const BOUNDARY = "timer-boundary";
 const NOOP = () => {};
 
 /** Wakes a room's listeners when its next timer boundary passes (only while someone listens). */
-export function scheduleBoundary(eng: Engine, room: Room): void {
+function scheduleBoundary(eng: Engine, room: Room): void {
   if (!room.rt.hasListeners) return;
   const now = eng.now();
   const at = nextTimerBoundary(room, now);
@@ -126,7 +126,7 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
           // the room was reloaded (another process wrote, or a failed batch): follow the new one
           room.rt.listeners.delete(onChange);
           offPresence();
-          eng.rooms.get(room.id).then((fresh) => {
+          eng.rooms.successor(room).then((fresh) => {
             if (done) return;
             room = fresh;
             attach();

@@ -15,12 +15,17 @@
 import { Hono } from "hono";
 import { openRead } from "../engine/access.ts";
 import type { Room } from "../engine/room.ts";
-import { listMessages, v3Message } from "../engine/reads.ts";
+import { listMessages } from "../engine/reads.ts";
 import { MessagesQuery } from "../wire.ts";
 import { invokeCompat } from "./actions.ts";
 import { type AppEnv, opOf, parseQuery, readJson, send } from "./http.ts";
 
 type Written = { scope: string; key: string; value: unknown; version: number };
+
+/** v3 message fields beside ours, so clients of either shape work. */
+function v3(roomId: string, m: Record<string, unknown>) {
+  return { ...m, id: m.seq, room_id: roomId, from_agent: m.from, to_agent: m.to, created_at: m.ts };
+}
 
 /** A write as the seed's state routes answer it: the row with its room and update time. */
 function row(room: Room, w: Written, extra: Record<string, unknown> = {}) {
@@ -74,11 +79,12 @@ export const compatRoutes = new Hono<AppEnv>()
   })
   .post("/rooms/:id/messages", async (c) => {
     const r = await invokeCompat(c, "_send_message", await readJson(c) as Record<string, unknown>);
-    return send(c, v3Message(r.room.id, r.body.message as Record<string, unknown>), 201);
+    return send(c, v3(r.room.id, r.body.message as Record<string, unknown>), 201);
   })
   .get("/rooms/:id/messages", async (c) => {
     const q = parseQuery(c, MessagesQuery);
-    return send(c, listMessages(await openRead(c.get("eng"), c.req.param("id"), opOf(c)), q));
+    const rc = await openRead(c.get("eng"), c.req.param("id"), opOf(c));
+    return send(c, listMessages(rc, q).map((m) => v3(rc.room.id, m)));
   })
   // an already-claimed message is the builtin's 409 already_claimed, whose details carry `claimed: false`
   .post("/rooms/:id/messages/:seq/claim", async (c) => {

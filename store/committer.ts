@@ -5,6 +5,7 @@
  * transaction. A failed batch fails every source it held. Knows sources only through `CommitHooks`.
  */
 import { setImmediate } from "node:timers";
+import { PRESENCE_WRITE_MS } from "../config.ts";
 import { type CommitBatch, CommitError, type RoomRow, type RoomStore, type RoomWrite } from "./room_store.ts";
 
 /** How the committer sees a source of writes (a room in memory); `S` stays opaque to it. */
@@ -34,7 +35,6 @@ type Settle<T> = { resolve: (v: T) => void; reject: (e: Error) => void };
 type Waiter<S> = Settle<void> & { source: S };
 
 const LATENCY_BOUNDS_MS = [0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500];
-const LAZY_MS = 1000;
 
 export class Committer<S> {
   #store: RoomStore;
@@ -93,14 +93,14 @@ export class Committer<S> {
     return p;
   }
 
-  /** Presence and read markers: written with the next batch, or within a second. */
+  /** Presence and read markers: written with the next batch, or within PRESENCE_WRITE_MS. */
   markLazy(source: S): void {
     this.#dirty.add(source);
     if (this.#lazyTimer === undefined && !this.#scheduled) {
       this.#lazyTimer = setTimeout(() => {
         this.#lazyTimer = undefined;
         this.#schedule();
-      }, LAZY_MS);
+      }, PRESENCE_WRITE_MS);
     }
   }
 

@@ -168,7 +168,7 @@ const TABLES: { [K in keyof Required<PutRows>]: Table<NonNullable<PutRows[K]>[nu
 };
 
 /** Every table that holds a room's rows (rooms itself aside): what dropping a room deletes. */
-export const ROOM_TABLES = [...Object.values(TABLES).map((t) => t.name)];
+const ROOM_TABLES = Object.values(TABLES).map((t) => t.name);
 
 /** SQLite's default limit on bound parameters is 32,766: statements stay below it. */
 const MAX_ARGS = 30_000;

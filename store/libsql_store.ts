@@ -234,7 +234,7 @@ async function filePragmas(db: Client): Promise<void> {
 }
 
 /** Applies the migrations of schema.ts not applied yet; returns their versions. */
-export async function migrate(db: Client): Promise<number[]> {
+async function migrate(db: Client): Promise<number[]> {
   await db.execute(
     "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
   );
