@@ -319,6 +319,8 @@ function assertError(res: Res, status: number, error: string, what: string) {
   assert.equal(res.json?.error, error, `${what}: ${res.text.slice(0, 300)}`);
   assert.equal(typeof res.json.message, "string", `${what}: message`);
   assert.match(res.headers.get("content-type") ?? "", /application\/json/);
+  assert.equal(res.headers.get("x-error-code"), error, `${what}: X-Error-Code repeats the code`);
+  assert.ok(res.text.endsWith("}\n"), `${what}: the JSON ends with a newline`);
 }
 
 Deno.test("bad input: every mistake is a specific 4xx and nothing is written", async (t) => {

@@ -23,6 +23,7 @@ Deno.test("a token whose expressions hit cel_limit twice in a second is answered
   const r2 = await c.http("POST", `/rooms/${room.id}/eval`, { token: alice, body: { expr: "1 + 2" } });
   assert.equal(r2.status, 429);
   assert.equal(r2.json.error, "rate_limited");
+  assert.equal(r2.headers.get("x-error-code"), "rate_limited");
   assert.ok(Number(r2.headers.get("retry-after")) >= 1);
   const r3 = await c.http("POST", `/rooms/${room.id}/eval`, { token: bob, body: { expr: "1 + 2" } });
   assert.equal(r3.status, 200);

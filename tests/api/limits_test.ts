@@ -15,6 +15,7 @@ Deno.test("a token over its rate gets 429 rate_limited with Retry-After; other t
   const over = await c.invoke(room.id, alice, "_set_state", { key: "n", value: 99 });
   assert.equal(over.status, 429);
   assert.equal(over.json.error, "rate_limited");
+  assert.equal(over.headers.get("x-error-code"), "rate_limited");
   assert.equal(over.headers.get("retry-after"), "1");
   assert.equal(over.json.retry_after_ms, 500);
   assert.equal(typeof over.json.message, "string");

@@ -324,6 +324,8 @@ Deno.test("/mcp rejects an unknown token with 401 invalid_token and other method
   const get = await http(s.base, "GET", "/mcp", { headers });
   assert.equal(get.status, 405);
   assert.equal(get.json.error, "method_not_allowed");
+  assert.equal(get.headers.get("allow"), "POST");
+  assert.equal(get.headers.get("x-error-code"), "method_not_allowed");
   const ok = await http(s.base, "POST", "/mcp", { body: init, headers });
   assert.equal(ok.status, 200, ok.text);
   assert.equal(ok.json.result.serverInfo.name, "agent-sync");
