@@ -30,9 +30,10 @@ export async function provision(host: Host, say: (line: string) => void): Promis
     return 0;
   }
   if (!host.aptGet) {
+    const them = missing.length > 1 ? "them" : "it";
     say(
-      `agent-sync tests need ${and(missing.map((r) => r.what))}: install them (Debian packages ${pkgs}) ` +
-        `or point ${missing.map((r) => r.env).join(" / ")} at them ${orSkip}`,
+      `agent-sync tests need ${and(missing.map((r) => r.what))}: install ${them} (Debian: ${pkgs}) ` +
+        `or point ${missing.map((r) => r.env).join(" / ")} at ${them} ${orSkip}`,
     );
     return 1;
   }

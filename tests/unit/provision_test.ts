@@ -26,7 +26,7 @@ async function runTask(dir: string, env: Record<string, string>) {
     // should provisioning not stop, the filter keeps `deno test` from running the suite inside this test
     args: ["task", "test", "--filter", "no test has this name"],
     cwd: ROOT,
-    env: { PATH: dir, NO_COLOR: "1", ...env },
+    env: { PATH: dir, NO_COLOR: "1", AGENT_SYNC_SKIP_PROVISION: "", ...env },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -48,8 +48,8 @@ Deno.test("deno task test: with chromium hidden and no apt-get, it stops at once
   assert.equal(lines.length, 1, `one line, got:\n${lines.join("\n")}`);
   assert.equal(
     lines[0],
-    `agent-sync tests need chromium (${NOT_THERE}): install them (Debian packages chromium) or point ` +
-      "AGENT_SYNC_CHROMIUM at them (or set AGENT_SYNC_SKIP_PROVISION=1 to run without the dashboard's browser tests)",
+    `agent-sync tests need chromium (${NOT_THERE}): install it (Debian: chromium) or point ` +
+      "AGENT_SYNC_CHROMIUM at it (or set AGENT_SYNC_SKIP_PROVISION=1 to run without the dashboard's browser tests)",
   );
 });
 
