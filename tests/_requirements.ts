@@ -29,15 +29,7 @@ export async function isExecutable(path: string): Promise<boolean> {
 }
 
 /** The first of `candidates` that has httpx, or null. find_spec locates it without importing (10 ms, not 150). */
-export function findPython(candidates: string[] = PYTHONS): Promise<string | null> {
-  const key = candidates.join("\0");
-  let found = pythonsFound.get(key);
-  if (!found) pythonsFound.set(key, found = firstWithHttpx(candidates));
-  return found;
-}
-const pythonsFound = new Map<string, Promise<string | null>>();
-
-async function firstWithHttpx(candidates: string[]): Promise<string | null> {
+export async function findPython(candidates: string[] = PYTHONS): Promise<string | null> {
   for (const python of candidates) {
     try {
       const r = await new Deno.Command(python, {

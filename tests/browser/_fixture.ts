@@ -6,8 +6,13 @@ import { type Browser, type BrowserContext, chromium, type Page } from "playwrig
 import { client } from "../_server.ts";
 import { CHROMIUM, CHROMIUM_MISSING, ignoreWithout, isExecutable } from "../_requirements.ts";
 
-/** Deno.test's `ignore` for every browser test: set only when chromium is missing and skipping was asked for. */
-export const withoutChromium = await ignoreWithout("chromium");
+const withoutChromium = await ignoreWithout("chromium");
+
+/** The browser tests' Deno.test: ignored (and reported so) only if chromium is missing and skipping was asked for. */
+export function test(name: string, fn: (t: Deno.TestContext) => Promise<void>): void {
+  Deno.test({ name, ignore: withoutChromium, fn });
+}
+
 const ARGS = [
   "--headless",
   "--no-sandbox",

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import { client, startServer } from "../_server.ts";
-import { launch, openPage, SECRET, type Seeded, seedRoom, until, withoutChromium } from "./_fixture.ts";
+import { launch, openPage, SECRET, type Seeded, seedRoom, test, until } from "./_fixture.ts";
 
 const dash = (base: string, room: string, token?: string) =>
   `${base}/?room=${room}${token ? `#token=${token}` : ""}`;
@@ -29,9 +29,7 @@ function assertRequestsClean(requests: string[], base: string, room: Seeded) {
 
 const text = (page: Page, sel: string) => page.locator(sel).innerText();
 
-Deno.test("dashboard with a room token shows every panel, updates live, and evaluates CEL", {
-  ignore: withoutChromium,
-}, async (t) => {
+test("dashboard with a room token shows every panel, updates live, and evaluates CEL", async (t) => {
   await using s = await startServer();
   const room = await seedRoom(s.base);
   await using browser = await launch();
@@ -194,9 +192,7 @@ Deno.test("dashboard with a room token shows every panel, updates live, and eval
   });
 });
 
-Deno.test("dashboard perspectives: as-agent selector, agent token, view token, paste field", {
-  ignore: withoutChromium,
-}, async (t) => {
+test("dashboard perspectives: as-agent selector, agent token, view token, paste field", async (t) => {
   await using s = await startServer();
   const room = await seedRoom(s.base);
   await using browser = await launch();
@@ -296,43 +292,39 @@ Deno.test("dashboard perspectives: as-agent selector, agent token, view token, p
   });
 });
 
-Deno.test(
-  "dashboard pages thousands of messages instead of rendering them all",
-  { ignore: withoutChromium },
-  async () => {
-    await using s = await startServer();
-    const c = client(s.base);
-    const room = await c.createRoom("busy");
-    const alice = await c.join(room.id, "alice");
-    await c.join(room.id, "bob");
-    const total = 2500;
-    for (let i = 0; i < total; i += 100) {
-      await Promise.all(
-        Array.from(
-          { length: 100 },
-          (_, j) => c.ok(room.id, alice, "_send_message", { body: `message ${i + j + 1}` }),
-        ),
-      );
-    }
-    await using browser = await launch();
-    const { page } = await openPage(browser);
-    await page.goto(dash(s.base, room.id, room.token));
-    await loaded(page);
-    await page.waitForSelector(".msg");
-    assert.equal(await page.locator(".msg").count(), 200);
-    assert.match(await text(page, "#msg-range"), /#2,301–#2,500 of 2,500/);
-    assert.match(await text(page, ".msg >> nth=0"), /#2500/);
-    await page.click("#msg-older");
-    await until(async () => /#2,101–#2,300/.test(await text(page, "#msg-range")), "the older page");
-    assert.equal(await page.locator(".msg").count(), 200);
-    assert.match(await text(page, ".msg >> nth=0"), /message 2300/);
-    await page.click("#msg-newer");
-    await until(async () => /live/.test(await text(page, "#msg-range")), "back to the latest page");
-    await c.ok(room.id, alice, "_send_message", { body: "message 2501" });
-    await until(
-      async () => /message 2501/.test(await text(page, ".msg >> nth=0")),
-      "a live message on the latest page",
+test("dashboard pages thousands of messages instead of rendering them all", async () => {
+  await using s = await startServer();
+  const c = client(s.base);
+  const room = await c.createRoom("busy");
+  const alice = await c.join(room.id, "alice");
+  await c.join(room.id, "bob");
+  const total = 2500;
+  for (let i = 0; i < total; i += 100) {
+    await Promise.all(
+      Array.from(
+        { length: 100 },
+        (_, j) => c.ok(room.id, alice, "_send_message", { body: `message ${i + j + 1}` }),
+      ),
     );
-    assert.equal(await page.locator(".msg").count(), 200);
-  },
-);
+  }
+  await using browser = await launch();
+  const { page } = await openPage(browser);
+  await page.goto(dash(s.base, room.id, room.token));
+  await loaded(page);
+  await page.waitForSelector(".msg");
+  assert.equal(await page.locator(".msg").count(), 200);
+  assert.match(await text(page, "#msg-range"), /#2,301–#2,500 of 2,500/);
+  assert.match(await text(page, ".msg >> nth=0"), /#2500/);
+  await page.click("#msg-older");
+  await until(async () => /#2,101–#2,300/.test(await text(page, "#msg-range")), "the older page");
+  assert.equal(await page.locator(".msg").count(), 200);
+  assert.match(await text(page, ".msg >> nth=0"), /message 2300/);
+  await page.click("#msg-newer");
+  await until(async () => /live/.test(await text(page, "#msg-range")), "back to the latest page");
+  await c.ok(room.id, alice, "_send_message", { body: "message 2501" });
+  await until(
+    async () => /message 2501/.test(await text(page, ".msg >> nth=0")),
+    "a live message on the latest page",
+  );
+  assert.equal(await page.locator(".msg").count(), 200);
+});

@@ -106,23 +106,23 @@ Deno.test("provisioning as a user who is not root: one line with the sudo comman
 });
 
 Deno.test("provisioning as root installs only the missing packages with apt-get, saying so in one line", async () => {
-  await using bin = await scripts({ python3: "exit 0" });
-  const chromium = `${bin.dir}/chromium`;
+  await using bin = await scripts({ chromium: "exit 0" });
+  const python = `${bin.dir}/python3`; // appears when apt-get installs python3-httpx
   await using apt = await scripts({
-    "apt-get": fakeAptGet(bin.dir, `printf '#!/bin/sh\\n' > ${chromium}; chmod +x ${chromium}`),
+    "apt-get": fakeAptGet(bin.dir, `printf '#!/bin/sh\\n' > ${python}; chmod +x ${python}`),
   });
   const { code, lines } = await provisionAs({
     root: true,
     aptGet: `${apt.dir}/apt-get`,
-    requirements: requirements(chromium, [`${bin.dir}/python3`]),
+    requirements: requirements(`${bin.dir}/chromium`, [python]),
   });
   assert.equal(code, 0, lines.join("\n"));
   assert.equal(lines.length, 1, lines.join("\n"));
   assert.match(
     lines[0],
-    /^installing Debian packages chromium for the dashboard's browser tests \(apt log: .+\)$/,
+    /^installing Debian packages python3-httpx for the Python agent-loop tests \(apt log: .+\)$/,
   );
-  assert.equal(await Deno.readTextFile(`${bin.dir}/calls`), "update -qq\ninstall -y -qq chromium\n");
+  assert.equal(await Deno.readTextFile(`${bin.dir}/calls`), "update -qq\ninstall -y -qq python3-httpx\n");
 });
 
 Deno.test("provisioning as root: a failed apt-get install shows the apt log's tail and one line, exit 1", async () => {
