@@ -165,8 +165,11 @@ export interface InvokeOptions extends CallOptions {
   /** invoke-and-wait: after committing, block until this holds for a later state */
   wait?: WaitSpec;
   dryRun?: boolean;
-  /** default: a fresh random key per call, reused by its retries */
-  idempotencyKey?: string;
+  /**
+   * default: a fresh random key per call, reused by its retries. `false` sends none (the server then skips
+   * looking the key up and storing the answer, ~0.15 ms per call; such a call is not retried).
+   */
+  idempotencyKey?: string | false;
   /** room token only: act as this agent */
   agent?: string;
 }
@@ -358,7 +361,9 @@ export class Client {
     const body: Record<string, unknown> = { params };
     if (o.agent !== undefined) body.agent = o.agent;
     if (o.dryRun) body.dry_run = true;
-    const key = o.idempotencyKey ?? (o.dryRun ? undefined : newKey());
+    const key = o.idempotencyKey === false
+      ? undefined
+      : o.idempotencyKey ?? (o.dryRun ? undefined : newKey());
     const headers = key === undefined ? undefined : { "idempotency-key": key };
     const retry = key !== undefined || o.dryRun === true;
     const spec = typeof o.wait === "string" ? { condition: o.wait } : o.wait;

@@ -289,6 +289,12 @@ Deno.test("TypeScript client: a retry after a lost answer applies once (one incr
     assert.equal(r.writes[0].value, 4);
     assert.equal(keys.length, 2);
     assert.equal(keys[0], keys[1]);
+    // without a key (idempotencyKey: false) nothing makes a repeat safe: the 502 is not retried
+    calls = 0;
+    keys.length = 0;
+    const once = await refusal(flaky.invoke(room, "bump", {}, { idempotencyKey: false }));
+    assert.equal(once.status, 502);
+    assert.deepEqual(keys, [""], "sent once, with no Idempotency-Key");
     // and with the retries used up, the gateway's page is still a typed error
     const down = new Client({
       baseUrl: s.base,
