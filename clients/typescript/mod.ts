@@ -407,6 +407,14 @@ export class Client {
     }, o) as Promise<WaitResult>;
   }
 
+  /** `wait` until it triggers: asks again after each timeout and returns the wake. */
+  async waitUntil(room: RoomRef, condition: string, o: WaitOptions = {}): Promise<WaitResult> {
+    for (;;) {
+      const w = await this.wait(room, condition, o);
+      if (w.triggered) return w;
+    }
+  }
+
   /**
    * Each time `condition` holds for a change not yet seen: the first wait is level-triggered (unless `after`
    * is given), each next one is issued after the last wake's cursor; timeouts are re-issued, not yielded.
@@ -583,13 +591,12 @@ export class WaitLoop implements AsyncIterable<WaitResult> {
     while (!this.#opts.signal?.aborted) {
       let w: WaitResult;
       try {
-        w = await this.#client.wait(this.#room, this.#condition, { ...this.#opts, after: this.cursor });
+        // a timeout keeps the cursor: the next wait still fires for anything after the last wake
+        w = await this.#client.waitUntil(this.#room, this.#condition, { ...this.#opts, after: this.cursor });
       } catch (err) {
         if (this.#opts.signal?.aborted) return;
         throw err;
       }
-      // a timeout keeps the cursor: the next wait still fires for anything after the last wake
-      if (!w.triggered) continue;
       this.cursor = w.cursor;
       yield w;
     }

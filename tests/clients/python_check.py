@@ -243,11 +243,11 @@ def one_call_game():
     def play(me):
         try:
             c = Client(BASE, tokens[me])  # each agent its own client and connections
-            next(iter(c.wait_loop(room, MY_TURN)))  # first sync: at once when it is already my turn
+            c.wait_until(room, MY_TURN)  # first sync: at once when it is already my turn
             for n in range(turns):
                 res = c.invoke(room, "play", {"move": f"{me}-{n}"}, wait=MY_TURN if n < turns - 1 else None)
                 if "wait" in res and not res["wait"]["triggered"]:
-                    next(iter(c.wait_loop(room, MY_TURN)))
+                    c.wait_until(room, MY_TURN)
             c.close()
         except BaseException as e:  # reported by the main thread
             errors.append(e)

@@ -129,11 +129,11 @@ Deno.test("TypeScript client: three agents play the one-call game, each move exa
 
   const play = async (c: Client, id: string) => {
     // first sync: level-triggered, answers at once when it is already my turn
-    for await (const _ of c.waitLoop(room, MY_TURN)) break;
+    await c.waitUntil(room, MY_TURN);
     for (let n = 0; n < TURNS; n++) {
       const last = n === TURNS - 1;
       const res = await c.invoke(room, "play", { move: `${id}-${n}` }, last ? {} : { wait: MY_TURN });
-      if (res.wait && !res.wait.triggered) { for await (const _ of c.waitLoop(room, MY_TURN)) break; }
+      if (res.wait && !res.wait.triggered) await c.waitUntil(room, MY_TURN);
     }
   };
   await Promise.all(agents.map((a) => play(anon.withToken(a.token), a.id)));

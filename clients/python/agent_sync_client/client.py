@@ -210,6 +210,21 @@ class Client:
             "GET", f"/rooms/{_room(room)}/wait", query=q, retry=True, timeout=self.timeout + wait_s
         )
 
+    def wait_until(
+        self,
+        room: RoomRef,
+        condition: str,
+        after: Optional[int] = None,
+        timeout: Optional[int] = None,
+        include: Union[str, List[str], None] = None,
+        agent: Optional[str] = None,
+    ) -> Json:
+        """``wait`` until it triggers: asks again after each timeout and returns the wake."""
+        while True:
+            w = self.wait(room, condition, after=after, timeout=timeout, include=include, agent=agent)
+            if w["triggered"]:
+                return w
+
     def wait_loop(
         self,
         room: RoomRef,
@@ -367,13 +382,11 @@ class WaitLoop:
 
     def __iter__(self) -> Iterator[Json]:
         while True:
-            w = self.client.wait(
+            # a timeout keeps the cursor: the next wait still fires for anything after the last wake
+            w = self.client.wait_until(
                 self.room, self.condition, after=self.cursor, timeout=self.timeout, include=self.include,
                 agent=self.agent,
             )
-            # a timeout keeps the cursor: the next wait still fires for anything after the last wake
-            if not w["triggered"]:
-                continue
             self.cursor = w["cursor"]
             yield w
 
