@@ -372,6 +372,20 @@ def wait_loop():
     proxy.close()
 
 
+@check("the SSE parser takes frames split anywhere")
+def sse_split():
+    from agent_sync_client.sse import SseParser
+
+    text = ("retry: 5\r\n: connected to r at cursor 3\r\n\r\nid: 4\r\nevent: change\r\ndata: {\"a\":\r\n"
+            "data: 1}\r\n\r\n: heartbeat\n\nid: 5\revent: reset\rdata: {}\r\r: bye\n\n")
+    for cut in range(len(text) + 1):
+        p = SseParser()
+        msgs = p.push(text[:cut]) + p.push(text[cut:])
+        assert [(m.id, m.event, m.data) for m in msgs if m.event] == [
+            ("4", "change", '{"a":\n1}'), ("5", "reset", "{}")], (cut, [(m.id, m.event, m.data) for m in msgs])
+        assert msgs[0].retry == 5 and msgs[0].comment == "connected to r at cursor 3"
+
+
 @check("typed errors")
 def typed_errors():
     room = anon.create_room(id="py-errors")

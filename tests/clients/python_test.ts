@@ -78,6 +78,7 @@ Deno.test("Python client: installed offline, it runs the walk-through, game, SSE
       "events resume after a cut connection",
       "a retry after a lost answer applies once",
       "wait_loop re-issues after timeouts and carries the cursor",
+      "the SSE parser takes frames split anywhere",
       "typed errors",
       "one write per request, TCP_NODELAY",
     ]);

@@ -393,3 +393,49 @@ Deno.test("TypeScript client: every failure is a SyncError with code, status, me
   assert.equal(net.code, "network_error");
   assert.ok(net.cause instanceof Error);
 });
+
+Deno.test("TypeScript client: events parses frames split anywhere and resumes after the last id it saw", async () => {
+  const frames = "retry: 5\r\n: connected to r at cursor 3\r\n\r\n" +
+    'id: 4\r\nevent: change\r\ndata: {"cursor":4,"changes":[],"messages":[{"body":"hé"}],"audit":null}\r\n\r\n' +
+    ': heartbeat\n\nid: 5\nevent: change\ndata: {"cursor":5,\ndata: "changes":[{"scope":"_shared","key":"k",' +
+    '"version":2}],"messages":[],"audit":null}\n\n';
+  const bytes = new TextEncoder().encode(frames);
+  // cut inside a CRLF and inside the two bytes of "é"
+  const cuts = [
+    frames.indexOf("\r\n\r\n") + 3,
+    new TextEncoder().encode(frames.slice(0, frames.indexOf("é"))).length + 1,
+  ];
+  const chunks = [bytes.slice(0, cuts[0]), bytes.slice(cuts[0], cuts[1]), bytes.slice(cuts[1])];
+  const asked: (string | null)[] = [];
+  const c = new Client({
+    baseUrl: "http://feed.invalid",
+    token: "as_x",
+    fetch: (_input, init) => {
+      asked.push(new Headers(init?.headers).get("last-event-id"));
+      if (asked.length === 1) {
+        const body = new ReadableStream<Uint8Array>({
+          start(ctrl) {
+            for (const ch of chunks) ctrl.enqueue(ch);
+            ctrl.close(); // the connection drops after two events
+          },
+        });
+        return Promise.resolve(new Response(body, { headers: { "content-type": "text/event-stream" } }));
+      }
+      const refusal = { error: "invalid_token", message: "the token is not valid for this room" };
+      return Promise.resolve(new Response(JSON.stringify(refusal), { status: 401 }));
+    },
+  });
+  const seen: FeedEvent[] = [];
+  const e = await refusal((async () => {
+    for await (const ev of c.events("r")) seen.push(ev);
+  })());
+  assert.deepEqual(seen.map((x) => x.cursor), [4, 5]);
+  assert.equal((seen[0] as { messages: { body: string }[] }).messages[0].body, "hé");
+  assert.deepEqual(seen[1].type === "change" && seen[1].changes, [{
+    scope: "_shared",
+    key: "k",
+    version: 2,
+  }]);
+  assert.deepEqual(asked, [null, "5"], "it reconnected after the last id it saw");
+  assert.equal(e.code, "invalid_token", "a refusal on reconnect ends the feed with a SyncError");
+});
