@@ -98,7 +98,7 @@ async function python(mode: string, n: number): Promise<number[]> {
   }).output();
   if (!out.success) throw new Error(`python ${mode}: ${new TextDecoder().decode(out.stderr)}`);
   const r = JSON.parse(new TextDecoder().decode(out.stdout));
-  if (r.how) howNoDelay = r.how;
+  if (mode === "httpx_nodelay") howNoDelay = r.how;
   return r.us;
 }
 let howNoDelay = "";
