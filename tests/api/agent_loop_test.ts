@@ -1,30 +1,21 @@
 /**
- * The seed 000 Python agent loop (tests/agent_loop.py), run with Debian's python3 + python3-httpx against
- * a started test server: it joins, lists actions, invokes one per turn, and its messages land in the room.
+ * The seed 000 Python agent loop (tests/agent_loop.py), run with a python3 that has httpx (Debian's
+ * python3-httpx) against a started test server: it joins, lists actions, invokes one per turn, and its
+ * messages land in the room.
  */
 import { SEND_MESSAGE } from "../_seed_actions.ts";
 import assert from "node:assert/strict";
 import { client, startServer } from "../_server.ts";
+import { findPython, ignoreWithout, PYTHON_MISSING } from "../_requirements.ts";
 
-const PYTHON = "/usr/bin/python3";
 const SCRIPT = new URL("../agent_loop.py", import.meta.url).pathname;
 const TURNS = 3;
+const PYTHON = await findPython();
 
-async function hasPythonHttpx(): Promise<boolean> {
-  try {
-    const r = await new Deno.Command(PYTHON, { args: ["-c", "import httpx"], stdout: "null", stderr: "null" })
-      .output();
-    return r.success;
-  } catch {
-    return false;
-  }
-}
-
-Deno.test("the seed 000 Python agent loop completes its turns and its messages appear in the room", async (t) => {
-  if (!(await hasPythonHttpx())) {
-    // .ci/run installs python3-httpx; without it this test cannot say anything
-    throw new Error(`${PYTHON} with httpx is required (apt-get install python3-httpx)`);
-  }
+Deno.test("the seed 000 Python agent loop completes its turns and its messages appear in the room", {
+  ignore: await ignoreWithout("python3-httpx"),
+}, async (t) => {
+  if (!PYTHON) throw new Error(`no python3 with httpx: ${PYTHON_MISSING}`);
   await using s = await startServer();
   const c = client(s.base);
   const room = await c.createRoom("my-room");

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { startServer } from "../_server.ts";
+import { findPython, ignoreWithout, PYTHON_MISSING } from "../_requirements.ts";
 
 const README = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
 const BASE_LINE = "BASE=http://localhost:8787";
@@ -116,16 +117,13 @@ Deno.test({
     const ts = blocks(section("The agent loop"), "ts");
     assert.equal(python.length, 1, "one Python loop");
     assert.equal(ts.length, 1, "one TypeScript loop");
-    // the first python3 with httpx (Debian's /usr/bin/python3 has python3-httpx)
-    let python3 = "";
-    for (const p of ["python3", "/usr/bin/python3"]) {
-      if (!python3 && await has(p, ["-c", "import httpx"])) python3 = p;
-    }
+    const python3 = await findPython();
 
     await t.step({
       name: "the Python (alice) and TypeScript (bob) loops alternate for three turns each",
-      ignore: python3 === "",
+      ignore: await ignoreWithout("python3-httpx"),
       async fn() {
+        if (!python3) throw new Error(`no python3 with httpx: ${PYTHON_MISSING}`);
         const dir = await Deno.makeTempDir({ prefix: "agent-sync-readme-" });
         try {
           await Deno.writeTextFile(`${dir}/agent.py`, python[0]);

@@ -4,8 +4,15 @@
  */
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { client } from "../_server.ts";
+import { CHROMIUM, CHROMIUM_MISSING, ignoreWithout, isExecutable } from "../_requirements.ts";
 
-export const CHROMIUM = "/usr/bin/chromium";
+const withoutChromium = await ignoreWithout("chromium");
+
+/** The browser tests' Deno.test: ignored (and reported so) only if chromium is missing and skipping was asked for. */
+export function test(name: string, fn: (t: Deno.TestContext) => Promise<void>): void {
+  Deno.test({ name, ignore: withoutChromium, fn });
+}
+
 const ARGS = [
   "--headless",
   "--no-sandbox",
@@ -17,6 +24,9 @@ const ARGS = [
 ];
 
 export async function launch(): Promise<Browser & AsyncDisposable> {
+  if (!(await isExecutable(CHROMIUM))) {
+    throw new Error(`no chromium at ${CHROMIUM}: ${CHROMIUM_MISSING}`);
+  }
   const b = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
   return Object.assign(b, { [Symbol.asyncDispose]: () => b.close() });
 }

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import { client, startServer } from "../_server.ts";
-import { launch, openPage, SECRET, type Seeded, seedRoom, until } from "./_fixture.ts";
+import { launch, openPage, SECRET, type Seeded, seedRoom, test, until } from "./_fixture.ts";
 
 const dash = (base: string, room: string, token?: string) =>
   `${base}/?room=${room}${token ? `#token=${token}` : ""}`;
@@ -29,7 +29,7 @@ function assertRequestsClean(requests: string[], base: string, room: Seeded) {
 
 const text = (page: Page, sel: string) => page.locator(sel).innerText();
 
-Deno.test("dashboard with a room token shows every panel, updates live, and evaluates CEL", async (t) => {
+test("dashboard with a room token shows every panel, updates live, and evaluates CEL", async (t) => {
   await using s = await startServer();
   const room = await seedRoom(s.base);
   await using browser = await launch();
@@ -192,7 +192,7 @@ Deno.test("dashboard with a room token shows every panel, updates live, and eval
   });
 });
 
-Deno.test("dashboard perspectives: as-agent selector, agent token, view token, paste field", async (t) => {
+test("dashboard perspectives: as-agent selector, agent token, view token, paste field", async (t) => {
   await using s = await startServer();
   const room = await seedRoom(s.base);
   await using browser = await launch();
@@ -292,7 +292,7 @@ Deno.test("dashboard perspectives: as-agent selector, agent token, view token, p
   });
 });
 
-Deno.test("dashboard pages thousands of messages instead of rendering them all", async () => {
+test("dashboard pages thousands of messages instead of rendering them all", async () => {
   await using s = await startServer();
   const c = client(s.base);
   const room = await c.createRoom("busy");

@@ -4,9 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { startServer } from "../_server.ts";
-import { launch, openPage, screenshot, seedRoom, until } from "./_fixture.ts";
+import { launch, openPage, screenshot, seedRoom, test, until } from "./_fixture.ts";
 
-Deno.test("landing page creates a room, shows its tokens once and opens its dashboard", async () => {
+test("landing page creates a room, shows its tokens once and opens its dashboard", async () => {
   await using s = await startServer();
   await using browser = await launch();
   const { page, requests } = await openPage(browser);
@@ -51,7 +51,7 @@ Deno.test("landing page creates a room, shows its tokens once and opens its dash
   }
 });
 
-Deno.test("screenshots of the dashboard and landing page at desktop and phone width, light and dark", async () => {
+test("screenshots of the dashboard and landing page at desktop and phone width, light and dark", async () => {
   await using s = await startServer();
   const room = await seedRoom(s.base);
   const dir = await Deno.makeTempDir({ prefix: "agent-sync-screens-" });
