@@ -2,6 +2,7 @@
  * What the client tests share: the README walk-through's `take_turn`, the three-agent rotation game's
  * `play`, and a bounded poll for eventual conditions.
  */
+import { until as untilHolds } from "../_setup.ts";
 
 /** The README walk-through's action: only the current player moves, and names who is next. */
 export const TAKE_TURN = {
@@ -42,11 +43,7 @@ export const GAME_START = {
 
 export const MY_TURN = "state._shared.player == self";
 
-/** Polls `ok` until it holds (bounded: an eventual condition, not a timing assertion). */
-export async function until(ok: () => boolean | Promise<boolean>, what: string, limitMs = 10_000) {
-  const end = Date.now() + limitMs;
-  while (!(await ok())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+/** Polls `ok` until it holds (bounded: an eventual condition, not a timing assertion); tests/_setup.ts's. */
+export function until(ok: () => boolean | Promise<boolean>, what: string, limitMs = 10_000): Promise<true> {
+  return untilHolds(ok, { what, timeoutMs: limitMs });
 }

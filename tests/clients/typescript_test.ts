@@ -196,7 +196,7 @@ Deno.test("TypeScript client: events resume after a cut connection with Last-Eve
   await t.step(
     "from now: a cut before the first event still resumes from the cursor at connect",
     async () => {
-      const listeners = async () => (await s.eng.room(room.id)).listeners.size;
+      const listeners = async () => (await s.eng.rooms.get(room.id)).rt.listeners.size;
       await until(async () => await listeners() === 0, "the previous feed to be gone");
       const ac = new AbortController();
       const feed = viaProxy.events(room, { signal: ac.signal, reconnectDelayMs: 20 });
