@@ -93,7 +93,8 @@ function roomGone(body) {
   $("app").hidden = true;
   $("gate").hidden = true;
   $("missing").hidden = false;
-  $("missing-text").textContent = `${body?.message || `room ${ROOM} not found`}. It may have been deleted, ` +
+  const said = String(body?.message || `no room ${ROOM}`).replace(/\.$/, "");
+  $("missing-text").textContent = `${said[0].toUpperCase()}${said.slice(1)}. It may have been deleted, ` +
     "or the link has a typo. This page stopped asking the server for updates.";
   setLive("off", "stopped");
 }

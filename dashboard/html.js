@@ -92,9 +92,6 @@ export function markup(strings, ...values) {
   return new SafeHtml(KEY, out);
 }
 
-/** Joins fragments with a separator that is itself markup (e.g. markup`, `). */
-export const join = (items, sep) => markup`${items.flatMap((x, i) => (i ? [sep, x] : [x]))}`;
-
 /** Replaces an element's content: the one innerHTML assignment of the dashboard. */
 export function render(el, safe) {
   if (!(safe instanceof SafeHtml)) throw new TypeError("render() takes markup`…`, not a string");

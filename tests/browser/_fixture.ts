@@ -1,6 +1,7 @@
 /**
- * Browser-test fixtures: a headless Debian Chromium driven by playwright-core, a seeded room, and a
- * recorder of every request a page makes (to prove nothing leaves the server and no URL carries a token).
+ * Browser-test fixtures: a headless Debian Chromium driven by playwright-core, a seeded room, a recorder
+ * of every request a page makes (to prove nothing leaves the server and no URL carries a token), and
+ * page-side recorders of what the DOM showed (texts, flashes) for states a later redraw may undo.
  */
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { client } from "../_server.ts";

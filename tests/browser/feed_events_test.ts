@@ -68,10 +68,13 @@ async function dashboardWithFeed(base: string, browser: Browser, roomId: string,
 Deno.test("an error event ends the feed: room_not_found shows the message and stops every request", async () => {
   await using s = await startServer();
   await using browser = await launch();
-  const error = sse("error", { error: "room_not_found", message: "room doomed was deleted" });
+  const error = sse("error", { error: "room_not_found", message: "room doomed not found" });
   const { page, requests } = await dashboardWithFeed(s.base, browser, "doomed", error);
   await page.waitForSelector("#missing", { state: "visible" });
-  assert.match(await page.locator("#missing").innerText(), /room doomed was deleted/);
+  assert.match(
+    await page.locator("#missing").innerText(),
+    /Room doomed not found\. It may have been deleted/,
+  );
   assert.deepEqual(await roomRequestsOverAMinute(page, requests), []);
 });
 
