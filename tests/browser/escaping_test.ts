@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { client, startServer } from "../_server.ts";
-import { dashboardUrl, launch, openPage, seedRoom, until } from "./_fixture.ts";
+import { dashboardUrl, launch, openPage, seedRoom, test, until } from "./_fixture.ts";
 
 /** Markup that runs `hit(n)` if it is ever parsed as HTML; n names where it was planted. */
 const xss = (n: number) => `<img src=x onerror="hit(${n})"><b id="planted${n}">bold</b>`;
@@ -62,7 +62,7 @@ async function plantedRoom(base: string) {
   return { ...room, eve };
 }
 
-Deno.test("dashboard shows room-provided markup as text and never runs it", async (t) => {
+test("dashboard shows room-provided markup as text and never runs it", async (t) => {
   await using s = await startServer();
   const room = await plantedRoom(s.base);
   // eve blocks in /wait on a condition holding markup: the agents panel shows it as "waiting on …"

@@ -6,7 +6,15 @@
 import assert from "node:assert/strict";
 import type { Browser, Page } from "playwright-core";
 import { client, startServer } from "../_server.ts";
-import { dashboardUrl, launch, openPage, recordTexts, roomRequestsOverAMinute, until } from "./_fixture.ts";
+import {
+  dashboardUrl,
+  launch,
+  openPage,
+  recordTexts,
+  roomRequestsOverAMinute,
+  test,
+  until,
+} from "./_fixture.ts";
 
 /** Holds the page's /events requests until release(), then answers each with `body` as the stream. */
 async function scriptFeed(page: Page, body: string) {
@@ -21,7 +29,7 @@ async function scriptFeed(page: Page, body: string) {
 
 const sse = (event: string, data: unknown) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 
-Deno.test("a presence event shows an agent waiting on a condition, and ignores agents not shown", async () => {
+test("a presence event shows an agent waiting on a condition, and ignores agents not shown", async () => {
   await using s = await startServer();
   const c = client(s.base);
   const room = await c.createRoom("presence");
@@ -65,7 +73,7 @@ async function dashboardWithFeed(base: string, browser: Browser, roomId: string,
   return { page, requests };
 }
 
-Deno.test("an error event ends the feed: room_not_found shows the message and stops every request", async () => {
+test("an error event ends the feed: room_not_found shows the message and stops every request", async () => {
   await using s = await startServer();
   await using browser = await launch();
   const error = sse("error", { error: "room_not_found", message: "room doomed not found" });
@@ -78,7 +86,7 @@ Deno.test("an error event ends the feed: room_not_found shows the message and st
   assert.deepEqual(await roomRequestsOverAMinute(page, requests), []);
 });
 
-Deno.test("an error event invalid_token asks for a token again and stops the feed", async () => {
+test("an error event invalid_token asks for a token again and stops the feed", async () => {
   await using s = await startServer();
   await using browser = await launch();
   const error = sse("error", { error: "invalid_token", message: "token rotated" });

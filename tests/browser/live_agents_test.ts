@@ -6,9 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { client, startServer } from "../_server.ts";
-import { dashboardUrl, launch, openPage, until } from "./_fixture.ts";
+import { dashboardUrl, launch, openPage, test, until } from "./_fixture.ts";
 
-Deno.test("dashboard shows a join, a grant change and a blocked /wait live, without reload", async (t) => {
+test("dashboard shows a join, a grant change and a blocked /wait live, without reload", async (t) => {
   await using s = await startServer();
   const c = client(s.base);
   const room = await c.createRoom("live-agents");

@@ -5,9 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { client, startServer } from "../_server.ts";
-import { dashboardUrl, launch, openPage, roomRequestsOverAMinute, until } from "./_fixture.ts";
+import { dashboardUrl, launch, openPage, roomRequestsOverAMinute, test, until } from "./_fixture.ts";
 
-Deno.test("dashboard for a missing room says so and stops polling and streaming", async () => {
+test("dashboard for a missing room says so and stops polling and streaming", async () => {
   await using s = await startServer();
   await using browser = await launch();
   const { page, requests } = await openPage(browser);
@@ -24,7 +24,7 @@ Deno.test("dashboard for a missing room says so and stops polling and streaming"
   assert.deepEqual(await roomRequestsOverAMinute(page, requests), []);
 });
 
-Deno.test("dashboard whose room is deleted while open says so and stops", async () => {
+test("dashboard whose room is deleted while open says so and stops", async () => {
   await using s = await startServer();
   const c = client(s.base);
   const room = await c.createRoom("short-lived");

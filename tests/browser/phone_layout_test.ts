@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import { client, startServer } from "../_server.ts";
-import { dashboardUrl, launch, openPage, screenshot, seedRoom } from "./_fixture.ts";
+import { dashboardUrl, launch, openPage, screenshot, seedRoom, test } from "./_fixture.ts";
 
 const WIDTH = 390;
 const id = (prefix: string) => (prefix + "-" + "x".repeat(128)).slice(0, 128);
@@ -70,7 +70,7 @@ async function assertFits(page: Page, what: string) {
   assert.ok(wide.scroll <= WIDTH, `${what}: the document is ${wide.scroll} px wide: ${wide.wide.join(", ")}`);
 }
 
-Deno.test("dashboard at 390 px has no horizontal overflow with the longest ids and values", async (t) => {
+test("dashboard at 390 px has no horizontal overflow with the longest ids and values", async (t) => {
   await using s = await startServer();
   const room = await longRoom(s.base);
   const dir = await Deno.makeTempDir({ prefix: "agent-sync-screens-" });
@@ -113,7 +113,7 @@ Deno.test("dashboard at 390 px has no horizontal overflow with the longest ids a
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("landing page at 390 px has no horizontal overflow, with a room of the longest id created", async () => {
+test("landing page at 390 px has no horizontal overflow, with a room of the longest id created", async () => {
   await using s = await startServer();
   await using browser = await launch();
   const { page } = await openPage(browser, { width: WIDTH, height: 844 });

@@ -4,11 +4,11 @@
  */
 import assert from "node:assert/strict";
 import { client, startServer } from "../_server.ts";
-import { dashboardUrl, launch, openPage, recordFlashes, seedRoom, until } from "./_fixture.ts";
+import { dashboardUrl, launch, openPage, recordFlashes, seedRoom, test, until } from "./_fixture.ts";
 
 const ESSAY = Array.from({ length: 60 }, (_, i) => `sentence ${i + 1} of a long essay.`).join(" ");
 
-Deno.test("dashboard collapses a long value behind show more, and keeps it open across updates", async () => {
+test("dashboard collapses a long value behind show more, and keeps it open across updates", async () => {
   await using s = await startServer();
   const room = await seedRoom(s.base);
   const c = client(s.base);
@@ -43,7 +43,7 @@ Deno.test("dashboard collapses a long value behind show more, and keeps it open 
   assert.ok(!(await msg.innerText()).includes("sentence 60"));
 });
 
-Deno.test("dashboard timestamps carry the date as well as the time", async () => {
+test("dashboard timestamps carry the date as well as the time", async () => {
   await using s = await startServer();
   const room = await seedRoom(s.base);
   await using browser = await launch();
@@ -67,7 +67,7 @@ Deno.test("dashboard timestamps carry the date as well as the time", async () =>
   assert.match(heartbeat ?? "", /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
 });
 
-Deno.test("dashboard flashes a state value and a view value that changed, and nothing else", async () => {
+test("dashboard flashes a state value and a view value that changed, and nothing else", async () => {
   await using s = await startServer();
   const room = await seedRoom(s.base);
   const c = client(s.base);
