@@ -41,6 +41,7 @@ export const ERROR_STATUS = {
   action_disabled: 409,
   already_claimed: 409,
   idempotency_conflict: 409,
+  history_expired: 410,
   payload_too_large: 413,
   quota_exceeded: 429,
   rate_limited: 429,
@@ -78,6 +79,7 @@ export type ErrorDetails = {
     params?: { param: string; problem: string }[];
   };
   cel_limit: { field?: string; limit?: number; expression?: string; detail?: string };
+  history_expired: { oldest_seq: number; field?: string };
 };
 
 /** The details code `C` is made with (any code: an open record). */

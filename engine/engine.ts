@@ -7,6 +7,7 @@ import { HEALTH_TIMEOUT_MS, type Limits } from "../config.ts";
 import type { Clock } from "../timers.ts";
 import { EngineMetrics } from "./metrics.ts";
 import { type RegistryOptions, RoomRegistry } from "./registry.ts";
+import { trimIfDue } from "./retention.ts";
 
 export type EngineOptions = RegistryOptions & { limits: Limits };
 
@@ -21,7 +22,7 @@ export class Engine {
   constructor(o: EngineOptions) {
     this.limits = o.limits;
     this.clock = o.clock;
-    this.rooms = new RoomRegistry(o);
+    this.rooms = new RoomRegistry({ ...o, afterCommit: (room) => trimIfDue(this, room) });
   }
 
   now(): number {

@@ -10,6 +10,7 @@ import { enterRoom } from "./access.ts";
 import type { Engine } from "./engine.ts";
 import type { Agent } from "./model.ts";
 import type { Op } from "./op.ts";
+import { retentionJson, setRetention } from "./retention.ts";
 import { Room } from "./room.ts";
 import { applyTx, Tx } from "./tx.ts";
 import { publishKey, registerView } from "./views.ts";
@@ -48,8 +49,14 @@ export async function createRoom(eng: Engine, p: CreateRoom) {
     view_token_hash: hashToken(viewToken),
     seq: 0,
   });
-  await eng.rooms.create(room);
-  return { ...roomJson(room), token, view_token: viewToken };
+  if (!p.history) {
+    await eng.rooms.create(room);
+    return { ...roomJson(room), token, view_token: viewToken };
+  }
+  // a room with settings is written whole in one transaction of its own (rarer than a plain create)
+  setRetention(eng.limits, room, p.history);
+  await eng.rooms.restore(room);
+  return { ...roomJson(room), token, view_token: viewToken, history: retentionJson(eng.limits, room) };
 }
 
 /** `GET /rooms/:id`: what anyone may know of a room. */
@@ -110,6 +117,7 @@ export function joinAgent(eng: Engine, roomId: string, op: Op, p: JoinAgent) {
     };
     const self: Caller = { kind: "agent", id, agent, viaRoomToken: false };
     const tx = new Tx(room, self, now, eng.limits, op);
+    tx.label = existing ? "_rejoin" : "_join";
     tx.agents.set(id, agent);
     try {
       for (const [k, v] of Object.entries(p.state ?? {})) {
@@ -145,6 +153,7 @@ export function patchAgent(eng: Engine, roomId: string, op: Op, agentId: string,
       status: p.status ?? a.status,
     };
     const tx = new Tx(room, admin, eng.now(), eng.limits, op);
+    tx.label = "_patch_agent";
     tx.agents.set(agentId, next);
     applyTx(tx);
     await eng.rooms.commit(room);
@@ -160,7 +169,9 @@ export function rotateViewToken(eng: Engine, roomId: string, op: Op) {
     const token = mintToken("view");
     room.view_token_hash = hashToken(token);
     room.rt.dirty.room = true;
-    applyTx(new Tx(room, admin, eng.now(), eng.limits, op));
+    const tx = new Tx(room, admin, eng.now(), eng.limits, op);
+    tx.label = "_rotate_view_token";
+    applyTx(tx);
     await eng.rooms.commit(room);
     return { id: room.id, view_token: token };
   });

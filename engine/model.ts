@@ -93,6 +93,9 @@ export type Message = {
   ts: string;
   /** any other fields an appended value carried, kept as they were. */
   extra?: Record<string, unknown> | null;
+  /** the commit that sent it / claimed it (null: before the room's history began), for the room at a commit */
+  commit_seq?: number | null;
+  claim_seq?: number | null;
 };
 
 export type AuditRow = {
@@ -105,6 +108,23 @@ export type AuditRow = {
   ok: boolean;
   status: number;
   error: string | null;
+  /** a refusal's message and the rest of its error body, as the invoker was answered */
+  message?: string | null;
+  detail?: Record<string, unknown> | null;
+};
+
+/** One row of a room's history: a commit's header or one thing it wrote (history_rows.ts). */
+export type HistoryRow = {
+  scope: string;
+  key: string;
+  seq: number;
+  version: number;
+  /** undefined: a deletion, or a `_messages` row (the message is in the room's log) */
+  value?: unknown;
+  updated_at?: string | null;
+  timer?: unknown;
+  enabled?: string | null;
+  sort_key?: number | null;
 };
 
 /** A stored reply for `Idempotency-Key` retries (24 h). */

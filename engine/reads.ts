@@ -29,6 +29,7 @@ import { filterMessages, messageCounts, messagesAfter, messageView, recentMessag
 import { agentJson, roomJson } from "./membership.ts";
 import { markRead } from "./presence.ts";
 import { canReadAudit, canReadScope } from "./privacy.ts";
+import { auditFor } from "./refusals.ts";
 import { liveScope, viewValues } from "./snapshot.ts";
 import { entryJson } from "./write_modes.ts";
 
@@ -40,6 +41,8 @@ export type ContextQuery = {
   messages_limit?: number;
   /** with `after`: only what changed since this cursor (issue: contexts sized by what matters). */
   after?: number;
+  /** a read of the past (room_at.ts): shown messages are not marked read */
+  past?: boolean;
 };
 
 /** Parses `only`/`include` lists: section names or `state.<scope>`; unknown names are a 400. */
@@ -95,7 +98,7 @@ export function buildContext(eng: Engine, rc: ReadCtx, q: ContextQuery = {}): Re
       ? rc.room.messages.length - (q.messages_after + list.length)
       : shownFrom - 1;
     if (notShown > 0) elided.messages = notShown;
-    if (list.length) markRead(eng, rc.room, rc.caller, list[list.length - 1].seq);
+    if (list.length && !q.past) markRead(eng, rc.room, rc.caller, list[list.length - 1].seq);
   }
   out.self = rc.caller.id;
   out.cursor = rc.room.seq;
@@ -144,7 +147,7 @@ export async function readState(eng: Engine, rc: ReadCtx, scope?: string, key?: 
       .map((a) => ({
         scope: "_audit",
         key: String(a.seq),
-        value: a,
+        value: auditFor(rc.caller, a),
         version: 1,
         updated_at: a.ts,
         sort_key: a.seq,
@@ -247,7 +250,7 @@ export async function poll(eng: Engine, rc: ReadCtx, q: PollQuery) {
     message_count: rc.room.messages.length,
     actions: listActions(rc),
     views: listViews(rc),
-    audit: await eng.rooms.readAudit(rc.room, { agent, limit: al }),
+    audit: (await eng.rooms.readAudit(rc.room, { agent, limit: al })).map((a) => auditFor(rc.caller, a)),
     audit_count: rc.room.auditCount,
   };
 }

@@ -10,6 +10,7 @@ import {
   type AuditQuery,
   type AuditRow,
   CommitError,
+  type HistoryStore,
   type IdempotencyRow,
   type RoomListing,
   type RoomStore,
@@ -18,7 +19,14 @@ import type { Clock } from "../timers.ts";
 import { roomFromRows, roomRow, takeWrite } from "./registry_rows.ts";
 import type { Room } from "./room.ts";
 
-export type RegistryOptions = { store: RoomStore; clock: Clock; peerPollMs?: number; maxRooms?: number };
+export type RegistryOptions = {
+  store: RoomStore;
+  clock: Clock;
+  peerPollMs?: number;
+  maxRooms?: number;
+  /** after a room's commit is durable and its listeners were woken (retention.ts trims from here) */
+  afterCommit?: (room: Room) => void;
+};
 
 const notFound = (id: string) =>
   new ApiError("room_not_found", `no room ${JSON.stringify(id)}`, { room: id });
@@ -48,7 +56,10 @@ export class RoomRegistry {
         room.rt.persistedSeq = w.seq.to;
         if (w.seq.to > room.rt.committedSeq) room.rt.committedSeq = w.seq.to;
       },
-      woken: (room) => this.notify(room),
+      woken: (room) => {
+        this.notify(room);
+        o.afterCommit?.(room);
+      },
       failed: (room) => this.forget(room),
     });
   }
@@ -225,6 +236,11 @@ export class RoomRegistry {
 
   readAudit(room: Room, q: AuditQuery): Promise<AuditRow[]> {
     return this.#store.readAudit(room.id, q);
+  }
+
+  /** The rooms' history (timeline, versions, the room at a commit); read after `settle`. */
+  get history(): HistoryStore {
+    return this.#store.history;
   }
 
   readReply(room: Room, identity: string, key: string, since: string): Promise<IdempotencyRow | undefined> {

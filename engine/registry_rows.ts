@@ -28,6 +28,15 @@ export function roomFromRows(s: StoredRoom): Room {
   for (const t of s.ticks) room.ticks.set(t.target, t.count);
   room.auditSeq = s.audit.max_seq;
   room.auditCount = s.audit.count;
+  if (s.history) {
+    const h = s.history;
+    room.history = {
+      from: h.from_seq,
+      ...(h.from_ts ? { from_ts: h.from_ts } : {}),
+      ...(h.commits !== null ? { commits: h.commits } : {}),
+      ...(h.max_age_ms !== null ? { max_age_ms: h.max_age_ms } : {}),
+    };
+  }
   return room;
 }
 
@@ -110,5 +119,17 @@ export function takeWrite(room: Room): RoomWrite | undefined {
     }
   }
   if (d.ticks) w.put.ticks = [...d.ticks].map((target) => ({ target, count: room.tick(target) }));
+  // after `state`: a history row's value shares the JSON made for its entry's row
+  if (d.history) w.put.history = d.history;
+  if (d.historySettings) {
+    const h = room.history;
+    w.history_settings = {
+      commits: h?.commits ?? null,
+      max_age_ms: h?.max_age_ms ?? null,
+      from_seq: h?.from ?? 0,
+      from_ts: h?.from_ts ?? null,
+    };
+  }
+  if (d.historyTrim) w.history_trim = d.historyTrim;
   return w;
 }

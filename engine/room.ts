@@ -9,6 +9,7 @@ import type {
   AuditRow,
   CommitRecord,
   Entry,
+  HistoryRow,
   IdempotentReply,
   Message,
   ViewDef,
@@ -40,6 +41,8 @@ export class Room {
   auditCount = 0;
   entryCount = 0;
   storedBytes = 0;
+  /** the room's own retention and where its history begins (undefined: the server's, from creation) */
+  history?: RoomHistory;
   readonly rt: RoomRuntime;
 
   constructor(init: {
@@ -94,6 +97,16 @@ export class Room {
   }
 }
 
+/** A room's retention (undefined: the server's) and the oldest commit its history holds (retention.ts). */
+export type RoomHistory = {
+  commits?: number;
+  max_age_ms?: number;
+  /** the oldest commit the history shows and `at` reads */
+  from: number;
+  /** when the room stood at `from` (its commit's time) */
+  from_ts?: string;
+};
+
 /** One scope as live at a moment (snapshot.ts builds it). */
 export type ScopeCache = {
   builtSeq: number;
@@ -147,6 +160,12 @@ export class Dirty {
   /** rows a commit adds (rather than current memory written back) */
   audit?: AuditRow[];
   idempotency?: IdempotentReply[];
+  /** history rows of the commits since the last flush (history_rows.ts) */
+  history?: HistoryRow[];
+  /** the room's retention changed (room.history) */
+  historySettings = false;
+  /** a retention step: history before commit `to` goes (retention.ts) */
+  historyTrim?: { from: number; to: number; to_ts: string };
   /** the room row's meta or view token changed */
   room = false;
 
@@ -174,12 +193,15 @@ export class Dirty {
   addReply(r: IdempotentReply): void {
     (this.idempotency ??= []).push(r);
   }
+  addHistory(row: HistoryRow): void {
+    (this.history ??= []).push(row);
+  }
 
   /** Nothing touched (allocates nothing). */
   isEmpty(): boolean {
     return !this.room && !this.entries?.size && !this.agents?.size && !this.actions?.size &&
       !this.views?.size && !this.messages?.size && !this.ticks?.size && !this.audit?.length &&
-      !this.idempotency?.length;
+      !this.idempotency?.length && !this.history?.length && !this.historySettings && !this.historyTrim;
   }
 }
 
@@ -196,6 +218,8 @@ export class RoomRuntime {
   log: CommitRecord[] = [];
   /** messages-per-second token bucket (invoke.ts) */
   messageBucket?: { tokens: number; at: number };
+  /** retention (retention.ts): a trim is running; the time of the oldest retained commit; the last age check */
+  trim?: { running: boolean; oldestTs?: string; checkedAt?: number };
   #dirty?: Dirty;
   #listeners?: Set<() => void>;
   #presenceWatchers?: Set<() => void>;

@@ -1,7 +1,7 @@
 /**
  * @module engine/room_admin — whole-room operations: a room as one JSON snapshot (state, agents, actions,
- * views, messages, ticks and the whole audit log), restoring such a snapshot under a new id, and deleting a
- * room. Token hashes are secrets and never leave the server: an import mints new tokens, shown once.
+ * views, messages, ticks, the whole audit log and the retained history), restoring such a snapshot under a
+ * new id, and deleting a room. Token hashes are secrets and never leave the server: an import mints new tokens, shown once.
  */
 import { z } from "zod";
 import { hashToken, mintToken, requireAdmin } from "../auth.ts";
@@ -11,10 +11,13 @@ import { EXPORT_FORMAT, type ImportBody, StampedDef, StoredTimer } from "../wire
 import { RegisterAction } from "./actions.ts";
 import { enterRoom } from "./access.ts";
 import type { Engine } from "./engine.ts";
+import { snapshotRow, storedRow } from "./history_export.ts";
+import { baselineRows } from "./history_rows.ts";
 import { randomId } from "./membership.ts";
 import { type ActionDef, entryId, type Message, type ViewDef } from "./model.ts";
 import type { Op } from "./op.ts";
 import { checkSnapshotQuotas } from "./quotas.ts";
+import { historyFrom, setRetention } from "./retention.ts";
 import { Room } from "./room.ts";
 import { RegisterView } from "./views.ts";
 import { entryJson } from "./write_modes.ts";
@@ -26,6 +29,16 @@ export async function exportRoom(eng: Engine, roomId: string, op: Op): Promise<R
   await eng.rooms.settle(room);
   // synchronous from here to the audit read's start: the snapshot is one commit's view of the room
   const auditSeq = room.auditSeq;
+  const seq = room.seq;
+  const history = {
+    oldest_seq: historyFrom(room),
+    oldest_ts: room.history?.from_ts ?? null,
+    settings: {
+      ...(room.history?.commits !== undefined ? { commits: room.history.commits } : {}),
+      ...(room.history?.max_age_ms !== undefined ? { max_age_ms: room.history.max_age_ms } : {}),
+    },
+    rows: [] as unknown[],
+  };
   const snapshot = {
     format: EXPORT_FORMAT,
     exported_at: new Date(eng.now()).toISOString(),
@@ -49,8 +62,14 @@ export async function exportRoom(eng: Engine, roomId: string, op: Op): Promise<R
     messages: room.messages.map((m) => ({ ...m, extra: m.extra ?? null })),
     ticks: Object.fromEntries(room.ticks),
     audit: [] as unknown[],
+    history,
   };
-  snapshot.audit = await eng.rooms.readAudit(room, { limit: Number.MAX_SAFE_INTEGER, max_seq: auditSeq });
+  const reads = [
+    eng.rooms.readAudit(room, { limit: Number.MAX_SAFE_INTEGER, max_seq: auditSeq }),
+    eng.rooms.history.readHistory(room.id, seq),
+  ] as const;
+  snapshot.audit = await reads[0];
+  history.rows = (await reads[1]).map(snapshotRow);
   return snapshot;
 }
 
@@ -123,6 +142,7 @@ export async function importRoom(eng: Engine, s: ImportBody) {
     room.ticks.set(target, n);
     dirty.tick(target);
   }
+  importHistory(eng, room, s);
   await eng.rooms.restore(room);
   const loaded = await eng.rooms.get(id);
   return {
@@ -142,6 +162,23 @@ export async function importRoom(eng: Engine, s: ImportBody) {
       audit: s.audit.length,
     },
   };
+}
+
+/**
+ * The snapshot's history (v2), or — from a snapshot without one — a history that begins at its last commit
+ * with what the room holds then.
+ */
+function importHistory(eng: Engine, room: Room, s: ImportBody): void {
+  const h = s.history;
+  if (h && h.oldest_seq > room.seq) {
+    throw bad(`history.oldest_seq is after the room's last commit (${room.seq})`, "history.oldest_seq");
+  }
+  room.history = h
+    ? { from: h.oldest_seq, ...(h.oldest_ts ? { from_ts: h.oldest_ts } : {}) }
+    : { from: room.seq, from_ts: s.exported_at ?? new Date(eng.now()).toISOString() };
+  setRetention(eng.limits, room, h?.settings ?? {});
+  const rows = h ? h.rows.map((r, i) => storedRow(r, room.seq, `history.rows[${i}]`)) : baselineRows(room);
+  for (const r of rows) room.rt.dirty.addHistory(r);
 }
 
 /** `DELETE /rooms/:id` (room token): the room and every row it owns; its waiters and feeds are answered. */

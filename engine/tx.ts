@@ -6,6 +6,7 @@
 import type { Caller } from "../auth.ts";
 import { type Limits, LOG_RING } from "../config.ts";
 import { isGone } from "../timers.ts";
+import { recordHistory } from "./history_rows.ts";
 import { indexMessage } from "./messages.ts";
 import {
   type ActionDef,
@@ -41,6 +42,8 @@ export class Tx {
   newTicks = new Set<string>();
   appendSeq = new Map<string, number>();
   audit: Omit<AuditRow, "seq"> | null = null;
+  /** what a commit that is no invocation is, as the history names it (`_join`, `_patch_agent`, …) */
+  label = "_commit";
 
   constructor(room: Room, caller: Caller, now: number, limits: Limits, op: Op = NO_OP) {
     this.room = room;
@@ -105,7 +108,8 @@ export class Tx {
 
 /**
  * Applies a Tx to the room: bumps the commit seq, stamps entries, counts logical ticks, appends the audit
- * row and the change record, and marks all of it dirty for the next flush. Returns the new seq.
+ * row, the history rows and the change record, and marks all of it dirty for the next flush. Returns the new
+ * seq.
  */
 export function applyTx(tx: Tx): number {
   const room = tx.room;
@@ -179,6 +183,7 @@ export function applyTx(tx: Tx): number {
     room.auditCount++;
     dirty.addAudit(audit);
   }
+  recordHistory(tx, seq, changes, audit);
   const messages = [...tx.newMessages.map((m) => m.seq), ...tx.updatedMessages.keys()];
   // many commits (joins) have no changes or messages: one shared empty array (10,000 resident rooms)
   const log = room.rt.log;

@@ -9,11 +9,14 @@ import type {
   AgentRow,
   AuditRow,
   CommitBatch,
+  HistoryRow,
+  HistorySettingsRow,
   IdempotencyRow,
   MessageRow,
   PresenceRow,
   PutRows,
   RoomRow,
+  RoomWrite,
   StateRow,
   TickRow,
   ViewRow,
@@ -21,12 +24,27 @@ import type {
 
 const j = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
 
+/**
+ * JSON of values, once per object and batch: a state entry's value and its history row share the string
+ * (the history row holds the entry's own value object).
+ */
+export type JsonOf = (v: unknown) => string;
+function jsonOnce(): JsonOf {
+  const seen = new Map<object, string>();
+  return (v) => {
+    if (v === null || typeof v !== "object") return JSON.stringify(v);
+    let s = seen.get(v);
+    if (s === undefined) seen.set(v, s = JSON.stringify(v));
+    return s;
+  };
+}
+
 type Table<R> = {
   name: string;
   cols: string[];
   key: string[];
   /** pushes the row's column values, in `cols` order, onto `args` */
-  encode(roomId: string, r: R, args: unknown[]): void;
+  encode(roomId: string, r: R, args: unknown[], json: JsonOf): void;
 };
 
 /** The room tables: a new table gets its entry here, its row type in room_store.ts, its DDL in schema.ts. */
@@ -46,12 +64,12 @@ const TABLES: { [K in keyof Required<PutRows>]: Table<NonNullable<PutRows[K]>[nu
       "seq",
     ],
     key: ["room_id", "scope", "key"],
-    encode: (id, e: StateRow, a) =>
+    encode: (id, e: StateRow, a, json) =>
       a.push(
         id,
         e.scope,
         e.key,
-        JSON.stringify(e.value),
+        json(e.value),
         e.version,
         e.updated_at,
         j(e.timer),
@@ -105,6 +123,8 @@ const TABLES: { [K in keyof Required<PutRows>]: Table<NonNullable<PutRows[K]>[nu
       "claimed_at",
       "ts",
       "extra",
+      "commit_seq",
+      "claim_seq",
     ],
     key: ["room_id", "seq"],
     encode: (id, m: MessageRow, a) =>
@@ -120,11 +140,26 @@ const TABLES: { [K in keyof Required<PutRows>]: Table<NonNullable<PutRows[K]>[nu
         m.claimed_at,
         m.ts,
         j(m.extra),
+        m.commit_seq ?? null,
+        m.claim_seq ?? null,
       ),
   },
   audit: {
     name: "audit",
-    cols: ["room_id", "seq", "ts", "agent", "action", "builtin", "params", "ok", "status", "error"],
+    cols: [
+      "room_id",
+      "seq",
+      "ts",
+      "agent",
+      "action",
+      "builtin",
+      "params",
+      "ok",
+      "status",
+      "error",
+      "message",
+      "detail",
+    ],
     key: ["room_id", "seq"],
     encode: (id, r: AuditRow, a) =>
       a.push(
@@ -138,6 +173,8 @@ const TABLES: { [K in keyof Required<PutRows>]: Table<NonNullable<PutRows[K]>[nu
         r.ok ? 1 : 0,
         r.status,
         r.error,
+        r.message ?? null,
+        j(r.detail ?? undefined),
       ),
   },
   idempotency: {
@@ -165,10 +202,39 @@ const TABLES: { [K in keyof Required<PutRows>]: Table<NonNullable<PutRows[K]>[nu
     key: ["room_id", "target"],
     encode: (id, r: TickRow, a) => a.push(id, r.target, r.count),
   },
+  history: {
+    name: "history",
+    cols: [
+      "room_id",
+      "scope",
+      "key",
+      "seq",
+      "version",
+      "value",
+      "updated_at",
+      "timer",
+      "enabled",
+      "sort_key",
+    ],
+    key: ["room_id", "scope", "key", "seq"],
+    encode: (id, h: HistoryRow, a, json) =>
+      a.push(
+        id,
+        h.scope,
+        h.key,
+        h.seq,
+        h.version,
+        h.value === undefined ? null : json(h.value),
+        h.updated_at ?? null,
+        j(h.timer ?? undefined),
+        h.enabled ?? null,
+        h.sort_key ?? null,
+      ),
+  },
 };
 
 /** Every table that holds a room's rows (rooms itself aside): what dropping a room deletes. */
-const ROOM_TABLES = Object.values(TABLES).map((t) => t.name);
+const ROOM_TABLES = [...Object.values(TABLES).map((t) => t.name), "history_rooms"];
 
 /** SQLite's default limit on bound parameters is 32,766: statements stay below it. */
 const MAX_ARGS = 30_000;
@@ -177,7 +243,7 @@ const MAX_ARGS = 30_000;
 class Upserts<R> {
   #chunks: { rows: number; args: unknown[] }[] = [];
   readonly #per: number;
-  constructor(readonly table: Table<R>) {
+  constructor(readonly table: Table<R>, readonly json: JsonOf) {
     this.#per = Math.max(1, Math.floor(MAX_ARGS / table.cols.length));
   }
 
@@ -185,7 +251,7 @@ class Upserts<R> {
     for (const r of rows) {
       let c = this.#chunks[this.#chunks.length - 1];
       if (!c || c.rows >= this.#per) this.#chunks.push(c = { rows: 0, args: [] });
-      this.table.encode(roomId, r, c.args);
+      this.table.encode(roomId, r, c.args, this.json);
       c.rows++;
     }
   }
@@ -239,6 +305,8 @@ export function batchStatements(b: CommitBatch): { statements: InStatement[]; la
 
   const seqs: unknown[] = [];
   const upserts = new Map<string, Upserts<unknown>>();
+  const json = jsonOnce();
+  const after: InStatement[] = [];
   for (const w of b.writes) {
     const id = w.room_id;
     if (w.seq) seqs.push(id, w.seq.from, w.seq.to);
@@ -265,9 +333,11 @@ export function batchStatements(b: CommitBatch): { statements: InStatement[]; la
       const rows = w.put[name as keyof PutRows];
       if (!rows?.length) continue;
       let u = upserts.get(name);
-      if (!u) upserts.set(name, u = new Upserts(TABLES[name as keyof PutRows] as Table<unknown>));
+      if (!u) upserts.set(name, u = new Upserts(TABLES[name as keyof PutRows] as Table<unknown>, json));
       u.add(id, rows);
     }
+    if (w.history_settings) out.push(historySettingsStatement(id, w.history_settings));
+    if (w.history_trim) trimStatements(id, w.history_trim, after);
   }
   for (let i = 0; i < seqs.length; i += 15_000) {
     const chunk = seqs.slice(i, i + 15_000);
@@ -281,7 +351,44 @@ export function batchStatements(b: CommitBatch): { statements: InStatement[]; la
     out.push({ sql: "INSERT INTO commit_guard (ok) SELECT 0 WHERE changes() <> ?", args: [n] });
   }
   for (const t of Object.keys(TABLES)) upserts.get(t)?.statements(out);
+  out.push(...after);
   return { statements: out, layout };
+}
+
+/** A room's retention, written by a commit; where its history begins is set only when the row is new. */
+function historySettingsStatement(roomId: string, h: HistorySettingsRow): InStatement {
+  return {
+    sql: `INSERT INTO history_rooms (room_id, commits, max_age_ms, from_seq, from_ts) VALUES (?, ?, ?, ?, ?)
+          ON CONFLICT (room_id) DO UPDATE SET commits = excluded.commits, max_age_ms = excluded.max_age_ms`,
+    args: [roomId, h.commits, h.max_age_ms, h.from_seq, h.from_ts],
+  };
+}
+
+/**
+ * Trims a room's history to begin at commit `to` (a header row is '' / ''): the versions that a newer one at
+ * or before `to` supersedes (found from the rows of [from, to], each an index range), then the headers and
+ * messages rows of [from, to) and the deletions there (an absent key reads as deleted). `from_seq` only
+ * moves forward, so two processes trimming one room cannot widen what `at` may ask for.
+ */
+function trimStatements(roomId: string, t: NonNullable<RoomWrite["history_trim"]>, out: InStatement[]) {
+  out.push({
+    sql: `DELETE FROM history WHERE room_id = ?1 AND (scope, key, seq) IN (
+            SELECT o.scope, o.key, o.seq FROM history r JOIN history o
+              ON o.room_id = r.room_id AND o.scope = r.scope AND o.key = r.key AND o.seq < r.seq
+            WHERE r.room_id = ?1 AND r.seq >= ?2 AND r.seq <= ?3 AND r.scope NOT IN ('', '_messages'))`,
+    args: [roomId, t.from, t.to],
+  });
+  out.push({
+    sql: `DELETE FROM history WHERE room_id = ?1 AND seq >= ?2 AND seq < ?3
+            AND (scope IN ('', '_messages') OR value IS NULL)`,
+    args: [roomId, t.from, t.to],
+  });
+  out.push({
+    sql: `INSERT INTO history_rooms (room_id, from_seq, from_ts) VALUES (?1, ?2, ?3)
+          ON CONFLICT (room_id) DO UPDATE SET from_seq = MAX(from_seq, excluded.from_seq),
+            from_ts = CASE WHEN excluded.from_seq > from_seq THEN excluded.from_ts ELSE from_ts END`,
+    args: [roomId, t.to, t.to_ts],
+  });
 }
 
 /** One statement for all of a room's presence rows (5,000 agents entering /wait were 5,000 statements). */

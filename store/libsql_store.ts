@@ -6,6 +6,7 @@
 import { type Client, createClient, type ResultSet } from "@libsql/client";
 import { MIGRATIONS } from "../schema.ts";
 import { batchStatements } from "./libsql_batch.ts";
+import { LibsqlHistory } from "./libsql_history.ts";
 import {
   type AuditQuery,
   type AuditRow,
@@ -24,7 +25,10 @@ const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 const str = (v: unknown) => (v === null || v === undefined ? null : String(v));
 
 export class LibsqlStore implements RoomStore {
-  private constructor(readonly client: Client) {}
+  readonly history: LibsqlHistory;
+  private constructor(readonly client: Client) {
+    this.history = new LibsqlHistory(client);
+  }
 
   /** Opens (creating the file's directory) and migrates. */
   static async open(url: string, authToken?: string): Promise<LibsqlStore> {
@@ -53,6 +57,7 @@ export class LibsqlStore implements RoomStore {
       { sql: "SELECT * FROM messages WHERE room_id = ? ORDER BY seq", args: [id] },
       { sql: "SELECT COALESCE(MAX(seq), 0) AS m, COUNT(*) AS n FROM audit WHERE room_id = ?", args: [id] },
       { sql: "SELECT * FROM ticks WHERE room_id = ?", args: [id] },
+      { sql: "SELECT * FROM history_rooms WHERE room_id = ?", args: [id] },
     ], "read");
     const r = rs[0].rows[0];
     if (!r) return undefined;
@@ -97,6 +102,16 @@ export class LibsqlStore implements RoomStore {
       messages: rs[5].rows.map(rowToMessage),
       ticks: rs[7].rows.map((t) => ({ target: String(t.target), count: Number(t.count) })),
       audit: { max_seq: Number(rs[6].rows[0].m), count: Number(rs[6].rows[0].n) },
+      ...(rs[8].rows[0]
+        ? {
+          history: {
+            commits: num(rs[8].rows[0].commits),
+            max_age_ms: num(rs[8].rows[0].max_age_ms),
+            from_seq: Number(rs[8].rows[0].from_seq),
+            from_ts: str(rs[8].rows[0].from_ts),
+          },
+        }
+        : {}),
     };
   }
 
@@ -144,6 +159,8 @@ export class LibsqlStore implements RoomStore {
       ok: Number(a.ok) === 1,
       status: Number(a.status),
       error: str(a.error),
+      message: str(a.message),
+      detail: pj(a.detail),
     }));
   }
 
@@ -211,6 +228,9 @@ function rowToMessage(m: Record<string, unknown>): MessageRow {
     claimed_at: str(m.claimed_at),
     ts: String(m.ts),
     extra: pj(m.extra),
+    // only where known (most messages are never claimed: no field to hold)
+    ...(m.commit_seq !== null && m.commit_seq !== undefined ? { commit_seq: Number(m.commit_seq) } : {}),
+    ...(m.claim_seq !== null && m.claim_seq !== undefined ? { claim_seq: Number(m.claim_seq) } : {}),
   };
 }
 

@@ -54,6 +54,10 @@ export type MessageRow = {
   claimed_at: string | null;
   ts: string;
   extra?: Record<string, unknown> | null;
+  /** the commit that sent it (null: before history began) */
+  commit_seq?: number | null;
+  /** the commit that claimed it (null: unclaimed, or claimed before history began) */
+  claim_seq?: number | null;
 };
 
 export type AuditRow = {
@@ -66,6 +70,56 @@ export type AuditRow = {
   ok: boolean;
   status: number;
   error: string | null;
+  /** a refusal's message and details (the error body beside `error` and `message`), as its invoker saw them */
+  message?: string | null;
+  detail?: Record<string, unknown> | null;
+};
+
+/**
+ * One row of a room's history (schema.ts migration 6): a commit's header (scope and key '', its ts in
+ * `updated_at`), or one thing the commit wrote (engine/history_rows.ts says which scope holds what).
+ */
+export type HistoryRow = {
+  scope: string;
+  key: string;
+  seq: number;
+  version: number;
+  /** the JSON value; undefined for a deletion and for `_messages` rows */
+  value?: unknown;
+  updated_at?: string | null;
+  timer?: unknown;
+  enabled?: string | null;
+  sort_key?: number | null;
+};
+
+/** A room's retention (null: the server's) and where its history begins. */
+export type HistorySettingsRow = {
+  commits: number | null;
+  max_age_ms: number | null;
+  /** the oldest commit the history shows, and the time the room stood there */
+  from_seq: number;
+  from_ts: string | null;
+};
+
+/** Timeline headers matching a query (engine/history.ts pages through them). */
+export type CommitQuery = {
+  after?: number;
+  before?: number;
+  order: "asc" | "desc";
+  limit: number;
+  agent?: string;
+  action?: string;
+  scope?: string;
+  key?: string;
+};
+
+/** A room as it stood right after commit `seq`: the latest row of every key at or before it. */
+export type HistoryAt = {
+  /** the commit's header (absent where history begins without one) */
+  head?: HistoryRow;
+  rows: HistoryRow[];
+  /** where storage says the history begins now (another process may have trimmed it) */
+  from_seq: number;
 };
 
 /** A stored reply for `Idempotency-Key` retries; `fingerprint` is what was asked. */
@@ -96,6 +150,8 @@ export type StoredRoom = {
   messages: MessageRow[];
   ticks: TickRow[];
   audit: { max_seq: number; count: number };
+  /** absent: the server's retention, history from the room's creation */
+  history?: HistorySettingsRow;
 };
 
 /** Rows written as they are now (inserted, or replacing the row with the same key). */
@@ -108,6 +164,8 @@ export type PutRows = {
   ticks?: TickRow[];
   audit?: AuditRow[];
   idempotency?: IdempotencyRow[];
+  /** rows a commit adds to its room's history */
+  history?: HistoryRow[];
 };
 
 /** What one room's commit changes. */
@@ -120,6 +178,13 @@ export type RoomWrite = {
   put: PutRows;
   remove?: { state?: StateKey[]; actions?: string[]; views?: string[] };
   presence?: PresenceRow[];
+  /** the room's retention changed (written only with a commit: under the seq compare-and-set) */
+  history_settings?: HistorySettingsRow;
+  /**
+   * history before commit `to` is trimmed: headers and messages rows from `from` on, versions superseded at
+   * or before `to`, deletions; `from_seq` becomes `to` (never moves back). No commit of its own.
+   */
+  history_trim?: { from: number; to: number; to_ts: string };
 };
 
 /** One atomic batch: all of it is written, or none of it. */
@@ -156,6 +221,28 @@ export class CommitError extends Error {
 export type AuditQuery = { agent?: string; limit: number; after?: number; max_seq?: number };
 export type RoomListing = { id: string; created_at: string; meta: unknown };
 
+/** The reads of a room's history; its rows are written by `commit` with the rest of a commit. */
+export interface HistoryStore {
+  /** Timeline headers matching the query, in its order. */
+  readCommits(roomId: string, q: CommitQuery): Promise<HistoryRow[]>;
+  /** Every row but the header of the given commits, oldest first. */
+  readCommitWrites(roomId: string, seqs: number[]): Promise<HistoryRow[]>;
+  /** The retained versions of one key before `before`, newest first, each with its commit's header. */
+  readVersions(
+    roomId: string,
+    scope: string,
+    key: string,
+    before: number,
+    limit: number,
+  ): Promise<{ row: HistoryRow; head?: HistoryRow }[]>;
+  /** The room as it stood right after commit `seq`. */
+  readAt(roomId: string, seq: number): Promise<HistoryAt>;
+  /** Commit times from `from` on (at most `limit`), oldest first: where age-based retention cuts. */
+  readCommitTimes(roomId: string, from: number, limit: number): Promise<{ seq: number; ts: string }[]>;
+  /** Every history row up to `maxSeq`, in (scope, key, seq) order (export). */
+  readHistory(roomId: string, maxSeq: number): Promise<HistoryRow[]>;
+}
+
 export interface RoomStore {
   loadRoom(id: string): Promise<StoredRoom | undefined>;
   /** Writes the batch in one transaction; rejects with `CommitError`. */
@@ -169,6 +256,8 @@ export interface RoomStore {
     key: string,
     since: string,
   ): Promise<IdempotencyRow | undefined>;
+  /** A room's history (migration 6). */
+  readonly history: HistoryStore;
   /** Rooms a token hash belongs to (as room, view or agent token), oldest first. */
   roomsForToken(tokenHash: string): Promise<RoomListing[]>;
   /** The stored commit counter of each room that exists. */

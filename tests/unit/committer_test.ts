@@ -27,6 +27,7 @@ class RecordingStore implements RoomStore {
   readReply = () => Promise.resolve(undefined);
   roomsForToken = () => Promise.resolve([]);
   roomSeqs = () => Promise.resolve(new Map());
+  history = {} as RoomStore["history"];
   ping = () => Promise.resolve();
   close() {}
 }

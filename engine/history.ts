@@ -1,0 +1,192 @@
+/**
+ * @module engine/history — a room's timeline (`GET /history`) and one key's versions (`GET /state/history`),
+ * read from storage after the room's commits are durable and shown with the reader's privacy (privacy.ts):
+ * writes to scopes it may not read are left out, and a commit with nothing left that it may see is left out
+ * whole; refusals only to their invoker and the room and view tokens.
+ */
+import {
+  HISTORY_LIMIT_DEFAULT,
+  HISTORY_LIMIT_MAX,
+  HISTORY_SCAN_MAX,
+  VERSIONS_LIMIT_DEFAULT,
+  VERSIONS_LIMIT_MAX,
+} from "../config.ts";
+import { ApiError } from "../errors.ts";
+import { publicAction } from "./builtins.ts";
+import type { ReadCtx } from "./context.ts";
+import type { Engine } from "./engine.ts";
+import { type CommitHead, HISTORY, type MemberRow } from "./history_rows.ts";
+import { messageView } from "./messages.ts";
+import type { ActionDef, HistoryRow, ViewDef } from "./model.ts";
+import { canReadAudit, canReadScope } from "./privacy.ts";
+import { refusalFor } from "./refusals.ts";
+import { historyFrom } from "./retention.ts";
+import type { Room } from "./room.ts";
+
+export type TimelineQuery = {
+  after?: number;
+  before?: number;
+  limit?: number;
+  agent?: string;
+  action?: string;
+  scope?: string;
+  key?: string;
+  order?: "asc" | "desc";
+};
+
+/** A write as the timeline shows it. */
+type WriteView = { scope: string; key: string; version: number; value?: unknown; deleted?: true };
+
+/** A message row's value: the message as it was after that commit (sent: not yet claimed). */
+function messageAt(room: Room, row: HistoryRow): unknown {
+  const m = room.messages[Number(row.key) - 1];
+  if (!m) return null;
+  const v = messageView(m);
+  return row.version === 1 && m.claim_seq !== row.seq ? { ...v, claimed_by: null, claimed_at: null } : v;
+}
+
+/** One commit for the reader, or null when it may see nothing of it. */
+function commitFor(rc: ReadCtx, head: HistoryRow, rows: HistoryRow[]): Record<string, unknown> | null {
+  const h = head.value as CommitHead;
+  const reader = rc.caller;
+  const own = canReadAudit(reader, h.agent);
+  if (!h.ok && !own) return null;
+  const writes: WriteView[] = [];
+  const actions: Record<string, unknown>[] = [];
+  const views: Record<string, unknown>[] = [];
+  const agents: Record<string, unknown>[] = [];
+  for (const r of rows) {
+    if (r.scope === HISTORY.tick) continue;
+    if (r.scope === HISTORY.action) {
+      actions.push(r.value === undefined ? { id: r.key, deleted: true } : publicAction(r.value as ActionDef));
+    } else if (r.scope === HISTORY.view) {
+      const v = (r.value as { def: ViewDef } | undefined)?.def;
+      views.push(v ? { ...v } : { id: r.key, deleted: true });
+    } else if (r.scope === HISTORY.agent) {
+      agents.push({ id: r.key, ...(r.value as MemberRow) });
+    } else if (canReadScope(reader, r.scope)) {
+      const value = r.scope === HISTORY.messages ? messageAt(rc.room, r) : r.value;
+      writes.push(
+        value === undefined && r.scope !== HISTORY.messages
+          ? { scope: r.scope, key: r.key, version: r.version, deleted: true }
+          : { scope: r.scope, key: r.key, version: r.version, value },
+      );
+    }
+  }
+  if (!own && !writes.length && !actions.length && !views.length && !agents.length) return null;
+  const out: Record<string, unknown> = {
+    seq: head.seq,
+    ts: head.updated_at,
+    agent: h.agent,
+    action: h.action,
+    ok: h.ok,
+    writes,
+  };
+  if (actions.length) out.actions = actions;
+  if (views.length) out.views = views;
+  if (agents.length) out.agents = agents;
+  if (!h.ok) {
+    out.error = h.error ?? null;
+    out.message = h.message ?? null;
+    const detail = refusalFor(reader, h.detail);
+    if (detail) out.detail = detail;
+  }
+  return out;
+}
+
+function checkScope(rc: ReadCtx, scope: string | undefined, key: string | undefined): void {
+  if (key !== undefined && scope === undefined) {
+    throw new ApiError("invalid_query", "key needs scope", { field: "key" });
+  }
+  if (scope !== undefined && !canReadScope(rc.caller, scope)) {
+    throw new ApiError("scope_denied", `${rc.caller.id} may not read scope ${scope}`, { scope });
+  }
+}
+
+/**
+ * `GET /history`: commits newest first (`order=asc`: oldest first), each with what the reader may see of
+ * it. `next` continues the listing (`before=next`, or `after=next` ascending), null at the end; a page can
+ * be short when most commits are hidden from the reader (at most HISTORY_SCAN_MAX are read per page).
+ */
+export async function readTimeline(eng: Engine, rc: ReadCtx, q: TimelineQuery) {
+  checkScope(rc, q.scope, q.key);
+  const room = rc.room;
+  await eng.rooms.settle(room);
+  const limit = Math.max(1, Math.min(q.limit ?? HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX));
+  const order = q.order ?? "desc";
+  const from = historyFrom(room);
+  let after = Math.max(q.after ?? -1, from - 1);
+  let before = q.before;
+  // tokens see every commit: read exactly a page; agents may see few, so read more per round trip
+  const chunk = rc.caller.kind === "agent" ? Math.max(limit * 2, 100) : limit;
+  const commits: Record<string, unknown>[] = [];
+  let next: number | null = null;
+  for (let scanned = 0; scanned < HISTORY_SCAN_MAX;) {
+    const n = Math.min(chunk, HISTORY_SCAN_MAX - scanned);
+    const heads = await eng.rooms.history.readCommits(room.id, {
+      after: after >= 0 ? after : undefined,
+      before,
+      order,
+      limit: n,
+      agent: q.agent,
+      action: q.action,
+      scope: q.scope,
+      key: q.key,
+    });
+    const rows = await eng.rooms.history.readCommitWrites(room.id, heads.map((h) => h.seq));
+    const bySeq = Map.groupBy(rows, (r) => r.seq);
+    let last: number | undefined;
+    for (const head of heads) {
+      last = head.seq;
+      const c = commitFor(rc, head, bySeq.get(head.seq) ?? []);
+      if (c && commits.push(c) === limit) break;
+    }
+    scanned += heads.length;
+    if (commits.length === limit) {
+      next = last!;
+      break;
+    }
+    if (heads.length < n || last === undefined) break;
+    if (scanned >= HISTORY_SCAN_MAX) next = last;
+    if (order === "desc") before = last;
+    else after = last;
+  }
+  return { commits, next, oldest_seq: from, cursor: room.seq };
+}
+
+export type VersionsQuery = { scope?: string; key?: string; before?: number; limit?: number };
+
+/** `GET /state/history`: every retained version of one key, newest first, with the commit that wrote it. */
+export async function readVersions(eng: Engine, rc: ReadCtx, q: VersionsQuery) {
+  if (q.scope === undefined || q.key === undefined) {
+    throw new ApiError("invalid_query", "scope and key are required", {
+      field: q.scope === undefined ? "scope" : "key",
+    });
+  }
+  checkScope(rc, q.scope, q.key);
+  const room = rc.room;
+  await eng.rooms.settle(room);
+  const limit = Math.max(1, Math.min(q.limit ?? VERSIONS_LIMIT_DEFAULT, VERSIONS_LIMIT_MAX));
+  const found = await eng.rooms.history.readVersions(
+    room.id,
+    q.scope,
+    q.key,
+    q.before ?? Number.MAX_SAFE_INTEGER,
+    limit,
+  );
+  const versions = found.map(({ row, head }) => {
+    const h = head?.value as CommitHead | undefined;
+    const value = row.scope === HISTORY.messages ? messageAt(room, row) : row.value;
+    return {
+      seq: row.seq,
+      version: row.version,
+      ...(value === undefined ? { deleted: true } : { value }),
+      ts: head?.updated_at ?? row.updated_at ?? null,
+      // the oldest retained version may have been written by a commit the history no longer lists
+      agent: h?.agent ?? null,
+      action: h?.action ?? null,
+    };
+  });
+  const next = found.length === limit ? found[found.length - 1].row.seq : null;
+  return { scope: q.scope, key: q.key, versions, next, oldest_seq: historyFrom(room) };
+}

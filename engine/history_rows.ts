@@ -1,0 +1,143 @@
+/**
+ * @module engine/history_rows — what a commit leaves in its room's history (a commit-time effect, called by
+ * applyTx): a header row (who, what, the outcome, a refusal's reason) and one row per thing written. The
+ * rows hold the entries' own value objects (their JSON is made once, with the state row's, at the flush).
+ */
+import type { Agent, AuditRow, Change, HistoryRow } from "./model.ts";
+import type { Room } from "./room.ts";
+import type { Tx } from "./tx.ts";
+
+/**
+ * Where a history row sits (schema.ts migration 6): the header of a commit (scope and key ""), state entries
+ * under their own scope and key, messages under `_messages` (key: the message seq; version 1 sent, 2
+ * claimed), and the room's make-up under scopes no state scope can be named (`#…`).
+ */
+export const HISTORY = {
+  commit: "",
+  messages: "_messages",
+  action: "#action",
+  view: "#view",
+  agent: "#agent",
+  tick: "#tick",
+} as const;
+
+/** A commit's header: who did what and how it ended (a refusal with its reason, as its invoker saw it). */
+export type CommitHead = {
+  agent: string;
+  action: string;
+  ok: boolean;
+  error?: string;
+  message?: string;
+  detail?: Record<string, unknown>;
+};
+
+/** A member as history keeps it: no token hash, no presence that is not committed. */
+export type MemberRow = Pick<
+  Agent,
+  "name" | "role" | "meta" | "grants" | "joined_at" | "status" | "last_heartbeat"
+>;
+
+export function memberRow(a: Agent): MemberRow {
+  return {
+    name: a.name,
+    role: a.role,
+    meta: a.meta,
+    grants: a.grants,
+    joined_at: a.joined_at,
+    status: a.status,
+    last_heartbeat: a.last_heartbeat,
+  };
+}
+
+/** Stages commit `seq`'s history rows in the room's pending writes (after applyTx applied the Tx). */
+export function recordHistory(tx: Tx, seq: number, changes: Change[], audit: AuditRow | null): void {
+  const room = tx.room;
+  const d = room.rt.dirty;
+  const add = (row: HistoryRow) => d.addHistory(row);
+  const head: CommitHead = {
+    agent: audit?.agent ?? tx.caller.id,
+    action: audit?.action ?? tx.label,
+    ok: audit?.ok ?? true,
+  };
+  if (audit && !audit.ok) {
+    if (audit.error) head.error = audit.error;
+    if (audit.message) head.message = audit.message;
+    if (audit.detail && Object.keys(audit.detail).length) head.detail = audit.detail;
+  }
+  add({ scope: HISTORY.commit, key: "", seq, version: 0, value: head, updated_at: tx.iso });
+  let ticked: Set<string> | undefined;
+  for (const c of changes) {
+    const e = c.deleted ? undefined : room.getEntry(c.scope, c.key);
+    if (!e) {
+      add({ scope: c.scope, key: c.key, seq, version: c.version });
+      continue;
+    }
+    add({
+      scope: e.scope,
+      key: e.key,
+      seq,
+      version: e.version,
+      value: e.value,
+      updated_at: e.updated_at,
+      timer: e.timer ?? undefined,
+      enabled: e.enabled,
+      sort_key: e.sort_key,
+    });
+    // a write to a logical timer's key moved its tick count (applyTx counted it)
+    const target = `${e.scope}.${e.key}`;
+    if (room.ticks.has(target)) (ticked ??= new Set()).add(target);
+  }
+  for (const t of tx.newTicks) (ticked ??= new Set()).add(t);
+  for (const t of ticked ?? []) add({ scope: HISTORY.tick, key: t, seq, version: 0, value: room.tick(t) });
+  for (const m of tx.newMessages) {
+    m.commit_seq = seq;
+    add({ scope: HISTORY.messages, key: String(m.seq), seq, version: 1 });
+  }
+  for (const [s, m] of tx.updatedMessages) {
+    m.claim_seq = seq;
+    add({ scope: HISTORY.messages, key: String(s), seq, version: 2 });
+  }
+  for (const [id, a] of tx.actions) {
+    add({ scope: HISTORY.action, key: id, seq, version: 0, value: a ?? undefined });
+  }
+  for (const [id, v] of tx.views) {
+    const value = v ? { def: v, position: room.viewOrder.indexOf(id) } : undefined;
+    add({ scope: HISTORY.view, key: id, seq, version: 0, value });
+  }
+  for (const [id, a] of tx.agents) {
+    add({ scope: HISTORY.agent, key: id, seq, version: 0, value: memberRow(a) });
+  }
+}
+
+/** Rows for a room whose history begins now, with what it holds (an import without history). */
+export function baselineRows(room: Room): HistoryRow[] {
+  const seq = room.seq;
+  const rows: HistoryRow[] = [];
+  for (const m of room.scopes.values()) {
+    for (const e of m.values()) {
+      rows.push({
+        scope: e.scope,
+        key: e.key,
+        seq: Math.min(e.seq, seq),
+        version: e.version,
+        value: e.value,
+        updated_at: e.updated_at,
+        timer: e.timer ?? undefined,
+        enabled: e.enabled,
+        sort_key: e.sort_key,
+      });
+    }
+  }
+  for (const [id, a] of room.actions) {
+    rows.push({ scope: HISTORY.action, key: id, seq, version: 0, value: a });
+  }
+  room.viewOrder.forEach((id, position) => {
+    const def = room.views.get(id);
+    if (def) rows.push({ scope: HISTORY.view, key: id, seq, version: 0, value: { def, position } });
+  });
+  for (const [id, a] of room.agents) {
+    rows.push({ scope: HISTORY.agent, key: id, seq, version: 0, value: memberRow(a) });
+  }
+  for (const [t, n] of room.ticks) rows.push({ scope: HISTORY.tick, key: t, seq, version: 0, value: n });
+  return rows;
+}
