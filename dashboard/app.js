@@ -12,6 +12,7 @@ import { initMessages, MSG_PAGE, reloadMessagePage, renderMessages } from "./mes
 import { renderActions } from "./actions_panel.js";
 import { renderViews } from "./views_panel.js";
 import { initAudit, renderAudit } from "./audit_panel.js";
+import { initTimeline, renderTimeline } from "./timeline_panel.js";
 import { initCel } from "./cel_console.js";
 import { initInvoke } from "./invoke_dialog.js";
 
@@ -29,6 +30,7 @@ function renderAll() {
   renderActions(d);
   renderViews(d);
   renderAudit(d);
+  renderTimeline(d);
 }
 
 // one /poll at a time; a refresh asked for meanwhile runs once more after it
@@ -170,6 +172,7 @@ trackOpenState();
 initState();
 initMessages();
 initAudit();
+initTimeline();
 initCel();
 initInvoke(refresh);
 start();
