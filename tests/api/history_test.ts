@@ -137,7 +137,7 @@ Deno.test("GET /history pages with next, newest or oldest first, and filters", a
 });
 
 Deno.test("GET /state/history lists every version of a key with the commit that wrote it", async () => {
-  const { s, req, room, alice } = await playedRoom();
+  const { s, req, alice } = await playedRoom();
   await using _ = s;
   const r = await req("GET", "/state/history?scope=_shared&key=turn", alice);
   assert.equal(r.status, 200, r.text);
