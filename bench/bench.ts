@@ -7,7 +7,7 @@
  * and again in the database file after SIGKILL-ing the server), and prints one `name: value unit` per line,
  * `#` commentary, and finally one JSON object with every figure and the verdict on each target.
  *
- * Sections (for --only): ceiling, invoke, setstate, context, wait, aging, rooms, game.
+ * Sections (for --only): ceiling, invoke, setstate, context, wait, aging, rooms, game, history.
  * --quick keeps the whole run under a minute; the full run stays under about six.
  */
 import { createClient } from "@libsql/client";
@@ -24,6 +24,7 @@ import {
   sleep,
   summary,
 } from "./_load.ts";
+import { benchHistory } from "./history.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const args = Deno.args;
@@ -56,6 +57,7 @@ const CFG = QUICK
     agingN: 20_000,
     rooms: 2_000,
     roomConc: 16,
+    historyCommits: 20_000,
   }
   : {
     warm: 1000,
@@ -69,6 +71,7 @@ const CFG = QUICK
     agingN: 100_000,
     rooms: 10_000,
     roomConc: 16,
+    historyCommits: 100_000,
   };
 
 // ---------------------------------------------------------------- output
@@ -728,6 +731,8 @@ const TARGETS: Target[] = [
   { figure: "rooms_rss_after", op: "<=", limit: 200, text: "RSS after the rooms <= 200 MB" },
   { figure: "aging_ratio", op: ">=", limit: 0.9, text: "after 100k invocations within 10 % of fresh" },
   { figure: "correctness_failures", op: "<=", limit: 0, text: "zero lost writes" },
+  { figure: "history_page100_c1_p50", op: "<=", limit: 5, text: "GET /history?limit=100 p50 <= 5 ms" },
+  { figure: "history_context_at_c1_p50", op: "<=", limit: 20, text: "/context?at= p50 <= 20 ms" },
 ];
 
 function verdicts() {
@@ -800,6 +805,18 @@ async function main() {
       api.close();
       await server.stop();
     }
+  }
+  if (want("history")) {
+    // its own servers and file: it stops them to measure the storage each commit took
+    await section("history", () =>
+      benchHistory({
+        spawn: (env) => spawn("main.ts", env, profFlags()),
+        fig,
+        note,
+        fail,
+        loopFigs,
+        cfg: { warm: CFG.warm, windows: CFG.windows, windowMs: CFG.windowMs, commits: CFG.historyCommits },
+      }));
   }
   await Deno.remove(dir, { recursive: true }).catch(() => {});
 

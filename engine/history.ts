@@ -117,11 +117,12 @@ export async function readTimeline(eng: Engine, rc: ReadCtx, q: TimelineQuery) {
   const from = historyFrom(room);
   let after = Math.max(q.after ?? -1, from - 1);
   let before = q.before;
-  // tokens see every commit: read exactly a page; agents may see few, so read more per round trip
-  const chunk = rc.caller.kind === "agent" ? Math.max(limit * 2, 100) : limit;
+  // a page's worth of headers first (tokens see every commit); an agent who saw few of them reads more
+  // per round trip after that
+  let chunk = limit;
   const commits: Record<string, unknown>[] = [];
   let next: number | null = null;
-  for (let scanned = 0; scanned < HISTORY_SCAN_MAX;) {
+  for (let scanned = 0; scanned < HISTORY_SCAN_MAX; chunk = Math.min(chunk * 4, 1000)) {
     const n = Math.min(chunk, HISTORY_SCAN_MAX - scanned);
     const heads = await eng.rooms.history.readCommits(room.id, {
       after: after >= 0 ? after : undefined,

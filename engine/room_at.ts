@@ -11,8 +11,7 @@ import { enterRoom } from "./access.ts";
 import type { ReadCtx } from "./context.ts";
 import type { Engine } from "./engine.ts";
 import { HISTORY, type MemberRow } from "./history_rows.ts";
-import { indexMessage } from "./messages.ts";
-import type { ActionDef, Agent, Entry, Message, ViewDef } from "./model.ts";
+import type { ActionDef, Agent, Entry, ViewDef } from "./model.ts";
 import type { Op } from "./op.ts";
 import { historyFrom } from "./retention.ts";
 import { Room } from "./room.ts";
@@ -130,24 +129,41 @@ export async function roomAt(eng: Engine, live: Room, seq: number): Promise<{ ro
     room.views.set(v.id, v.def);
     room.viewOrder.push(v.id);
   }
-  const sent = messagesBy(live.messages, seq);
+  messagesAt(room, live, seq);
+  return { room, ts };
+}
+
+/**
+ * The messages sent by commit `seq`, unclaimed where the claim came later: the live log's first ones
+ * (it is in commit order; unknown commits are from before history), with its per-agent indexes cut there.
+ */
+function messagesAt(room: Room, live: Room, seq: number): void {
+  const sent = countWhile(live.messages.length, (i) => (live.messages[i].commit_seq ?? 0) <= seq);
+  room.messages = live.messages.slice(0, sent);
   for (let i = 0; i < sent; i++) {
-    const m = live.messages[i];
-    indexMessage(room, (m.claim_seq ?? 0) > seq ? { ...m, claimed_by: null, claimed_at: null } : m);
+    const m = room.messages[i];
+    if ((m.claim_seq ?? 0) > seq) room.messages[i] = { ...m, claimed_by: null, claimed_at: null };
   }
+  const cut = (from: Map<string, number[]>, to: Map<string, number[]>) => {
+    for (const [agent, seqs] of from) {
+      const n = countWhile(seqs.length, (i) => seqs[i] <= sent);
+      if (n) to.set(agent, seqs.slice(0, n));
+    }
+  };
+  cut(live.ownSeqs, room.ownSeqs);
+  cut(live.directedSeqs, room.directedSeqs);
   // read markers are not history: the present one, as far as the messages of then go
   for (const a of room.agents.values()) {
     a.last_seen_seq = Math.min(live.agents.get(a.id)?.last_seen_seq ?? 0, sent);
   }
-  return { room, ts };
 }
 
-/** How many messages had been sent by commit `seq` (they are in commit order; unknown: before history). */
-function messagesBy(messages: Message[], seq: number): number {
-  let lo = 0, hi = messages.length;
+/** How many of the first `n` indexes satisfy `holds` (which holds for a prefix of them). */
+function countWhile(n: number, holds: (i: number) => boolean): number {
+  let lo = 0, hi = n;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if ((messages[mid].commit_seq ?? 0) <= seq) lo = mid + 1;
+    if (holds(mid)) lo = mid + 1;
     else hi = mid;
   }
   return lo;

@@ -2,27 +2,51 @@
  * @module store/libsql_history — the reads of a room's history on libSQL: timeline headers, the rows of
  * given commits, one key's versions, the room at a commit (the latest row of each key at or before it, by
  * index seeks), commit times for retention, and every row for an export. SQL only: no privacy, no rules.
+ * Each read comes back as one JSON document built by SQLite (the driver's cost is per row it hands over).
  */
-import type { Client, InValue, Row } from "@libsql/client";
+import type { Client, InValue } from "@libsql/client";
 import type { CommitQuery, HistoryAt, HistoryRow, HistoryStore } from "./room_store.ts";
 
 const HEAD = "scope = '' AND key = ''";
-const COLS = "scope, key, seq, version, value, updated_at, timer, enabled, sort_key";
 
-function rowOf(r: Row): HistoryRow {
-  const out: HistoryRow = {
-    scope: String(r.scope),
-    key: String(r.key),
-    seq: Number(r.seq),
-    version: Number(r.version),
-  };
-  if (r.value !== null && r.value !== undefined) out.value = JSON.parse(String(r.value));
-  if (r.updated_at !== null && r.updated_at !== undefined) out.updated_at = String(r.updated_at);
-  if (r.timer !== null && r.timer !== undefined) out.timer = JSON.parse(String(r.timer));
-  if (r.enabled !== null && r.enabled !== undefined) out.enabled = String(r.enabled);
-  if (r.sort_key !== null && r.sort_key !== undefined) out.sort_key = Number(r.sort_key);
+/** A row of table alias `t` as a JSON array: scope, key, seq, version, deleted, value, updated_at, … */
+const rowJson = (t: string) =>
+  `json_array(${t}.scope, ${t}.key, ${t}.seq, ${t}.version, ${t}.value IS NULL, json(${t}.value), ${t}.updated_at,
+     json(${t}.timer), ${t}.enabled, ${t}.sort_key)`;
+
+type RowArray = [
+  string,
+  string,
+  number,
+  number,
+  number,
+  unknown,
+  string | null,
+  unknown,
+  string | null,
+  number | null,
+];
+
+function rowOf(a: RowArray): HistoryRow {
+  const out: HistoryRow = { scope: a[0], key: a[1], seq: a[2], version: a[3] };
+  if (!a[4]) out.value = a[5];
+  if (a[6] !== null) out.updated_at = a[6];
+  if (a[7] !== null) out.timer = a[7];
+  if (a[8] !== null) out.enabled = a[8];
+  if (a[9] !== null) out.sort_key = a[9];
   return out;
 }
+
+/** The JSON document of a one-row, one-column answer (`[]` when there are no rows). */
+async function document<T>(db: Client, sql: string, args: InValue[]): Promise<T[]> {
+  const r = await db.execute({ sql, args });
+  const text = r.rows[0]?.[0];
+  return text === null || text === undefined ? [] : JSON.parse(String(text));
+}
+
+/** `inner` selects `j` (a row's JSON) and `o` (its order) with any ORDER BY / LIMIT; rows come back in order. */
+const aggregate = (inner: string, desc = false) =>
+  `SELECT json_group_array(json(j) ORDER BY o ${desc ? "DESC" : "ASC"}) FROM (${inner})`;
 
 export class LibsqlHistory implements HistoryStore {
   constructor(readonly db: Client) {}
@@ -35,42 +59,50 @@ export class LibsqlHistory implements HistoryStore {
     if (q.before !== undefined) where.push("h.seq < ?"), args.push(q.before);
     if (q.agent !== undefined) where.push("json_extract(h.value, '$.agent') = ?"), args.push(q.agent);
     if (q.action !== undefined) where.push("json_extract(h.value, '$.action') = ?"), args.push(q.action);
-    const order = q.order === "asc" ? "ASC" : "DESC";
-    let sql: string;
+    const desc = q.order !== "asc";
+    const order = desc ? "DESC" : "ASC";
+    const and = where.map((x) => ` AND ${x}`).join("");
+    let inner: string;
     if (q.scope !== undefined && q.key !== undefined) {
-      sql = `SELECT h.* FROM history w JOIN history h ON h.room_id = w.room_id AND h.scope = '' AND h.key = ''
-             AND h.seq = w.seq
-           WHERE w.room_id = ?1 AND w.scope = ? AND w.key = ? ${where.map((x) => `AND ${x}`).join(" ")}
-           ORDER BY w.seq ${order} LIMIT ?`;
+      inner = `SELECT ${rowJson("h")} AS j, h.seq AS o FROM history w JOIN history h
+                 ON h.room_id = w.room_id AND h.scope = '' AND h.key = '' AND h.seq = w.seq
+               WHERE w.room_id = ?1 AND w.scope = ? AND w.key = ?${and} ORDER BY w.seq ${order} LIMIT ?`;
       args.splice(1, 0, q.scope, q.key);
     } else {
       if (q.scope !== undefined) {
         where.push("EXISTS (SELECT 1 FROM history w WHERE w.room_id = ?1 AND w.seq = h.seq AND w.scope = ?)");
         args.push(q.scope);
       }
-      sql = `SELECT h.* FROM history h WHERE h.room_id = ?1 AND h.scope = '' AND h.key = '' ${
-        where.map((x) => `AND ${x}`).join(" ")
-      } ORDER BY h.seq ${order} LIMIT ?`;
+      inner = `SELECT ${rowJson("h")} AS j, h.seq AS o FROM history h WHERE h.room_id = ?1 AND h.scope = ''
+                 AND h.key = ''${where.map((x) => ` AND ${x}`).join("")} ORDER BY h.seq ${order} LIMIT ?`;
     }
     args.push(q.limit);
-    const r = await this.db.execute({ sql, args });
-    return r.rows.map(rowOf);
+    return (await document<RowArray>(this.db, aggregate(inner, desc), args)).map(rowOf);
   }
 
   /** The rows (headers aside) of the given commits, in seq order. */
   async readCommitWrites(roomId: string, seqs: number[]): Promise<HistoryRow[]> {
     if (!seqs.length) return [];
+    const lo = Math.min(...seqs), hi = Math.max(...seqs);
     const out: HistoryRow[] = [];
-    for (let i = 0; i < seqs.length; i += 500) {
-      const chunk = seqs.slice(i, i + 500);
-      const r = await this.db.execute({
-        sql: `SELECT ${COLS} FROM history WHERE room_id = ? AND seq IN (${chunk.map(() => "?").join(",")})
-            AND scope <> '' ORDER BY seq, scope, key`,
-        args: [roomId, ...chunk],
-      });
-      for (const row of r.rows) out.push(rowOf(row));
+    // a page of (nearly) consecutive commits: one range of the seq index instead of a seek per commit
+    const chunks = hi - lo < seqs.length * 2 ? [undefined] : Array.from(
+      { length: Math.ceil(seqs.length / 500) },
+      (_, i) => seqs.slice(i * 500, i * 500 + 500),
+    );
+    for (const chunk of chunks) {
+      const where = chunk ? `seq IN (${chunk.map(() => "?").join(",")})` : "seq BETWEEN ? AND ?";
+      const rows = await document<RowArray>(
+        this.db,
+        `SELECT json_group_array(${rowJson("h")} ORDER BY h.seq, h.scope, h.key) FROM history h
+         WHERE h.room_id = ? AND h.${where} AND h.scope <> ''`,
+        [roomId, ...(chunk ?? [lo, hi])],
+      );
+      for (const r of rows) out.push(rowOf(r));
     }
-    return out;
+    if (chunks[0] !== undefined) return out;
+    const want = new Set(seqs);
+    return out.filter((r) => want.has(r.seq));
   }
 
   /** One key's versions before `before`, newest first, each with the header of its commit (if retained). */
@@ -81,35 +113,24 @@ export class LibsqlHistory implements HistoryStore {
     before: number,
     limit: number,
   ): Promise<{ row: HistoryRow; head?: HistoryRow }[]> {
-    const r = await this.db.execute({
-      sql: `SELECT v.scope, v.key, v.seq, v.version, v.value, v.updated_at, v.timer, v.enabled, v.sort_key,
-            h.value AS head, h.updated_at AS head_ts
-          FROM history v LEFT JOIN history h ON h.room_id = v.room_id AND h.scope = '' AND h.key = ''
-            AND h.seq = v.seq
-          WHERE v.room_id = ? AND v.scope = ? AND v.key = ? AND v.seq < ? ORDER BY v.seq DESC LIMIT ?`,
-      args: [roomId, scope, key, before, limit],
-    });
-    return r.rows.map((x) => {
-      const row = rowOf(x);
-      if (x.head === null || x.head === undefined) return { row };
-      return {
-        row,
-        head: {
-          scope: "",
-          key: "",
-          seq: row.seq,
-          version: 0,
-          value: JSON.parse(String(x.head)),
-          updated_at: String(x.head_ts),
-        },
-      };
-    });
+    const inner = `SELECT json_array(${rowJson("v")}, ${rowJson("h")}) AS j, v.seq AS o
+                   FROM history v LEFT JOIN history h ON h.room_id = v.room_id AND h.scope = '' AND h.key = ''
+                     AND h.seq = v.seq
+                   WHERE v.room_id = ? AND v.scope = ? AND v.key = ? AND v.seq < ? ORDER BY v.seq DESC LIMIT ?`;
+    const found = await document<[RowArray, RowArray]>(this.db, aggregate(inner, true), [
+      roomId,
+      scope,
+      key,
+      before,
+      limit,
+    ]);
+    return found.map(([v, h]) => (h[0] === null ? { row: rowOf(v) } : { row: rowOf(v), head: rowOf(h) }));
   }
 
   /**
    * The room right after commit `seq`: the scopes are walked by index seeks (the smallest scope, then the
    * next after it, …), the keys of each likewise, and each key's latest row at or before `seq` is one more
-   * seek — about three seeks per key, however long the history (`_messages` rows are not needed: the
+   * seek — two seeks per key, however long the history (`_messages` rows are not needed: the
    * messages carry their commits).
    */
   async readAt(roomId: string, seq: number): Promise<HistoryAt> {
@@ -129,29 +150,30 @@ export class LibsqlHistory implements HistoryStore {
                 SELECT scope, (SELECT MIN(key) FROM history WHERE room_id = ?1 AND scope = k.scope AND key > k.key)
                 FROM k WHERE k.key IS NOT NULL
               )
-            SELECT h.scope, h.key, h.seq, h.version, h.value, h.updated_at, h.timer, h.enabled, h.sort_key
-            FROM k JOIN history h ON h.room_id = ?1 AND h.scope = k.scope AND h.key = k.key
-              AND h.seq = (SELECT MAX(seq) FROM history
-                           WHERE room_id = ?1 AND scope = k.scope AND key = k.key AND seq <= ?2)
+            SELECT json_group_array(json((
+              SELECT ${rowJson("h")} FROM history h
+              WHERE h.room_id = ?1 AND h.scope = k.scope AND h.key = k.key AND h.seq <= ?2
+              ORDER BY h.seq DESC LIMIT 1)))
+            FROM k
             WHERE k.key IS NOT NULL`,
         args: [roomId, seq],
       },
-      { sql: `SELECT ${COLS} FROM history WHERE room_id = ? AND ${HEAD} AND seq = ?`, args: [roomId, seq] },
+      {
+        sql: `SELECT json_group_array(${
+          rowJson("h")
+        }) FROM history h WHERE h.room_id = ? AND h.${HEAD} AND h.seq = ?`,
+        args: [roomId, seq],
+      },
       { sql: "SELECT from_seq FROM history_rooms WHERE room_id = ?", args: [roomId] },
     ], "read");
-    const head = rs[1].rows[0];
-    return {
-      rows: rs[0].rows.map(rowOf),
-      ...(head ? { head: rowOf(head) } : {}),
-      from_seq: Number(rs[2].rows[0]?.from_seq ?? 0),
-    };
+    // a key first written after the commit has no row then (null)
+    const parse = (i: number) =>
+      (JSON.parse(String(rs[i].rows[0][0])) as (RowArray | null)[]).filter((r) => r !== null).map(rowOf);
+    const head = parse(1)[0];
+    return { rows: parse(0), ...(head ? { head } : {}), from_seq: Number(rs[2].rows[0]?.from_seq ?? 0) };
   }
 
-  async readCommitTimes(
-    roomId: string,
-    from: number,
-    limit: number,
-  ): Promise<{ seq: number; ts: string }[]> {
+  async readCommitTimes(roomId: string, from: number, limit: number): Promise<{ seq: number; ts: string }[]> {
     const r = await this.db.execute({
       sql:
         `SELECT seq, updated_at FROM history WHERE room_id = ? AND ${HEAD} AND seq >= ? ORDER BY seq LIMIT ?`,
@@ -161,10 +183,12 @@ export class LibsqlHistory implements HistoryStore {
   }
 
   async readHistory(roomId: string, maxSeq: number): Promise<HistoryRow[]> {
-    const r = await this.db.execute({
-      sql: `SELECT ${COLS} FROM history WHERE room_id = ? AND seq <= ? ORDER BY scope, key, seq`,
-      args: [roomId, maxSeq],
-    });
-    return r.rows.map(rowOf);
+    const rows = await document<RowArray>(
+      this.db,
+      `SELECT json_group_array(${rowJson("h")} ORDER BY h.scope, h.key, h.seq) FROM history h
+       WHERE h.room_id = ? AND h.seq <= ?`,
+      [roomId, maxSeq],
+    );
+    return rows.map(rowOf);
   }
 }
