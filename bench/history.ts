@@ -121,7 +121,10 @@ export async function benchHistory(d: HistoryBenchDeps): Promise<void> {
       const st = await db.execute("SELECT name, SUM(pgsize) AS bytes FROM dbstat GROUP BY name");
       const size = (name: string) => Number(st.rows.find((x) => x.name === name)?.bytes ?? 0);
       d.fig("history_table_bytes_per_commit", (size("history") + size("history_by_seq")) / N, "bytes");
-      const rows = await db.execute({ sql: "SELECT COUNT(*) AS n FROM history WHERE room_id = ?", args: [room.id] });
+      const rows = await db.execute({
+        sql: "SELECT COUNT(*) AS n FROM history WHERE room_id = ?",
+        args: [room.id],
+      });
       d.fig("history_rows_per_commit", Number(rows.rows[0].n) / N, "rows");
     } finally {
       db.close();
