@@ -3,7 +3,7 @@
  * applyTx): a header row (who, what, the outcome, a refusal's reason) and one row per thing written. The
  * rows hold the entries' own value objects (their JSON is made once, with the state row's, at the flush).
  */
-import type { Agent, AuditRow, Change, HistoryRow } from "./model.ts";
+import type { Agent, AuditRow, Change, Entry, HistoryRow } from "./model.ts";
 import type { Room } from "./room.ts";
 import type { Tx } from "./tx.ts";
 
@@ -49,6 +49,21 @@ export function memberRow(a: Agent): MemberRow {
   };
 }
 
+/** An entry as its history row (the entry's own value object: its JSON is made once, at the flush). */
+function entryRow(e: Entry, seq: number): HistoryRow {
+  return {
+    scope: e.scope,
+    key: e.key,
+    seq,
+    version: e.version,
+    value: e.value,
+    updated_at: e.updated_at,
+    timer: e.timer ?? undefined,
+    enabled: e.enabled,
+    sort_key: e.sort_key,
+  };
+}
+
 /** Stages commit `seq`'s history rows in the room's pending writes (after applyTx applied the Tx). */
 export function recordHistory(tx: Tx, seq: number, changes: Change[], audit: AuditRow | null): void {
   const room = tx.room;
@@ -72,17 +87,7 @@ export function recordHistory(tx: Tx, seq: number, changes: Change[], audit: Aud
       add({ scope: c.scope, key: c.key, seq, version: c.version });
       continue;
     }
-    add({
-      scope: e.scope,
-      key: e.key,
-      seq,
-      version: e.version,
-      value: e.value,
-      updated_at: e.updated_at,
-      timer: e.timer ?? undefined,
-      enabled: e.enabled,
-      sort_key: e.sort_key,
-    });
+    add(entryRow(e, seq));
     // a write to a logical timer's key moved its tick count (applyTx counted it)
     const target = `${e.scope}.${e.key}`;
     if (room.ticks.has(target)) (ticked ??= new Set()).add(target);
@@ -114,19 +119,7 @@ export function baselineRows(room: Room): HistoryRow[] {
   const seq = room.seq;
   const rows: HistoryRow[] = [];
   for (const m of room.scopes.values()) {
-    for (const e of m.values()) {
-      rows.push({
-        scope: e.scope,
-        key: e.key,
-        seq: Math.min(e.seq, seq),
-        version: e.version,
-        value: e.value,
-        updated_at: e.updated_at,
-        timer: e.timer ?? undefined,
-        enabled: e.enabled,
-        sort_key: e.sort_key,
-      });
-    }
+    for (const e of m.values()) rows.push(entryRow(e, Math.min(e.seq, seq)));
   }
   for (const [id, a] of room.actions) {
     rows.push({ scope: HISTORY.action, key: id, seq, version: 0, value: a });
