@@ -20,6 +20,7 @@ const tl = {
   past: null, // {seq, key, json} of the room at that commit
   loading: false,
   again: false,
+  view: "", // the perspective what is shown was read with
 };
 
 function filters() {
@@ -108,7 +109,8 @@ function drawTimeline() {
   const before = tl.newest;
   put("timeline", [d?.commits.map((c) => c.seq), tl.error, tl.key], () => {
     if (tl.error) return markup`<div class="error-text">${tl.error}</div>`;
-    if (!d?.commits.length) {
+    if (!d) return markup`<div class="empty">Loading…</div>`;
+    if (!d.commits.length) {
       const filtered = Object.values(filters()).some(Boolean);
       return markup`<div class="empty">${
         filtered ? "No commit matches the filter." : "No commits yet."
@@ -134,14 +136,21 @@ function drawTimeline() {
     : "";
 }
 
-async function loadTimeline(key) {
+async function loadTimeline() {
   if (tl.loading) return void (tl.again = true);
   tl.loading = true;
   try {
     do {
       tl.again = false;
+      const key = JSON.stringify([S.data?.cursor, filters(), S.perspective]);
+      const asked = JSON.stringify([filters(), S.perspective]);
       const r = await api("GET", `${ROOM_PATH}/history?${query({ limit: String(LIMIT) })}`);
       if (S.stopped) return;
+      // read for another perspective or filter than the page shows now: read again
+      if (asked !== JSON.stringify([filters(), S.perspective])) {
+        tl.again = true;
+        continue;
+      }
       tl.key = key;
       if (r.status === 200) {
         tl.data = r.json;
@@ -191,7 +200,10 @@ async function showAt(seq) {
   const q = new URLSearchParams({ at: String(seq), only: "state,views,agents" });
   if (S.perspective) q.set("agent", S.perspective);
   const r = await api("GET", `${ROOM_PATH}/context?${q}`);
-  if (S.stopped || (tl.scrub ?? tl.data?.cursor) !== seq) return; // moved on meanwhile
+  // moved on meanwhile (another commit, or another perspective)
+  if (S.stopped || (tl.scrub ?? tl.data?.cursor) !== seq || key !== JSON.stringify([seq, S.perspective])) {
+    return;
+  }
   tl.past = { seq, key, json: r.status === 200 ? r.json : { error: r.json?.message || `error ${r.status}` } };
   label(seq, tl.past.json);
   drawAt();
@@ -211,7 +223,7 @@ function scopeRows(scope, entries) {
 function drawAt() {
   const p = tl.past;
   put("at", [p?.key, p?.json], () => {
-    if (!p) return markup`<div class="empty">Move the scrubber to see the room at a commit.</div>`;
+    if (!p) return markup`<div class="empty">Loading…</div>`;
     const j = p.json;
     if (j.error) return markup`<div class="error-text">${j.error}</div>`;
     const scopes = Object.entries(j.state ?? {});
@@ -248,8 +260,18 @@ export function renderTimeline(d) {
   syncSelect($("tl-agent"), ["admin", ...d.agents.map((a) => a.id)], "all agents");
   const actions = new Set([...d.actions.map((a) => a.id), ...(tl.data?.commits ?? []).map((c) => c.action)]);
   syncSelect($("tl-action"), [...actions].sort(), "all actions");
+  if (tl.view !== S.perspective) {
+    // another perspective: nothing read with the previous one stays on the page while the new one loads
+    tl.view = S.perspective;
+    tl.data = null;
+    tl.past = null;
+    tl.newest = 0;
+    tl.error = "";
+    drawTimeline();
+    drawAt();
+  }
   const key = JSON.stringify([d.cursor, filters(), S.perspective]);
-  if (key !== tl.key) loadTimeline(key);
+  if (key !== tl.key) loadTimeline();
 }
 
 export function initTimeline() {
