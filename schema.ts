@@ -121,11 +121,12 @@ export const MIGRATIONS: Migration[] = [
     version: 6,
     name: "history and refusal reasons",
     statements: [
-      // One row per commit (its header: scope '' and key '', the commit's ts in updated_at) and one per thing
-      // it wrote: a state entry (scope/key as in `state`; value NULL for a deletion), a message (`_messages`,
-      // key = message seq, version 1 sent / 2 claimed; the message itself stays in `messages`), and the
-      // definitions, members and tick counts the room is made of (scopes `#action`, `#view`, `#agent`,
-      // `#tick`: no real scope name holds a `#`). See engine/history_rows.ts.
+      // One row per commit, its header (scope '' and key '': who, what, how it ended as JSON in value, its ts
+      // in updated_at, and in `writes` the [scope, key] of everything it wrote), and one row per thing it
+      // wrote: a state entry (scope/key as in `state`; value NULL for a deletion) and the definitions,
+      // members and tick counts the room is made of (scopes `#action`, `#view`, `#agent`, `#tick`: no state
+      // scope can hold a `#`). A message sent or claimed is listed in `writes` as ["_messages", seq] and has
+      // no row: the message itself says which commits sent and claimed it. See engine/history_rows.ts.
       `CREATE TABLE history (
         room_id TEXT NOT NULL,
         scope TEXT NOT NULL,
@@ -137,10 +138,12 @@ export const MIGRATIONS: Migration[] = [
         timer TEXT,
         enabled TEXT,
         sort_key INTEGER,
+        writes TEXT,
         PRIMARY KEY (room_id, scope, key, seq)
       ) WITHOUT ROWID`,
-      // the timeline pages by seq; the primary key serves a key's versions and "latest at or before"
-      "CREATE INDEX history_by_seq ON history (room_id, seq)",
+      // no other index: the headers are a range of the primary key (the timeline), a commit's rows are
+      // found from its header's `writes` by primary key, and so are a key's versions and "latest at or
+      // before" (each insert maintains one b-tree, not two)
       // a room's retention (NULL: the server's) and the oldest commit its history can show (from_seq, with
       // the time the room stood there); no row: the server's retention, history from the room's creation
       `CREATE TABLE history_rooms (

@@ -232,6 +232,7 @@ export const SnapshotHistoryRow = z.discriminatedUnion("kind", [
     error: z.string().optional(),
     message: z.string().optional(),
     detail: z.record(z.string(), z.unknown()).optional(),
+    writes: z.array(z.tuple([z.string().max(400), z.string().max(400)])).max(100_000).optional(),
   }),
   z.strictObject({
     kind: z.literal("entry"),
@@ -245,12 +246,6 @@ export const SnapshotHistoryRow = z.discriminatedUnion("kind", [
     timer: StoredTimer,
     enabled: z.string().nullable().optional(),
     sort_key: z.number().int().nullable().optional(),
-  }),
-  z.strictObject({
-    kind: z.literal("message"),
-    seq: HistorySeq,
-    message: z.number().int().min(1),
-    version: z.union([z.literal(1), z.literal(2)]),
   }),
   z.strictObject({
     kind: z.enum(["action", "view", "agent", "tick"]),

@@ -55,8 +55,8 @@ export async function benchHistory(d: HistoryBenchDeps): Promise<void> {
   };
   const invoke = (room: { id: string; token: string }, action: string, params: unknown, token = room.token) =>
     must("POST", `/rooms/${enc(room.id)}/actions/${action}/invoke`, token, { params });
-  const makeRoom = async (id: string) => {
-    const room = { id, token: (await must("POST", "/rooms", undefined, { id })).token as string };
+  const makeRoom = async (id: string, history?: { commits: number }) => {
+    const room = { id, token: (await must("POST", "/rooms", undefined, { id, history })).token as string };
     await invoke(room, "_set_state", { scope: "_shared", key: "open", value: true });
     const agents = await pool(Array.from({ length: AGENTS }, (_, i) => i), 8, async (i) => {
       const b = await must("POST", `/rooms/${enc(id)}/agents`, undefined, { id: `a${i}` });
@@ -67,23 +67,34 @@ export async function benchHistory(d: HistoryBenchDeps): Promise<void> {
   };
   const stepPath = (id: string) => `/rooms/${enc(id)}/actions/step/invoke`;
   try {
-    // invoke throughput with history on: the invoke section's c16 loop (same action shape, fresh room)
-    const live = await makeRoom("hist-invoke");
-    const lc = new Client(server.port);
-    const r = await closedLoop({
-      conc: 16,
-      warm: d.cfg.warm,
-      windows: d.cfg.windows,
-      windowMs: d.cfg.windowMs,
-      pid: server.pid,
-      fn: (w, s) =>
-        lc.request(w, "POST", stepPath(live.room.id), {
-          token: live.agents[w % AGENTS].token,
-          body: { params: { n: s, k: s % 500 } },
-        }),
-    });
-    lc.close();
-    d.loopFigs("history_invoke_c16", r, "inv/s");
+    // invoke throughput with history on (c16, a fresh room), and in a room trimmed all along (it keeps
+    // 1,000 commits, so every 100 commits a trim step rides in the group commits)
+    for (
+      const [name, history] of [["history_invoke_c16", undefined], ["history_invoke_trimming_c16", {
+        commits: 1000,
+      }]] as const
+    ) {
+      const live = await makeRoom(name.replaceAll("_", "-"), history);
+      const lc = new Client(server.port);
+      const r = await closedLoop({
+        conc: 16,
+        warm: d.cfg.warm,
+        windows: d.cfg.windows,
+        windowMs: d.cfg.windowMs,
+        pid: server.pid,
+        fn: (w, s) =>
+          lc.request(w, "POST", stepPath(live.room.id), {
+            token: live.agents[w % AGENTS].token,
+            body: { params: { n: s, k: s % 500 } },
+          }),
+      });
+      lc.close();
+      d.loopFigs(name, r, "inv/s");
+      if (history) {
+        const h = await must("GET", `/rooms/${enc(live.room.id)}/history?limit=1`, live.room.token);
+        d.note(`${name}: ${h.cursor} commits, history from ${h.oldest_seq} (keeps ${history.commits})`);
+      }
+    }
 
     // the room of N commits, and the storage they took
     const { room, agents } = await makeRoom("hist-big");

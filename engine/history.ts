@@ -37,16 +37,30 @@ export type TimelineQuery = {
 /** A write as the timeline shows it. */
 type WriteView = { scope: string; key: string; version: number; value?: unknown; deleted?: true };
 
-/** A message row's value: the message as it was after that commit (sent: not yet claimed). */
-function messageAt(room: Room, row: HistoryRow): unknown {
-  const m = room.messages[Number(row.key) - 1];
-  if (!m) return null;
-  const v = messageView(m);
-  return row.version === 1 && m.claim_seq !== row.seq ? { ...v, claimed_by: null, claimed_at: null } : v;
+/** A message as commit `seq` left it: sent then (not claimed yet, version 1), or claimed then (2). */
+function messageAt(room: Room, msgSeq: string, seq: number): WriteView {
+  const m = room.messages[Number(msgSeq) - 1];
+  const claimed = m?.claim_seq === seq;
+  const value = !m
+    ? null
+    : claimed
+    ? messageView(m)
+    : { ...messageView(m), claimed_by: null, claimed_at: null };
+  return { scope: HISTORY.messages, key: msgSeq, version: claimed ? 2 : 1, value };
 }
 
-/** One commit for the reader, or null when it may see nothing of it. */
-function commitFor(rc: ReadCtx, head: HistoryRow, rows: HistoryRow[]): Record<string, unknown> | null {
+const at = (scope: string, key: string) => `${scope}\u0000${key}`;
+
+/**
+ * One commit for the reader, or null when it may see nothing of it: its header's `writes` in the order the
+ * commit made them, each from its row (`rows`: the commit's rows by scope and key) or, for a message, from
+ * the room's log.
+ */
+function commitFor(
+  rc: ReadCtx,
+  head: HistoryRow,
+  rows: Map<string, HistoryRow>,
+): Record<string, unknown> | null {
   const h = head.value as CommitHead;
   const reader = rc.caller;
   const own = canReadAudit(reader, h.agent);
@@ -55,21 +69,25 @@ function commitFor(rc: ReadCtx, head: HistoryRow, rows: HistoryRow[]): Record<st
   const actions: Record<string, unknown>[] = [];
   const views: Record<string, unknown>[] = [];
   const agents: Record<string, unknown>[] = [];
-  for (const r of rows) {
-    if (r.scope === HISTORY.tick) continue;
-    if (r.scope === HISTORY.action) {
-      actions.push(r.value === undefined ? { id: r.key, deleted: true } : publicAction(r.value as ActionDef));
-    } else if (r.scope === HISTORY.view) {
+  for (const [scope, key] of head.writes ?? []) {
+    if (scope === HISTORY.messages) {
+      if (canReadScope(reader, scope)) writes.push(messageAt(rc.room, key, head.seq));
+      continue;
+    }
+    const r = rows.get(at(scope, key));
+    if (!r || scope === HISTORY.tick) continue;
+    if (scope === HISTORY.action) {
+      actions.push(r.value === undefined ? { id: key, deleted: true } : publicAction(r.value as ActionDef));
+    } else if (scope === HISTORY.view) {
       const v = (r.value as { def: ViewDef } | undefined)?.def;
-      views.push(v ? { ...v } : { id: r.key, deleted: true });
-    } else if (r.scope === HISTORY.agent) {
-      agents.push({ id: r.key, ...(r.value as MemberRow) });
-    } else if (canReadScope(reader, r.scope)) {
-      const value = r.scope === HISTORY.messages ? messageAt(rc.room, r) : r.value;
+      views.push(v ? { ...v } : { id: key, deleted: true });
+    } else if (scope === HISTORY.agent) {
+      agents.push({ id: key, ...(r.value as MemberRow) });
+    } else if (canReadScope(reader, scope)) {
       writes.push(
-        value === undefined && r.scope !== HISTORY.messages
-          ? { scope: r.scope, key: r.key, version: r.version, deleted: true }
-          : { scope: r.scope, key: r.key, version: r.version, value },
+        r.value === undefined
+          ? { scope, key, version: r.version, deleted: true }
+          : { scope, key, version: r.version, value: r.value },
       );
     }
   }
@@ -134,12 +152,17 @@ export async function readTimeline(eng: Engine, rc: ReadCtx, q: TimelineQuery) {
       scope: q.scope,
       key: q.key,
     });
-    const rows = await eng.rooms.history.readCommitWrites(room.id, heads.map((h) => h.seq));
-    const bySeq = Map.groupBy(rows, (r) => r.seq);
+    const rows = await eng.rooms.history.readRows(room.id, rowsOf(heads));
+    const bySeq = new Map<number, Map<string, HistoryRow>>();
+    for (const r of rows) {
+      let m = bySeq.get(r.seq);
+      if (!m) bySeq.set(r.seq, m = new Map());
+      m.set(at(r.scope, r.key), r);
+    }
     let last: number | undefined;
     for (const head of heads) {
       last = head.seq;
-      const c = commitFor(rc, head, bySeq.get(head.seq) ?? []);
+      const c = commitFor(rc, head, bySeq.get(head.seq) ?? new Map());
       if (c && commits.push(c) === limit) break;
     }
     scanned += heads.length;
@@ -155,6 +178,17 @@ export async function readTimeline(eng: Engine, rc: ReadCtx, q: TimelineQuery) {
   return { commits, next, oldest_seq: from, cursor: room.seq };
 }
 
+/** Where the rows of these commits are (ticks aside: the timeline does not show them). */
+function rowsOf(heads: HistoryRow[]) {
+  const keys: { scope: string; key: string; seq: number }[] = [];
+  for (const h of heads) {
+    for (const [scope, key] of h.writes ?? []) {
+      if (scope !== HISTORY.messages && scope !== HISTORY.tick) keys.push({ scope, key, seq: h.seq });
+    }
+  }
+  return keys;
+}
+
 export type VersionsQuery = { scope?: string; key?: string; before?: number; limit?: number };
 
 /** `GET /state/history`: every retained version of one key, newest first, with the commit that wrote it. */
@@ -168,20 +202,16 @@ export async function readVersions(eng: Engine, rc: ReadCtx, q: VersionsQuery) {
   const room = rc.room;
   await eng.rooms.settle(room);
   const limit = Math.max(1, Math.min(q.limit ?? VERSIONS_LIMIT_DEFAULT, VERSIONS_LIMIT_MAX));
-  const found = await eng.rooms.history.readVersions(
-    room.id,
-    q.scope,
-    q.key,
-    q.before ?? Number.MAX_SAFE_INTEGER,
-    limit,
-  );
+  const before = q.before ?? Number.MAX_SAFE_INTEGER;
+  const found = q.scope === HISTORY.messages
+    ? await messageVersions(eng, room, q.key, before, limit)
+    : await eng.rooms.history.readVersions(room.id, q.scope, q.key, before, limit);
   const versions = found.map(({ row, head }) => {
     const h = head?.value as CommitHead | undefined;
-    const value = row.scope === HISTORY.messages ? messageAt(room, row) : row.value;
     return {
       seq: row.seq,
       version: row.version,
-      ...(value === undefined ? { deleted: true } : { value }),
+      ...(row.value === undefined ? { deleted: true } : { value: row.value }),
       ts: head?.updated_at ?? row.updated_at ?? null,
       // the oldest retained version may have been written by a commit the history no longer lists
       agent: h?.agent ?? null,
@@ -190,4 +220,18 @@ export async function readVersions(eng: Engine, rc: ReadCtx, q: VersionsQuery) {
   });
   const next = found.length === limit ? found[found.length - 1].row.seq : null;
   return { scope: q.scope, key: q.key, versions, next, oldest_seq: historyFrom(room) };
+}
+
+/** A message's versions (sent, claimed) from the log, with their commits' headers where retained. */
+async function messageVersions(eng: Engine, room: Room, key: string, before: number, limit: number) {
+  const m = /^[1-9]\d*$/.test(key) ? room.messages[Number(key) - 1] : undefined;
+  const from = historyFrom(room);
+  const seqs = [m?.claim_seq, m?.commit_seq].filter((s): s is number =>
+    typeof s === "number" && s >= from && s < before
+  ).slice(0, limit);
+  const heads = await eng.rooms.history.readRows(room.id, seqs.map((seq) => ({ scope: "", key: "", seq })));
+  return seqs.map((seq) => ({
+    row: { ...messageAt(room, key, seq), seq } as HistoryRow,
+    head: heads.find((h) => h.seq === seq),
+  }));
 }

@@ -1,12 +1,13 @@
 /**
  * @module engine/history_export — a room's retained history in its snapshot (`GET /export`,
  * `POST /rooms/import`, format v2): each row as an object that says what it is (`kind`), and back. Rows are
- * checked against the snapshot's own commit counter on the way in.
+ * checked against the snapshot's own commit counter on the way in; a commit without its list of what it
+ * wrote gets one from the rows and the messages (which say which commits sent and claimed them).
  */
 import { ApiError } from "../errors.ts";
 import type { SnapshotHistoryRow } from "../wire.ts";
 import { type CommitHead, HISTORY } from "./history_rows.ts";
-import type { HistoryRow } from "./model.ts";
+import type { HistoryRow, Message } from "./model.ts";
 
 const KIND_OF: Record<string, "action" | "view" | "agent" | "tick"> = {
   [HISTORY.action]: "action",
@@ -19,10 +20,13 @@ const SCOPE_OF = Object.fromEntries(Object.entries(KIND_OF).map(([scope, kind]) 
 export function snapshotRow(r: HistoryRow): SnapshotHistoryRow {
   if (r.scope === HISTORY.commit) {
     const h = r.value as CommitHead;
-    return { kind: "commit", seq: r.seq, ts: r.updated_at ?? "", ...h };
-  }
-  if (r.scope === HISTORY.messages) {
-    return { kind: "message", seq: r.seq, message: Number(r.key), version: r.version === 2 ? 2 : 1 };
+    return {
+      kind: "commit",
+      seq: r.seq,
+      ts: r.updated_at ?? "",
+      ...h,
+      ...(r.writes ? { writes: r.writes } : {}),
+    };
   }
   const kind = KIND_OF[r.scope];
   const gone = r.value === undefined ? { deleted: true as const } : { value: r.value };
@@ -50,11 +54,17 @@ export function storedRow(s: SnapshotHistoryRow, maxSeq: number, field: string):
   }
   switch (s.kind) {
     case "commit": {
-      const { kind: _k, seq, ts, ...head } = s;
-      return { scope: HISTORY.commit, key: "", seq, version: 0, value: head, updated_at: ts };
+      const { kind: _k, seq, ts, writes, ...head } = s;
+      return {
+        scope: HISTORY.commit,
+        key: "",
+        seq,
+        version: 0,
+        value: head,
+        updated_at: ts,
+        ...(writes ? { writes } : {}),
+      };
     }
-    case "message":
-      return { scope: HISTORY.messages, key: String(s.message), seq: s.seq, version: s.version };
     case "entry":
       return {
         scope: s.scope,
@@ -75,5 +85,21 @@ export function storedRow(s: SnapshotHistoryRow, maxSeq: number, field: string):
         version: 0,
         value: s.deleted ? undefined : (s.value ?? null),
       };
+  }
+}
+
+/** A header without its `writes` gets them: the rows of its commit, then the messages it sent or claimed. */
+export function linkWrites(rows: HistoryRow[], messages: Message[]): void {
+  const heads = new Map<number, HistoryRow>();
+  for (const r of rows) if (r.scope === HISTORY.commit && !r.writes) heads.set(r.seq, r);
+  if (!heads.size) return;
+  const put = (seq: number | null | undefined, scope: string, key: string) => {
+    const h = seq === null || seq === undefined ? undefined : heads.get(seq);
+    if (h) (h.writes ??= []).push([scope, key]);
+  };
+  for (const r of rows) if (r.scope !== HISTORY.commit) put(r.seq, r.scope, r.key);
+  for (const m of messages) {
+    put(m.commit_seq, HISTORY.messages, String(m.seq));
+    put(m.claim_seq, HISTORY.messages, String(m.seq));
   }
 }

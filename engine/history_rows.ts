@@ -1,7 +1,8 @@
 /**
  * @module engine/history_rows — what a commit leaves in its room's history (a commit-time effect, called by
- * applyTx): a header row (who, what, the outcome, a refusal's reason) and one row per thing written. The
- * rows hold the entries' own value objects (their JSON is made once, with the state row's, at the flush).
+ * applyTx): a header row (who, what, the outcome, a refusal's reason, and where everything it wrote is) and
+ * one row per thing written. The rows hold the entries' own value objects (their JSON is made once, with the
+ * state row's, at the flush).
  */
 import type { Agent, AuditRow, Change, Entry, HistoryRow } from "./model.ts";
 import type { Room } from "./room.ts";
@@ -9,8 +10,9 @@ import type { Tx } from "./tx.ts";
 
 /**
  * Where a history row sits (schema.ts migration 6): the header of a commit (scope and key ""), state entries
- * under their own scope and key, messages under `_messages` (key: the message seq; version 1 sent, 2
- * claimed), and the room's make-up under scopes no state scope can be named (`#…`).
+ * under their own scope and key, and the room's make-up under scopes no state scope can be named (`#…`). A
+ * message sent or claimed is named in its header's `writes` as [`_messages`, seq] and has no row: the
+ * message's `commit_seq` and `claim_seq` say which commits those were.
  */
 export const HISTORY = {
   commit: "",
@@ -68,7 +70,6 @@ function entryRow(e: Entry, seq: number): HistoryRow {
 export function recordHistory(tx: Tx, seq: number, changes: Change[], audit: AuditRow | null): void {
   const room = tx.room;
   const d = room.rt.dirty;
-  const add = (row: HistoryRow) => d.addHistory(row);
   const head: CommitHead = {
     agent: audit?.agent ?? tx.caller.id,
     action: audit?.action ?? tx.label,
@@ -79,7 +80,20 @@ export function recordHistory(tx: Tx, seq: number, changes: Change[], audit: Aud
     if (audit.message) head.message = audit.message;
     if (audit.detail && Object.keys(audit.detail).length) head.detail = audit.detail;
   }
-  add({ scope: HISTORY.commit, key: "", seq, version: 0, value: head, updated_at: tx.iso });
+  const writes: [string, string][] = [];
+  const header: HistoryRow = {
+    scope: HISTORY.commit,
+    key: "",
+    seq,
+    version: 0,
+    value: head,
+    updated_at: tx.iso,
+  };
+  d.addHistory(header);
+  const add = (row: HistoryRow) => {
+    writes.push([row.scope, row.key]);
+    d.addHistory(row);
+  };
   let ticked: Set<string> | undefined;
   for (const c of changes) {
     const e = c.deleted ? undefined : room.getEntry(c.scope, c.key);
@@ -96,11 +110,11 @@ export function recordHistory(tx: Tx, seq: number, changes: Change[], audit: Aud
   for (const t of ticked ?? []) add({ scope: HISTORY.tick, key: t, seq, version: 0, value: room.tick(t) });
   for (const m of tx.newMessages) {
     m.commit_seq = seq;
-    add({ scope: HISTORY.messages, key: String(m.seq), seq, version: 1 });
+    writes.push([HISTORY.messages, String(m.seq)]);
   }
   for (const [s, m] of tx.updatedMessages) {
     m.claim_seq = seq;
-    add({ scope: HISTORY.messages, key: String(s), seq, version: 2 });
+    writes.push([HISTORY.messages, String(s)]);
   }
   for (const [id, a] of tx.actions) {
     add({ scope: HISTORY.action, key: id, seq, version: 0, value: a ?? undefined });
@@ -112,6 +126,7 @@ export function recordHistory(tx: Tx, seq: number, changes: Change[], audit: Aud
   for (const [id, a] of tx.agents) {
     add({ scope: HISTORY.agent, key: id, seq, version: 0, value: memberRow(a) });
   }
+  if (writes.length) header.writes = writes;
 }
 
 /** Rows for a room whose history begins now, with what it holds (an import without history). */

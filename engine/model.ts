@@ -119,12 +119,14 @@ export type HistoryRow = {
   key: string;
   seq: number;
   version: number;
-  /** undefined: a deletion, or a `_messages` row (the message is in the room's log) */
+  /** undefined: a deletion */
   value?: unknown;
   updated_at?: string | null;
   timer?: unknown;
   enabled?: string | null;
   sort_key?: number | null;
+  /** a header's list of what its commit wrote: [scope, key] (["_messages", seq] for a message) */
+  writes?: [string, string][];
 };
 
 /** A stored reply for `Idempotency-Key` retries (24 h). */

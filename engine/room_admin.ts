@@ -11,7 +11,7 @@ import { EXPORT_FORMAT, type ImportBody, StampedDef, StoredTimer } from "../wire
 import { RegisterAction } from "./actions.ts";
 import { enterRoom } from "./access.ts";
 import type { Engine } from "./engine.ts";
-import { snapshotRow, storedRow } from "./history_export.ts";
+import { linkWrites, snapshotRow, storedRow } from "./history_export.ts";
 import { baselineRows } from "./history_rows.ts";
 import { randomId } from "./membership.ts";
 import { type ActionDef, entryId, type Message, type ViewDef } from "./model.ts";
@@ -178,6 +178,7 @@ function importHistory(eng: Engine, room: Room, s: ImportBody): void {
     : { from: room.seq, from_ts: s.exported_at ?? new Date(eng.now()).toISOString() };
   setRetention(eng.limits, room, h?.settings ?? {});
   const rows = h ? h.rows.map((r, i) => storedRow(r, room.seq, `history.rows[${i}]`)) : baselineRows(room);
+  if (h) linkWrites(rows, room.messages);
   for (const r of rows) room.rt.dirty.addHistory(r);
 }
 

@@ -215,6 +215,7 @@ const TABLES: { [K in keyof Required<PutRows>]: Table<NonNullable<PutRows[K]>[nu
       "timer",
       "enabled",
       "sort_key",
+      "writes",
     ],
     key: ["room_id", "scope", "key", "seq"],
     encode: (id, h: HistoryRow, a, json) =>
@@ -229,6 +230,7 @@ const TABLES: { [K in keyof Required<PutRows>]: Table<NonNullable<PutRows[K]>[nu
         j(h.timer ?? undefined),
         h.enabled ?? null,
         h.sort_key ?? null,
+        j(h.writes),
       ),
   },
 };
@@ -365,22 +367,31 @@ function historySettingsStatement(roomId: string, h: HistorySettingsRow): InStat
 }
 
 /**
- * Trims a room's history to begin at commit `to` (a header row is '' / ''): the versions that a newer one at
- * or before `to` supersedes (found from the rows of [from, to], each an index range), then the headers and
- * messages rows of [from, to) and the deletions there (an absent key reads as deleted). `from_seq` only
- * moves forward, so two processes trimming one room cannot widen what `at` may ask for.
+ * Trims a room's history to begin at commit `to`, finding what to delete from the headers of [from, to]
+ * (their `writes`, by primary key): the versions that a write of [from, to] supersedes, then the deletions
+ * of [from, to) (an absent key reads as deleted) and those headers. `from_seq` only moves forward, so two
+ * processes trimming one room cannot widen what `at` may ask for.
  */
 function trimStatements(roomId: string, t: NonNullable<RoomWrite["history_trim"]>, out: InStatement[]) {
+  const written = (upTo: string) =>
+    `SELECT w.value ->> 0 AS scope, w.value ->> 1 AS key, h.seq AS seq
+     FROM history h, json_each(h.writes) w
+     WHERE h.room_id = ?1 AND h.scope = '' AND h.key = '' AND h.seq >= ?2 AND h.seq ${upTo} ?3`;
   out.push({
     sql: `DELETE FROM history WHERE room_id = ?1 AND (scope, key, seq) IN (
-            SELECT o.scope, o.key, o.seq FROM history r JOIN history o
-              ON o.room_id = r.room_id AND o.scope = r.scope AND o.key = r.key AND o.seq < r.seq
-            WHERE r.room_id = ?1 AND r.seq >= ?2 AND r.seq <= ?3 AND r.scope NOT IN ('', '_messages'))`,
+            SELECT o.scope, o.key, o.seq FROM (SELECT scope, key, MAX(seq) AS top FROM (${written("<=")})
+              WHERE scope <> '_messages' GROUP BY scope, key) t
+            JOIN history o ON o.room_id = ?1 AND o.scope = t.scope AND o.key = t.key AND o.seq < t.top)`,
     args: [roomId, t.from, t.to],
   });
   out.push({
-    sql: `DELETE FROM history WHERE room_id = ?1 AND seq >= ?2 AND seq < ?3
-            AND (scope IN ('', '_messages') OR value IS NULL)`,
+    sql: `DELETE FROM history WHERE room_id = ?1 AND value IS NULL AND (scope, key, seq) IN (${
+      written("<")
+    })`,
+    args: [roomId, t.from, t.to],
+  });
+  out.push({
+    sql: "DELETE FROM history WHERE room_id = ?1 AND scope = '' AND key = '' AND seq >= ?2 AND seq < ?3",
     args: [roomId, t.from, t.to],
   });
   out.push({

@@ -1,18 +1,18 @@
 /**
- * @module store/libsql_history — the reads of a room's history on libSQL: timeline headers, the rows of
- * given commits, one key's versions, the room at a commit (the latest row of each key at or before it, by
- * index seeks), commit times for retention, and every row for an export. SQL only: no privacy, no rules.
+ * @module store/libsql_history — the reads of a room's history on libSQL: timeline headers, rows by where
+ * they are, one key's versions, the room at a commit (the latest row of each key at or before it, by
+ * primary-key seeks), commit times for retention, and every row for an export. SQL only: no privacy.
  * Each read comes back as one JSON document built by SQLite (the driver's cost is per row it hands over).
  */
 import type { Client, InValue } from "@libsql/client";
-import type { CommitQuery, HistoryAt, HistoryRow, HistoryStore } from "./room_store.ts";
+import type { CommitQuery, HistoryAt, HistoryKey, HistoryRow, HistoryStore } from "./room_store.ts";
 
 const HEAD = "scope = '' AND key = ''";
 
 /** A row of table alias `t` as a JSON array: scope, key, seq, version, deleted, value, updated_at, … */
 const rowJson = (t: string) =>
   `json_array(${t}.scope, ${t}.key, ${t}.seq, ${t}.version, ${t}.value IS NULL, json(${t}.value), ${t}.updated_at,
-     json(${t}.timer), ${t}.enabled, ${t}.sort_key)`;
+     json(${t}.timer), ${t}.enabled, ${t}.sort_key, json(${t}.writes))`;
 
 type RowArray = [
   string,
@@ -25,6 +25,7 @@ type RowArray = [
   unknown,
   string | null,
   number | null,
+  [string, string][] | null,
 ];
 
 function rowOf(a: RowArray): HistoryRow {
@@ -34,6 +35,7 @@ function rowOf(a: RowArray): HistoryRow {
   if (a[7] !== null) out.timer = a[7];
   if (a[8] !== null) out.enabled = a[8];
   if (a[9] !== null) out.sort_key = a[9];
+  if (a[10] !== null) out.writes = a[10];
   return out;
 }
 
@@ -63,15 +65,17 @@ export class LibsqlHistory implements HistoryStore {
     const order = desc ? "DESC" : "ASC";
     const and = where.map((x) => ` AND ${x}`).join("");
     let inner: string;
-    if (q.scope !== undefined && q.key !== undefined) {
+    if (q.scope !== undefined && q.key !== undefined && q.scope !== "_messages") {
       inner = `SELECT ${rowJson("h")} AS j, h.seq AS o FROM history w JOIN history h
                  ON h.room_id = w.room_id AND h.scope = '' AND h.key = '' AND h.seq = w.seq
                WHERE w.room_id = ?1 AND w.scope = ? AND w.key = ?${and} ORDER BY w.seq ${order} LIMIT ?`;
       args.splice(1, 0, q.scope, q.key);
     } else {
       if (q.scope !== undefined) {
-        where.push("EXISTS (SELECT 1 FROM history w WHERE w.room_id = ?1 AND w.seq = h.seq AND w.scope = ?)");
-        args.push(q.scope);
+        // what a header says its commit wrote (messages have no rows of their own to be found by)
+        const key = q.key !== undefined ? " AND w.value ->> 1 = ?" : "";
+        where.push(`EXISTS (SELECT 1 FROM json_each(h.writes) w WHERE w.value ->> 0 = ?${key})`);
+        args.push(q.scope, ...(q.key !== undefined ? [q.key] : []));
       }
       inner = `SELECT ${rowJson("h")} AS j, h.seq AS o FROM history h WHERE h.room_id = ?1 AND h.scope = ''
                  AND h.key = ''${where.map((x) => ` AND ${x}`).join("")} ORDER BY h.seq ${order} LIMIT ?`;
@@ -80,29 +84,21 @@ export class LibsqlHistory implements HistoryStore {
     return (await document<RowArray>(this.db, aggregate(inner, desc), args)).map(rowOf);
   }
 
-  /** The rows (headers aside) of the given commits, in seq order. */
-  async readCommitWrites(roomId: string, seqs: number[]): Promise<HistoryRow[]> {
-    if (!seqs.length) return [];
-    const lo = Math.min(...seqs), hi = Math.max(...seqs);
+  /** The rows at the given places, by primary key, in (seq, scope, key) order. */
+  async readRows(roomId: string, keys: HistoryKey[]): Promise<HistoryRow[]> {
     const out: HistoryRow[] = [];
-    // a page of (nearly) consecutive commits: one range of the seq index instead of a seek per commit
-    const chunks = hi - lo < seqs.length * 2 ? [undefined] : Array.from(
-      { length: Math.ceil(seqs.length / 500) },
-      (_, i) => seqs.slice(i * 500, i * 500 + 500),
-    );
-    for (const chunk of chunks) {
-      const where = chunk ? `seq IN (${chunk.map(() => "?").join(",")})` : "seq BETWEEN ? AND ?";
+    for (let i = 0; i < keys.length; i += 3000) {
+      const chunk = keys.slice(i, i + 3000);
       const rows = await document<RowArray>(
         this.db,
-        `SELECT json_group_array(${rowJson("h")} ORDER BY h.seq, h.scope, h.key) FROM history h
-         WHERE h.room_id = ? AND h.${where} AND h.scope <> ''`,
-        [roomId, ...(chunk ?? [lo, hi])],
+        `WITH t(scope, key, seq) AS (VALUES ${chunk.map(() => "(?, ?, ?)").join(",")})
+         SELECT json_group_array(${rowJson("h")} ORDER BY h.seq, h.scope, h.key)
+         FROM t JOIN history h ON h.room_id = ? AND h.scope = t.scope AND h.key = t.key AND h.seq = t.seq`,
+        [...chunk.flatMap((k) => [k.scope, k.key, k.seq]), roomId],
       );
       for (const r of rows) out.push(rowOf(r));
     }
-    if (chunks[0] !== undefined) return out;
-    const want = new Set(seqs);
-    return out.filter((r) => want.has(r.seq));
+    return out;
   }
 
   /** One key's versions before `before`, newest first, each with the header of its commit (if retained). */
@@ -130,7 +126,7 @@ export class LibsqlHistory implements HistoryStore {
   /**
    * The room right after commit `seq`: the scopes are walked by index seeks (the smallest scope, then the
    * next after it, …), the keys of each likewise, and each key's latest row at or before `seq` is one more
-   * seek — two seeks per key, however long the history (`_messages` rows are not needed: the
+   * seek — two seeks per key, however long the history (`_messages` has no rows: the
    * messages carry their commits).
    */
   async readAt(roomId: string, seq: number): Promise<HistoryAt> {

@@ -84,13 +84,18 @@ export type HistoryRow = {
   key: string;
   seq: number;
   version: number;
-  /** the JSON value; undefined for a deletion and for `_messages` rows */
+  /** the JSON value; undefined for a deletion */
   value?: unknown;
   updated_at?: string | null;
   timer?: unknown;
   enabled?: string | null;
   sort_key?: number | null;
+  /** a header's list of what its commit wrote: [scope, key] (["_messages", seq] for a message) */
+  writes?: [string, string][];
 };
+
+/** Where one history row is. */
+export type HistoryKey = { scope: string; key: string; seq: number };
 
 /** A room's retention (null: the server's) and where its history begins. */
 export type HistorySettingsRow = {
@@ -181,8 +186,8 @@ export type RoomWrite = {
   /** the room's retention changed (written only with a commit: under the seq compare-and-set) */
   history_settings?: HistorySettingsRow;
   /**
-   * history before commit `to` is trimmed: headers and messages rows from `from` on, versions superseded at
-   * or before `to`, deletions; `from_seq` becomes `to` (never moves back). No commit of its own.
+   * history before commit `to` is trimmed: the headers of [from, to), the versions that a write of [from, to]
+   * supersedes, the deletions of [from, to); `from_seq` becomes `to` (never moves back). No commit of its own.
    */
   history_trim?: { from: number; to: number; to_ts: string };
 };
@@ -225,8 +230,8 @@ export type RoomListing = { id: string; created_at: string; meta: unknown };
 export interface HistoryStore {
   /** Timeline headers matching the query, in its order. */
   readCommits(roomId: string, q: CommitQuery): Promise<HistoryRow[]>;
-  /** Every row but the header of the given commits, oldest first. */
-  readCommitWrites(roomId: string, seqs: number[]): Promise<HistoryRow[]>;
+  /** The rows at the given places (those that exist), in (seq, scope, key) order. */
+  readRows(roomId: string, keys: HistoryKey[]): Promise<HistoryRow[]>;
   /** The retained versions of one key before `before`, newest first, each with its commit's header. */
   readVersions(
     roomId: string,

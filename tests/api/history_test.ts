@@ -45,9 +45,9 @@ Deno.test("GET /history lists every commit newest first with who, what and the w
   const play = bySeq.get(7) as Commit;
   assert.deepEqual([play.agent, play.action, play.ok], ["bob", "play", true]);
   assert.deepEqual(play.writes, [
-    { scope: "_shared", key: "last", version: 2, value: "south" },
     { scope: "_shared", key: "turn", version: 3, value: 3 },
-  ]);
+    { scope: "_shared", key: "last", version: 2, value: "south" },
+  ], "in the order the commit wrote them");
   assert.ok(!("params" in play), "params stay in the audit log");
   assert.equal(typeof play.ts, "string");
   const join = bySeq.get(1) as Commit;
