@@ -42,14 +42,28 @@ async function fileBytes(path: string): Promise<number> {
   return n;
 }
 
+/** Bytes the history tables hold now (the server stopped). */
+async function historyBytes(path: string): Promise<number> {
+  const db = createClient({ url: `file:${path}` });
+  try {
+    const st = await db.execute(
+      "SELECT SUM(pgsize) AS bytes FROM dbstat WHERE name IN ('history', 'history_rooms')",
+    );
+    return Number(st.rows[0].bytes ?? 0);
+  } finally {
+    db.close();
+  }
+}
+
 export async function benchHistory(d: HistoryBenchDeps): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "agent-sync-bench-history-" });
   const dbPath = `${dir}/history.db`;
   const env = { SYNC_DB_URL: `file:${dbPath}` };
   let server = await d.spawn(env);
   let cl = new Client(server.port);
-  const must = async (method: string, path: string, token?: string, body?: unknown) => {
-    const r = await cl.request(0, method, path, { token, body });
+  // one request at a time per connection (worker)
+  const must = async (method: string, path: string, token?: string, body?: unknown, worker = 0) => {
+    const r = await cl.request(worker, method, path, { token, body });
     if (!ok(r)) throw new Error(`${method} ${path} -> ${r.status} ${r.body.slice(0, 300)}`);
     return JSON.parse(r.body);
   };
@@ -58,8 +72,8 @@ export async function benchHistory(d: HistoryBenchDeps): Promise<void> {
   const makeRoom = async (id: string, history?: { commits: number }) => {
     const room = { id, token: (await must("POST", "/rooms", undefined, { id, history })).token as string };
     await invoke(room, "_set_state", { scope: "_shared", key: "open", value: true });
-    const agents = await pool(Array.from({ length: AGENTS }, (_, i) => i), 8, async (i) => {
-      const b = await must("POST", `/rooms/${enc(id)}/agents`, undefined, { id: `a${i}` });
+    const agents = await pool(Array.from({ length: AGENTS }, (_, i) => i), 8, async (i, w) => {
+      const b = await must("POST", `/rooms/${enc(id)}/agents`, undefined, { id: `a${i}` }, w);
       return { id: `a${i}`, token: b.token as string };
     });
     await invoke(room, "_register_action", STEP);
@@ -101,6 +115,7 @@ export async function benchHistory(d: HistoryBenchDeps): Promise<void> {
     cl.close();
     await server.stop("SIGTERM");
     const before = await fileBytes(dbPath);
+    const historyBefore = await historyBytes(dbPath);
     server = await d.spawn(env);
     cl = new Client(server.port);
     const fill = new Client(server.port);
@@ -127,11 +142,9 @@ export async function benchHistory(d: HistoryBenchDeps): Promise<void> {
     const after = await fileBytes(dbPath);
     d.fig("history_commits", N, "commits");
     d.fig("history_file_bytes_per_commit", (after - before) / N, "bytes");
+    d.fig("history_table_bytes_per_commit", (await historyBytes(dbPath) - historyBefore) / N, "bytes");
     const db = createClient({ url: `file:${dbPath}` });
     try {
-      const st = await db.execute("SELECT name, SUM(pgsize) AS bytes FROM dbstat GROUP BY name");
-      const size = (name: string) => Number(st.rows.find((x) => x.name === name)?.bytes ?? 0);
-      d.fig("history_table_bytes_per_commit", (size("history") + size("history_by_seq")) / N, "bytes");
       const rows = await db.execute({
         sql: "SELECT COUNT(*) AS n FROM history WHERE room_id = ?",
         args: [room.id],

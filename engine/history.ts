@@ -142,7 +142,7 @@ export async function readTimeline(eng: Engine, rc: ReadCtx, q: TimelineQuery) {
   let next: number | null = null;
   for (let scanned = 0; scanned < HISTORY_SCAN_MAX; chunk = Math.min(chunk * 4, 1000)) {
     const n = Math.min(chunk, HISTORY_SCAN_MAX - scanned);
-    const heads = await eng.rooms.history.readCommits(room.id, {
+    const found = await eng.rooms.history.readCommits(room.id, {
       after: after >= 0 ? after : undefined,
       before,
       order,
@@ -152,41 +152,23 @@ export async function readTimeline(eng: Engine, rc: ReadCtx, q: TimelineQuery) {
       scope: q.scope,
       key: q.key,
     });
-    const rows = await eng.rooms.history.readRows(room.id, rowsOf(heads));
-    const bySeq = new Map<number, Map<string, HistoryRow>>();
-    for (const r of rows) {
-      let m = bySeq.get(r.seq);
-      if (!m) bySeq.set(r.seq, m = new Map());
-      m.set(at(r.scope, r.key), r);
-    }
     let last: number | undefined;
-    for (const head of heads) {
+    for (const { head, rows } of found) {
       last = head.seq;
-      const c = commitFor(rc, head, bySeq.get(head.seq) ?? new Map());
+      const c = commitFor(rc, head, new Map(rows.map((r) => [at(r.scope, r.key), r])));
       if (c && commits.push(c) === limit) break;
     }
-    scanned += heads.length;
+    scanned += found.length;
     if (commits.length === limit) {
       next = last!;
       break;
     }
-    if (heads.length < n || last === undefined) break;
+    if (found.length < n || last === undefined) break;
     if (scanned >= HISTORY_SCAN_MAX) next = last;
     if (order === "desc") before = last;
     else after = last;
   }
   return { commits, next, oldest_seq: from, cursor: room.seq };
-}
-
-/** Where the rows of these commits are (ticks aside: the timeline does not show them). */
-function rowsOf(heads: HistoryRow[]) {
-  const keys: { scope: string; key: string; seq: number }[] = [];
-  for (const h of heads) {
-    for (const [scope, key] of h.writes ?? []) {
-      if (scope !== HISTORY.messages && scope !== HISTORY.tick) keys.push({ scope, key, seq: h.seq });
-    }
-  }
-  return keys;
 }
 
 export type VersionsQuery = { scope?: string; key?: string; before?: number; limit?: number };

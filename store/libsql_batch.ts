@@ -384,10 +384,13 @@ function trimStatements(roomId: string, t: NonNullable<RoomWrite["history_trim"]
             JOIN history o ON o.room_id = ?1 AND o.scope = t.scope AND o.key = t.key AND o.seq < t.top)`,
     args: [roomId, t.from, t.to],
   });
+  // (the deletions are picked through the table itself: an IN list of plain json values would match by
+  // scope and key only, scanning every version of a hot key)
   out.push({
-    sql: `DELETE FROM history WHERE room_id = ?1 AND value IS NULL AND (scope, key, seq) IN (${
-      written("<")
-    })`,
+    sql: `DELETE FROM history WHERE room_id = ?1 AND (scope, key, seq) IN (
+            SELECT r.scope, r.key, r.seq FROM (${written("<")}) t CROSS JOIN history r
+              ON r.room_id = ?1 AND r.scope = t.scope AND r.key = t.key AND r.seq = t.seq
+            WHERE r.value IS NULL)`,
     args: [roomId, t.from, t.to],
   });
   out.push({

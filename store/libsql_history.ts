@@ -5,7 +5,14 @@
  * Each read comes back as one JSON document built by SQLite (the driver's cost is per row it hands over).
  */
 import type { Client, InValue } from "@libsql/client";
-import type { CommitQuery, HistoryAt, HistoryKey, HistoryRow, HistoryStore } from "./room_store.ts";
+import type {
+  CommitQuery,
+  CommitRows,
+  HistoryAt,
+  HistoryKey,
+  HistoryRow,
+  HistoryStore,
+} from "./room_store.ts";
 
 const HEAD = "scope = '' AND key = ''";
 
@@ -53,8 +60,12 @@ const aggregate = (inner: string, desc = false) =>
 export class LibsqlHistory implements HistoryStore {
   constructor(readonly db: Client) {}
 
-  /** Headers matching the query: a key's commits come from its own rows, others from the headers' range. */
-  async readCommits(roomId: string, q: CommitQuery): Promise<HistoryRow[]> {
+  /**
+   * Headers matching the query, each with the rows its `writes` name (found by primary key: CROSS JOIN
+   * keeps the planner from scanning the room's rows for them), in one statement: a key's commits come from
+   * its own rows, the others from the headers' range.
+   */
+  async readCommits(roomId: string, q: CommitQuery): Promise<CommitRows[]> {
     const where: string[] = [];
     const args: InValue[] = [roomId];
     if (q.after !== undefined) where.push("h.seq > ?"), args.push(q.after);
@@ -64,9 +75,12 @@ export class LibsqlHistory implements HistoryStore {
     const desc = q.order !== "asc";
     const order = desc ? "DESC" : "ASC";
     const and = where.map((x) => ` AND ${x}`).join("");
+    const commit = `json_array(${rowJson("h")}, (SELECT json_group_array(${rowJson("r")})
+      FROM json_each(h.writes) x CROSS JOIN history r ON r.room_id = h.room_id AND r.scope = x.value ->> 0
+        AND r.key = x.value ->> 1 AND r.seq = h.seq))`;
     let inner: string;
     if (q.scope !== undefined && q.key !== undefined && q.scope !== "_messages") {
-      inner = `SELECT ${rowJson("h")} AS j, h.seq AS o FROM history w JOIN history h
+      inner = `SELECT ${commit} AS j, h.seq AS o FROM history w JOIN history h
                  ON h.room_id = w.room_id AND h.scope = '' AND h.key = '' AND h.seq = w.seq
                WHERE w.room_id = ?1 AND w.scope = ? AND w.key = ?${and} ORDER BY w.seq ${order} LIMIT ?`;
       args.splice(1, 0, q.scope, q.key);
@@ -77,11 +91,12 @@ export class LibsqlHistory implements HistoryStore {
         where.push(`EXISTS (SELECT 1 FROM json_each(h.writes) w WHERE w.value ->> 0 = ?${key})`);
         args.push(q.scope, ...(q.key !== undefined ? [q.key] : []));
       }
-      inner = `SELECT ${rowJson("h")} AS j, h.seq AS o FROM history h WHERE h.room_id = ?1 AND h.scope = ''
+      inner = `SELECT ${commit} AS j, h.seq AS o FROM history h WHERE h.room_id = ?1 AND h.scope = ''
                  AND h.key = ''${where.map((x) => ` AND ${x}`).join("")} ORDER BY h.seq ${order} LIMIT ?`;
     }
     args.push(q.limit);
-    return (await document<RowArray>(this.db, aggregate(inner, desc), args)).map(rowOf);
+    const found = await document<[RowArray, RowArray[]]>(this.db, aggregate(inner, desc), args);
+    return found.map(([h, rows]) => ({ head: rowOf(h), rows: rows.map(rowOf) }));
   }
 
   /** The rows at the given places, by primary key, in (seq, scope, key) order. */
@@ -93,7 +108,7 @@ export class LibsqlHistory implements HistoryStore {
         this.db,
         `WITH t(scope, key, seq) AS (VALUES ${chunk.map(() => "(?, ?, ?)").join(",")})
          SELECT json_group_array(${rowJson("h")} ORDER BY h.seq, h.scope, h.key)
-         FROM t JOIN history h ON h.room_id = ? AND h.scope = t.scope AND h.key = t.key AND h.seq = t.seq`,
+         FROM t CROSS JOIN history h ON h.room_id = ? AND h.scope = t.scope AND h.key = t.key AND h.seq = t.seq`,
         [...chunk.flatMap((k) => [k.scope, k.key, k.seq]), roomId],
       );
       for (const r of rows) out.push(rowOf(r));

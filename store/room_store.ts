@@ -118,6 +118,9 @@ export type CommitQuery = {
   key?: string;
 };
 
+/** A commit's header and the rows it wrote (those its header names that are retained). */
+export type CommitRows = { head: HistoryRow; rows: HistoryRow[] };
+
 /** A room as it stood right after commit `seq`: the latest row of every key at or before it. */
 export type HistoryAt = {
   /** the commit's header (absent where history begins without one) */
@@ -228,8 +231,8 @@ export type RoomListing = { id: string; created_at: string; meta: unknown };
 
 /** The reads of a room's history; its rows are written by `commit` with the rest of a commit. */
 export interface HistoryStore {
-  /** Timeline headers matching the query, in its order. */
-  readCommits(roomId: string, q: CommitQuery): Promise<HistoryRow[]>;
+  /** Timeline headers matching the query, in its order, each with the rows of its commit. */
+  readCommits(roomId: string, q: CommitQuery): Promise<CommitRows[]>;
   /** The rows at the given places (those that exist), in (seq, scope, key) order. */
   readRows(roomId: string, keys: HistoryKey[]): Promise<HistoryRow[]>;
   /** The retained versions of one key before `before`, newest first, each with its commit's header. */
