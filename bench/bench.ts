@@ -815,6 +815,7 @@ async function main() {
         note,
         fail,
         loopFigs,
+        bump: BUMP,
         cfg: { warm: CFG.warm, windows: CFG.windows, windowMs: CFG.windowMs, commits: CFG.historyCommits },
       }));
   }

@@ -16,6 +16,8 @@ export type HistoryBenchDeps = {
   note(msg: string): void;
   fail(msg: string): void;
   loopFigs(prefix: string, r: LoopResult, unit: string): void;
+  /** the invoke section's action (counter and message), so its figures compare with `invoke_c16` */
+  bump: Record<string, unknown>;
   cfg: { warm: number; windows: number; windowMs: number; commits: number };
 };
 
@@ -69,26 +71,36 @@ export async function benchHistory(d: HistoryBenchDeps): Promise<void> {
   };
   const invoke = (room: { id: string; token: string }, action: string, params: unknown, token = room.token) =>
     must("POST", `/rooms/${enc(room.id)}/actions/${action}/invoke`, token, { params });
-  const makeRoom = async (id: string, history?: { commits: number }) => {
+  const makeRoom = async (
+    id: string,
+    history?: { commits: number },
+    action: Record<string, unknown> = STEP,
+  ) => {
     const room = { id, token: (await must("POST", "/rooms", undefined, { id, history })).token as string };
-    await invoke(room, "_set_state", { scope: "_shared", key: "open", value: true });
+    await invoke(room, "_batch_set_state", {
+      writes: [{ scope: "_shared", key: "open", value: true }, {
+        scope: "_shared",
+        key: "phase",
+        value: "run",
+      }],
+    });
     const agents = await pool(Array.from({ length: AGENTS }, (_, i) => i), 8, async (i, w) => {
       const b = await must("POST", `/rooms/${enc(id)}/agents`, undefined, { id: `a${i}` }, w);
       return { id: `a${i}`, token: b.token as string };
     });
-    await invoke(room, "_register_action", STEP);
+    await invoke(room, "_register_action", action);
     return { room, agents };
   };
-  const stepPath = (id: string) => `/rooms/${enc(id)}/actions/step/invoke`;
+  const stepPath = (id: string, action = "step") => `/rooms/${enc(id)}/actions/${action}/invoke`;
   try {
-    // invoke throughput with history on (c16, a fresh room), and in a room trimmed all along (it keeps
-    // 1,000 commits, so every 100 commits a trim step rides in the group commits)
+    // invoke throughput with history on: the invoke section's bump at c16 in a fresh room, and in a room
+    // trimmed all along (it keeps 1,000 commits, so every 100 commits a trim step rides in a group commit)
     for (
       const [name, history] of [["history_invoke_c16", undefined], ["history_invoke_trimming_c16", {
         commits: 1000,
       }]] as const
     ) {
-      const live = await makeRoom(name.replaceAll("_", "-"), history);
+      const live = await makeRoom(name.replaceAll("_", "-"), history, d.bump);
       const lc = new Client(server.port);
       const r = await closedLoop({
         conc: 16,
@@ -97,9 +109,9 @@ export async function benchHistory(d: HistoryBenchDeps): Promise<void> {
         windowMs: d.cfg.windowMs,
         pid: server.pid,
         fn: (w, s) =>
-          lc.request(w, "POST", stepPath(live.room.id), {
+          lc.request(w, "POST", stepPath(live.room.id, String(d.bump.id)), {
             token: live.agents[w % AGENTS].token,
-            body: { params: { n: s, k: s % 500 } },
+            body: { params: { note: `n${s}` } },
           }),
       });
       lc.close();

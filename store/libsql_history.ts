@@ -2,7 +2,7 @@
  * @module store/libsql_history — the reads of a room's history on libSQL: timeline headers, rows by where
  * they are, one key's versions, the room at a commit (the latest row of each key at or before it, by
  * primary-key seeks), commit times for retention, and every row for an export. SQL only: no privacy.
- * Each read comes back as one JSON document built by SQLite (the driver's cost is per row it hands over).
+ * Each read comes back as one JSON text spliced by SQLite (the driver's cost is per row it hands over).
  */
 import type { Client, InValue } from "@libsql/client";
 import type {
@@ -16,10 +16,20 @@ import type {
 
 const HEAD = "scope = '' AND key = ''";
 
-/** A row of table alias `t` as a JSON array: scope, key, seq, version, deleted, value, updated_at, … */
+/**
+ * A row of table alias `t` as the text of a JSON array (scope, key, seq, version, deleted, value,
+ * updated_at, timer, enabled, sort_key, writes), spliced together: the JSON columns are JSON already (this
+ * server wrote them with JSON.stringify), so SQLite does not parse them again.
+ */
 const rowJson = (t: string) =>
-  `json_array(${t}.scope, ${t}.key, ${t}.seq, ${t}.version, ${t}.value IS NULL, json(${t}.value), ${t}.updated_at,
-     json(${t}.timer), ${t}.enabled, ${t}.sort_key, json(${t}.writes))`;
+  `'[' || json_quote(${t}.scope) || ',' || json_quote(${t}.key) || ',' || ${t}.seq || ',' || ${t}.version || ','
+     || (${t}.value IS NULL) || ',' || coalesce(${t}.value, 'null') || ',' || json_quote(${t}.updated_at) || ','
+     || coalesce(${t}.timer, 'null') || ',' || json_quote(${t}.enabled) || ',' || coalesce(${t}.sort_key, 'null')
+     || ',' || coalesce(${t}.writes, 'null') || ']'`;
+
+/** Texts of JSON values as one JSON array's text (`[]` for none). */
+const list = (items: string, order = "") =>
+  `coalesce('[' || group_concat(${items}, ','${order ? ` ORDER BY ${order}` : ""}) || ']', '[]')`;
 
 type RowArray = [
   string,
@@ -55,7 +65,7 @@ async function document<T>(db: Client, sql: string, args: InValue[]): Promise<T[
 
 /** `inner` selects `j` (a row's JSON) and `o` (its order) with any ORDER BY / LIMIT; rows come back in order. */
 const aggregate = (inner: string, desc = false) =>
-  `SELECT json_group_array(json(j) ORDER BY o ${desc ? "DESC" : "ASC"}) FROM (${inner})`;
+  `SELECT ${list("j", `o ${desc ? "DESC" : "ASC"}`)} FROM (${inner})`;
 
 export class LibsqlHistory implements HistoryStore {
   constructor(readonly db: Client) {}
@@ -75,9 +85,9 @@ export class LibsqlHistory implements HistoryStore {
     const desc = q.order !== "asc";
     const order = desc ? "DESC" : "ASC";
     const and = where.map((x) => ` AND ${x}`).join("");
-    const commit = `json_array(${rowJson("h")}, (SELECT json_group_array(${rowJson("r")})
+    const commit = `'[' || ${rowJson("h")} || ',' || (SELECT ${list(rowJson("r"))}
       FROM json_each(h.writes) x CROSS JOIN history r ON r.room_id = h.room_id AND r.scope = x.value ->> 0
-        AND r.key = x.value ->> 1 AND r.seq = h.seq))`;
+        AND r.key = x.value ->> 1 AND r.seq = h.seq) || ']'`;
     let inner: string;
     if (q.scope !== undefined && q.key !== undefined && q.scope !== "_messages") {
       inner = `SELECT ${commit} AS j, h.seq AS o FROM history w JOIN history h
@@ -107,7 +117,7 @@ export class LibsqlHistory implements HistoryStore {
       const rows = await document<RowArray>(
         this.db,
         `WITH t(scope, key, seq) AS (VALUES ${chunk.map(() => "(?, ?, ?)").join(",")})
-         SELECT json_group_array(${rowJson("h")} ORDER BY h.seq, h.scope, h.key)
+         SELECT ${list(rowJson("h"), "h.seq, h.scope, h.key")}
          FROM t CROSS JOIN history h ON h.room_id = ? AND h.scope = t.scope AND h.key = t.key AND h.seq = t.seq`,
         [...chunk.flatMap((k) => [k.scope, k.key, k.seq]), roomId],
       );
@@ -124,18 +134,20 @@ export class LibsqlHistory implements HistoryStore {
     before: number,
     limit: number,
   ): Promise<{ row: HistoryRow; head?: HistoryRow }[]> {
-    const inner = `SELECT json_array(${rowJson("v")}, ${rowJson("h")}) AS j, v.seq AS o
+    const inner = `SELECT '[' || ${rowJson("v")} || ',' || coalesce(${
+      rowJson("h")
+    }, 'null') || ']' AS j, v.seq AS o
                    FROM history v LEFT JOIN history h ON h.room_id = v.room_id AND h.scope = '' AND h.key = ''
                      AND h.seq = v.seq
                    WHERE v.room_id = ? AND v.scope = ? AND v.key = ? AND v.seq < ? ORDER BY v.seq DESC LIMIT ?`;
-    const found = await document<[RowArray, RowArray]>(this.db, aggregate(inner, true), [
+    const found = await document<[RowArray, RowArray | null]>(this.db, aggregate(inner, true), [
       roomId,
       scope,
       key,
       before,
       limit,
     ]);
-    return found.map(([v, h]) => (h[0] === null ? { row: rowOf(v) } : { row: rowOf(v), head: rowOf(h) }));
+    return found.map(([v, h]) => (h === null ? { row: rowOf(v) } : { row: rowOf(v), head: rowOf(h) }));
   }
 
   /**
@@ -161,18 +173,18 @@ export class LibsqlHistory implements HistoryStore {
                 SELECT scope, (SELECT MIN(key) FROM history WHERE room_id = ?1 AND scope = k.scope AND key > k.key)
                 FROM k WHERE k.key IS NOT NULL
               )
-            SELECT json_group_array(json((
+            SELECT ${
+          list(`(
               SELECT ${rowJson("h")} FROM history h
               WHERE h.room_id = ?1 AND h.scope = k.scope AND h.key = k.key AND h.seq <= ?2
-              ORDER BY h.seq DESC LIMIT 1)))
+              ORDER BY h.seq DESC LIMIT 1)`)
+        }
             FROM k
             WHERE k.key IS NOT NULL`,
         args: [roomId, seq],
       },
       {
-        sql: `SELECT json_group_array(${
-          rowJson("h")
-        }) FROM history h WHERE h.room_id = ? AND h.${HEAD} AND h.seq = ?`,
+        sql: `SELECT ${list(rowJson("h"))} FROM history h WHERE h.room_id = ? AND h.${HEAD} AND h.seq = ?`,
         args: [roomId, seq],
       },
       { sql: "SELECT from_seq FROM history_rooms WHERE room_id = ?", args: [roomId] },
@@ -196,7 +208,7 @@ export class LibsqlHistory implements HistoryStore {
   async readHistory(roomId: string, maxSeq: number): Promise<HistoryRow[]> {
     const rows = await document<RowArray>(
       this.db,
-      `SELECT json_group_array(${rowJson("h")} ORDER BY h.scope, h.key, h.seq) FROM history h
+      `SELECT ${list(rowJson("h"), "h.scope, h.key, h.seq")} FROM history h
        WHERE h.room_id = ? AND h.seq <= ?`,
       [roomId, maxSeq],
     );
