@@ -9,6 +9,7 @@ import { renewTimer } from "../timers.ts";
 import { checkOwner, registerAction } from "./actions.ts";
 import type { ActionDef, ParamSpec } from "./model.ts";
 import { messageView } from "./messages.ts";
+import { checkTickOn } from "./privacy.ts";
 import type { Tx } from "./tx.ts";
 import { deleteView, publishKey, registerView } from "./views.ts";
 import {
@@ -56,6 +57,7 @@ function writeOne(tx: Tx, w: WriteSpec, env: BuiltinEnv, field: string): WriteRe
   const scope = w.scope ?? defaultScope(tx.caller);
   checkScopeName(scope, `${field}scope`);
   authorize(tx, scope);
+  checkTickOn(tx.caller, w.timer, `${field}timer`);
   if (scope === "_messages") {
     // a direct append speaks for the caller: `from` may only name the caller itself (SPEC §4)
     const from = (w.value as Record<string, unknown> | null)?.from;

@@ -1,13 +1,14 @@
 /**
  * @module engine/catalog — the actions a caller sees (`/actions`, `/context`, CEL `actions`): builtins (a
- * custom `help` replaces the builtin) and custom actions with availability for that caller and cooldown state.
+ * custom `help` replaces the builtin) and custom actions with availability for that caller (their `enabled`
+ * and `if` read with the registrar's authority, as at invocation: action_ctx.ts) and cooldown state.
  */
 import { compile, evaluate } from "../cel.ts";
 import { ticksRemaining } from "../timers.ts";
 import { isActionEnabled } from "./actions.ts";
 import { BUILTINS } from "./builtins.ts";
-import { celContext, type ReadCtx } from "./context.ts";
-import { ownerScopeContext } from "./invoke_ctx.ts";
+import { actionContext } from "./action_ctx.ts";
+import type { ReadCtx } from "./context.ts";
 import type { ActionDef } from "./model.ts";
 import { actionLiveness } from "./snapshot.ts";
 
@@ -20,12 +21,14 @@ export type ActionSummary = Record<string, unknown> & { id: string; available: b
 export function actionCatalog(rc: ReadCtx, forContext: boolean): ActionSummary[] {
   const out: ActionSummary[] = [];
   const canInvoke = rc.caller.kind !== "viewer";
-  let base: Record<string, unknown> | undefined;
+  // actions of one registrar and owner scope read the same: one context for all of them
+  const contexts = new Map<string, Record<string, unknown>>();
   for (const a of rc.room.actions.values()) {
     const live = actionLiveness(rc.room, a, rc.now);
     if (live === "gone" || (forContext && live !== "live")) continue;
-    base ??= celContext(rc);
-    const ctx = ownerScopeContext(rc, a, base);
+    const key = `${a.registrar}\u0000${a.scope}`;
+    let ctx = contexts.get(key);
+    if (!ctx) contexts.set(key, ctx = actionContext(rc, a));
     const enabled = isActionEnabled(a, { ...ctx, params: {} }, rc);
     if (forContext && !enabled) continue;
     const summary: ActionSummary = {

@@ -3,7 +3,7 @@
  * re-join with token rotation, PATCH by the room token, view-token rotation, listings. Tokens are shown
  * once. Every write runs under the registry's stale-commit policy, on fresh state each attempt.
  */
-import { type Caller, hashToken, mintToken, requireAdmin, requireReader } from "../auth.ts";
+import { type Caller, checkAgentId, hashToken, mintToken, requireAdmin, requireReader } from "../auth.ts";
 import { ApiError, asRefusal } from "../errors.ts";
 import type { CreateRoom, JoinAgent, PatchAgent } from "../wire.ts";
 import { enterRoom } from "./access.ts";
@@ -74,6 +74,7 @@ export async function listAgents(eng: Engine, roomId: string, op: Op) {
  * Inline state, public keys and views are staged in one Tx with the agent: all or nothing.
  */
 export function joinAgent(eng: Engine, roomId: string, op: Op, p: JoinAgent) {
+  if (p.id !== undefined) checkAgentId(p.id);
   const id = p.id ?? randomId("agent");
   return eng.rooms.retrying(async () => {
     const { room, caller: who } = await enterRoom(eng, roomId, op);

@@ -4,7 +4,7 @@
  * room. Token hashes are secrets and never leave the server: an import mints new tokens, shown once.
  */
 import { z } from "zod";
-import { hashToken, mintToken, requireAdmin } from "../auth.ts";
+import { checkAgentId, hashToken, mintToken, requireAdmin } from "../auth.ts";
 import { compile } from "../cel.ts";
 import { ApiError, fromZod } from "../errors.ts";
 import { EXPORT_FORMAT, type ImportBody, StampedDef, StoredTimer } from "../wire.ts";
@@ -71,6 +71,7 @@ export async function importRoom(eng: Engine, s: ImportBody) {
   room.seq = Math.max(1, s.room.seq);
   const dirty = room.rt.dirty;
   const agentTokens: Record<string, string> = {};
+  s.agents.forEach((a, i) => checkAgentId(a.id, `agents[${i}].id`));
   for (const a of s.agents) {
     const t = mintToken("agent");
     agentTokens[a.id] = t;

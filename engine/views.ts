@@ -3,12 +3,14 @@
  * `public_keys` and `public: true` create. Values are computed in snapshot.ts.
  */
 import { z } from "zod";
+import { type Caller, isRoomToken } from "../auth.ts";
 import { compile } from "../cel.ts";
 import { ID_PATTERN } from "../config.ts";
 import { ApiError } from "../errors.ts";
 import { startTimer, TimerSpec } from "../timers.ts";
 import { checkOwner, checkOwnerScope } from "./actions.ts";
 import type { ViewDef } from "./model.ts";
+import { checkTickOn } from "./privacy.ts";
 import { checkDefinitionQuota } from "./quotas.ts";
 import type { Tx } from "./tx.ts";
 
@@ -22,14 +24,36 @@ export const RegisterView = z.strictObject({
   render: z.unknown().optional(),
 });
 
+/** The agent a view id `<agent>.<rest>` belongs to (the part before the first dot); none without a dot. */
+export function viewOwner(id: string): string | undefined {
+  const dot = id.indexOf(".");
+  return dot < 0 ? undefined : id.slice(0, dot);
+}
+
+/**
+ * A view id with a dot belongs to the agent before the dot: only it (or the room token) registers it,
+ * and it may replace or delete it whoever registered it (`public_keys` over a room-token view).
+ */
+function checkViewId(caller: Caller, id: string, registrar: string | undefined): void {
+  const owner = viewOwner(id);
+  if (isRoomToken(caller) || owner === caller.id) return;
+  if (owner !== undefined) {
+    throw new ApiError("not_owner", `view ${id} belongs to ${owner}: ids ${owner}.… are theirs`, {
+      view: id,
+      owner,
+    });
+  }
+  if (registrar !== undefined) checkOwner(caller, registrar, `view ${id}`);
+}
+
 /** Default owner scope: the registrar's own scope, `_shared` for the room token. */
 export function registerView(tx: Tx, raw: unknown): ViewDef {
   const p = RegisterView.parse(raw);
+  const existing = tx.view(p.id);
+  checkViewId(tx.caller, p.id, existing?.registrar);
   const scope = p.scope ?? (tx.caller.kind === "agent" ? tx.caller.id : "_shared");
   checkOwnerScope(tx.caller, scope, `view ${p.id}`);
-  const existing = tx.view(p.id);
-  if (existing) checkOwner(tx.caller, existing.registrar, `view ${p.id}`);
-  else checkDefinitionQuota(tx, "views");
+  if (!existing) checkDefinitionQuota(tx, "views");
   const limits = { maxLength: tx.limits.maxCelLength, timeoutMs: tx.limits.celTimeoutMs };
   compile(p.expr, limits, "expr");
   if (p.enabled !== undefined) compile(p.enabled, limits, "enabled");
@@ -44,6 +68,7 @@ export function registerView(tx: Tx, raw: unknown): ViewDef {
     registrar: tx.caller.id,
     created_at: tx.iso,
   };
+  checkTickOn(tx.caller, def.timer, "timer");
   if (def.timer?.tick_on) tx.newTicks.add(def.timer.tick_on);
   tx.views.set(p.id, def);
   return def;
@@ -52,9 +77,12 @@ export function registerView(tx: Tx, raw: unknown): ViewDef {
 /** `public: true` / `public_keys`: a view `<agent>.<key>` projecting one private key. */
 export function publishKey(tx: Tx, agentId: string, key: string): ViewDef {
   const id = `${agentId}.${key}`;
+  // the id is the agent's (checkViewId): only a view an older version let someone else register is in the way
   const existing = tx.view(id);
   if (existing && existing.registrar !== agentId && existing.registrar !== "admin") {
-    throw new ApiError("not_owner", `view ${id} belongs to ${existing.registrar}`, {
+    throw new ApiError("not_owner", `view ${id} was registered by ${existing.registrar}`, {
+      view: id,
+      owner: agentId,
       registrar: existing.registrar,
     });
   }
@@ -75,7 +103,7 @@ export function deleteView(tx: Tx, id: unknown): boolean {
   if (typeof id !== "string") throw new ApiError("invalid_body", "id must be a string", { field: "id" });
   const v = tx.view(id);
   if (!v) throw new ApiError("view_not_found", `no view ${id} in this room`, { view: id });
-  checkOwner(tx.caller, v.registrar, `view ${id}`);
+  if (v.registrar !== tx.caller.id) checkViewId(tx.caller, id, v.registrar);
   tx.views.set(id, null);
   return true;
 }

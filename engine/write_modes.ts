@@ -111,7 +111,8 @@ function toNumber(v: unknown, field: string): number {
 
 /**
  * Applies one write to the Tx. `ctx` is the CEL context for `if` (evaluated before the write, seeing the
- * writes staged earlier in the same invocation).
+ * writes staged earlier in the same invocation); `explainCtx`, when it gives one, is what a refusal may
+ * explain from (the invoker's own context, when `ctx` shows more than the invoker may read).
  */
 export function applyWrite(
   tx: Tx,
@@ -119,12 +120,12 @@ export function applyWrite(
   scope: string,
   ctx: () => Record<string, unknown>,
   field: string,
-  explainCtx?: () => Record<string, unknown>,
+  explainCtx?: () => Record<string, unknown> | undefined,
 ) {
   checkScopeName(scope, `${field}.scope`);
   if (w.if !== undefined) {
     const c = ctx();
-    checkPredicate(w.if, c, tx, `${field}.if`, explainCtx ? explainCtx() : c);
+    checkPredicate(w.if, c, tx, `${field}.if`, explainCtx?.() ?? c);
   }
   const readable = canReadScope(tx.caller, scope);
   if (scope === "_messages") return appendMessage(tx, w, field);

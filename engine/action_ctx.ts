@@ -1,0 +1,111 @@
+/**
+ * @module engine/action_ctx — the CEL context of an action's expressions (`if`, `enabled`, each write's
+ * `if`, `expr` values), read with its **registrar's** authority, never the invoker's (SPEC §4). Invocation
+ * and the catalog (`/actions`, `/context`, CEL `actions`, help) both build it here.
+ */
+import { type Caller, ownScope } from "../auth.ts";
+import { celContext, type ReadCtx, scopesCel } from "./context.ts";
+import type { ActionDef } from "./model.ts";
+import { canReadScope } from "./privacy.ts";
+import type { Room } from "./room.ts";
+import { celValue, defineMessagesScope, liveScope } from "./snapshot.ts";
+import type { Tx } from "./tx.ts";
+
+const ROOM_TOKEN: Caller = Object.freeze({ kind: "admin", id: "admin" });
+
+/** Who registered a definition, as a reader: the room token, or agent R with R's current grants. */
+export function registrarOf(room: Room, registrar: string): Caller {
+  if (registrar === "admin") return ROOM_TOKEN;
+  const agent = room.agents.get(registrar) ?? { id: registrar, grants: [], token_hash: "" };
+  return { kind: "agent", id: registrar, agent, viaRoomToken: false };
+}
+
+/**
+ * `state` as the action's expressions see it when `rc.caller` invokes it:
+ * - registrar = room token: every scope; `state.self` is the invoker's scope (an agent invoker);
+ * - registrar = agent R: system scopes (not `_audit`), R's scope, R's grants; `state.self` only when R
+ *   itself invokes.
+ * Plus the action's owner scope. The invoker's private scope is there only when one of these names it.
+ */
+export function actionState(rc: ReadCtx, a: ActionDef, registrar = registrarOf(rc.room, a.registrar)) {
+  const state = scopesCel(rc, registrar);
+  if (!a.scope.startsWith("_") && !(a.scope in state)) {
+    state[a.scope] = liveScope(rc.room, a.scope, rc.now, rc.limits).cel;
+  }
+  const invoker = ownScope(rc.caller);
+  if (invoker !== undefined && (registrar.kind === "admin" || registrar.id === invoker)) {
+    // the room token sees every scope that exists; the invoker's may have no entry yet
+    state[invoker] ??= liveScope(rc.room, invoker, rc.now, rc.limits).cel;
+    state.self = state[invoker];
+  }
+  defineMessagesScope(rc.room, state);
+  return state;
+}
+
+/** The whole CEL context of an action's expression: its state, plus views, agents, messages, `self`. */
+export function actionContext(
+  rc: ReadCtx,
+  a: ActionDef,
+  extra: Record<string, unknown> = {},
+  registrar?: Caller,
+): Record<string, unknown> {
+  return celContext(rc, extra, actionState(rc, a, registrar));
+}
+
+/** Whether the action's `state` holds a scope the invoker may not read (its refusals then explain less). */
+function showsMore(state: Record<string, unknown>, invoker: Caller): boolean {
+  for (const s of Object.keys(state)) if (s !== "self" && !canReadScope(invoker, s)) return true;
+  return false;
+}
+
+/** What one invocation's expressions are evaluated with (engine/actions.ts `runCustomAction`). */
+export type ActionEyes = {
+  /** whose authority the action reads with (a write's `tick_on` must be readable by it) */
+  registrar: Caller;
+  /** the action's CEL context with these params and the writes staged so far (rebuilt per call) */
+  ctx(params: Record<string, unknown>): Record<string, unknown>;
+  /**
+   * The invoker's own context, when the action's shows more than the invoker may read: refusal details
+   * (`detail`, `runtime_error`) are built from it. `undefined`: the action's context hides nothing.
+   */
+  explain(params: Record<string, unknown>): Record<string, unknown> | undefined;
+};
+
+/** The eyes of custom action `a` invoked in `tx` (the invoker is `tx.caller`). */
+export function invocationEyes(rc: ReadCtx, tx: Tx, a: ActionDef): ActionEyes {
+  const registrar = registrarOf(rc.room, a.registrar);
+  let hides: boolean | undefined;
+  return {
+    registrar,
+    ctx(params) {
+      const ctx = actionContext(rc, a, { params }, registrar);
+      hides ??= showsMore(ctx.state as Record<string, unknown>, rc.caller);
+      stageOverlay(ctx, tx);
+      return ctx;
+    },
+    explain(params) {
+      hides ??= showsMore(actionState(rc, a, registrar), rc.caller);
+      if (!hides) return undefined;
+      const own = celContext(rc, { params });
+      stageOverlay(own, tx);
+      return own;
+    },
+  };
+}
+
+/** Staged writes of earlier steps are visible to later CEL (e.g. a batch's per-write `if`). */
+export function stageOverlay(ctx: Record<string, unknown>, tx: Tx): void {
+  if (!tx.entries.size) return;
+  const state = ctx.state as Record<string, unknown>;
+  for (const [id, e] of tx.entries) {
+    const [scope, key] = id.split("\u0000");
+    const target = scope === tx.caller.id ? [scope, "self"] : [scope];
+    for (const name of target) {
+      if (!(name in state)) continue;
+      const copy = { ...(state[name] as Record<string, unknown>) };
+      if (e) copy[key] = celValue(e);
+      else delete copy[key];
+      state[name] = copy;
+    }
+  }
+}
