@@ -24,6 +24,7 @@ export const ERROR_STATUS = {
   scope_denied: 403,
   not_owner: 403,
   forbidden: 403,
+  forbidden_origin: 403,
   room_not_found: 404,
   agent_not_found: 404,
   action_not_found: 404,

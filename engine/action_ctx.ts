@@ -66,7 +66,8 @@ export type ActionEyes = {
   ctx(params: Record<string, unknown>): Record<string, unknown>;
   /**
    * The invoker's own context, when the action's shows more than the invoker may read: refusal details
-   * (`detail`, `runtime_error`) are built from it. `undefined`: the action's context hides nothing.
+   * (`detail`, `runtime_error`) are built from it. `undefined`: the action's context hides nothing. Asked
+   * only on a refusal.
    */
   explain(params: Record<string, unknown>): Record<string, unknown> | undefined;
 };
@@ -79,7 +80,6 @@ export function invocationEyes(rc: ReadCtx, tx: Tx, a: ActionDef): ActionEyes {
     registrar,
     ctx(params) {
       const ctx = actionContext(rc, a, { params }, registrar);
-      hides ??= showsMore(ctx.state as Record<string, unknown>, rc.caller);
       stageOverlay(ctx, tx);
       return ctx;
     },

@@ -186,10 +186,7 @@ export function runCustomAction(
     });
   }
   const params = validateParams(a.params, rawParams);
-  if (a.if) {
-    const ctx = eyes.ctx(params);
-    checkPredicate(a.if, ctx, tx, "if", eyes.explain(params) ?? ctx);
-  }
+  if (a.if) checkPredicate(a.if, eyes.ctx(params), tx, "if", () => eyes.explain(params));
   const vars = { self: tx.caller.id, now: tx.iso, params };
   const results: WriteResult[] = [];
   (a.writes ?? []).forEach((tmpl, i) => {

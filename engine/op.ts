@@ -11,6 +11,8 @@ export type Op = {
   signal?: AbortSignal;
   /** W3C `traceparent` of the request, for what it causes to carry on */
   traceparent?: string;
+  /** a `HEAD` request: answered as its `GET` would be, changing nothing (no presence, read marker, wait) */
+  head?: boolean;
 };
 
 /** The context of work no request asked for (views computed for a listing, a timer firing). */

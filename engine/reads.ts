@@ -95,7 +95,7 @@ export function buildContext(eng: Engine, rc: ReadCtx, q: ContextQuery = {}): Re
       ? rc.room.messages.length - (q.messages_after + list.length)
       : shownFrom - 1;
     if (notShown > 0) elided.messages = notShown;
-    if (list.length) markRead(eng, rc.room, rc.caller, list[list.length - 1].seq);
+    if (list.length && !rc.op.head) markRead(eng, rc.room, rc.caller, list[list.length - 1].seq);
   }
   out.self = rc.caller.id;
   out.cursor = rc.room.seq;

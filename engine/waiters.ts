@@ -93,7 +93,8 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
   };
   const first = check();
   if (first) return first;
-  if (req.signal?.aborted) return timeoutResult(room, started);
+  // a HEAD request only looks: it never blocks (nor shows its agent as waiting)
+  if (req.signal?.aborted || req.head) return timeoutResult(room, started);
 
   eng.metrics.waiters++;
   if (agentId) enterWaiting(eng, room, agentId, req.condition);

@@ -31,13 +31,17 @@ export type WriteSpec = z.infer<typeof WriteSpec>;
 
 export type WriteResult = { scope: string; key: string; value: unknown; version: number };
 
-/** Evaluates `if` for a write or batch: false or a runtime error is `409 precondition_failed`. */
+/**
+ * Evaluates `if` for a write or batch: false or a runtime error is `409 precondition_failed`. `explain`,
+ * asked only on a refusal, gives the invoker's own context when `ctx` shows more than the invoker may read:
+ * the refusal is then explained from it.
+ */
 export function checkPredicate(
   source: string,
   ctx: Record<string, unknown>,
   tx: Tx,
   field = "if",
-  explainCtx: Record<string, unknown> = ctx,
+  explain?: () => Record<string, unknown> | undefined,
 ): void {
   const program = compile(
     source,
@@ -46,9 +50,11 @@ export function checkPredicate(
   );
   const r = evaluateOrLimit(program, ctx, tx.limits.celTimeoutMs);
   if (r.ok && r.value === true) return;
+  const own = explain?.();
+  const explainCtx = own ?? ctx;
   // a runtime error message can quote values (e.g. "No such key: <value>"): hidden when the predicate saw
-  // an owner scope the invoker may not read
-  const runtimeError = r.ok ? undefined : explainCtx === ctx ? r.error : "the condition failed at run time";
+  // a scope the invoker may not read
+  const runtimeError = r.ok ? undefined : own ? "the condition failed at run time" : r.error;
   throw new ApiError(
     "precondition_failed",
     `the ${field} condition ${JSON.stringify(source)} is not satisfied`,
@@ -56,7 +62,7 @@ export function checkPredicate(
       expression: source,
       evaluated: r.ok && typeof r.value === "boolean" ? r.value : null,
       ...(r.ok ? {} : { runtime_error: runtimeError }),
-      // values the invoker may read only: an owner scope visible to the predicate is not explained
+      // values the invoker may read only: a scope only the action's registrar reads is not explained
       detail: explainPaths(program, explainCtx, tx.limits.celTimeoutMs),
     },
   );
@@ -124,8 +130,7 @@ export function applyWrite(
 ) {
   checkScopeName(scope, `${field}.scope`);
   if (w.if !== undefined) {
-    const c = ctx();
-    checkPredicate(w.if, c, tx, `${field}.if`, explainCtx?.() ?? c);
+    checkPredicate(w.if, ctx(), tx, `${field}.if`, explainCtx);
   }
   const readable = canReadScope(tx.caller, scope);
   if (scope === "_messages") return appendMessage(tx, w, field);

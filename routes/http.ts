@@ -102,7 +102,9 @@ export function token(c: Ctx): string | undefined {
  * makes Deno abort it (a DOMException with a stack) after every response, ~6 % of a plain invocation's CPU.
  */
 export function opOf(c: Ctx, blocking = false): Op {
-  return blocking ? { token: token(c), signal: c.req.raw.signal } : { token: token(c) };
+  const op: Op = blocking ? { token: token(c), signal: c.req.raw.signal } : { token: token(c) };
+  if (c.req.method === "HEAD") op.head = true; // Hono answers HEAD with the GET route
+  return op;
 }
 
 /** Strips null, undefined and empty strings, arrays and objects (the `compact=true` query). */

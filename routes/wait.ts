@@ -17,6 +17,12 @@ import { type AppEnv, opOf, parseQuery, send } from "./http.ts";
 
 const encoder = new TextEncoder();
 
+const SSE_HEADERS = {
+  "content-type": "text/event-stream; charset=utf-8",
+  "cache-control": "no-cache",
+  "x-accel-buffering": "no",
+};
+
 const frame = (e: FeedEvent) => `id: ${e.id}\nevent: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`;
 
 export const waitRoutes = new Hono<AppEnv>()
@@ -47,6 +53,7 @@ export const waitRoutes = new Hono<AppEnv>()
     const op = opOf(c);
     const { room, caller } = await enterRoom(eng, c.req.param("id"), op);
     const who = actAs(room, requireReader(caller), q.agent);
+    if (op.head) return new Response(null, { headers: SSE_HEADERS }); // no body: nothing to follow
     const lastId = c.req.header("last-event-id");
     const after = q.after ?? (lastId && /^\d+$/.test(lastId) ? Number(lastId) : undefined);
     const feed = openFeed(eng, room, who, { ...op, after });
@@ -79,12 +86,5 @@ export const waitRoutes = new Hono<AppEnv>()
       },
       cancel: stop,
     });
-    return new Response(stream, {
-      headers: {
-        "content-type": "text/event-stream; charset=utf-8",
-        "cache-control": "no-cache",
-        "x-accel-buffering": "no",
-      },
-    });
-  })
-  .get("/debug/waiters", (c) => send(c, { waiters: c.get("eng").metrics.waiters }));
+    return new Response(stream, { headers: SSE_HEADERS });
+  });

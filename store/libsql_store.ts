@@ -14,6 +14,7 @@ import {
   type CommitOutcome,
   type IdempotencyRow,
   type MessageRow,
+  type PeerRow,
   type RoomListing,
   type RoomStore,
   type StoredRoom,
@@ -190,6 +191,29 @@ export class LibsqlStore implements RoomStore {
     return out;
   }
 
+  async beatPeer(id: string, now: number, aliveSince: number, forgetBefore: number) {
+    const next = "(SELECT COALESCE(MAX(joined), 0) + 1 FROM peers)";
+    const rs = await this.client.batch([
+      { sql: "DELETE FROM peers WHERE beat_at < ? AND id != ?", args: [forgetBefore, id] },
+      {
+        sql: `INSERT INTO peers (id, joined, seen, beat_at) VALUES (?1, ${next}, ${next}, ?2)
+              ON CONFLICT (id) DO UPDATE SET beat_at = excluded.beat_at, seen = (SELECT MAX(joined) FROM peers)`,
+        args: [id, now],
+      },
+      { sql: "SELECT joined FROM peers WHERE id = ?", args: [id] },
+      { sql: PEERS_ALIVE, args: [id, aliveSince] },
+    ], "write");
+    return { joined: Number(rs[2].rows[0].joined), peers: rs[3].rows.map(rowToPeer) };
+  }
+
+  async livePeers(id: string, aliveSince: number): Promise<PeerRow[]> {
+    return (await this.client.execute({ sql: PEERS_ALIVE, args: [id, aliveSince] })).rows.map(rowToPeer);
+  }
+
+  async leavePeer(id: string): Promise<void> {
+    await this.client.execute({ sql: "DELETE FROM peers WHERE id = ?", args: [id] });
+  }
+
   async ping(): Promise<void> {
     await this.client.execute("SELECT 1");
   }
@@ -197,6 +221,12 @@ export class LibsqlStore implements RoomStore {
   close(): void {
     this.client.close();
   }
+}
+
+const PEERS_ALIVE = "SELECT id, joined, seen, beat_at FROM peers WHERE id != ? AND beat_at >= ?";
+
+function rowToPeer(r: Record<string, unknown>): PeerRow {
+  return { id: String(r.id), joined: Number(r.joined), seen: Number(r.seen), beat_at: Number(r.beat_at) };
 }
 
 function rowToMessage(m: Record<string, unknown>): MessageRow {

@@ -78,6 +78,9 @@ export type IdempotencyRow = {
   fingerprint: string;
 };
 
+/** A server process on the database: when it arrived (`joined`), what it had seen at its last beat. */
+export type PeerRow = { id: string; joined: number; seen: number; beat_at: number };
+
 export type ActionRow = { id: string; def: unknown };
 export type ViewRow = { id: string; def: unknown; position: number };
 export type TickRow = { target: string; count: number };
@@ -173,6 +176,19 @@ export interface RoomStore {
   roomsForToken(tokenHash: string): Promise<RoomListing[]>;
   /** The stored commit counter of each room that exists. */
   roomSeqs(ids: string[]): Promise<Map<string, number>>;
+  /**
+   * One beat of process `id` at `now` (its row inserted on the first, numbered after every row there):
+   * in one transaction its `seen` becomes the highest `joined` and the other rows beaten since
+   * `aliveSince` are read; rows older than `forgetBefore` are removed.
+   */
+  beatPeer(id: string, now: number, aliveSince: number, forgetBefore: number): Promise<{
+    joined: number;
+    peers: PeerRow[];
+  }>;
+  /** The other processes' rows beaten since `aliveSince`. */
+  livePeers(id: string, aliveSince: number): Promise<PeerRow[]>;
+  /** Removes process `id`'s row (it stops). */
+  leavePeer(id: string): Promise<void>;
   /** Resolves when storage answers. */
   ping(): Promise<void>;
   close(): void;

@@ -316,3 +316,82 @@ Deno.test("HEAD changes nothing: HEAD /context marks no message read and does no
   assert.equal(ctx.messages.unread, 1, "HEAD marked nothing read");
   assert.equal(ctx.messages.directed_unread, 1);
 });
+
+// ── variants ────────────────────────────────────────────────────────────────────────────────────
+
+Deno.test("HEAD /wait answers at once without showing the agent waiting; HEAD /events opens no feed", async () => {
+  await using s = await startServer();
+  const c = client(s.base);
+  const room = await c.createRoom("head2");
+  const bob = await c.join(room.id, "bob");
+  await c.ok(room.id, bob, "_heartbeat", { status: "busy" });
+  const cond = encodeURIComponent("state._shared.never == true");
+  const head = async (path: string) => {
+    const r = await fetch(s.base + path, { method: "HEAD", headers: { authorization: `Bearer ${bob}` } });
+    await r.body?.cancel();
+    return r;
+  };
+  const w = await deadline(head(`/rooms/head2/wait?condition=${cond}&timeout=20000`), 5000, "HEAD /wait");
+  assert.equal(w.status, 200);
+  const ev = await deadline(head(`/rooms/head2/events`), 5000, "HEAD /events");
+  assert.equal(ev.status, 200);
+  assert.match(ev.headers.get("content-type") ?? "", /^text\/event-stream/);
+  assert.equal((await head(`/rooms/head2/messages`)).status, 200);
+  assert.equal(s.eng.metrics.waiters, 0, "no waiter was registered");
+  const r = await s.eng.rooms.get(room.id);
+  assert.equal(r.rt.listeners.size, 0, "no waiter or feed listens to the room");
+  const agents = (await http(s.base, "GET", `/rooms/head2/agents`, { token: room.token })).json as {
+    id: string;
+    status: string;
+    waiting_on: string | null;
+  }[];
+  const me = agents.find((a) => a.id === "bob");
+  assert.equal(me?.status, "busy", "bob never showed as waiting");
+  assert.equal(me?.waiting_on, null);
+  // a HEAD with an unknown token answers as the GET would
+  const bad = await fetch(s.base + "/rooms/head2/context", {
+    method: "HEAD",
+    headers: { authorization: "Bearer as_nope" },
+  });
+  await bad.body?.cancel();
+  assert.equal(bad.status, 401);
+});
+
+Deno.test("a page of a sibling port (same-site, foreign Origin) cannot mutate; reads and OPTIONS are not refused", async () => {
+  await using s = await startServer();
+  const { room, alice } = await originRoom(s.base);
+  const sibling = "http://127.0.0.1:1"; // same site as the server, another origin
+  const r = await http(s.base, "POST", `/rooms/site/actions/_set_state/invoke`, {
+    token: alice,
+    raw: JSON.stringify({ params: { key: "pwned", value: 1 } }),
+    headers: { "content-type": "text/plain", origin: sibling, "sec-fetch-site": "same-site" },
+  });
+  refused(r, 403, "forbidden_origin");
+  ok(
+    await http(s.base, "GET", `/rooms/site/context`, { token: alice, headers: { origin: EVIL } }),
+    "a cross-origin GET is not refused (no CORS headers: the page cannot read it)",
+  );
+  const pre = await http(s.base, "OPTIONS", `/rooms/site/agents`, { headers: { origin: EVIL } });
+  assert.notEqual(pre.json?.error, "forbidden_origin");
+  assert.equal(pre.headers.get("access-control-allow-origin"), null, "no CORS grant");
+  await untouched(s.base, room, alice);
+});
+
+Deno.test("a second process on the database waits to be seen before it listens; SYNC_PEER_POLL_MS=0 does not", async () => {
+  await using tmp = await tempDir();
+  await using a = await spawnServer(tmp.db);
+  await using b = await spawnServer(tmp.db);
+  assert.doesNotMatch(a.output(), /waiting for/, a.output());
+  assert.match(b.output(), /waiting for 1 other process on this database to see this one/, b.output());
+  // a room created on A after B started is found and used on B at once
+  const A = client(a.base), B = client(b.base);
+  const room = await A.createRoom("late");
+  const bob = await B.join(room.id, "bob");
+  ok(await A.invoke(room.id, bob, "_set_state", { key: "k", value: 1 }));
+  assert.equal((await B.context(room.id, bob, "?only=state")).state.self.k, 1);
+  await using tmp2 = await tempDir();
+  await using c = await spawnServer(tmp2.db, { SYNC_PEER_POLL_MS: "0" });
+  await using d = await spawnServer(tmp2.db, { SYNC_PEER_POLL_MS: "0" });
+  assert.doesNotMatch(d.output(), /waiting for/, "the single-process promise does not look for others");
+  void c;
+});

@@ -27,6 +27,9 @@ class RecordingStore implements RoomStore {
   readReply = () => Promise.resolve(undefined);
   roomsForToken = () => Promise.resolve([]);
   roomSeqs = () => Promise.resolve(new Map());
+  beatPeer = () => Promise.resolve({ joined: 1, peers: [] });
+  livePeers = () => Promise.resolve([]);
+  leavePeer = () => Promise.resolve();
   ping = () => Promise.resolve();
   close() {}
 }
