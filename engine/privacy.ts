@@ -4,7 +4,6 @@
  */
 import { type Caller, isRoomToken, ownScope } from "../auth.ts";
 import { ApiError } from "../errors.ts";
-import { parseTarget } from "../timers.ts";
 
 /**
  * Agents read system scopes (not `_audit`), their own scope and granted scopes; tokens read everything.
@@ -25,7 +24,9 @@ export function canReadAudit(caller: Caller, agent: string): boolean {
 /**
  * A logical timer counts the writes of its `tick_on` key, and `ticks_remaining` shows that count to
  * everyone: the key must be one its registrar may read (the room token, also acting as an agent: any)
- * → `403 scope_denied {field: "<field>.tick_on", scope}`.
+ * → `403 scope_denied {field: "<field>.tick_on", scope}`. A target `a.b.c` counts writes of key `b.c` in
+ * scope `a` and of key `c` in scope `a.b` alike (ids and keys may hold dots): every such scope must be
+ * readable.
  */
 export function checkTickOn(
   registrar: Caller,
@@ -34,8 +35,12 @@ export function checkTickOn(
 ): void {
   // a tick_on that is not a string is the timer validation's to refuse (invalid_timer)
   if (typeof timer?.tick_on !== "string" || isRoomToken(registrar)) return;
-  const scope = parseTarget(timer.tick_on)?.[0];
-  if (scope === undefined || canReadScope(registrar, scope)) return;
+  const target = timer.tick_on;
+  let scope: string | undefined;
+  for (let dot = target.indexOf("."); dot > 0 && scope === undefined; dot = target.indexOf(".", dot + 1)) {
+    if (!canReadScope(registrar, target.slice(0, dot))) scope = target.slice(0, dot);
+  }
+  if (scope === undefined) return;
   throw new ApiError(
     "scope_denied",
     `${field}.tick_on names ${

@@ -3,7 +3,7 @@
  * `public_keys` and `public: true` create. Values are computed in snapshot.ts.
  */
 import { z } from "zod";
-import { type Caller, isRoomToken } from "../auth.ts";
+import { isRoomToken } from "../auth.ts";
 import { compile } from "../cel.ts";
 import { ID_PATTERN } from "../config.ts";
 import { ApiError } from "../errors.ts";
@@ -24,18 +24,27 @@ export const RegisterView = z.strictObject({
   render: z.unknown().optional(),
 });
 
-/** The agent a view id `<agent>.<rest>` belongs to (the part before the first dot); none without a dot. */
-export function viewOwner(id: string): string | undefined {
-  const dot = id.indexOf(".");
-  return dot < 0 ? undefined : id.slice(0, dot);
+/**
+ * The agent a view id `<agent>.<rest>` belongs to: the part before the first dot (an agent that may not
+ * have joined yet), or a longer prefix ending before a dot that is an agent's id (agent ids may hold dots:
+ * `my.bot.hp` is agent `my.bot`'s when it exists, not `my`'s). None without a dot.
+ */
+export function viewOwner(id: string, isAgent: (id: string) => boolean): string | undefined {
+  let owner: string | undefined;
+  for (let dot = id.indexOf("."); dot >= 0; dot = id.indexOf(".", dot + 1)) {
+    const prefix = id.slice(0, dot);
+    if (owner === undefined || isAgent(prefix)) owner = prefix;
+  }
+  return owner;
 }
 
 /**
- * A view id with a dot belongs to the agent before the dot: only it (or the room token) registers it,
+ * A view id with a dot belongs to its owner agent (viewOwner): only it (or the room token) registers it,
  * and it may replace or delete it whoever registered it (`public_keys` over a room-token view).
  */
-function checkViewId(caller: Caller, id: string, registrar: string | undefined): void {
-  const owner = viewOwner(id);
+function checkViewId(tx: Tx, id: string, registrar: string | undefined): void {
+  const caller = tx.caller;
+  const owner = viewOwner(id, (a) => tx.agents.has(a) || tx.room.agents.has(a));
   if (isRoomToken(caller) || owner === caller.id) return;
   if (owner !== undefined) {
     throw new ApiError("not_owner", `view ${id} belongs to ${owner}: ids ${owner}.… are theirs`, {
@@ -50,7 +59,7 @@ function checkViewId(caller: Caller, id: string, registrar: string | undefined):
 export function registerView(tx: Tx, raw: unknown): ViewDef {
   const p = RegisterView.parse(raw);
   const existing = tx.view(p.id);
-  checkViewId(tx.caller, p.id, existing?.registrar);
+  checkViewId(tx, p.id, existing?.registrar);
   const scope = p.scope ?? (tx.caller.kind === "agent" ? tx.caller.id : "_shared");
   checkOwnerScope(tx.caller, scope, `view ${p.id}`);
   if (!existing) checkDefinitionQuota(tx, "views");
@@ -74,18 +83,13 @@ export function registerView(tx: Tx, raw: unknown): ViewDef {
   return def;
 }
 
-/** `public: true` / `public_keys`: a view `<agent>.<key>` projecting one private key. */
+/**
+ * `public: true` / `public_keys`: a view `<agent>.<key>` projecting one private key. The id is the agent's
+ * own, so this always works for it and replaces whatever held the id (a room-token view; a view a shorter
+ * prefix registered before the agent joined, or an older version let someone register).
+ */
 export function publishKey(tx: Tx, agentId: string, key: string): ViewDef {
   const id = `${agentId}.${key}`;
-  // the id is the agent's (checkViewId): only a view an older version let someone else register is in the way
-  const existing = tx.view(id);
-  if (existing && existing.registrar !== agentId && existing.registrar !== "admin") {
-    throw new ApiError("not_owner", `view ${id} was registered by ${existing.registrar}`, {
-      view: id,
-      owner: agentId,
-      registrar: existing.registrar,
-    });
-  }
   const def: ViewDef = {
     id,
     expr: `state[${JSON.stringify(agentId)}][${JSON.stringify(key)}]`,
@@ -103,7 +107,7 @@ export function deleteView(tx: Tx, id: unknown): boolean {
   if (typeof id !== "string") throw new ApiError("invalid_body", "id must be a string", { field: "id" });
   const v = tx.view(id);
   if (!v) throw new ApiError("view_not_found", `no view ${id} in this room`, { view: id });
-  if (v.registrar !== tx.caller.id) checkViewId(tx.caller, id, v.registrar);
+  if (v.registrar !== tx.caller.id) checkViewId(tx, id, v.registrar);
   tx.views.set(id, null);
   return true;
 }

@@ -572,3 +572,20 @@ Deno.test("tick_on on the registrar's own, system and granted keys works; the ro
   const a = (await http(s.base, "GET", `/rooms/auth/actions/watch_bob`, { token: room.token })).json;
   assert.equal(a.cooldown?.ticks_remaining, 1, JSON.stringify(a));
 });
+
+Deno.test("tick_on a.b.k counts key k of agent a.b too: agent a may not watch it; its own plain keys it may", async () => {
+  await using s = await startServer();
+  const c = client(s.base);
+  const room = await c.createRoom("dotted");
+  const a = await c.join(room.id, "a", { state: { k: 1 } });
+  await c.join(room.id, "a.b", { state: { k: 1 } });
+  const timer = (tick_on: string) => ({ ticks: 3, tick_on, effect: "delete" });
+  refused(
+    await c.invoke(room.id, a, "_set_state", { key: "t", value: 1, timer: timer("a.b.k") }),
+    403,
+    "scope_denied",
+    { scope: "a.b", field: "timer.tick_on" },
+  );
+  ok(await c.invoke(room.id, a, "_set_state", { key: "t", value: 1, timer: timer("a.k") }));
+  ok(await c.invoke(room.id, room.token, "_set_state", { key: "t", value: 1, timer: timer("a.b.k") }));
+});

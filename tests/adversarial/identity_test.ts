@@ -317,3 +317,31 @@ Deno.test("an agent registers views under its own prefix; the room token registe
   assert.equal(ctx.views["dave.mp"], 3);
   assert.equal(ctx.views["alice.hp2"], 20);
 });
+
+Deno.test("agent ids with dots: my.bot's views are my.bot's, not my's, and its public_keys replace an earlier squat", async () => {
+  await using s = await startServer();
+  const c = client(s.base);
+  const room = await c.createRoom("dots");
+  const my = await c.join(room.id, "my");
+  // before my.bot exists, my.bot.hp reads as one of my's ids
+  ok(await c.invoke(room.id, my, "_register_view", { id: "my.bot.hp", expr: "999" }));
+  const bot = await http(s.base, "POST", `/rooms/dots/agents`, {
+    body: { id: "my.bot", state: { hp: 5 }, public_keys: ["hp"] },
+  });
+  assert.equal(bot.status, 201, bot.text);
+  const views = async () => (await c.context(room.id, room.token, "?only=views")).views;
+  assert.equal((await views())["my.bot.hp"], 5, "the agent's own public key won");
+  refused(
+    await c.invoke(room.id, my, "_register_view", { id: "my.bot.hp", expr: "999" }),
+    403,
+    "not_owner",
+    { view: "my.bot.hp", owner: "my.bot" },
+  );
+  refused(await c.invoke(room.id, my, "_delete_view", { id: "my.bot.hp" }), 403, "not_owner");
+  ok(await c.invoke(room.id, bot.json.token, "_register_view", { id: "my.bot.mp", expr: "1" }));
+  ok(await c.invoke(room.id, my, "_register_view", { id: "my.other", expr: "2" }));
+  const v = await views();
+  assert.equal(v["my.bot.hp"], 5);
+  assert.equal(v["my.bot.mp"], 1);
+  assert.equal(v["my.other"], 2);
+});
