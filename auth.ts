@@ -174,5 +174,6 @@ export function canWriteScope(caller: Caller, scope: string): boolean {
   if (caller.kind === "admin") return true;
   if (caller.kind === "viewer") return false;
   if (caller.viaRoomToken) return true;
-  return scope === ownScope(caller) || caller.agent.grants.includes(scope);
+  if (scope === caller.id) return isAgentId(scope);
+  return caller.agent.grants.includes(scope);
 }

@@ -8,10 +8,17 @@ import { celContext, type ReadCtx, scopesCel } from "./context.ts";
 import type { ActionDef } from "./model.ts";
 import { canReadScope } from "./privacy.ts";
 import type { Room } from "./room.ts";
-import { celValue, defineMessagesScope, liveScope } from "./snapshot.ts";
+import { celValue, defineMessagesScope, liveScope, stateScopes } from "./snapshot.ts";
 import type { Tx } from "./tx.ts";
 
 const ROOM_TOKEN: Caller = Object.freeze({ kind: "admin", id: "admin" });
+/** A reader of the system scopes only (no id owns a scope). */
+const NOBODY: Caller = Object.freeze({
+  kind: "agent",
+  id: "",
+  agent: { id: "", grants: [], token_hash: "" },
+  viaRoomToken: false,
+});
 
 /** Who registered a definition, as a reader: the room token, or agent R with R's current grants. */
 export function registrarOf(room: Room, registrar: string): Caller {
@@ -28,18 +35,41 @@ export function registrarOf(room: Room, registrar: string): Caller {
  * Plus the action's owner scope. The invoker's private scope is there only when one of these names it.
  */
 export function actionState(rc: ReadCtx, a: ActionDef, registrar = registrarOf(rc.room, a.registrar)) {
-  const state = scopesCel(rc, registrar);
+  const everything = registrar.kind === "admin";
+  const state = scopesCel(rc, everything ? NOBODY : registrar);
   if (!a.scope.startsWith("_") && !(a.scope in state)) {
     state[a.scope] = liveScope(rc.room, a.scope, rc.now, rc.limits).cel;
   }
   const invoker = ownScope(rc.caller);
-  if (invoker !== undefined && (registrar.kind === "admin" || registrar.id === invoker)) {
-    // the room token sees every scope that exists; the invoker's may have no entry yet
+  if (invoker !== undefined && (everything || registrar.id === invoker)) {
     state[invoker] ??= liveScope(rc.room, invoker, rc.now, rc.limits).cel;
     state.self = state[invoker];
   }
   defineMessagesScope(rc.room, state);
-  return state;
+  return everything ? everyScope(rc, state) : state;
+}
+
+/**
+ * The room token's `state`: `known` plus every other scope of the room, each built when an expression
+ * first reads it (a room may hold thousands of private scopes; an expression reads a few, and this context
+ * is built on every invocation). It reads as the plain object with every scope would.
+ */
+function everyScope(rc: ReadCtx, known: Record<string, unknown>): Record<string, unknown> {
+  const load = (t: Record<string, unknown>, k: string | symbol) => {
+    if (
+      typeof k === "string" && !Object.hasOwn(t, k) && k !== "_audit" && k !== "_messages" &&
+      rc.room.scopes.has(k)
+    ) t[k] = liveScope(rc.room, k, rc.now, rc.limits).cel;
+  };
+  return new Proxy(known, {
+    get: (t, k, r) => (load(t, k), Reflect.get(t, k, r)),
+    has: (t, k) => (load(t, k), Reflect.has(t, k)),
+    getOwnPropertyDescriptor: (t, k) => (load(t, k), Reflect.getOwnPropertyDescriptor(t, k)),
+    ownKeys: (t) => {
+      for (const s of stateScopes(rc.room)) load(t, s);
+      return Reflect.ownKeys(t);
+    },
+  });
 }
 
 /** The whole CEL context of an action's expression: its state, plus views, agents, messages, `self`. */

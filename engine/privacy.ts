@@ -2,7 +2,7 @@
  * @module engine/privacy — what a caller may read (SPEC §4). The one place that decides it: every read
  * path (context, state, poll, eval, wait, views, errors) asks here.
  */
-import { type Caller, isRoomToken, ownScope } from "../auth.ts";
+import { type Caller, isAgentId, isRoomToken, ownScope } from "../auth.ts";
 import { ApiError } from "../errors.ts";
 
 /**
@@ -13,7 +13,9 @@ export function canReadScope(caller: Caller, scope: string): boolean {
   if (caller.kind !== "agent") return true;
   if (scope === "_audit") return false;
   if (scope.startsWith("_")) return true;
-  return scope === ownScope(caller) || caller.agent.grants.includes(scope);
+  // its own scope: compared first (this runs once per scope of the room for every context built)
+  if (scope === caller.id) return isAgentId(scope);
+  return caller.agent.grants.includes(scope);
 }
 
 /** Audit rows: agents see only their own; room and view tokens see all. */

@@ -589,3 +589,32 @@ Deno.test("tick_on a.b.k counts key k of agent a.b too: agent a may not watch it
   ok(await c.invoke(room.id, a, "_set_state", { key: "t", value: 1, timer: timer("a.k") }));
   ok(await c.invoke(room.id, room.token, "_set_state", { key: "t", value: 1, timer: timer("a.b.k") }));
 });
+
+Deno.test("a room-token action reads every scope however it reaches them: by name, `in`, has(), size, a whole copy", async () => {
+  const { s, c, room, tokens } = await setup();
+  await using _ = s;
+  await c.ok(room.id, room.token, "_register_action", {
+    id: "survey",
+    writes: [
+      {
+        scope: "_shared",
+        key: "survey",
+        expr: true,
+        value:
+          '[state.carol.secret, "alice" in state, has(state.bob), size(state) >= 5, state.self.secret, state.exists(k, k == "carol")]',
+      },
+      { scope: "_shared", key: "copy", expr: true, value: "state" },
+    ],
+  });
+  const r = await c.invoke(room.id, tokens.bob, "survey");
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.json.writes[0].value, [SECRET.carol, true, true, true, SECRET.bob, true]);
+  const copy = r.json.writes[1].value;
+  assert.deepEqual(Object.keys(copy).filter((k) => !k.startsWith("_")).sort(), [
+    "alice",
+    "bob",
+    "carol",
+    "self",
+  ]);
+  assert.equal(copy.alice.secret, SECRET.alice, "the room token's action copies what the room token reads");
+});
