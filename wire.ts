@@ -39,7 +39,7 @@ export const InvokeQuery = z.strictObject({ dry_run: z.enum(["true", "false", "1
 
 /** `GET /rooms/:id/wait` */
 export const WaitQuery = z.strictObject({
-  condition: z.string().optional(),
+  condition: z.string({ error: "required: a CEL condition" }),
   timeout: QueryInt.optional(),
   include: z.string().optional(),
   agent: z.string().optional(),
