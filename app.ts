@@ -17,6 +17,7 @@ import { countRequests, RequestMetrics } from "./middleware/metrics.ts";
 import { rateLimit } from "./middleware/rate_limit.ts";
 import { jsonLogger, requestLog } from "./middleware/request_log.ts";
 import { mcpRoutes } from "./routes/mcp.ts";
+import { openapiRoutes } from "./routes/openapi.ts";
 
 export type AppDeps = { eng: Engine; log?: (line: Record<string, unknown>) => void; logRequests?: boolean };
 
@@ -34,6 +35,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   });
   app.route("/", opsRoutes(metrics));
   app.route("/", docRoutes);
+  app.route("/", openapiRoutes);
   app.route("/", roomRoutes);
   app.route("/", actionRoutes);
   app.route("/", readRoutes);

@@ -214,6 +214,7 @@ export function landingPage(): string {
               <li><a href="/reference/cel.md">reference/cel.md</a> — the CEL context and patterns</li>
               <li><a href="/reference/examples.md">reference/examples.md</a> — task queue, turn-based game, private state</li>
               <li><a href="/reference/architecture.md">reference/architecture.md</a> — how a request moves through the code</li>
+              <li><a href="/openapi.json">openapi.json</a> — the OpenAPI document</li>
             </ul>
           </section>
         </div>

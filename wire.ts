@@ -13,7 +13,7 @@ const QueryInt = z.string().regex(/^\d{1,15}$/, "must be a non-negative integer"
 const Cursor = z.number().int().min(0);
 /** Section names, as a comma list or an array (checked against the known sections by the engine). */
 const Sections = z.union([z.string(), z.array(z.string())]);
-const AgentStatus = z.enum(["active", "idle", "busy", "waiting", "done", "unknown"]);
+export const AgentStatus = z.enum(["active", "idle", "busy", "waiting", "done", "unknown"]);
 
 // ── invoke and wait ─────────────────────────────────────────────────────────────────────────────
 
@@ -155,7 +155,8 @@ const SnapshotEntry = z.strictObject({
   sort_key: z.number().int().nullable().optional(),
   seq: z.number().int().min(0),
 });
-const SnapshotMessage = z.strictObject({
+/** A message as stored (`extra`: fields a custom action appended beside the usual ones). */
+export const SnapshotMessage = z.strictObject({
   seq: z.number().int().min(1),
   from: z.string().max(129).nullable(),
   kind: z.string().max(128),
