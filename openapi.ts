@@ -1,7 +1,7 @@
 /**
  * @module openapi — an OpenAPI 3.1 document from a table of operations and the zod schemas they name:
  * bodies and queries as zod parses them (input), responses as the server writes them (output), both
- * through `z.toJSONSchema` (JSON Schema 2020-12, the dialect of 3.1). It knows no route: routes/openapi.ts
+ * through `z.toJSONSchema` (JSON Schema 2020-12, the dialect of 3.1). It knows no route: routes/openapi_table.ts
  * owns the table.
  */
 import { z } from "zod";
@@ -26,14 +26,15 @@ export type Operation = {
   bodyOptional?: boolean;
   /** names of shared parameters (`parameters` of the document input), e.g. a header */
   headers?: string[];
+  /** the answer it documents: the success (or, for a method a path refuses, that error) */
   ok: {
     status: number;
     description: string;
     schema?: z.ZodType;
-    /** media type other than our JSON (which takes `?compact=true`) */
+    /** a media type other than our JSON (which takes the `jsonParameters`) */
     type?: string;
   };
-  /** other documented non-error answers, e.g. a 405 */
+  /** more than the summary says */
   description?: string;
 };
 
@@ -45,6 +46,8 @@ export type DocumentInput = {
   tokens: Record<TokenKind, string>;
   pathParams: Record<string, string>;
   parameters: Record<string, Json>;
+  /** names of `parameters` every operation answering our JSON takes (`compact`) */
+  jsonParameters: string[];
   /** named schemas, converted as input (requests) and as output (responses); the names are components */
   requests: Record<string, z.ZodType>;
   responses: Record<string, z.ZodType>;
@@ -81,11 +84,10 @@ export function buildOpenApi(d: DocumentInput): Json {
     const path = op.path.replace(/:(\w+)/g, "{$1}");
     (paths[path] ??= {})[op.method] = operation(d, op, req.ref, res.ref);
   }
-  const securitySchemes = Object.fromEntries(
-    Object.entries(d.tokens).map((
-      [k, description],
-    ) => [`${k}Token`, { type: "http", scheme: "bearer", description }]),
-  );
+  const securitySchemes: Record<string, Json> = {};
+  for (const [k, description] of Object.entries(d.tokens)) {
+    securitySchemes[`${k}Token`] = { type: "http", scheme: "bearer", description };
+  }
   return {
     openapi: "3.1.1",
     jsonSchemaDialect: "https://json-schema.org/draft/2020-12/schema",
@@ -134,8 +136,8 @@ function operation(
       });
     }
   }
-  for (const h of op.headers ?? []) parameters.push({ $ref: `#/components/parameters/${h}` });
-  if (!op.ok.type) parameters.push({ $ref: "#/components/parameters/compact" });
+  const shared = [...(op.headers ?? []), ...(op.ok.type ? [] : d.jsonParameters)];
+  for (const name of shared) parameters.push({ $ref: `#/components/parameters/${name}` });
   const media = op.ok.type ?? "application/json";
   const error = { $ref: "#/components/responses/Error" };
   return {
