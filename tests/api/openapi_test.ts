@@ -126,6 +126,8 @@ Deno.test("GET /openapi.json lists exactly the routes the app serves (method + p
   assert.ok(explicit.size >= 40, `the comparison saw the app's routes (${explicit.size})`);
 });
 
+const KIND_OF_PREFIX: Record<string, string> = { room: "roomToken", view: "viewToken", as: "agentToken" };
+
 type Call = {
   params?: Record<string, string>;
   query?: Record<string, string>;
@@ -187,6 +189,12 @@ function contract(base: string, doc: Json) {
     /** The operation as documented: request valid, answer with the documented status and schema. */
     async call(id: string, c: Call = {}): Promise<Res> {
       const { op, ptr } = find(id);
+      if (c.status === undefined) {
+        // a call that succeeds uses a token kind the operation documents (`{}` or no requirement: none)
+        const kinds = (op.security as Json[]).map((r) => Object.keys(r)[0] ?? "none");
+        const kind = c.token ? KIND_OF_PREFIX[c.token.split("_")[0]] : "none";
+        assert.ok(kinds.length === 0 ? kind === "none" : kinds.includes(kind), `${id} documents ${kind}`);
+      }
       const r = await send(id, c);
       called.add(id);
       const ok = successOf(op);
