@@ -54,7 +54,8 @@ export function openApiDocument(): Record<string, unknown> {
       action: "action id",
       view: "view id",
       seq: "message seq",
-      file: "a file name of reference/",
+      file: "a file name (of reference/, or of dashboard/ for the pages)",
+      version: "the pages' asset version (another one answers the current file, not cached)",
     },
     parameters: {
       compact: {

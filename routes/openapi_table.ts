@@ -368,6 +368,14 @@ export const OPERATIONS: Operation[] = [
       ok: text("text/markdown", "the document"),
     },
     {
+      route: "GET /dashboard/:version/:file",
+      id: "dashboardAsset",
+      tokens: NONE,
+      summary:
+        "A script (text/javascript) or stylesheet (text/css) of the pages, cached for good under the current version",
+      ok: text("text/javascript", "the file"),
+    },
+    {
       route: "GET /openapi.json",
       id: "openapi",
       tokens: NONE,
