@@ -19,6 +19,7 @@ import { DEFAULT_HTTP_POLICY, originGuard } from "./middleware/origin.ts";
 import { rateLimit } from "./middleware/rate_limit.ts";
 import { jsonLogger, requestLog } from "./middleware/request_log.ts";
 import { mcpRoutes } from "./routes/mcp.ts";
+import { openapiRoutes } from "./routes/openapi.ts";
 
 export type AppDeps = {
   eng: Engine;
@@ -45,6 +46,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   });
   app.route("/", opsRoutes(metrics));
   app.route("/", docRoutes);
+  app.route("/", openapiRoutes);
   app.route("/", roomRoutes);
   app.route("/", actionRoutes);
   app.route("/", readRoutes);

@@ -75,9 +75,12 @@ function writeOne(tx: Tx, w: WriteSpec, env: BuiltinEnv, field: string): WriteRe
   return r;
 }
 
-const BatchParams = z.strictObject({ writes: z.array(WriteSpec).min(1), if: z.string().optional() });
-const DeleteParams = z.strictObject({ scope: z.string().optional(), key: z.union([z.string(), z.number()]) });
-const MessageParams = z.strictObject({
+export const BatchParams = z.strictObject({ writes: z.array(WriteSpec).min(1), if: z.string().optional() });
+export const DeleteParams = z.strictObject({
+  scope: z.string().optional(),
+  key: z.union([z.string(), z.number()]),
+});
+export const MessageParams = z.strictObject({
   body: z.unknown().refine((v) => v !== undefined, "body is required"),
   kind: z.string().min(1).max(128).optional(),
   to: z.union([z.string(), z.array(z.string()).max(1000)]).nullable().optional(),
@@ -85,9 +88,12 @@ const MessageParams = z.strictObject({
   from: z.string().optional(),
 });
 const IdParams = z.strictObject({ id: z.string() });
-const HeartbeatParams = z.strictObject({ status: z.enum(STATUSES).optional(), agent: z.string().optional() });
+export const HeartbeatParams = z.strictObject({
+  status: z.enum(STATUSES).optional(),
+  agent: z.string().optional(),
+});
 const RenewParams = z.strictObject({ scope: z.string().optional(), key: z.union([z.string(), z.number()]) });
-const ClaimParams = z.strictObject({
+export const ClaimParams = z.strictObject({
   seq: z.union([z.number().int(), z.string()]),
   agent: z.string().optional(),
 });

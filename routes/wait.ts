@@ -6,7 +6,6 @@
  */
 import { Hono } from "hono";
 import { actAs, requireReader } from "../auth.ts";
-import { ApiError } from "../errors.ts";
 import { SSE_HEARTBEAT_MS } from "../config.ts";
 import { enterRoom } from "../engine/access.ts";
 import { type FeedEvent, openFeed } from "../engine/feed.ts";
@@ -29,9 +28,6 @@ export const waitRoutes = new Hono<AppEnv>()
   .get("/rooms/:id/wait", async (c) => {
     const eng = c.get("eng");
     const q = parseQuery(c, WaitQuery);
-    if (q.condition === undefined) {
-      throw new ApiError("invalid_query", "condition is required", { field: "condition" });
-    }
     const include = parseSections(q.include, "include", ["context", "changes"]);
     const op = opOf(c, true);
     const { room, caller } = await enterRoom(eng, c.req.param("id"), op);
