@@ -2,16 +2,17 @@
  * @module engine/peers — whether other server processes use this database, found without configuration:
  * each process beats its row of the `peers` table about once a second (a timer, never a request), and a
  * process that arrives while others are alive waits until each has seen it before it serves anything.
- * While another process is alive the registry checks rooms against storage (registry.ts `fresh`).
+ * While another process is alive the registry checks rooms against storage (registry.ts `fresh`). A row
+ * of a process on this machine that no longer runs (killed) counts as gone at once.
  */
 import { PEER_ALIVE_MS, PEER_BEAT_MS, PEER_JOIN_POLL_MS, type PeerMode } from "../config.ts";
 
 /** A process's row as storage returns it (store/room_store.ts `PeerRow`). */
-export type Peer = { id: string; joined: number; seen: number; beat_at: number };
+export type Peer = { id: string; joined: number; seen: number; beat_at: number; proc: string };
 
 /** What the protocol needs of storage (store/room_store.ts `RoomStore` has it). */
 export type PeerStore = {
-  beatPeer(id: string, now: number, aliveSince: number, forgetBefore: number): Promise<{
+  beatPeer(id: string, proc: string, now: number, aliveSince: number, forgetBefore: number): Promise<{
     joined: number;
     peers: Peer[];
   }>;
@@ -25,6 +26,8 @@ const FORGET_AFTER_MS = 10 * PEER_ALIVE_MS;
 export class Peers {
   /** this process's row */
   readonly id = crypto.randomUUID();
+  /** where this process runs, as its row says (`""` where that cannot be known) */
+  readonly proc = whereAmI();
   readonly #store: PeerStore;
   readonly #mode: PeerMode;
   /** wall clock: rows are compared across processes */
@@ -66,7 +69,7 @@ export class Peers {
     if (this.#mode !== "detect" || this.#timer !== undefined) return;
     let peers = await this.#beat();
     this.#schedule();
-    const unaware = () => peers.filter((p) => p.seen < this.#joined);
+    const unaware = () => peers.filter((p) => p.seen < this.#joined && !this.#gone(p));
     if (unaware().length) waiting(unaware().length);
     while (unaware().length && !this.#stopped) {
       await new Promise((r) => setTimeout(r, PEER_JOIN_POLL_MS));
@@ -84,12 +87,23 @@ export class Peers {
     await this.#store.leavePeer(this.id).catch(() => {/* the row ages out */});
   }
 
+  /**
+   * A row of a process on this machine (same host and pid namespace) that no longer runs — its pid is
+   * gone or now another process's — is a crash's leftover: not waited for, not counted.
+   */
+  #gone(p: Peer): boolean {
+    if (!p.proc || !this.proc) return false;
+    const [host, ns, pid, start] = p.proc.split(" ");
+    const [myHost, myNs] = this.proc.split(" ");
+    return host === myHost && ns === myNs && startTime(Number(pid)) !== start;
+  }
+
   async #beat(): Promise<Peer[]> {
     const now = this.#now();
-    const r = await this.#store.beatPeer(this.id, now, now - PEER_ALIVE_MS, now - FORGET_AFTER_MS);
+    const r = await this.#store.beatPeer(this.id, this.proc, now, now - PEER_ALIVE_MS, now - FORGET_AFTER_MS);
     this.#joined = r.joined;
     const before = this.#alive;
-    this.#alive = r.peers.length;
+    this.#alive = r.peers.filter((p) => !this.#gone(p)).length;
     if (before === 0 && this.#alive > 0) this.onArrival();
     return r.peers;
   }
@@ -101,5 +115,28 @@ export class Peers {
         if (!this.#stopped) this.#schedule();
       });
     }, PEER_BEAT_MS);
+  }
+}
+
+/**
+ * `host pidns pid start` of this process (Linux: the pid namespace and start time from /proc), or `""`
+ * where they cannot be read (another OS, no permission): such a row ages out instead.
+ */
+function whereAmI(): string {
+  try {
+    const start = startTime(Deno.pid);
+    return start ? [Deno.hostname(), Deno.readLinkSync("/proc/self/ns/pid"), Deno.pid, start].join(" ") : "";
+  } catch {
+    return "";
+  }
+}
+
+/** The start time (clock ticks after boot) of process `pid`, or undefined when it does not run. */
+function startTime(pid: number): string | undefined {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
   }
 }

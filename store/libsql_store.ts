@@ -191,14 +191,14 @@ export class LibsqlStore implements RoomStore {
     return out;
   }
 
-  async beatPeer(id: string, now: number, aliveSince: number, forgetBefore: number) {
+  async beatPeer(id: string, proc: string, now: number, aliveSince: number, forgetBefore: number) {
     const next = "(SELECT COALESCE(MAX(joined), 0) + 1 FROM peers)";
     const rs = await this.client.batch([
       { sql: "DELETE FROM peers WHERE beat_at < ? AND id != ?", args: [forgetBefore, id] },
       {
-        sql: `INSERT INTO peers (id, joined, seen, beat_at) VALUES (?1, ${next}, ${next}, ?2)
+        sql: `INSERT INTO peers (id, joined, seen, beat_at, proc) VALUES (?1, ${next}, ${next}, ?2, ?3)
               ON CONFLICT (id) DO UPDATE SET beat_at = excluded.beat_at, seen = (SELECT MAX(joined) FROM peers)`,
-        args: [id, now],
+        args: [id, now, proc],
       },
       { sql: "SELECT joined FROM peers WHERE id = ?", args: [id] },
       { sql: PEERS_ALIVE, args: [id, aliveSince] },
@@ -223,10 +223,16 @@ export class LibsqlStore implements RoomStore {
   }
 }
 
-const PEERS_ALIVE = "SELECT id, joined, seen, beat_at FROM peers WHERE id != ? AND beat_at >= ?";
+const PEERS_ALIVE = "SELECT id, joined, seen, beat_at, proc FROM peers WHERE id != ? AND beat_at >= ?";
 
 function rowToPeer(r: Record<string, unknown>): PeerRow {
-  return { id: String(r.id), joined: Number(r.joined), seen: Number(r.seen), beat_at: Number(r.beat_at) };
+  return {
+    id: String(r.id),
+    joined: Number(r.joined),
+    seen: Number(r.seen),
+    beat_at: Number(r.beat_at),
+    proc: String(r.proc),
+  };
 }
 
 function rowToMessage(m: Record<string, unknown>): MessageRow {

@@ -78,8 +78,11 @@ export type IdempotencyRow = {
   fingerprint: string;
 };
 
-/** A server process on the database: when it arrived (`joined`), what it had seen at its last beat. */
-export type PeerRow = { id: string; joined: number; seen: number; beat_at: number };
+/**
+ * A server process on the database: when it arrived (`joined`), what it had seen at its last beat and
+ * when that was, and where it runs (`proc`, opaque to storage).
+ */
+export type PeerRow = { id: string; joined: number; seen: number; beat_at: number; proc: string };
 
 export type ActionRow = { id: string; def: unknown };
 export type ViewRow = { id: string; def: unknown; position: number };
@@ -177,11 +180,12 @@ export interface RoomStore {
   /** The stored commit counter of each room that exists. */
   roomSeqs(ids: string[]): Promise<Map<string, number>>;
   /**
-   * One beat of process `id` at `now` (its row inserted on the first, numbered after every row there):
+   * One beat of process `id` (running at `proc`) at `now` (its row inserted on the first, numbered after
+   * every row there):
    * in one transaction its `seen` becomes the highest `joined` and the other rows beaten since
    * `aliveSince` are read; rows older than `forgetBefore` are removed.
    */
-  beatPeer(id: string, now: number, aliveSince: number, forgetBefore: number): Promise<{
+  beatPeer(id: string, proc: string, now: number, aliveSince: number, forgetBefore: number): Promise<{
     joined: number;
     peers: PeerRow[];
   }>;

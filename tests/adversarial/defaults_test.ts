@@ -395,3 +395,13 @@ Deno.test("a second process on the database waits to be seen before it listens; 
   assert.doesNotMatch(d.output(), /waiting for/, "the single-process promise does not look for others");
   void c;
 });
+
+Deno.test("a process restarted after a SIGKILL does not wait for its dead predecessor's row", async () => {
+  await using tmp = await tempDir();
+  const a = await spawnServer(tmp.db);
+  await client(a.base).createRoom("crashed");
+  await a.kill("SIGKILL");
+  await using b = await spawnServer(tmp.db);
+  assert.doesNotMatch(b.output(), /waiting for/, b.output());
+  assert.equal((await http(b.base, "GET", "/rooms/crashed")).status, 200);
+});
