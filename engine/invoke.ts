@@ -5,6 +5,7 @@
  * (the registry's stale-commit policy). Waiting after the write is invoke_wait.ts's.
  */
 import { actAs, type Caller, hashToken, identify, requireReader } from "../auth.ts";
+import { type CelMap, celWith } from "../cel.ts";
 import { IDEMPOTENCY_TTL_MS } from "../config.ts";
 import { ApiError, asRefusal } from "../errors.ts";
 import { runCustomAction } from "./actions.ts";
@@ -13,7 +14,7 @@ import { celContext, type ReadCtx } from "./context.ts";
 import type { Engine } from "./engine.ts";
 import { participantGuide } from "./guide.ts";
 import { ownerScopeContext } from "./invoke_ctx.ts";
-import type { IdempotentReply } from "./model.ts";
+import { type IdempotentReply, splitEntryId } from "./model.ts";
 import type { Op } from "./op.ts";
 import { touch } from "./presence.ts";
 import { checkQuotas } from "./quotas.ts";
@@ -107,7 +108,7 @@ function runInvocation(eng: Engine, room: Room, caller: Caller, req: InvokeReque
   const now = eng.now();
   let tx = new Tx(room, caller, now, eng.limits, req);
   const custom = room.actions.get(req.action);
-  const builtin = custom ? undefined : BUILTINS[req.action];
+  const builtin = custom || !Object.hasOwn(BUILTINS, req.action) ? undefined : BUILTINS[req.action];
   const audit = (ok: boolean, status: number, error: string | null) => ({
     ts: tx.iso,
     agent: caller.id,
@@ -169,14 +170,11 @@ function stageOverlay(ctx: Record<string, unknown>, tx: Tx): void {
   if (!tx.entries.size) return;
   const state = ctx.state as Record<string, unknown>;
   for (const [id, e] of tx.entries) {
-    const [scope, key] = id.split("\u0000");
+    const [scope, key] = splitEntryId(id);
     const target = scope === tx.caller.id ? [scope, "self"] : [scope];
     for (const name of target) {
-      if (!(name in state)) continue;
-      const copy = { ...(state[name] as Record<string, unknown>) };
-      if (e) copy[key] = celValue(e);
-      else delete copy[key];
-      state[name] = copy;
+      if (!Object.hasOwn(state, name)) continue;
+      state[name] = celWith(state[name] as CelMap, key, e ? celValue(e) : undefined);
     }
   }
 }

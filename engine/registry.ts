@@ -11,6 +11,7 @@ import {
   type AuditRow,
   CommitError,
   type IdempotencyRow,
+  type RoomHead,
   type RoomListing,
   type RoomStore,
 } from "../store/room_store.ts";
@@ -23,6 +24,16 @@ export type RegistryOptions = { store: RoomStore; clock: Clock; peerPollMs?: num
 const notFound = (id: string) =>
   new ApiError("room_not_found", `no room ${JSON.stringify(id)}`, { room: id });
 const exists = (id: string) => new ApiError("room_exists", `room ${id} already exists`, { room: id });
+
+/**
+ * Storage holds something else than the room in memory, which has nothing of its own pending: another
+ * process committed, deleted the room, or deleted it and created another under its id (the seqs may then
+ * even agree).
+ */
+function moved(room: Room, head: RoomHead | undefined): boolean {
+  return room.seq === room.rt.persistedSeq &&
+    (head === undefined || head.seq !== room.rt.persistedSeq || head.token_hash !== room.token_hash);
+}
 
 export class RoomRegistry {
   readonly #store: RoomStore;
@@ -95,12 +106,12 @@ export class RoomRegistry {
   async fresh(id: string): Promise<Room> {
     const room = await this.get(id);
     if (!this.#peerPollMs || room.seq !== room.rt.persistedSeq) return room;
-    const s = (await this.#store.roomSeqs([id])).get(id);
-    if (s === undefined) {
+    const head = (await this.#store.roomHeads([id])).get(id);
+    if (head === undefined) {
       this.forget(room);
       throw notFound(id);
     }
-    if (s !== room.rt.persistedSeq && room.seq === room.rt.persistedSeq) {
+    if (moved(room, head)) {
       this.forget(room);
       return await this.get(id);
     }
@@ -110,10 +121,14 @@ export class RoomRegistry {
   /**
    * The live room that took the place of `room` after it left memory (reloaded because another process
    * wrote, or after a failed batch): where a waiter or a feed follows it. `404 room_not_found` when the room
-   * is gone. (The one place that decides what a listener may follow.)
+   * is gone, and when the room now under its id is another incarnation (deleted and re-created, here or by
+   * another process): a listener never binds to a successor. (The one place that decides what a listener
+   * may follow.)
    */
-  successor(room: Room): Promise<Room> {
-    return this.get(room.id);
+  async successor(room: Room): Promise<Room> {
+    const next = await this.get(room.id);
+    if (next.token_hash !== room.token_hash) throw notFound(room.id);
+    return next;
   }
 
   /** Wakes listeners (waiters, change feeds) of a room: after a commit or a liveness change. */
@@ -262,10 +277,9 @@ export class RoomRegistry {
       );
       if (watched.length) {
         try {
-          const seqs = await this.#store.roomSeqs(watched.map((r) => r.id));
+          const heads = await this.#store.roomHeads(watched.map((r) => r.id));
           for (const r of watched) {
-            const s = seqs.get(r.id);
-            if (s !== r.rt.persistedSeq && r.seq === r.rt.persistedSeq) this.forget(r); // moved or deleted
+            if (moved(r, heads.get(r.id))) this.forget(r); // moved, deleted or re-created
           }
         } catch { /* the next tick tries again */ }
       }

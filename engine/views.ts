@@ -11,6 +11,7 @@ import { checkOwner, checkOwnerScope } from "./actions.ts";
 import type { ViewDef } from "./model.ts";
 import { checkDefinitionQuota } from "./quotas.ts";
 import type { Tx } from "./tx.ts";
+import { checkValue } from "./write_modes.ts";
 
 export const RegisterView = z.strictObject({
   id: z.string().regex(ID_PATTERN, "id must be 1-128 characters of [A-Za-z0-9._:-]"),
@@ -22,8 +23,8 @@ export const RegisterView = z.strictObject({
   render: z.unknown().optional(),
 });
 
-/** Default owner scope: the registrar's own scope, `_shared` for the room token. */
-export function registerView(tx: Tx, raw: unknown): ViewDef {
+/** Default owner scope: the registrar's own scope, `_shared` for the room token. `field` names it in refusals. */
+export function registerView(tx: Tx, raw: unknown, field = "params"): ViewDef {
   const p = RegisterView.parse(raw);
   const scope = p.scope ?? (tx.caller.kind === "agent" ? tx.caller.id : "_shared");
   checkOwnerScope(tx.caller, scope, `view ${p.id}`);
@@ -44,6 +45,7 @@ export function registerView(tx: Tx, raw: unknown): ViewDef {
     registrar: tx.caller.id,
     created_at: tx.iso,
   };
+  checkValue(def, tx.limits, field, tx.limits.maxDefinitionBytes);
   if (def.timer?.tick_on) tx.newTicks.add(def.timer.tick_on);
   tx.views.set(p.id, def);
   return def;

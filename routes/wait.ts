@@ -62,8 +62,11 @@ export const waitRoutes = new Hono<AppEnv>()
         const write = (s: string) => {
           if (!closed) ctrl.enqueue(encoder.encode(s));
         };
-        const end = () => {
+        // the engine ends a feed whose token stopped being valid or whose room is gone: the client is told
+        // why (`event: error`, the error body as data) before the stream closes
+        const end = (error?: ApiError) => {
           if (closed) return;
+          if (error) write(`event: error\ndata: ${JSON.stringify(error.toBody())}\n\n`);
           stop();
           try {
             ctrl.close();
@@ -75,7 +78,7 @@ export const waitRoutes = new Hono<AppEnv>()
           () => write(`: heartbeat ${new Date(eng.now()).toISOString()}\n\n`),
           SSE_HEARTBEAT_MS,
         );
-        c.req.raw.signal.addEventListener("abort", end);
+        c.req.raw.signal.addEventListener("abort", () => end());
       },
       cancel: stop,
     });
