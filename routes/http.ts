@@ -109,7 +109,10 @@ function tooLarge(max: number) {
 }
 
 function timedOut(ms: number) {
-  return new ApiError("request_timeout", `the request body did not arrive within ${ms} ms`, { limit: ms });
+  // the rest of the body may still come: the connection cannot carry another request
+  return new ApiError("request_timeout", `the request body did not arrive within ${ms} ms`, { limit: ms }, {
+    headers: { connection: "close" },
+  });
 }
 
 function unreadable(e: unknown) {

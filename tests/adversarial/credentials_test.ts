@@ -272,3 +272,24 @@ Deno.test("two processes: room X deleted on one and re-created on the other — 
     await feedA.close();
   }
 });
+
+Deno.test("two processes: a room re-created on the other at the very same seq is another room — its old tokens stop on this one", async () => {
+  await using tmp = await tempDir();
+  const env = { SYNC_PEER_POLL_MS: "50" };
+  await using a = await spawnServer(tmp.db, env);
+  await using b = await spawnServer(tmp.db, env);
+  const A = client(a.base), B = client(b.base);
+  const old = await A.createRoom("same");
+  await A.ok("same", old.token, "_set_state", { scope: "_shared", key: "owner", value: "old-owner" });
+  ok(await A.http("GET", `/rooms/same/context`, { token: old.token }), "A holds the room");
+  // on B: delete and re-create, and bring the new room to the seq A holds for the old one
+  ok(await B.http("DELETE", `/rooms/same`, { token: old.token }));
+  const fresh = await B.createRoom("same");
+  await B.ok("same", fresh.token, "_set_state", { scope: "_shared", key: "owner", value: AFTER });
+  const stale = await A.http("GET", `/rooms/same/context`, { token: old.token });
+  noLeak(AFTER, stale);
+  assert.equal(stale.status, 401, `the old room token on A: ${stale.text.slice(0, 300)}`);
+  assert.equal(stale.json.error, "invalid_token");
+  const now = await A.context("same", fresh.token);
+  assert.equal(now.state._shared.owner, AFTER, "A serves the new room to its own token");
+});

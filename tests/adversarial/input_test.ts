@@ -26,7 +26,9 @@ import {
   refused,
   snapshot,
   startServer,
+  tempDir,
 } from "./_harness.ts";
+import { LibsqlStore } from "../../store/libsql_store.ts";
 
 const DEPTH = 64;
 const JSON_HEADERS = { "content-type": "application/json" };
@@ -814,4 +816,81 @@ Deno.test("Idempotency-Keys named like Object.prototype members run once, then r
     assert.equal(again.status, 200);
     assert.equal(again.json.cursor, first.json.cursor, `${name} replayed`);
   }
+});
+
+// ── values stored before these limits ───────────────────────────────────────────────────────────
+
+Deno.test("values an older server stored (3,000 and 100,000 levels deep) break no read for anyone, and nothing deeper is built on them", async () => {
+  await using tmp = await tempDir();
+  const c0 = { room: { id: "old", token: "", view: "" }, alice: "" };
+  {
+    await using s = await startServer({ dbPath: tmp.db });
+    const c = client(s.base);
+    c0.room = await c.createRoom("old");
+    c0.alice = await c.join("old", "alice", { state: { bomb: [1] } });
+    await c.ok("old", c0.room.token, "_set_state", { scope: "_shared", key: "deep", value: 1 });
+    await c.ok("old", c0.alice, "_send_message", { body: "x" });
+    await c.ok("old", c0.room.token, "_register_view", { id: "v", expr: "state._shared.deep" });
+  }
+  // what an older server let in, written straight into its database
+  const store = await LibsqlStore.open(`file:${tmp.db}`);
+  try {
+    const sql = [
+      ["UPDATE state SET value = ? WHERE room_id = 'old' AND key = 'bomb'", nested(3000)],
+      ["UPDATE state SET value = ? WHERE room_id = 'old' AND key = 'deep'", nested(100_000)],
+      ["UPDATE messages SET body = ? WHERE room_id = 'old'", nestedObj(3000)],
+      ["UPDATE agents SET meta = ? WHERE room_id = 'old'", nested(3000)],
+      ["UPDATE rooms SET meta = ? WHERE id = 'old'", nestedObj(3000)],
+    ];
+    for (const [q, v] of sql) await store.client.execute({ sql: q, args: [v] });
+  } finally {
+    store.close();
+  }
+  await using s = await startServer({ dbPath: tmp.db });
+  const { room, alice } = c0;
+  await readsHealthy(s.base, "old", [room.token, room.view, alice]);
+  const more: string[] = [];
+  for (const token of [room.token, room.view, alice]) {
+    for (
+      const [what, go] of [
+        ["/views", () => http(s.base, "GET", `/rooms/old/views`, { token })],
+        ["/agents", () => http(s.base, "GET", `/rooms/old/agents`, { token })],
+        ["/rooms/old", () => http(s.base, "GET", `/rooms/old`)],
+        [
+          "/wait",
+          () =>
+            http(s.base, "GET", `/rooms/old/wait?condition=has(state._shared.deep)&timeout=1000`, { token }),
+        ],
+        [
+          "/eval deep equality",
+          () =>
+            http(s.base, "POST", `/rooms/old/eval`, {
+              token,
+              body: { expr: "state._shared.deep == state._shared.deep" },
+            }),
+        ],
+        [
+          "MCP eval_cel",
+          () => mcpCall(s.base, token, "eval_cel", { expr: "state._shared.deep" }).then((m) => m.res),
+        ],
+      ] as const
+    ) {
+      const r = await go();
+      if (r.status !== 200) more.push(`${what} (${token.slice(0, 5)}): ${r.status} ${r.text.slice(0, 120)}`);
+    }
+  }
+  const exp = await http(s.base, "GET", `/rooms/old/export`, { token: room.token });
+  if (exp.status !== 200) more.push(`export: ${exp.status} ${exp.text.slice(0, 120)}`);
+  assert.deepEqual(more, []);
+  // building on such a value is checked like any other write: deeper than the limit is refused
+  refused(
+    await client(s.base).invoke("old", alice, "_set_state", { key: "bomb", append: true, value: 1 }),
+    400,
+    "too_deep",
+    { field: "params.value", limit: DEPTH },
+  );
+  ok(
+    await client(s.base).invoke("old", alice, "_set_state", { key: "bomb", value: 1 }),
+    "replacing it is fine",
+  );
 });
