@@ -658,8 +658,11 @@ export async function createCalmRoom(base: string) {
   return { id: room.id, agent };
 }
 
-/** A calm room beside an attack: an agent increments a counter and reads it back until stopped. */
-export async function calmRoom(base: string) {
+/**
+ * A calm room beside an attack: an agent increments a counter and reads it back until stopped; a request
+ * unanswered after `requestMs` counts as a failure (a stalled server).
+ */
+export async function calmRoom(base: string, requestMs = 15_000) {
   const room = await createCalmRoom(base);
   const agent = room.agent;
   let stop = false;
@@ -668,7 +671,7 @@ export async function calmRoom(base: string) {
   const loop = (async () => {
     while (!stop && problems.length === 0) {
       try {
-        const r = await httpWithin(15_000, base, "POST", `/rooms/${room.id}/actions/tick/invoke`, {
+        const r = await httpWithin(requestMs, base, "POST", `/rooms/${room.id}/actions/tick/invoke`, {
           token: agent,
           body: {},
         });
@@ -677,7 +680,7 @@ export async function calmRoom(base: string) {
           break;
         }
         n++;
-        const ctx = await httpWithin(15_000, base, "GET", `/rooms/${room.id}/context?only=state`, {
+        const ctx = await httpWithin(requestMs, base, "GET", `/rooms/${room.id}/context?only=state`, {
           token: agent,
         });
         if (ctx.status !== 200 || ctx.json.state._shared.n !== n) {
