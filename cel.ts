@@ -220,72 +220,64 @@ function safeContext(ctx: Record<string, unknown>): Record<string, unknown> {
   return out ?? ctx;
 }
 
-/** The container a JSON or CEL object starts as, before its members are filled in. */
+/** A container being filled in by `copyDeep`. */
 type Shell = unknown[] | CelMap;
 
 /**
- * JSON → CEL: integral numbers become int (BigInt) so `turn + 1` works; an object with a key "constructor"
- * becomes a Map (celMap). Iterative: a value stored before the nesting limit existed may be deeper than the
- * stack allows.
+ * The walk both conversions share, with an explicit stack (a value stored before the nesting limit existed
+ * may be deeper than the call stack allows): `member(x, fill)` says what `x` becomes — a value, or an
+ * empty container handed to `fill`, which copies x's members into it (each through `member`) later.
  */
-export function toCel(v: unknown): unknown {
-  if (v === null || typeof v !== "object") return celLeaf(v);
-  const work: [unknown, Shell][] = [];
-  const convert = (x: unknown): unknown => {
-    if (x === null || typeof x !== "object") return celLeaf(x);
-    const shell: Shell = Array.isArray(x) ? [] : Object.hasOwn(x, "constructor") ? new Map() : {};
-    work.push([x, shell]);
-    return shell;
-  };
-  const root = convert(v);
+function copyDeep(v: unknown, member: (x: unknown, fill: (src: object, out: Shell) => Shell) => unknown) {
+  const work: [object, Shell][] = [];
+  const fill = (src: object, out: Shell) => (work.push([src, out]), out);
+  const root = member(v, fill);
   for (let job = work.pop(); job; job = work.pop()) {
     const [src, out] = job;
-    if (Array.isArray(src)) { for (const x of src) (out as unknown[]).push(convert(x)); }
+    if (Array.isArray(src)) { for (const x of src) (out as unknown[]).push(member(x, fill)); }
+    else if (src instanceof Map) { for (const [k, x] of src) put(out, String(k), member(x, fill)); }
     else {
       const o = src as Record<string, unknown>;
-      for (const k in o) {
-        if (!Object.hasOwn(o, k)) continue;
-        if (out instanceof Map) out.set(k, convert(o[k]));
-        else (out as Record<string, unknown>)[k] = convert(o[k]);
-      }
+      for (const k in o) if (Object.hasOwn(o, k)) put(out, k, member(o[k], fill));
     }
   }
   return root;
+}
+
+function put(out: Shell, k: string, v: unknown): void {
+  if (out instanceof Map) out.set(k, v);
+  else (out as Record<string, unknown>)[k] = v;
+}
+
+/**
+ * JSON → CEL: integral numbers become int (BigInt) so `turn + 1` works; an object with a key "constructor"
+ * becomes a Map (celMap). Iterative (copyDeep).
+ */
+export function toCel(v: unknown): unknown {
+  if (v === null || typeof v !== "object") return celLeaf(v);
+  return copyDeep(v, (x, fill) => {
+    if (x === null || typeof x !== "object") return celLeaf(x);
+    return fill(x, Array.isArray(x) ? [] : Object.hasOwn(x, "constructor") ? new Map() : {});
+  });
 }
 
 function celLeaf(v: unknown): unknown {
   return typeof v === "number" && Number.isInteger(v) ? BigInt(v) : v;
 }
 
-/** CEL → JSON: ints back to numbers, maps to objects, other library types to strings. Iterative, as toCel. */
+/** CEL → JSON: ints back to numbers, maps to objects, other library types to strings. Iterative (copyDeep). */
 export function fromCel(v: unknown): unknown {
   if (typeof v === "bigint") return Number(v);
   if (v === null || typeof v !== "object") return v;
-  const work: [unknown, unknown[] | Record<string, unknown>][] = [];
-  const convert = (x: unknown): unknown => {
+  return copyDeep(v, (x, fill) => {
     if (typeof x === "bigint") return Number(x);
     if (x === null || typeof x !== "object") return x;
-    if (!Array.isArray(x) && !(x instanceof Map)) {
-      if (x instanceof Uint8Array) return Array.from(x);
-      const proto = Object.getPrototypeOf(x);
-      if (proto !== Object.prototype && proto !== null) return libraryValue(x);
-    }
-    const shell = Array.isArray(x) ? [] : {};
-    work.push([x, shell]);
-    return shell;
-  };
-  const root = convert(v);
-  for (let job = work.pop(); job; job = work.pop()) {
-    const [src, out] = job;
-    if (Array.isArray(src)) { for (const x of src) (out as unknown[]).push(convert(x)); }
-    else if (src instanceof Map) {
-      for (const [k, x] of src) (out as Record<string, unknown>)[String(k)] = convert(x);
-    } else {
-      const o = src as Record<string, unknown>;
-      for (const k in o) if (Object.hasOwn(o, k)) (out as Record<string, unknown>)[k] = convert(o[k]);
-    }
-  }
-  return root;
+    if (Array.isArray(x)) return fill(x, []);
+    if (x instanceof Map) return fill(x, {});
+    if (x instanceof Uint8Array) return Array.from(x);
+    const proto = Object.getPrototypeOf(x);
+    return proto === Object.prototype || proto === null ? fill(x, {}) : libraryValue(x);
+  });
 }
 
 /** A value of one of cel-js's own types (timestamp, uint, duration, …) as JSON. */
