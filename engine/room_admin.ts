@@ -17,7 +17,7 @@ import type { Op } from "./op.ts";
 import { checkSnapshotQuotas } from "./quotas.ts";
 import { Room } from "./room.ts";
 import { RegisterView } from "./views.ts";
-import { checkKey, checkValue, entryJson } from "./write_modes.ts";
+import { checkKey, checkRecipients, checkValue, entryJson } from "./write_modes.ts";
 
 /** `GET /rooms/:id/export` (room token). */
 export async function exportRoom(eng: Engine, roomId: string, op: Op): Promise<Record<string, unknown>> {
@@ -184,6 +184,7 @@ function checkImportLimits(eng: Engine, s: ImportBody): number {
   });
   s.messages.forEach((m, i) => {
     checkValue(m.body, l, `messages[${i}].body`);
+    checkRecipients(m.to, `messages[${i}].to`);
     bytes += JSON.stringify({ ...m, extra: m.extra ?? null }).length;
   });
   checkSnapshotQuotas(l, { bytes });

@@ -10,7 +10,7 @@ import { ApiError } from "../errors.ts";
 import { withActions } from "./catalog.ts";
 import { changesSince, describeChanges, hasVisibleChange, observe } from "./changes.ts";
 import { celContext, type ReadCtx, readCtx } from "./context.ts";
-import { type Credential, credentialOf, recheck } from "./credential.ts";
+import { credentialOf, recheck } from "./credential.ts";
 import type { Engine } from "./engine.ts";
 import type { Op } from "./op.ts";
 import { setWaiting, watchPresence } from "./presence.ts";
@@ -77,13 +77,15 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
   const agentId = caller.kind === "agent" ? caller.id : null;
   const wantsChanges = req.include?.includes("changes") === true;
   const since = req.since ?? req.after ?? room.seq;
+  // what the wait was opened with: every check re-checks it first (a token rotated meanwhile — even while
+  // the first check awaited durability — or a deleted room end the wait)
+  const cred = credentialOf(room, caller, req);
   let who = caller;
   const ctxNow = () => readCtx(eng, room, who, req);
   // remember views and action availability at registration: invoke-and-wait registers right at its cursor
   if (wantsChanges) observe(ctxNow());
-  /** `cred` once blocked: every wake-up re-checks it first (a rotated token, a deleted room end the wait) */
-  const check = (cred?: Credential): WaitResult | undefined => {
-    if (cred) who = recheck(room, cred, who);
+  const check = (): WaitResult | undefined => {
+    who = recheck(room, cred, who);
     const rc = ctxNow();
     const r = evaluate(program, withActions(celContext(rc), rc), eng.limits.celTimeoutMs);
     if (!r.ok && r.limit) {
@@ -101,7 +103,6 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
   if (req.signal?.aborted) return timeoutResult(room, started);
 
   const release = eng.listeners.admit(eng.limits, room.id);
-  const cred = credentialOf(room, caller, req);
   eng.metrics.waiters++;
   if (agentId) enterWaiting(eng, room, agentId, req.condition);
   try {
@@ -142,7 +143,7 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
           return;
         }
         try {
-          const r = check(cred);
+          const r = check();
           if (r) finish(r);
         } catch (e) {
           finish(e as Error);

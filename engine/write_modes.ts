@@ -282,16 +282,7 @@ export function buildMessage(
   },
   field: string,
 ): Message {
-  if (
-    p.to !== null && !isAgentId(p.to) &&
-    !(Array.isArray(p.to) && p.to.length <= MESSAGE_MAX_RECIPIENTS && p.to.every(isAgentId))
-  ) {
-    throw new ApiError(
-      "invalid_body",
-      `${field}.to must be an agent id or a list of at most ${MESSAGE_MAX_RECIPIENTS} agent ids`,
-      { field: `${field}.to` },
-    );
-  }
+  checkRecipients(p.to, `${field}.to`);
   let replyTo: number | null = null;
   if (p.reply_to !== null && p.reply_to !== undefined) {
     replyTo = Number(p.reply_to);
@@ -323,7 +314,18 @@ export function buildMessage(
   return m;
 }
 
-/** Whom a message may be addressed to: what could be an agent's id (ids starting with _ name system scopes). */
+/** A message's `to`, however it was sent or imported: null, an agent id, or a list of at most 1000 of them. */
+export function checkRecipients(to: unknown, field: string): void {
+  if (to === null || isAgentId(to)) return;
+  if (Array.isArray(to) && to.length <= MESSAGE_MAX_RECIPIENTS && to.every(isAgentId)) return;
+  throw new ApiError(
+    "invalid_body",
+    `${field} must be an agent id or a list of at most ${MESSAGE_MAX_RECIPIENTS} agent ids`,
+    { field },
+  );
+}
+
+/** What could be an agent's id (ids starting with _ name system scopes). */
 function isAgentId(v: unknown): boolean {
   return typeof v === "string" && ID_PATTERN.test(v) && !v.startsWith("_");
 }
