@@ -31,6 +31,15 @@ const Env = z.object({
   SYNC_PEER_POLL_MS: z.coerce.number().int().min(0).default(PEER_POLL_DEFAULT_MS),
   SYNC_ALLOWED_ORIGINS: list,
   SYNC_ALLOWED_HOSTS: list,
+  SYNC_MAX_JSON_DEPTH: int(64),
+  SYNC_MAX_IMPORT_BYTES: int(32 * 1024 * 1024),
+  SYNC_BODY_TIMEOUT_MS: int(10_000),
+  SYNC_ROOM_MAX_MESSAGES: int(100_000),
+  SYNC_MAX_DEFINITION_BYTES: int(64 * 1024),
+  SYNC_ROOM_MAX_AGENTS: int(1000),
+  SYNC_MAX_META_BYTES: int(8 * 1024),
+  SYNC_ROOM_MAX_WAITERS: int(10_000),
+  SYNC_MAX_WAITERS: int(50_000),
   SYNC_LOG: z.enum(["none", "requests"]).default("none"),
 });
 
@@ -78,12 +87,29 @@ export type Limits = {
   roomMaxActions: number;
   roomMaxViews: number;
   roomMessagesPerSec: number;
+  /** nesting of arrays and objects in any JSON the server takes or stores */
+  maxJsonDepth: number;
+  /** `POST /rooms/import` bodies (room snapshots are bigger than ordinary requests) */
+  maxImportBytes: number;
+  /** a request body must arrive whole within this (408 request_timeout) */
+  bodyTimeoutMs: number;
+  roomMaxMessages: number;
+  /** one action or view definition, as JSON */
+  maxDefinitionBytes: number;
+  roomMaxAgents: number;
+  /** a room's or an agent's `meta`, as JSON */
+  maxMetaBytes: number;
+  /** blocked waiters and open change feeds: per room, and in the whole process */
+  roomMaxWaiters: number;
+  maxWaiters: number;
 };
 
 // ── fixed limits and constants (not configurable; each names what it bounds) ──────────────────────
 
 export const ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 export const MAX_KEY_LENGTH = 256;
+/** agents one message may be addressed to (`to`) */
+export const MESSAGE_MAX_RECIPIENTS = 1000;
 /** `/context` messages section, and `include=changes` message objects */
 export const CONTEXT_MESSAGES_DEFAULT = 50;
 export const CONTEXT_MESSAGES_MAX = 200;
@@ -118,8 +144,8 @@ export const MCP_MAX_WAIT_MS = 45_000;
 export const SSE_HEARTBEAT_MS = 15_000;
 /** `/healthz` answers 503 when storage does not answer within this */
 export const HEALTH_TIMEOUT_MS = 2000;
-/** room snapshots are bigger than ordinary requests (`POST /rooms/import`); still bounded */
-export const IMPORT_MIN_BYTES = 32 * 1024 * 1024;
+/** `compact=true` strips empty fields this deep; deeper (values stored before SYNC_MAX_JSON_DEPTH) goes as stored */
+export const COMPACT_MAX_DEPTH = 256;
 /** in-flight requests get this long to finish at shutdown */
 export const SHUTDOWN_GRACE_MS = 10_000;
 /** a process writes its `peers` row this often */
@@ -172,6 +198,15 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
       roomMaxActions: e.SYNC_ROOM_MAX_ACTIONS,
       roomMaxViews: e.SYNC_ROOM_MAX_VIEWS,
       roomMessagesPerSec: e.SYNC_ROOM_MESSAGES_PER_SEC,
+      maxJsonDepth: e.SYNC_MAX_JSON_DEPTH,
+      maxImportBytes: e.SYNC_MAX_IMPORT_BYTES,
+      bodyTimeoutMs: e.SYNC_BODY_TIMEOUT_MS,
+      roomMaxMessages: e.SYNC_ROOM_MAX_MESSAGES,
+      maxDefinitionBytes: e.SYNC_MAX_DEFINITION_BYTES,
+      roomMaxAgents: e.SYNC_ROOM_MAX_AGENTS,
+      maxMetaBytes: e.SYNC_MAX_META_BYTES,
+      roomMaxWaiters: e.SYNC_ROOM_MAX_WAITERS,
+      maxWaiters: e.SYNC_MAX_WAITERS,
     },
   };
 }

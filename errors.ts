@@ -17,6 +17,7 @@ export const ERROR_STATUS = {
   invalid_template: 400,
   invalid_timer: 400,
   value_too_large: 400,
+  too_deep: 400,
   unauthorized: 401,
   invalid_token: 401,
   read_only_token: 403,
@@ -34,6 +35,7 @@ export const ERROR_STATUS = {
   state_not_found: 404,
   not_found: 404,
   method_not_allowed: 405,
+  request_timeout: 408,
   room_exists: 409,
   agent_exists: 409,
   precondition_failed: 409,
@@ -53,13 +55,17 @@ export const ERROR_STATUS = {
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
 
-/** The per-room and per-snapshot quotas `quota_exceeded` names. */
+/** The per-room, per-snapshot and per-process quotas `quota_exceeded` names. */
 export const Quota = z.enum([
   "room_entries",
   "room_bytes",
   "room_messages_per_sec",
+  "room_messages",
   "room_actions",
   "room_views",
+  "room_agents",
+  "room_waiters",
+  "waiters",
 ]);
 export type Quota = z.infer<typeof Quota>;
 

@@ -4,8 +4,9 @@
  * and the catalog (`/actions`, `/context`, CEL `actions`, help) both build it here.
  */
 import { type Caller, ownScope } from "../auth.ts";
+import { type CelMap, celWith } from "../cel.ts";
 import { celContext, type ReadCtx, scopesCel } from "./context.ts";
-import type { ActionDef } from "./model.ts";
+import { type ActionDef, splitEntryId } from "./model.ts";
 import { canReadScope } from "./privacy.ts";
 import type { Room } from "./room.ts";
 import { celValue, defineMessagesScope, liveScope, stateScopes } from "./snapshot.ts";
@@ -128,14 +129,11 @@ export function stageOverlay(ctx: Record<string, unknown>, tx: Tx): void {
   if (!tx.entries.size) return;
   const state = ctx.state as Record<string, unknown>;
   for (const [id, e] of tx.entries) {
-    const [scope, key] = id.split("\u0000");
+    const [scope, key] = splitEntryId(id);
     const target = scope === tx.caller.id ? [scope, "self"] : [scope];
     for (const name of target) {
-      if (!(name in state)) continue;
-      const copy = { ...(state[name] as Record<string, unknown>) };
-      if (e) copy[key] = celValue(e);
-      else delete copy[key];
-      state[name] = copy;
+      if (!Object.hasOwn(state, name)) continue;
+      state[name] = celWith(state[name] as CelMap, key, e ? celValue(e) : undefined);
     }
   }
 }

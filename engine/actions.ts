@@ -12,7 +12,14 @@ import type { ActionDef, ParamSpec } from "./model.ts";
 import { checkParamSchema, ParamsSchema, validateParams } from "./params.ts";
 import { checkTemplate, resolveTemplate } from "./templates.ts";
 import type { Tx } from "./tx.ts";
-import { applyWrite, checkPredicate, checkScopeName, type WriteResult, WriteSpec } from "./write_modes.ts";
+import {
+  applyWrite,
+  checkPredicate,
+  checkScopeName,
+  checkValue,
+  type WriteResult,
+  WriteSpec,
+} from "./write_modes.ts";
 import { type Caller, isRoomToken } from "../auth.ts";
 import type { ActionEyes } from "./action_ctx.ts";
 import { checkTickOn } from "./privacy.ts";
@@ -62,7 +69,8 @@ export function checkOwner(caller: Caller, registrar: string, what: string): voi
   );
 }
 
-export function registerAction(tx: Tx, raw: unknown): ActionDef {
+/** `field` names the definition in refusals (`params` of `_register_action`). */
+export function registerAction(tx: Tx, raw: unknown, field = "params"): ActionDef {
   const p = RegisterAction.parse(raw);
   if (p.id.startsWith("_")) {
     throw new ApiError("invalid_id", `action ids starting with _ are reserved for builtins`, { field: "id" });
@@ -127,6 +135,7 @@ export function registerAction(tx: Tx, raw: unknown): ActionDef {
   };
   checkTickOn(tx.caller, def.timer, "timer");
   checkTickOn(tx.caller, def.on_invoke?.timer, "on_invoke.timer");
+  checkValue(def, tx.limits, field, tx.limits.maxDefinitionBytes);
   if (def.timer?.tick_on) tx.newTicks.add(def.timer.tick_on);
   if (def.on_invoke?.timer && (def.on_invoke.timer as { tick_on?: string }).tick_on) {
     tx.newTicks.add((def.on_invoke.timer as { tick_on: string }).tick_on);

@@ -83,7 +83,8 @@ export const DeleteParams = z.strictObject({
 export const MessageParams = z.strictObject({
   body: z.unknown().refine((v) => v !== undefined, "body is required"),
   kind: z.string().min(1).max(128).optional(),
-  to: z.union([z.string(), z.array(z.string()).max(1000)]).nullable().optional(),
+  // what `to` may hold is buildMessage's rule (agent ids), for every way of sending
+  to: z.unknown().optional(),
   reply_to: z.union([z.number().int(), z.string()]).nullable().optional(),
   from: z.string().optional(),
 });

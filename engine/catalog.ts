@@ -3,7 +3,7 @@
  * custom `help` replaces the builtin) and custom actions with availability for that caller (their `enabled`
  * and `if` read with the registrar's authority, as at invocation: action_ctx.ts) and cooldown state.
  */
-import { compile, evaluate } from "../cel.ts";
+import { type CelMap, celMap, compile, evaluate } from "../cel.ts";
 import { ticksRemaining } from "../timers.ts";
 import { isActionEnabled } from "./actions.ts";
 import { BUILTINS } from "./builtins.ts";
@@ -78,7 +78,7 @@ function predicateMayPass(a: ActionDef, ctx: Record<string, unknown>, rc: ReadCt
     const p = compile(a.if, { maxLength: rc.limits.maxCelLength, timeoutMs: rc.limits.celTimeoutMs }, "if");
     const r = evaluate(p, { ...ctx, params: defaults }, rc.limits.celTimeoutMs);
     if (r.ok) return r.value === true;
-    const missingParams = Object.keys(a.params ?? {}).some((k) => !(k in defaults));
+    const missingParams = Object.keys(a.params ?? {}).some((k) => !Object.hasOwn(defaults, k));
     return missingParams && /params/.test(a.if);
   } catch {
     return false;
@@ -87,15 +87,16 @@ function predicateMayPass(a: ActionDef, ctx: Record<string, unknown>, rc: ReadCt
 
 /** Adds `actions` (availability for the caller) to a CEL context, computed only if the expression reads it. */
 export function withActions(ctx: Record<string, unknown>, rc: ReadCtx): Record<string, unknown> {
-  let built: Record<string, unknown> | undefined;
+  let built: CelMap | undefined;
   Object.defineProperty(ctx, "actions", {
     enumerable: true,
     get() {
       if (!built) {
-        built = {};
+        const byId: Record<string, unknown> = {};
         for (const a of actionCatalog(rc, false)) {
-          built[a.id] = { available: a.available, enabled: a.enabled };
+          byId[a.id] = { available: a.available, enabled: a.enabled };
         }
+        built = celMap(byId);
       }
       return built;
     },

@@ -111,7 +111,7 @@ function runInvocation(eng: Engine, room: Room, caller: Caller, req: InvokeReque
   const now = eng.now();
   let tx = new Tx(room, caller, now, eng.limits, req);
   const custom = room.actions.get(req.action);
-  const builtin = custom ? undefined : BUILTINS[req.action];
+  const builtin = custom || !Object.hasOwn(BUILTINS, req.action) ? undefined : BUILTINS[req.action];
   const audit = (ok: boolean, status: number, error: string | null) => ({
     ts: tx.iso,
     agent: caller.id,

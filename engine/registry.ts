@@ -12,6 +12,7 @@ import {
   type AuditRow,
   CommitError,
   type IdempotencyRow,
+  type RoomHead,
   type RoomListing,
   type RoomStore,
 } from "../store/room_store.ts";
@@ -36,6 +37,16 @@ const SEQ_CHUNK = 500;
 const notFound = (id: string) =>
   new ApiError("room_not_found", `no room ${JSON.stringify(id)}`, { room: id });
 const exists = (id: string) => new ApiError("room_exists", `room ${id} already exists`, { room: id });
+
+/**
+ * Storage holds something else than the room in memory, which has nothing of its own pending: another
+ * process committed, deleted the room, or deleted it and created another under its id (the seqs may then
+ * even agree).
+ */
+function moved(room: Room, head: RoomHead | undefined): boolean {
+  return room.seq === room.rt.persistedSeq &&
+    (head === undefined || head.seq !== room.rt.persistedSeq || head.token_hash !== room.token_hash);
+}
 
 export class RoomRegistry {
   readonly #store: RoomStore;
@@ -115,12 +126,12 @@ export class RoomRegistry {
   async fresh(id: string): Promise<Room> {
     const room = await this.get(id);
     if (!this.#peers.shared || room.seq !== room.rt.persistedSeq) return room;
-    const s = (await this.#store.roomSeqs([id])).get(id);
-    if (s === undefined) {
+    const head = (await this.#store.roomHeads([id])).get(id);
+    if (head === undefined) {
       this.forget(room);
       throw notFound(id);
     }
-    if (s !== room.rt.persistedSeq && room.seq === room.rt.persistedSeq) {
+    if (moved(room, head)) {
       this.forget(room);
       return await this.get(id);
     }
@@ -130,10 +141,14 @@ export class RoomRegistry {
   /**
    * The live room that took the place of `room` after it left memory (reloaded because another process
    * wrote, or after a failed batch): where a waiter or a feed follows it. `404 room_not_found` when the room
-   * is gone. (The one place that decides what a listener may follow.)
+   * is gone, and when the room now under its id is another incarnation (deleted and re-created, here or by
+   * another process): a listener never binds to a successor. (The one place that decides what a listener
+   * may follow.)
    */
-  successor(room: Room): Promise<Room> {
-    return this.get(room.id);
+  async successor(room: Room): Promise<Room> {
+    const next = await this.get(room.id);
+    if (next.token_hash !== room.token_hash) throw notFound(room.id);
+    return next;
   }
 
   /** Wakes listeners (waiters, change feeds) of a room: after a commit or a liveness change. */
@@ -288,15 +303,15 @@ export class RoomRegistry {
     this.#peerTimer = setTimeout(tick, this.#peerPollMs);
   }
 
-  /** Drops the rooms whose seq moved in storage (another process committed) or that are gone. */
+  /** Drops the rooms whose seq moved in storage (another process committed), that are gone or re-created. */
   async #recheck(rooms: Room[]): Promise<void> {
     const clean = rooms.filter((r) => r.seq === r.rt.persistedSeq);
     for (let i = 0; i < clean.length; i += SEQ_CHUNK) {
       const chunk = clean.slice(i, i + SEQ_CHUNK);
       try {
-        const seqs = await this.#store.roomSeqs(chunk.map((r) => r.id));
+        const heads = await this.#store.roomHeads(chunk.map((r) => r.id));
         for (const r of chunk) {
-          if (seqs.get(r.id) !== r.rt.persistedSeq && r.seq === r.rt.persistedSeq) this.forget(r);
+          if (moved(r, heads.get(r.id))) this.forget(r); // moved, deleted or re-created
         }
       } catch { /* the next tick tries again */ }
     }

@@ -13,6 +13,7 @@ import type { ViewDef } from "./model.ts";
 import { checkTickOn } from "./privacy.ts";
 import { checkDefinitionQuota } from "./quotas.ts";
 import type { Tx } from "./tx.ts";
+import { checkValue } from "./write_modes.ts";
 
 export const RegisterView = z.strictObject({
   id: z.string().regex(ID_PATTERN, "id must be 1-128 characters of [A-Za-z0-9._:-]"),
@@ -55,8 +56,8 @@ function checkViewId(tx: Tx, id: string, registrar: string | undefined): void {
   if (registrar !== undefined) checkOwner(caller, registrar, `view ${id}`);
 }
 
-/** Default owner scope: the registrar's own scope, `_shared` for the room token. */
-export function registerView(tx: Tx, raw: unknown): ViewDef {
+/** Default owner scope: the registrar's own scope, `_shared` for the room token. `field` names it in refusals. */
+export function registerView(tx: Tx, raw: unknown, field = "params"): ViewDef {
   const p = RegisterView.parse(raw);
   const existing = tx.view(p.id);
   checkViewId(tx, p.id, existing?.registrar);
@@ -78,6 +79,7 @@ export function registerView(tx: Tx, raw: unknown): ViewDef {
     created_at: tx.iso,
   };
   checkTickOn(tx.caller, def.timer, "timer");
+  checkValue(def, tx.limits, field, tx.limits.maxDefinitionBytes);
   if (def.timer?.tick_on) tx.newTicks.add(def.timer.tick_on);
   tx.views.set(p.id, def);
   return def;

@@ -2,6 +2,7 @@
  * @module engine/waiters — `/wait` (SPEC §9): a condition evaluated with the waiter's privacy, woken by the
  * commit that makes it true (listeners run after commit, never inside a transaction) or by a timer boundary
  * (the room's scheduler); no polling. `after=CURSOR` makes it edge-triggered. An abort releases it at once.
+ * A blocked wait holds a place of the waiter quotas and ends when its credential stops being valid.
  */
 import type { Caller } from "../auth.ts";
 import { compile, evaluate, type Program } from "../cel.ts";
@@ -9,6 +10,7 @@ import { ApiError } from "../errors.ts";
 import { withActions } from "./catalog.ts";
 import { changesSince, describeChanges, hasVisibleChange, observe } from "./changes.ts";
 import { celContext, type ReadCtx, readCtx } from "./context.ts";
+import { credentialOf, recheck } from "./credential.ts";
 import type { Engine } from "./engine.ts";
 import type { Op } from "./op.ts";
 import { setWaiting, watchPresence } from "./presence.ts";
@@ -75,10 +77,15 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
   const agentId = caller.kind === "agent" ? caller.id : null;
   const wantsChanges = req.include?.includes("changes") === true;
   const since = req.since ?? req.after ?? room.seq;
-  const ctxNow = () => readCtx(eng, room, currentCaller(room, caller), req);
+  // what the wait was opened with: every check re-checks it first (a token rotated meanwhile — even while
+  // the first check awaited durability — or a deleted room end the wait)
+  const cred = credentialOf(room, caller, req);
+  let who = caller;
+  const ctxNow = () => readCtx(eng, room, who, req);
   // remember views and action availability at registration: invoke-and-wait registers right at its cursor
   if (wantsChanges) observe(ctxNow());
   const check = (): WaitResult | undefined => {
+    who = recheck(room, cred, who);
     const rc = ctxNow();
     const r = evaluate(program, withActions(celContext(rc), rc), eng.limits.celTimeoutMs);
     if (!r.ok && r.limit) {
@@ -96,6 +103,7 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
   // a HEAD request only looks: it never blocks (nor shows its agent as waiting)
   if (req.signal?.aborted || req.head) return timeoutResult(room, started);
 
+  const release = eng.listeners.admit(eng.limits, room.id);
   eng.metrics.waiters++;
   if (agentId) enterWaiting(eng, room, agentId, req.condition);
   try {
@@ -158,16 +166,10 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
     }
     return result;
   } finally {
+    release();
     eng.metrics.waiters--;
     if (agentId) leaveWaiting(eng, room, agentId);
   }
-}
-
-/** The caller bound to the current room object (after a reload the agent record is a new object). */
-function currentCaller(room: Room, caller: Caller): Caller {
-  if (caller.kind !== "agent") return caller;
-  const agent = room.agents.get(caller.id);
-  return agent && agent !== caller.agent ? { ...caller, agent } : caller;
 }
 
 function enterWaiting(eng: Engine, room: Room, agentId: string, condition: string) {

@@ -19,7 +19,7 @@ import { ApiError, fromZod, toApiError } from "../errors.ts";
 import { enterRoom } from "../engine/access.ts";
 import type { Engine } from "../engine/engine.ts";
 import { roomsOfToken } from "../engine/membership.ts";
-import { type AppEnv, compact, token } from "./http.ts";
+import { type AppEnv, compact, readJson, token } from "./http.ts";
 import { findTool, type McpSession, toolList, TOOLS } from "./mcp_tools.ts";
 
 const root = new URL("../", import.meta.url);
@@ -112,16 +112,18 @@ async function buildServer(s: McpSession): Promise<McpServer> {
 export const mcpRoutes = new Hono<AppEnv>()
   .post("/mcp", async (c) => {
     const eng = c.get("eng");
+    // the one body reader (size, time, nesting, shape) before the SDK sees anything; the transport gets the
+    // parsed value
+    const body = await readJson(c);
     const s = await session(eng, token(c), () => c.req.raw.signal);
     const mcp = await buildServer(s);
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: undefined,
       enableJsonResponse: true,
-      maxRequestBodySize: eng.limits.maxBodyBytes,
     });
     await mcp.connect(transport);
     try {
-      return await transport.handleRequest(c.req.raw);
+      return await transport.handleRequest(c.req.raw, { parsedBody: body });
     } finally {
       await mcp.close();
     }

@@ -6,6 +6,7 @@
  */
 import { Hono } from "hono";
 import { actAs, requireReader } from "../auth.ts";
+import type { ApiError } from "../errors.ts";
 import { SSE_HEARTBEAT_MS } from "../config.ts";
 import { enterRoom } from "../engine/access.ts";
 import { type FeedEvent, openFeed } from "../engine/feed.ts";
@@ -65,8 +66,11 @@ export const waitRoutes = new Hono<AppEnv>()
         const write = (s: string) => {
           if (!closed) ctrl.enqueue(encoder.encode(s));
         };
-        const end = () => {
+        // the engine ends a feed whose token stopped being valid or whose room is gone: the client is told
+        // why (`event: error`, the error body as data) before the stream closes
+        const end = (error?: ApiError) => {
           if (closed) return;
+          if (error) write(`event: error\ndata: ${JSON.stringify(error.toBody())}\n\n`);
           stop();
           try {
             ctrl.close();
@@ -78,7 +82,7 @@ export const waitRoutes = new Hono<AppEnv>()
           () => write(`: heartbeat ${new Date(eng.now()).toISOString()}\n\n`),
           SSE_HEARTBEAT_MS,
         );
-        c.req.raw.signal.addEventListener("abort", end);
+        c.req.raw.signal.addEventListener("abort", () => end());
       },
       cancel: stop,
     });

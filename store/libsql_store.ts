@@ -15,6 +15,7 @@ import {
   type IdempotencyRow,
   type MessageRow,
   type PeerRow,
+  type RoomHead,
   type RoomListing,
   type RoomStore,
   type StoredRoom,
@@ -180,14 +181,16 @@ export class LibsqlStore implements RoomStore {
     return r.rows.map((x) => ({ id: String(x.id), created_at: String(x.created_at), meta: pj(x.meta) }));
   }
 
-  async roomSeqs(ids: string[]): Promise<Map<string, number>> {
-    const out = new Map<string, number>();
+  async roomHeads(ids: string[]): Promise<Map<string, RoomHead>> {
+    const out = new Map<string, RoomHead>();
     if (!ids.length) return out;
     const r = await this.client.execute({
-      sql: `SELECT id, seq FROM rooms WHERE id IN (${ids.map(() => "?").join(",")})`,
+      sql: `SELECT id, seq, token_hash FROM rooms WHERE id IN (${ids.map(() => "?").join(",")})`,
       args: ids,
     });
-    for (const row of r.rows) out.set(String(row.id), Number(row.seq));
+    for (const row of r.rows) {
+      out.set(String(row.id), { seq: Number(row.seq), token_hash: String(row.token_hash) });
+    }
     return out;
   }
 

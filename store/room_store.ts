@@ -147,6 +147,12 @@ export type CommitOutcome = {
 };
 
 /**
+ * Where a room stands in storage: its commit counter and its incarnation (the room-token hash, which a room
+ * keeps for life: a room deleted and re-created under the same id has another).
+ */
+export type RoomHead = { seq: number; token_hash: string };
+
+/**
  * A batch that was not written. `stale`: a room's seq had moved (another process committed first);
  * `exists`: a restored room's id was taken; `failed`: storage refused or broke.
  */
@@ -177,8 +183,8 @@ export interface RoomStore {
   ): Promise<IdempotencyRow | undefined>;
   /** Rooms a token hash belongs to (as room, view or agent token), oldest first. */
   roomsForToken(tokenHash: string): Promise<RoomListing[]>;
-  /** The stored commit counter of each room that exists. */
-  roomSeqs(ids: string[]): Promise<Map<string, number>>;
+  /** The stored commit counter and incarnation of each room that exists. */
+  roomHeads(ids: string[]): Promise<Map<string, RoomHead>>;
   /**
    * One beat of process `id` (running at `proc`) at `now` (its row inserted on the first, numbered after
    * every row there):

@@ -26,7 +26,7 @@ class RecordingStore implements RoomStore {
   readAudit = () => Promise.resolve([]);
   readReply = () => Promise.resolve(undefined);
   roomsForToken = () => Promise.resolve([]);
-  roomSeqs = () => Promise.resolve(new Map());
+  roomHeads = () => Promise.resolve(new Map());
   beatPeer = () => Promise.resolve({ joined: 1, peers: [] });
   livePeers = () => Promise.resolve([]);
   leavePeer = () => Promise.resolve();

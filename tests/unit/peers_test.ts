@@ -10,14 +10,14 @@ import { LibsqlStore } from "../../store/libsql_store.ts";
 import { systemClock } from "../../timers.ts";
 import { until } from "../_setup.ts";
 
-/** A store on `db` that counts its freshness reads (`roomSeqs`). */
+/** A store on `db` that counts its freshness reads (`roomHeads`). */
 async function countingStore(db: string) {
   const store = await LibsqlStore.open(`file:${db}`);
   const counted = Object.create(store) as LibsqlStore & { seqReads: number };
   counted.seqReads = 0;
-  counted.roomSeqs = (ids: string[]) => {
+  counted.roomHeads = (ids: string[]) => {
     counted.seqReads++;
-    return store.roomSeqs(ids);
+    return store.roomHeads(ids);
   };
   return counted;
 }

@@ -95,7 +95,13 @@ for (const b of BACKENDS) {
       assert.deepEqual(loaded?.state, [], "and none of its rows were written");
       await store.commit({ writes: [wa] });
       assert.equal((await store.loadRoom("a"))?.room.seq, a.seq, "alone, a commits");
-      assert.deepEqual(await store.roomSeqs(["a", "z", "nope"]), new Map([["a", a.seq], ["z", 0]]));
+      assert.deepEqual(
+        await store.roomHeads(["a", "z", "nope"]),
+        new Map([["a", { seq: a.seq, token_hash: a.token_hash }], ["z", {
+          seq: 0,
+          token_hash: z.token_hash,
+        }]]),
+      );
     }));
 
   Deno.test(`${b.name}: create skips a taken id, restore refuses it, drop removes every row`, () =>
