@@ -12,6 +12,8 @@ import { messageView } from "./messages.ts";
 import type { AuditRow, Change } from "./model.ts";
 import type { Op } from "./op.ts";
 import type { Room } from "./room.ts";
+import { armGone, connect, disconnect } from "./presence.ts";
+import { settleLeases } from "./lease_expiry.ts";
 
 export type FeedEvent =
   | { event: "reset"; id: number; data: { cursor: number } }
@@ -57,6 +59,14 @@ export function openFeed(eng: Engine, first: Room, caller: Caller, req: FeedRequ
   let sink: FeedSink | undefined;
   let closed = false;
   let offShutdown = () => {};
+  // an open feed is a sign of life of its agent for as long as it is open (presence.ts)
+  let connected: string | undefined;
+  const attach = () => {
+    room.rt.listeners.add(flush);
+    connected = connect(eng, room, caller);
+    armGone(eng, room);
+    settleLeases(eng, room)?.catch(() => {});
+  };
   const end = (error?: unknown) => {
     if (closed) return;
     close();
@@ -69,6 +79,7 @@ export function openFeed(eng: Engine, first: Room, caller: Caller, req: FeedRequ
     eng.metrics.feeds--;
     offShutdown();
     room.rt.listeners.delete(flush);
+    if (connected !== undefined) disconnect(eng, room, connected);
   };
   const flush = () => {
     if (closed || !sink) return;
@@ -76,7 +87,7 @@ export function openFeed(eng: Engine, first: Room, caller: Caller, req: FeedRequ
       room.rt.listeners.delete(flush);
       eng.rooms.successor(room).then((fresh) => {
         room = fresh;
-        if (!closed) room.rt.listeners.add(flush), flush();
+        if (!closed) attach(), flush();
       }, end);
       return;
     }
@@ -105,7 +116,7 @@ export function openFeed(eng: Engine, first: Room, caller: Caller, req: FeedRequ
     cursor: first.rt.committedSeq,
     start(s) {
       sink = s;
-      room.rt.listeners.add(flush);
+      attach();
       offShutdown = eng.onShutdown(() => end());
       flush();
     },

@@ -21,6 +21,7 @@ import { canReadScope } from "./privacy.ts";
 import type { Room } from "./room.ts";
 import { viewValues } from "./snapshot.ts";
 import { applyTx, Tx } from "./tx.ts";
+import { armLeases, expireLapsed, settleLeases } from "./lease_expiry.ts";
 
 /** One invocation; the request is its own Op (no second object per invocation). */
 export type InvokeRequest = Op & {
@@ -44,6 +45,10 @@ export async function invoke(eng: Engine, req: InvokeRequest): Promise<InvokeRep
   for (let attempt = 1;; attempt++) {
     const room = await eng.rooms.fresh(req.roomId);
     const caller = actAs(room, requireReader(identify(room, req.token)), req.agent);
+    // leases that lapsed before this call expire first (this call's own sign of life comes after them)
+    const settling = settleLeases(eng, room);
+    if (settling) await settling;
+    if (!room.rt.alive) continue;
     touch(eng, room, caller);
     const fingerprint = req.idempotencyKey === undefined ? "" : fingerprintOf(req, caller);
     if (req.idempotencyKey !== undefined) {
@@ -71,6 +76,7 @@ export async function invoke(eng: Engine, req: InvokeRequest): Promise<InvokeRep
       return { body: { ...outcome.body, dry_run: true }, room, caller, seq: room.seq };
     }
     const seq = applyTx(outcome.tx);
+    if (outcome.tx.leases.size) armLeases(eng, room);
     const body = outcome.ok ? { ...outcome.body, ...(outcome.after?.() ?? {}), cursor: seq } : undefined;
     if (body && req.idempotencyKey !== undefined) {
       // stored as it is answered (with its cursor), so a retry gets the first response exactly
@@ -109,6 +115,9 @@ type Outcome =
 /** Synchronous from lookup to staged writes: nothing else runs in between, so predicates are atomic. */
 function runInvocation(eng: Engine, room: Room, caller: Caller, req: InvokeRequest): Outcome {
   const now = eng.now();
+  // a lease lapsing since the settling above expires before the invocation sees it (a dry run too: what it
+  // shows is what the real call would find)
+  expireLapsed(eng, room, now);
   let tx = new Tx(room, caller, now, eng.limits, req);
   const custom = room.actions.get(req.action);
   const builtin = custom || !Object.hasOwn(BUILTINS, req.action) ? undefined : BUILTINS[req.action];

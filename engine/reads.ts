@@ -18,6 +18,7 @@ import { actionCatalog, jsonActions, withActions } from "./catalog.ts";
 import {
   celContext,
   jsonAgents,
+  jsonLeases,
   jsonState,
   jsonViews,
   lastSeen,
@@ -31,8 +32,10 @@ import { markRead } from "./presence.ts";
 import { canReadAudit, canReadScope } from "./privacy.ts";
 import { liveScope, viewValues } from "./snapshot.ts";
 import { entryJson } from "./write_modes.ts";
+import { entryLease } from "./leases.ts";
+import { windowOf } from "./liveness.ts";
 
-export const SECTIONS = ["state", "views", "agents", "actions", "messages"] as const;
+export const SECTIONS = ["state", "views", "agents", "actions", "messages", "leases"] as const;
 
 export type ContextQuery = {
   only?: string[];
@@ -78,6 +81,11 @@ export function buildContext(eng: Engine, rc: ReadCtx, q: ContextQuery = {}): Re
       for (const s of scoped) Object.assign(st, jsonState(rc, s));
       out.state = st;
     } else out.state = jsonState(rc);
+  }
+  if (want("leases")) {
+    // shown when something is leased (or asked for by name): a room without leases reads as before
+    const leases = jsonLeases(rc);
+    if (q.only?.includes("leases") || Object.keys(leases).length) out.leases = leases;
   }
   if (want("views")) out.views = jsonViews(rc);
   if (want("agents")) out.agents = jsonAgents(rc);
@@ -132,6 +140,7 @@ export async function readState(eng: Engine, rc: ReadCtx, scope?: string, key?: 
       version: m.claimed_by ? 2 : 1,
       updated_at: m.claimed_at ?? m.ts,
       sort_key: m.seq,
+      lease: entryLease(rc.room, "_messages", String(m.seq), rc.now),
     }));
     if (key !== undefined) return one(rows.find((r) => r.key === key), scope, key);
     return rows;
@@ -153,7 +162,14 @@ export async function readState(eng: Engine, rc: ReadCtx, scope?: string, key?: 
     return rows;
   }
   const scopes = scope !== undefined ? [scope] : visibleScopes(rc);
-  const rows = scopes.flatMap((s) => liveScope(rc.room, s, rc.now, rc.limits).entries.map(entryJson));
+  // each row shows its entry's lease (null: none)
+  const rows = scopes.flatMap((s) =>
+    liveScope(rc.room, s, rc.now, rc.limits).entries.map((e): Record<string, unknown> & { key: string } => ({
+      ...entryJson(e),
+      key: e.key,
+      lease: entryLease(rc.room, e.scope, e.key, rc.now),
+    }))
+  );
   if (key !== undefined) return one(rows.find((r) => r.key === key), scope!, key);
   return rows;
 }
@@ -238,10 +254,10 @@ export async function poll(eng: Engine, rc: ReadCtx, q: PollQuery) {
   const agent = rc.caller.kind === "agent" ? rc.caller.id : undefined;
   await eng.rooms.settle(rc.room);
   return {
-    room: roomJson(rc.room),
+    room: { ...roomJson(rc.room), liveness_ms: windowOf(rc.room, rc.limits) },
     self: rc.caller.id,
     cursor: rc.room.seq,
-    agents: [...rc.room.agents.values()].map((a) => agentJson(rc.room, a)),
+    agents: [...rc.room.agents.values()].map((a) => agentJson(rc.room, a, rc.now, rc.limits)),
     state: await readState(eng, rc),
     messages: recentMessages(rc.room, ml).map(messageView),
     message_count: rc.room.messages.length,

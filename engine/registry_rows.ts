@@ -11,6 +11,7 @@ import {
   agentBytes,
   definitionBytes,
   type Entry,
+  type Lease,
   type Message,
   messageBytes,
   splitEntryId,
@@ -46,6 +47,11 @@ export function roomFromRows(s: StoredRoom): Room {
     room.storedBytes += messageBytes(m as Message);
   }
   for (const t of s.ticks) room.ticks.set(t.target, t.count);
+  for (const l of s.leases) {
+    let m = room.leases.get(l.scope);
+    if (!m) room.leases.set(l.scope, m = new Map());
+    m.set(l.key, l as Lease);
+  }
   room.auditSeq = s.audit.max_seq;
   room.auditCount = s.audit.count;
   return room;
@@ -60,6 +66,7 @@ export function roomRow(room: Room, seq = room.seq): RoomRow {
     token_hash: room.token_hash,
     view_token_hash: room.view_token_hash,
     seq,
+    liveness_ms: room.liveness_ms,
   };
 }
 
@@ -75,7 +82,9 @@ export function takeWrite(room: Room): RoomWrite | undefined {
   const w: RoomWrite = { room_id: room.id, put: {} };
   if (moved) w.seq = { from: rt.persistedSeq, to: room.seq };
   if (!d) return w;
-  if (d.room) w.room = { meta: room.meta, view_token_hash: room.view_token_hash };
+  if (d.room) {
+    w.room = { meta: room.meta, view_token_hash: room.view_token_hash, liveness_ms: room.liveness_ms };
+  }
   if (d.entries) {
     const put: Entry[] = [];
     const gone: StateKey[] = [];
@@ -100,6 +109,7 @@ export function takeWrite(room: Room): RoomWrite | undefined {
           status: a.status,
           last_heartbeat: a.last_heartbeat,
           last_seen_seq: a.last_seen_seq,
+          last_seen: a.last_seen,
         });
       } else agents.push(a);
     }
@@ -130,5 +140,14 @@ export function takeWrite(room: Room): RoomWrite | undefined {
     }
   }
   if (d.ticks) w.put.ticks = [...d.ticks].map((target) => ({ target, count: room.tick(target) }));
+  if (d.leases) {
+    const leases: Lease[] = [];
+    for (const id of d.leases) {
+      const [scope, key] = splitEntryId(id);
+      const l = room.getLease(scope, key);
+      if (l) leases.push(l);
+    }
+    w.put.leases = leases;
+  }
   return w;
 }
