@@ -142,6 +142,8 @@ export const PRESENCE_WRITE_MS = 1000;
 export const MCP_MAX_WAIT_MS = 45_000;
 /** an SSE comment line keeps idle `/events` connections open through proxies */
 export const SSE_HEARTBEAT_MS = 15_000;
+/** a change feed sends at most one `presence` event per this long (the latest state of each agent) */
+export const FEED_PRESENCE_MS = 250;
 /** `/healthz` answers 503 when storage does not answer within this */
 export const HEALTH_TIMEOUT_MS = 2000;
 /** `compact=true` strips empty fields this deep; deeper (values stored before SYNC_MAX_JSON_DEPTH) goes as stored */

@@ -1,25 +1,46 @@
 /**
  * @module engine/feed — the change feed (`/events`): one event per durable commit the caller may see
- * (privacy from changes.ts, as for cursors), a `reset` when the cursor is older than memory holds, and the
- * feed following its room across reloads. The route only frames the events; nothing here knows SSE.
+ * (privacy from changes.ts, as for cursors; the agents a membership commit created or changed), `presence`
+ * events for what changes without a commit (coalesced), a `reset` when the cursor is older than memory
+ * holds, and the feed following its room across reloads. The route only frames the events.
  */
 import type { Caller } from "../auth.ts";
+import { FEED_PRESENCE_MS } from "../config.ts";
 import { ApiError } from "../errors.ts";
 import { credentialOf, recheck } from "./credential.ts";
 import { visibleAudit, visibleChanges } from "./changes.ts";
 import type { Engine } from "./engine.ts";
+import { agentJson } from "./membership.ts";
 import { messageView } from "./messages.ts";
-import type { AuditRow, Change } from "./model.ts";
+import type { Agent, AuditRow, Change } from "./model.ts";
 import type { Op } from "./op.ts";
+import { watchPresence } from "./presence.ts";
 import type { Room } from "./room.ts";
+
+/** One agent's presence as a `presence` event carries it. */
+export type PresenceJson = {
+  id: string;
+  status: string;
+  waiting_on: string | null;
+  last_heartbeat: string | null;
+};
 
 export type FeedEvent =
   | { event: "reset"; id: number; data: { cursor: number } }
   | {
     event: "change";
     id: number;
-    data: { cursor: number; changes: Change[]; messages: Record<string, unknown>[]; audit: AuditRow | null };
-  };
+    data: {
+      cursor: number;
+      changes: Change[];
+      messages: Record<string, unknown>[];
+      audit: AuditRow | null;
+      /** the agents the commit created or changed, as `GET /agents` shows them (only when there are some) */
+      agents?: Record<string, unknown>[];
+    };
+  }
+  /** not a commit: no id (a client resuming with Last-Event-ID never moves back) */
+  | { event: "presence"; data: { cursor: number; agents: PresenceJson[] } };
 
 /**
  * Where events go: `send` each, `end` once when the engine ends the feed — with the refusal that ended it
@@ -43,6 +64,26 @@ export type Feed = {
 };
 
 /**
+ * The agents a reader sees, by id: every agent of the room, for every reader — the rule of `/context`'s
+ * `agents` section (context.ts `jsonAgents`), which lists them all.
+ */
+function visibleAgents(_who: Caller, room: Room, ids: Iterable<string>): Agent[] {
+  const out: Agent[] = [];
+  for (const id of ids) {
+    const a = room.agents.get(id);
+    if (a) out.push(a);
+  }
+  return out;
+}
+
+const presenceOf = (a: Agent): PresenceJson => ({
+  id: a.id,
+  status: a.status,
+  waiting_on: a.waiting_on,
+  last_heartbeat: a.last_heartbeat,
+});
+
+/**
  * A feed holds a place of the waiter quotas (`429 quota_exceeded` when none is left) and is bound to the
  * credential it was opened with: before each delivery the caller is resolved again (grants as they are now)
  * and a rotated token or a deleted room ends the feed.
@@ -57,6 +98,12 @@ export function openFeed(eng: Engine, first: Room, caller: Caller, req: FeedRequ
   let sink: FeedSink | undefined;
   let closed = false;
   let offShutdown = () => {};
+  let offPresence = () => {};
+  // presence: the agents that changed since the last `presence` event, what each event showed of them
+  const pending = new Set<string>();
+  const shown = new Map<string, string>();
+  let presenceTimer: ReturnType<typeof setTimeout> | undefined;
+  let presenceAt = -Infinity;
   const end = (error?: unknown) => {
     if (closed) return;
     close();
@@ -68,15 +115,22 @@ export function openFeed(eng: Engine, first: Room, caller: Caller, req: FeedRequ
     release();
     eng.metrics.feeds--;
     offShutdown();
+    offPresence();
+    clearTimeout(presenceTimer);
     room.rt.listeners.delete(flush);
+  };
+  const follow = (r: Room) => {
+    room = r;
+    room.rt.listeners.add(flush);
+    offPresence = watchPresence(room, onPresence);
   };
   const flush = () => {
     if (closed || !sink) return;
     if (!room.rt.alive) {
       room.rt.listeners.delete(flush);
+      offPresence();
       eng.rooms.successor(room).then((fresh) => {
-        room = fresh;
-        if (!closed) room.rt.listeners.add(flush), flush();
+        if (!closed) follow(fresh), flush();
       }, end);
       return;
     }
@@ -96,19 +150,64 @@ export function openFeed(eng: Engine, first: Room, caller: Caller, req: FeedRequ
       const changes = visibleChanges(who, rec);
       const messages = rec.messages.map((s) => room.messages[s - 1]).filter(Boolean).map(messageView);
       const audit = visibleAudit(who, rec);
+      const agents = rec.agents ? visibleAgents(who, room, rec.agents) : [];
       sent = rec.seq;
-      if (!changes.length && !messages.length && !audit) continue;
-      sink.send({ event: "change", id: rec.seq, data: { cursor: rec.seq, changes, messages, audit } });
+      if (!changes.length && !messages.length && !audit && !agents.length) continue;
+      for (const a of agents) shown.set(a.id, fingerprint(a)); // a presence event need not repeat it
+      sink.send({
+        event: "change",
+        id: rec.seq,
+        data: {
+          cursor: rec.seq,
+          changes,
+          messages,
+          audit,
+          ...(agents.length ? { agents: agents.map((a) => agentJson(room, a)) } : {}),
+        },
+      });
     }
+  };
+  // presence is not a commit: the latest state of each agent that changed, at most once per FEED_PRESENCE_MS
+  const sendPresence = () => {
+    presenceTimer = undefined;
+    if (closed || !sink || !room.rt.alive) return;
+    try {
+      who = recheck(room, cred, who);
+    } catch (e) {
+      return end(e);
+    }
+    const agents: PresenceJson[] = [];
+    for (const a of visibleAgents(who, room, pending)) {
+      const f = fingerprint(a);
+      if (shown.get(a.id) === f) continue; // only `last_heartbeat` moved
+      shown.set(a.id, f);
+      agents.push(presenceOf(a));
+    }
+    pending.clear();
+    if (!agents.length) return;
+    presenceAt = performance.now();
+    sink.send({ event: "presence", data: { cursor: room.rt.committedSeq, agents } });
+  };
+  const onPresence = (agentId: string) => {
+    if (closed) return;
+    pending.add(agentId);
+    if (presenceTimer !== undefined) return;
+    const wait = Math.max(0, presenceAt + FEED_PRESENCE_MS - performance.now());
+    presenceTimer = setTimeout(sendPresence, wait);
   };
   return {
     cursor: first.rt.committedSeq,
     start(s) {
       sink = s;
-      room.rt.listeners.add(flush);
+      follow(room);
       offShutdown = eng.onShutdown(() => end());
       flush();
     },
     close,
   };
+}
+
+/** What a `presence` event shows of an agent, as one string (a heartbeat alone does not change it). */
+function fingerprint(a: Agent): string {
+  return `${a.status}\u0000${a.waiting_on ?? ""}`;
 }

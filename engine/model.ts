@@ -146,4 +146,11 @@ export type IdempotentReply = {
 
 /** What one commit changed, as cursors and the change feed report it. */
 export type Change = { scope: string; key: string; version: number; deleted?: boolean };
-export type CommitRecord = { seq: number; changes: Change[]; messages: number[]; audit: AuditRow | null };
+export type CommitRecord = {
+  seq: number;
+  changes: Change[];
+  messages: number[];
+  audit: AuditRow | null;
+  /** agents the commit created or changed (join, re-join, PATCH, `_heartbeat`); absent when none */
+  agents?: string[];
+};

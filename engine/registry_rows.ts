@@ -22,7 +22,8 @@ export function roomFromRows(s: StoredRoom): Room {
   const room = new Room(s.room);
   // storedBytes counts what room_bytes bounds: state values, agents' meta, definitions, messages
   for (const a of s.agents) {
-    const agent = { ...a, waiting_on: null } as Agent;
+    // no wait of this process blocks yet: a `waiting` written lazily by an earlier one is not true here
+    const agent = { ...a, status: a.status === "waiting" ? "active" : a.status, waiting_on: null } as Agent;
     room.agents.set(a.id, agent);
     room.agentByToken.set(a.token_hash, a.id);
     room.storedBytes += agentBytes(agent);

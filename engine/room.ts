@@ -199,7 +199,7 @@ export class RoomRuntime {
   messageBucket?: { tokens: number; at: number };
   #dirty?: Dirty;
   #listeners?: Set<() => void>;
-  #presenceWatchers?: Set<() => void>;
+  #presenceWatchers?: Set<(agentId: string) => void>;
   #replies?: Map<string, IdempotentReply>;
   #caches?: SnapshotCaches;
   #observations?: Map<string, Observation[]>;
@@ -237,8 +237,11 @@ export class RoomRuntime {
   get hasListeners(): boolean {
     return (this.#listeners?.size ?? 0) > 0;
   }
-  /** listeners of presence changes, which are not commits (waiters whose condition reads `agents`). */
-  get presenceWatchers(): Set<() => void> {
+  /**
+   * listeners of presence changes, which are not commits (waiters whose condition reads `agents`, change
+   * feeds), told which agent changed.
+   */
+  get presenceWatchers(): Set<(agentId: string) => void> {
     return this.#presenceWatchers ??= new Set();
   }
   get hasPresenceWatchers(): boolean {

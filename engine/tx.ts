@@ -202,6 +202,7 @@ export function applyTx(tx: Tx): number {
     changes: changes.length ? changes : NONE,
     messages: messages.length ? messages : NONE,
     audit,
+    ...(tx.agents.size ? { agents: [...tx.agents.keys()] } : {}),
   });
   if (log.length > LOG_RING) log.splice(0, log.length - LOG_RING);
   return seq;

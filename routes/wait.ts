@@ -23,7 +23,9 @@ const SSE_HEADERS = {
   "x-accel-buffering": "no",
 };
 
-const frame = (e: FeedEvent) => `id: ${e.id}\nevent: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`;
+// a `presence` event has no id: it is not a commit, so Last-Event-ID never moves back
+const frame = (e: FeedEvent) =>
+  `${"id" in e ? `id: ${e.id}\n` : ""}event: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`;
 
 export const waitRoutes = new Hono<AppEnv>()
   .get("/rooms/:id/wait", async (c) => {
