@@ -52,8 +52,12 @@ export const EventsQuery = z.strictObject({ after: QueryInt.optional(), agent: z
 // ── reads ───────────────────────────────────────────────────────────────────────────────────────
 
 /** `GET /rooms/:id/context` */
+/** `actions=brief`: builtins as `{id, description, builtin}` (full params from `GET /actions` and `help`) */
+export const ActionsForm = z.enum(["full", "brief"]);
+export type ActionsForm = z.infer<typeof ActionsForm>;
 export const ContextQuery = z.strictObject({
   only: z.string().optional(),
+  actions: ActionsForm.optional(),
   messages_after: QueryInt.optional(),
   messages_limit: QueryInt.optional(),
   agent: z.string().optional(),
@@ -73,6 +77,8 @@ export const PollQuery = z.strictObject({
 });
 /** `GET /rooms/:id/views`, `/views/:view`: the room token may read as one agent */
 export const AgentQuery = z.strictObject({ agent: z.string().optional() });
+/** `GET /rooms/:id/actions` and `/actions/:action` */
+export const ActionsQuery = z.strictObject({ agent: z.string().optional(), actions: ActionsForm.optional() });
 /** `POST /rooms/:id/eval` (`expression` is the older name of `expr`) */
 export const EvalBody = z.strictObject({
   expr: z.string().optional(),
@@ -213,6 +219,7 @@ export const ReadContextArgs = z.strictObject({
   only: Sections.optional().describe("sections: state, views, agents, actions, messages, state.<scope>"),
   messages_after: Cursor.optional().describe("message seq"),
   messages_limit: z.number().int().min(1).optional(),
+  actions: ActionsForm.optional().describe("builtins brief (default) or full"),
 });
 export const InvokeActionArgs = z.strictObject({
   action: z.string().min(1).describe("action id"),

@@ -117,8 +117,8 @@ export const EvalResult = z.looseObject({
 });
 export const ActionInfo = z.looseObject({
   id: z.string(),
-  available: z.boolean(),
-  enabled: z.boolean(),
+  available: z.boolean().optional().describe("absent only on a builtin listed with `actions=brief`"),
+  enabled: z.boolean().optional().describe("absent only on a builtin listed with `actions=brief`"),
   description: z.string().optional(),
   params: z.record(z.string(), z.unknown()).optional(),
   builtin: z.literal(true).optional(),
@@ -144,8 +144,14 @@ export const FeedChange = z.object({
   changes: z.array(Change),
   messages: z.array(Message),
   audit: z.looseObject({}).nullable().describe("the commit's audit row, if you may read it"),
+  agents: z.array(AgentInfo).optional().describe("the agents a join, re-join, PATCH or `_heartbeat` changed"),
 });
 export const FeedReset = z.object({ cursor: Cursor });
+/** An SSE `presence` event's data (no `id:` line: presence is not a commit). */
+export const FeedPresence = z.object({
+  cursor: Cursor,
+  agents: z.array(AgentInfo.pick({ id: true, status: true, waiting_on: true, last_heartbeat: true })),
+});
 
 // ── compatibility routes ────────────────────────────────────────────────────────────────────────
 

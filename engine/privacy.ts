@@ -18,6 +18,15 @@ export function canReadScope(caller: Caller, scope: string): boolean {
   return caller.agent.grants.includes(scope);
 }
 
+/**
+ * Why something is hidden (a state entry or view that is dormant or disabled, an action's `enabled`
+ * expression): shown to the room and view tokens, which oversee the room. An agent — also the room token
+ * acting as one — sees only what is live for it.
+ */
+export function seesHidden(caller: Caller): boolean {
+  return caller.kind === "admin" || caller.kind === "viewer";
+}
+
 /** Audit rows: agents see only their own; room and view tokens see all. */
 export function canReadAudit(caller: Caller, agent: string): boolean {
   return caller.kind !== "agent" || agent === ownScope(caller);

@@ -2,8 +2,8 @@
  * @module routes/actions — the write endpoint and the action listings.
  *
  *   POST   /rooms/:id/actions/:action/invoke   {params, agent?, wait?}  (?dry_run=true, Idempotency-Key)
- *   GET    /rooms/:id/actions                  actions with availability for the caller
- *   GET    /rooms/:id/actions/:action
+ *   GET    /rooms/:id/actions                  actions with availability for the caller (agent, actions=brief)
+ *   GET    /rooms/:id/actions/:action          agent, actions=brief
  *   PUT    /rooms/:id/actions                  compatibility → _register_action
  *   DELETE /rooms/:id/actions/:action          compatibility → _delete_action
  */
@@ -12,7 +12,7 @@ import { openRead } from "../engine/access.ts";
 import { invoke, type InvokeReply } from "../engine/invoke.ts";
 import { invokeAndWait } from "../engine/invoke_wait.ts";
 import { getAction, listActions } from "../engine/reads.ts";
-import { InvokeBody, InvokeQuery } from "../wire.ts";
+import { ActionsQuery, InvokeBody, InvokeQuery } from "../wire.ts";
 import { type AppEnv, type Ctx, opOf, parseBody, parseQuery, readJson, send, token } from "./http.ts";
 
 /** A compatibility route is the same invocation with params taken from the body. */
@@ -46,11 +46,14 @@ export const actionRoutes = new Hono<AppEnv>()
     return send(c, (await invoke(eng, req)).body);
   })
   .get("/rooms/:id/actions", async (c) => {
-    return send(c, listActions(await openRead(c.get("eng"), c.req.param("id"), opOf(c))));
+    const q = parseQuery(c, ActionsQuery);
+    const rc = await openRead(c.get("eng"), c.req.param("id"), opOf(c), q.agent);
+    return send(c, listActions(rc, q.actions));
   })
   .get("/rooms/:id/actions/:action", async (c) => {
-    const rc = await openRead(c.get("eng"), c.req.param("id"), opOf(c));
-    return send(c, getAction(rc, c.req.param("action")));
+    const q = parseQuery(c, ActionsQuery);
+    const rc = await openRead(c.get("eng"), c.req.param("id"), opOf(c), q.agent);
+    return send(c, getAction(rc, c.req.param("action"), q.actions));
   })
   .put("/rooms/:id/actions", async (c) => {
     const r = await invokeCompat(c, "_register_action", await readJson(c) as Record<string, unknown>);

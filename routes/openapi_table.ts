@@ -161,12 +161,14 @@ export const OPERATIONS: Operation[] = [
       route: "GET /rooms/:id/actions",
       id: "listActions",
       summary: "Every action that has not expired, with its availability for the caller",
-      ok: json(200, z.array(out.ActionInfo), "actions, builtins first"),
+      query: wire.ActionsQuery,
+      ok: json(200, z.array(out.ActionInfo), "the room's own actions first, then the builtins"),
     },
     {
       route: "GET /rooms/:id/actions/:action",
       id: "getAction",
       summary: "One action",
+      query: wire.ActionsQuery,
       ok: json(200, out.ActionInfo, "the action"),
     },
   ]),
@@ -228,8 +230,11 @@ export const OPERATIONS: Operation[] = [
       id: "events",
       summary: "Server-Sent Events: one `change` event per commit the caller may see",
       description: "Frames `id: <cursor>`, `event: change` with data `FeedChange` (components), or " +
-        "`event: reset` with data `FeedReset` when the cursor is older than the room's in-memory log. Opens " +
-        "with `retry: 1000` and a comment `: connected to ROOM at cursor N`; a comment every 15 s.",
+        "`event: reset` with data `FeedReset` when the cursor is older than the room's in-memory log; " +
+        "`event: presence` (no `id:`) with data `FeedPresence` when agents start or stop waiting or change " +
+        "status without a commit, at most one per 250 ms; `event: error` with the error body before the " +
+        "server ends the feed. Opens with `retry: 1000` and a comment `: connected to ROOM at cursor N`; a " +
+        "comment every 15 s.",
       query: wire.EventsQuery,
       headers: ["last_event_id"],
       ok: text("text/event-stream", "the event stream"),
