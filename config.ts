@@ -40,6 +40,9 @@ const Env = z.object({
   SYNC_MAX_META_BYTES: int(8 * 1024),
   SYNC_ROOM_MAX_WAITERS: int(10_000),
   SYNC_MAX_WAITERS: int(50_000),
+  SYNC_MCP_MAX_SESSIONS: int(10_000),
+  SYNC_MCP_SESSION_IDLE_MS: int(24 * 3600 * 1000),
+  SYNC_MCP_PROGRESS_MS: int(5000),
   SYNC_LOG: z.enum(["none", "requests"]).default("none"),
 });
 
@@ -102,6 +105,12 @@ export type Limits = {
   /** blocked waiters and open change feeds: per room, and in the whole process */
   roomMaxWaiters: number;
   maxWaiters: number;
+  /** MCP sessions held in memory (connections opened without a token, which may join or create) */
+  mcpMaxSessions: number;
+  /** an MCP session unused for this long is forgotten */
+  mcpSessionIdleMs: number;
+  /** a blocking MCP tool call with a `progressToken` sends a progress notification this often */
+  mcpProgressMs: number;
 };
 
 // ── fixed limits and constants (not configurable; each names what it bounds) ──────────────────────
@@ -138,7 +147,10 @@ export const LOG_RING = 4096;
 export const OBSERVATIONS_KEPT = 8;
 /** presence and read markers (no commit of their own) reach storage with the next batch, or this late */
 export const PRESENCE_WRITE_MS = 1000;
-/** a tool call returns well within the common 60 s MCP client timeout, whatever SYNC_MAX_WAIT_MS says */
+/**
+ * a tool call returns well within the common 60 s MCP client timeout, whatever SYNC_MAX_WAIT_MS says (a call
+ * that asked for progress notifications may wait up to SYNC_MAX_WAIT_MS)
+ */
 export const MCP_MAX_WAIT_MS = 45_000;
 /** an SSE comment line keeps idle `/events` connections open through proxies */
 export const SSE_HEARTBEAT_MS = 15_000;
@@ -209,6 +221,9 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
       maxMetaBytes: e.SYNC_MAX_META_BYTES,
       roomMaxWaiters: e.SYNC_ROOM_MAX_WAITERS,
       maxWaiters: e.SYNC_MAX_WAITERS,
+      mcpMaxSessions: e.SYNC_MCP_MAX_SESSIONS,
+      mcpSessionIdleMs: e.SYNC_MCP_SESSION_IDLE_MS,
+      mcpProgressMs: e.SYNC_MCP_PROGRESS_MS,
     },
   };
 }

@@ -33,6 +33,7 @@ export const ERROR_STATUS = {
   view_not_found: 404,
   message_not_found: 404,
   state_not_found: 404,
+  session_not_found: 404,
   not_found: 404,
   method_not_allowed: 405,
   request_timeout: 408,
@@ -66,6 +67,7 @@ export const Quota = z.enum([
   "room_agents",
   "room_waiters",
   "waiters",
+  "mcp_sessions",
 ]);
 export type Quota = z.infer<typeof Quota>;
 
@@ -166,12 +168,17 @@ export type ZodCode = keyof typeof ZOD_ROOT;
  */
 export function fromZod(e: z.ZodError, code: ZodCode, at?: string): ApiError {
   const issue = e.issues[0];
-  const path = issue?.path.map(String).join(".") ?? "";
+  let path = issue?.path.map(String).join(".") ?? "";
+  // an unknown key is the field at fault: `read_context {"extra": 1}` names `extra`, not the whole body
+  if (issue?.code === "unrecognized_keys" && issue.keys.length) {
+    path = path ? `${path}.${issue.keys[0]}` : issue.keys[0];
+  }
   const field = at ? (path ? `${at}.${path}` : at) : (path || ZOD_ROOT[code]);
+  const where = issue?.path.length ? issue.path.map(String).join(".") : "";
   const message = issue?.code === "unrecognized_keys"
     ? `unknown field${issue.keys.length > 1 ? "s" : ""} ${
       issue.keys.map((k) => JSON.stringify(k)).join(", ")
-    }${at || path ? ` in ${field}` : ""}`
+    }${at || where ? ` in ${at ? (where ? `${at}.${where}` : at) : where}` : ""}`
     : `${field}: ${issue?.message}`;
   const issues = e.issues.slice(0, 10).map((i) => ({
     path: i.path.map(String).join("."),

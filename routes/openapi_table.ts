@@ -334,18 +334,37 @@ export const OPERATIONS: Operation[] = [
       route: "POST /mcp",
       id: "mcp",
       tokenOptional: true,
-      summary: "MCP over Streamable HTTP, stateless; the bearer token picks room and identity",
-      description: "JSON-RPC in, JSON-RPC out. The tools' arguments are the components *Args and " +
-        "CreateRoom; without a token only create_room and join_room are offered.",
+      summary: "MCP over Streamable HTTP; the bearer token picks room and identity",
+      description: "JSON-RPC in, JSON-RPC out (an SSE stream for a tools/call with a progressToken). The " +
+        "tools' arguments are the components *Args and CreateRoom. Without a token, `initialize` opens an " +
+        "MCP session (`Mcp-Session-Id`) that acts as whoever its join_room / create_room made it; a tool " +
+        "that needs a token, called with neither, is `401` with `WWW-Authenticate`, as is a bad token.",
       body: McpMessage,
       ok: { status: 200, type: "application/json", schema: McpReply, description: "the JSON-RPC response" },
     },
-    ...(["GET", "DELETE"] as const).map((m) => ({
-      route: `${m} /mcp`,
-      id: `${m.toLowerCase()}Mcp`,
+    {
+      route: "DELETE /mcp",
+      id: "deleteMcp",
       tokens: NONE,
-      summary: "Not served: no server-initiated stream, no sessions (POST only)",
-      ok: json(405, out.ErrorBody, "method_not_allowed, with `Allow: POST`"),
+      summary: "Ends the MCP session named by the Mcp-Session-Id header",
+      description: "`404 session_not_found` for an unknown or expired session; without the header `405`.",
+      ok: json(200, z.object({ closed: z.literal(true) }), "the session is gone"),
+    },
+    {
+      route: "GET /mcp",
+      id: "getMcp",
+      tokens: NONE,
+      summary: "Not served: there is no server-initiated stream",
+      ok: json(405, out.ErrorBody, "method_not_allowed, with `Allow: POST, DELETE`"),
+    },
+    ...["", "/mcp"].map((suffix) => ({
+      route: `GET /.well-known/:document${suffix}`,
+      id: `wellKnown${suffix ? "Mcp" : ""}`,
+      tokens: NONE,
+      summary: `OAuth discovery documents${suffix ? " (with the MCP path)" : ""}: there are none`,
+      description: "The bearer token is the whole of authorization (no OAuth): a fast `404 not_found` lets " +
+        "MCP clients report the real error instead of starting an authorization flow.",
+      ok: json(404, out.ErrorBody, "not_found"),
     })),
   ]),
   ...group("docs", [

@@ -403,8 +403,14 @@ Deno.test("every documented operation answers as documented: requests, answers, 
     headers: { accept: "application/json, text/event-stream" },
   };
   assert.equal((await c.call("mcp", { ...mcp, token: alice })).json.id, 1);
+  const opened = await c.call("mcp", mcp); // without a token: a session
+  const session = opened.headers.get("mcp-session-id");
+  assert.ok(session, "a session id");
   await c.call("getMcp", { status: 405 });
-  await c.call("deleteMcp", { status: 405 });
+  await c.call("deleteMcp", { headers: { "mcp-session-id": session } });
+  await c.call("deleteMcp", { headers: { "mcp-session-id": session }, status: 404 });
+  await c.call("wellKnown", { params: { document: "oauth-protected-resource" } });
+  await c.call("wellKnownMcp", { params: { document: "oauth-authorization-server" } });
   await c.call("home");
   await c.call("skill");
   await c.call("reference", { params: { file: "api.md" } });
