@@ -75,7 +75,7 @@ export type HttpPolicy = {
   allowedHosts: readonly string[] | null;
 };
 
-/** Every client-facing limit in one place (SPEC §13); defaults are the spec's. */
+/** Every client-facing limit in one place (reference/api.md#limits has each with its default). */
 export type Limits = {
   maxBodyBytes: number;
   maxValueBytes: number;

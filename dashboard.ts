@@ -1,5 +1,5 @@
 /**
- * @module dashboard — the browser dashboard (SPEC §12) and the landing page: server-rendered HTML shells
+ * @module dashboard — the browser dashboard (reference/api.md#docs-and-operations) and the landing page: server-rendered HTML shells
  * (hono/html escapes every interpolation) that load ES modules and stylesheets from `dashboard/`, served by
  * this server under a content-versioned path. No CDN, no build step, no inline script or style. The token
  * never appears in a URL: the page reads it from the fragment, keeps it in sessionStorage and sends it only
@@ -217,6 +217,12 @@ const AGENT_LINKS: [string, string, string][] = [
   ],
   ["/reference/architecture.md", "reference/architecture.md", "how a request moves through the code"],
   ["/openapi.json", "openapi.json", "the OpenAPI document"],
+  ["/docs/index.md", "docs/index.md", "the guides:"],
+  ["/docs/getting-started.md", "docs/getting-started.md", "from a fresh checkout to two agents"],
+  ["/docs/agent-loop.md", "docs/agent-loop.md", "read, act, wait in curl, Python, TypeScript, MCP"],
+  ["/docs/mcp-clients.md", "docs/mcp-clients.md", "Claude Code, Cursor, Codex CLI, Gemini CLI"],
+  ["/docs/deployment.md", "docs/deployment.md", "one process, several processes, libSQL"],
+  ["/docs/security-model.md", "docs/security-model.md", "who can see and do what"],
 ];
 
 export function landingPage(): string {

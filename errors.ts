@@ -1,7 +1,7 @@
 /**
  * @module errors — failure, written once: the closed table of error codes, `ApiError` with typed details per
  * code, the one translator from zod issues, and the one function that turns anything thrown into the
- * `{error, message, …details}` response (SPEC §14). No other module builds an error body.
+ * `{error, message, …details}` response (reference/api.md#errors). No other module builds an error body.
  */
 import { z } from "zod";
 

@@ -1,4 +1,4 @@
-// The dashboard's entry module (SPEC §12): takes the token, reads the room (/poll) and keeps it current
+// The dashboard's entry module (reference/api.md#docs-and-operations): takes the token, reads the room (/poll) and keeps it current
 // through the live feed. A missing room or a refused token stops every request and says why.
 import { startTicker } from "./format.js";
 import { trackOpenState } from "./json_view.js";

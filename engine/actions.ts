@@ -1,5 +1,5 @@
 /**
- * @module engine/actions — custom actions: registration (every field validated up front, SPEC §6) and the
+ * @module engine/actions — custom actions: registration (every field validated up front, reference/api.md#custom-actions) and the
  * invocation steps 1–5 for one. Pure over the Tx: refusals throw ApiError and the Tx is dropped.
  */
 import { z } from "zod";

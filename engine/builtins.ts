@@ -1,5 +1,5 @@
 /**
- * @module engine/builtins — the builtin actions of SPEC §6 as one table: description and param docs (for
+ * @module engine/builtins — the builtin actions (reference/api.md#builtin-actions) as one table: description and param docs (for
  * listings) beside the handler. Handlers stage changes in the Tx and throw ApiError to refuse.
  */
 import { z } from "zod";
@@ -59,7 +59,7 @@ function writeOne(tx: Tx, w: WriteSpec, env: BuiltinEnv, field: string): WriteRe
   authorize(tx, scope);
   checkTickOn(tx.caller, w.timer, `${field}timer`);
   if (scope === "_messages") {
-    // a direct append speaks for the caller: `from` may only name the caller itself (SPEC §4)
+    // a direct append speaks for the caller: `from` may only name the caller itself (reference/security.md)
     const from = (w.value as Record<string, unknown> | null)?.from;
     if (from !== undefined) actAs(tx.room, tx.caller, from, `${field}value.from`);
   }

@@ -1,6 +1,6 @@
 /**
  * @module engine/invoke — `POST /actions/:id/invoke` as one function: authenticate, run the action against
- * a Tx (SPEC §6 steps 1–5), apply it and its audit row at once (step 6), answer after the commit (step 7).
+ * a Tx (reference/api.md#custom-actions, invocation steps 1–5), apply it and its audit row at once (step 6), answer after the commit (step 7).
  * A refusal is audited on its own. A commit that lost a race with another process is re-run on fresh state
  * (the registry's stale-commit policy). Waiting after the write is invoke_wait.ts's.
  */

@@ -1,5 +1,5 @@
 /**
- * @module engine/quotas — every quota in one place (SPEC §13): per room state entries, bytes, messages
+ * @module engine/quotas — every quota in one place (reference/api.md#limits): per room state entries, bytes, messages
  * (count and rate), agents, actions and views, open waits and feeds (also per process). Checked while a
  * change is staged, so a refusal writes nothing; `429 quota_exceeded {quota, limit, …}` names the quota.
  */

@@ -1,5 +1,5 @@
 /**
- * @module engine/waiters — `/wait` (SPEC §9): a condition evaluated with the waiter's privacy, woken by the
+ * @module engine/waiters — `/wait` (reference/api.md#wait): a condition evaluated with the waiter's privacy, woken by the
  * commit that makes it true (listeners run after commit, never inside a transaction) or by a timer boundary
  * (the room's scheduler); no polling. `after=CURSOR` makes it edge-triggered. An abort releases it at once.
  * A blocked wait holds a place of the waiter quotas and ends when its credential stops being valid.

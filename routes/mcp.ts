@@ -126,14 +126,16 @@ async function callTool(s: McpSession, req: CallToolRequest, progress?: Progress
   }
 }
 
-/** README.md and every reference/*.md, read when asked (the docs may change while the server runs). */
+/** README.md, every reference/*.md and docs/*.md, read when asked (the docs may change while the server runs). */
 async function docFiles(): Promise<string[]> {
   const files = ["README.md"];
-  try {
-    for await (const f of Deno.readDir(new URL("reference/", root))) {
-      if (f.isFile && /^[a-z_-]+\.md$/.test(f.name)) files.push(`reference/${f.name}`);
-    }
-  } catch { /* no reference directory */ }
+  for (const dir of ["reference", "docs"]) {
+    try {
+      for await (const f of Deno.readDir(new URL(`${dir}/`, root))) {
+        if (f.isFile && /^[a-z_-]+\.md$/.test(f.name)) files.push(`${dir}/${f.name}`);
+      }
+    } catch { /* no such directory */ }
+  }
   return files.sort();
 }
 
@@ -230,7 +232,7 @@ async function post(c: Ctx): Promise<Response> {
     await mcp.close();
     throw e;
   }
-  if (streamed && res.body) {
+  if (streamed && res.body && (res.headers.get("content-type") ?? "").startsWith("text/event-stream")) {
     // the call runs on after the headers went out: the server closes when the stream ends or the client leaves
     const close = () => void mcp.close();
     c.req.raw.signal.addEventListener("abort", close, { once: true });

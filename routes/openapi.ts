@@ -54,15 +54,16 @@ export function openApiDocument(): Record<string, unknown> {
       action: "action id",
       view: "view id",
       seq: "message seq",
-      file: "a file name (of reference/, or of dashboard/ for the pages)",
+      file: "a file name (of reference/, docs/, or of dashboard/ for the pages)",
       version: "the pages' asset version (another one answers the current file, not cached)",
     },
     parameters: {
       compact: {
         name: "compact",
         in: "query",
-        description: "`true`: drop null, empty strings, arrays and objects from the answer (even fields a " +
-          "response schema requires)",
+        description: "`true`: drop null, empty strings, arrays and objects from the envelope of the answer " +
+          "(even fields a response schema requires); user data (`value`, `state`, `params`, `writes`, " +
+          "`body`, `meta`, …) is sent as stored",
         schema: { type: "string", enum: ["true"] },
       },
       idempotency_key: {

@@ -388,8 +388,17 @@ export const OPERATIONS: Operation[] = [
       route: "GET /reference/:file",
       id: "reference",
       tokens: NONE,
-      summary: "A reference document (api.md, cel.md, examples.md, mcp.md, operations.md, architecture.md)",
+      summary:
+        "A reference document (api.md, cel.md, examples.md, mcp.md, operations.md, security.md, architecture.md)",
       ok: text("text/markdown", "the document"),
+    },
+    {
+      route: "GET /docs/:file",
+      id: "guide",
+      tokens: NONE,
+      summary:
+        "A guide (index.md, getting-started.md, agent-loop.md, mcp-clients.md, deployment.md, security-model.md)",
+      ok: text("text/markdown", "the guide"),
     },
     {
       route: "GET /dashboard/:version/:file",

@@ -1,7 +1,7 @@
 /**
  * @module routes/wait — blocking reads.
  *
- *   GET /rooms/:id/wait     condition, timeout, include, agent, after   (SPEC §9)
+ *   GET /rooms/:id/wait     condition, timeout, include, agent, after   (reference/api.md#wait)
  *   GET /rooms/:id/events   after / Last-Event-ID: Server-Sent Events, one per visible commit
  */
 import { Hono } from "hono";

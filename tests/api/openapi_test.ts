@@ -414,6 +414,7 @@ Deno.test("every documented operation answers as documented: requests, answers, 
   await c.call("home");
   await c.call("skill");
   await c.call("reference", { params: { file: "api.md" } });
+  await c.call("guide", { params: { file: "getting-started.md" } });
   await c.call("dashboardAsset", { params: { version: "any", file: "landing.js" } });
   await c.call("openapi");
   await c.call("health");

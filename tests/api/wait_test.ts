@@ -1,5 +1,5 @@
 /**
- * GET /rooms/:id/wait (SPEC §9): immediate and commit-driven triggers, timeout, validation before waiting,
+ * GET /rooms/:id/wait (reference/api.md#wait): immediate and commit-driven triggers, timeout, validation before waiting,
  * include, presence while blocked, release on disconnect, privacy, timer wake-ups and `after=` cursors.
  */
 import assert from "node:assert/strict";

@@ -1,5 +1,5 @@
 /**
- * Every `_set_state` write mode of SPEC §6 with its version numbers, CAS conflicts, and the all-or-nothing
+ * Every `_set_state` write mode (reference/api.md#_set_state) with its version numbers, CAS conflicts, and the all-or-nothing
  * `_batch_set_state`.
  */
 import assert from "node:assert/strict";
