@@ -17,13 +17,15 @@ import type { Op } from "./op.ts";
 import { watchPresence } from "./presence.ts";
 import type { Room } from "./room.ts";
 
+/**
+ * What a `presence` event carries of an agent, besides its id. Every field but `last_heartbeat` decides
+ * whether a change is worth an event (a call that only moves `last_heartbeat` sends none): a new presence
+ * field (liveness) is added here.
+ */
+export const PRESENCE_FIELDS = ["status", "waiting_on", "last_heartbeat"] as const satisfies (keyof Agent)[];
+
 /** One agent's presence as a `presence` event carries it. */
-export type PresenceJson = {
-  id: string;
-  status: string;
-  waiting_on: string | null;
-  last_heartbeat: string | null;
-};
+export type PresenceJson = { id: string } & Pick<Agent, (typeof PRESENCE_FIELDS)[number]>;
 
 export type FeedEvent =
   | { event: "reset"; id: number; data: { cursor: number } }
@@ -76,12 +78,11 @@ function visibleAgents(_who: Caller, room: Room, ids: Iterable<string>): Agent[]
   return out;
 }
 
-const presenceOf = (a: Agent): PresenceJson => ({
-  id: a.id,
-  status: a.status,
-  waiting_on: a.waiting_on,
-  last_heartbeat: a.last_heartbeat,
-});
+function presenceOf(a: Agent): PresenceJson {
+  const out: Record<string, unknown> = { id: a.id };
+  for (const f of PRESENCE_FIELDS) out[f] = a[f];
+  return out as PresenceJson;
+}
 
 /**
  * A feed holds a place of the waiter quotas (`429 quota_exceeded` when none is left) and is bound to the
@@ -209,5 +210,5 @@ export function openFeed(eng: Engine, first: Room, caller: Caller, req: FeedRequ
 
 /** What a `presence` event shows of an agent, as one string (a heartbeat alone does not change it). */
 function fingerprint(a: Agent): string {
-  return `${a.status}\u0000${a.waiting_on ?? ""}`;
+  return JSON.stringify(PRESENCE_FIELDS.filter((f) => f !== "last_heartbeat").map((f) => a[f]));
 }

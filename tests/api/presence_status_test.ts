@@ -4,10 +4,16 @@
  * `_heartbeat` with another status (or a PATCH) changes it. Calls move `last_heartbeat` only.
  */
 import assert from "node:assert/strict";
-import { setupRoom, until } from "../_setup.ts";
+import { type RoomFixture, setupRoom, until } from "../_setup.ts";
+
+/** Alice blocks in a /wait that nothing satisfies, until `signal` aborts it. */
+const blockAlice = (fx: RoomFixture<"alice" | "bob">, signal: AbortSignal) =>
+  fx.c.http("GET", `/rooms/${fx.room.id}/wait?condition=false&timeout=20000`, { token: fx.alice, signal })
+    .catch(() => undefined);
 
 Deno.test("a status set with _heartbeat stays through calls and refusals, and comes back after a wait", async () => {
-  const { s, c, room, req, agent, alice } = await setupRoom({ room: "status", server: { fakeClock: true } });
+  const fx = await setupRoom({ room: "status", server: { fakeClock: true } });
+  const { s, c, room, req, agent, alice } = fx;
   await using _ = s;
   await c.ok(room.id, alice, "_heartbeat", { status: "idle" });
   const set = await agent("alice");
@@ -33,10 +39,7 @@ Deno.test("a status set with _heartbeat stays through calls and refusals, and co
 
   // a wait: waiting while blocked, then alice's own status again
   const ac = new AbortController();
-  const blocked = c.http("GET", `/rooms/${room.id}/wait?condition=false&timeout=20000`, {
-    token: alice,
-    signal: ac.signal,
-  }).catch(() => undefined);
+  const blocked = blockAlice(fx, ac.signal);
   await until(async () => (await agent("alice")).status === "waiting", { what: "alice waiting" });
   assert.equal((await agent("alice")).waiting_on, "false");
   ac.abort();
@@ -60,13 +63,11 @@ Deno.test("a status set with _heartbeat stays through calls and refusals, and co
 });
 
 Deno.test("a status set while a wait blocks is the one kept when the wait ends", async () => {
-  const { s, c, room, agent, alice } = await setupRoom({ room: "status-during" });
+  const fx = await setupRoom({ room: "status-during" });
+  const { s, c, room, agent, alice } = fx;
   await using _ = s;
   const ac = new AbortController();
-  const blocked = c.http("GET", `/rooms/${room.id}/wait?condition=false&timeout=20000`, {
-    token: alice,
-    signal: ac.signal,
-  }).catch(() => undefined);
+  const blocked = blockAlice(fx, ac.signal);
   await until(async () => (await agent("alice")).status === "waiting", { what: "alice waiting" });
   await c.ok(room.id, alice, "_heartbeat", { status: "done" });
   ac.abort();
