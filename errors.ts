@@ -53,7 +53,13 @@ export const ERROR_STATUS = {
 export type ErrorCode = keyof typeof ERROR_STATUS;
 
 /** The per-room and per-snapshot quotas `quota_exceeded` names. */
-export type Quota = "room_entries" | "room_bytes" | "room_messages_per_sec" | "room_actions" | "room_views";
+export type Quota =
+  | "room_entries"
+  | "room_bytes"
+  | "room_messages_per_sec"
+  | "room_actions"
+  | "room_views"
+  | "room_expressions";
 
 /** One zod issue as an error lists it. */
 export type IssueSummary = { path: string; message: string };

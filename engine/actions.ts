@@ -3,7 +3,7 @@
  * invocation steps 1–5 for one. Pure over the Tx: refusals throw ApiError and the Tx is dropped.
  */
 import { z } from "zod";
-import { compile, evaluate, isTrue } from "../cel.ts";
+import { type CelBudget, celLimitError, compile, evaluate } from "../cel.ts";
 import { ID_PATTERN } from "../config.ts";
 import { ApiError } from "../errors.ts";
 import { actionLiveness } from "./snapshot.ts";
@@ -138,22 +138,28 @@ export function checkActionLive(tx: Tx, a: ActionDef): void {
   });
 }
 
-export function isActionEnabled(
-  a: ActionDef,
-  ctx: Record<string, unknown>,
-  tx: { limits: Tx["limits"] },
-): boolean {
+/** Where an action's expressions run: the room, the limits and the CEL budget (a Tx or a ReadCtx). */
+type CelSite = { room: Tx["room"]; limits: Tx["limits"]; cel: CelBudget };
+
+/**
+ * An action's `enabled` for a listing: false when it does not hold, fails, or a CEL limit stopped it (the
+ * budget then says so). `strict` (an invocation: the caller's own request) throws `400 cel_limit` instead.
+ */
+export function isActionEnabled(a: ActionDef, ctx: Record<string, unknown>, at: CelSite, strict = false) {
   if (!a.enabled) return true;
+  let p;
   try {
-    const p = compile(
+    p = compile(
       a.enabled,
-      { maxLength: tx.limits.maxCelLength, timeoutMs: tx.limits.celTimeoutMs },
+      { maxLength: at.limits.maxCelLength, timeoutMs: at.limits.celTimeoutMs },
       "enabled",
     );
-    return isTrue(evaluate(p, ctx, tx.limits.celTimeoutMs));
   } catch {
     return false;
   }
+  const r = evaluate(p, ctx, at.cel, at.room.rt.celTime);
+  if (strict && !r.ok && r.limit) throw celLimitError(p, r, at.cel, `action ${a.id}'s enabled`);
+  return r.ok && r.value === true;
 }
 
 /**
@@ -167,7 +173,7 @@ export function runCustomAction(
   ctxFor: (params: Record<string, unknown>, withOwner?: boolean) => Record<string, unknown>,
 ): WriteResult[] {
   checkActionLive(tx, a);
-  if (a.enabled && !isActionEnabled(a, ctxFor({}), tx)) {
+  if (a.enabled && !isActionEnabled(a, ctxFor({}), tx, true)) {
     throw new ApiError("action_disabled", `action ${a.id} is disabled right now`, {
       action: a.id,
       enabled: a.enabled,
@@ -197,7 +203,8 @@ export function runCustomAction(
         timeoutMs: tx.limits.celTimeoutMs,
       }, `${field}.value`);
       const ctx = ctxFor(params);
-      const r = evaluate(p, ctx, tx.limits.celTimeoutMs);
+      const r = evaluate(p, ctx, tx.cel, tx.room.rt.celTime);
+      if (!r.ok && r.limit) throw celLimitError(p, r, tx.cel, `${field}.value`);
       if (!r.ok) {
         // the error text can quote values of an owner scope the invoker may not read
         const why = hidden ? "it failed at run time" : r.error;

@@ -73,7 +73,8 @@ function predicateMayPass(a: ActionDef, ctx: Record<string, unknown>, rc: ReadCt
   for (const [k, s] of Object.entries(a.params ?? {})) if (s.default !== undefined) defaults[k] = s.default;
   try {
     const p = compile(a.if, { maxLength: rc.limits.maxCelLength, timeoutMs: rc.limits.celTimeoutMs }, "if");
-    const r = evaluate(p, { ...ctx, params: defaults }, rc.limits.celTimeoutMs);
+    const r = evaluate(p, { ...ctx, params: defaults }, rc.cel, rc.room.rt.celTime);
+    if (!r.ok && r.limit) return false; // out of CEL time: unavailable (the response says the budget ran out)
     if (r.ok) return r.value === true;
     const missingParams = Object.keys(a.params ?? {}).some((k) => !(k in defaults));
     return missingParams && /params/.test(a.if);

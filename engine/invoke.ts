@@ -120,7 +120,7 @@ function runInvocation(eng: Engine, room: Room, caller: Caller, req: InvokeReque
   });
   try {
     if (caller.kind === "viewer") throw new ApiError("read_only_token", "a view token cannot invoke actions");
-    const rc: ReadCtx = { room, caller, now, limits: eng.limits, op: req };
+    const rc: ReadCtx = { room, caller, now, limits: eng.limits, op: req, cel: tx.cel };
     let outcome: BuiltinOutcome;
     if (custom) {
       const ctxFor = (params: Record<string, unknown>, withOwner = true) => {

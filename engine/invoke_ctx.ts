@@ -18,6 +18,6 @@ export function ownerScopeContext(
     const d = Object.getOwnPropertyDescriptor(from, k)!;
     Object.defineProperty(state, k, d);
   }
-  state[a.scope] = liveScope(rc.room, a.scope, rc.now, rc.limits).cel;
+  state[a.scope] = liveScope(rc.room, a.scope, rc.now, rc.limits, rc.cel).cel;
   return { ...base, state };
 }

@@ -12,6 +12,7 @@ import type { Agent } from "./model.ts";
 import type { Op } from "./op.ts";
 import { Room } from "./room.ts";
 import { applyTx, Tx } from "./tx.ts";
+import { checkQuotas } from "./quotas.ts";
 import { publishKey, registerView } from "./views.ts";
 import { applyWrite, checkKey } from "./write_modes.ts";
 
@@ -117,6 +118,7 @@ export function joinAgent(eng: Engine, roomId: string, op: Op, p: JoinAgent) {
       }
       for (const k of p.public_keys ?? []) publishKey(tx, id, checkKey(k, "public_keys"));
       (p.views ?? []).forEach((v) => registerView(tx, v));
+      checkQuotas(tx);
     } catch (e) {
       throw asRefusal(e);
     }

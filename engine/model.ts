@@ -81,6 +81,30 @@ export type ViewDef = {
   created_at: string;
 };
 
+/**
+ * Stored CEL expressions of a definition or entry (the room_expressions quota): an action's `if`,
+ * `enabled` and each write's `if`, `enabled` and `expr` value; a view's `expr` and `enabled`; an entry's
+ * `enabled`.
+ */
+export function actionExpressions(
+  a: Pick<ActionDef, "if" | "enabled" | "writes"> | null | undefined,
+): number {
+  if (!a) return 0;
+  let n = (typeof a.if === "string" ? 1 : 0) + (typeof a.enabled === "string" ? 1 : 0);
+  for (const w of a.writes ?? []) {
+    n += (typeof w.if === "string" ? 1 : 0) + (typeof w.enabled === "string" ? 1 : 0) + (w.expr ? 1 : 0);
+  }
+  return n;
+}
+
+export function viewExpressions(v: Pick<ViewDef, "enabled"> | null | undefined): number {
+  return v ? 1 + (typeof v.enabled === "string" ? 1 : 0) : 0;
+}
+
+export function entryExpressions(e: { enabled?: string | null } | null | undefined): number {
+  return typeof e?.enabled === "string" ? 1 : 0;
+}
+
 export type Message = {
   seq: number;
   from: string | null;

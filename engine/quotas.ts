@@ -1,11 +1,11 @@
 /**
  * @module engine/quotas — every per-room quota in one place (SPEC §13): state entries and bytes, messages
- * per second, actions and views. Checked while an invocation is staged, so a refusal writes nothing;
- * `429 quota_exceeded {quota, limit, …}` always names the quota.
+ * per second, actions, views and stored CEL expressions. Checked while an invocation is staged, so a
+ * refusal writes nothing; `429 quota_exceeded {quota, limit, …}` always names the quota.
  */
 import type { Limits } from "../config.ts";
 import { ApiError, type Quota } from "../errors.ts";
-import { entryBytes } from "./model.ts";
+import { actionExpressions, entryBytes, entryExpressions, viewExpressions } from "./model.ts";
 import type { Room } from "./room.ts";
 import type { Tx } from "./tx.ts";
 
@@ -18,18 +18,32 @@ function exceeded(
   return new ApiError("quota_exceeded", message, { quota, limit, ...extra });
 }
 
-/** The quotas a staged invocation would cross: new entries, stored bytes, messages per second. */
+/** The quotas a staged change would cross: new entries, stored bytes, expressions, messages per second. */
 export function checkQuotas(tx: Tx): void {
   const room = tx.room;
   let added = 0;
   let bytes = 0;
+  let expressions = 0;
   for (const [id, e] of tx.entries) {
     const [scope, key] = id.split("\u0000");
     const old = room.getEntry(scope, key);
     if (e && !old) added++;
     bytes += (e ? entryBytes(e) : 0) - (old ? entryBytes(old) : 0);
+    expressions += entryExpressions(e) - entryExpressions(old);
   }
+  for (const [id, a] of tx.actions) {
+    expressions += actionExpressions(a) - actionExpressions(room.actions.get(id));
+  }
+  for (const [id, v] of tx.views) expressions += viewExpressions(v) - viewExpressions(room.views.get(id));
   const l = tx.limits;
+  if (expressions > 0 && room.expressionCount + expressions > l.roomMaxExpressions) {
+    throw exceeded(
+      "room_expressions",
+      l.roomMaxExpressions,
+      `this room is limited to ${l.roomMaxExpressions} stored CEL expressions (it holds ${room.expressionCount})`,
+      { stored: room.expressionCount },
+    );
+  }
   if (added && room.entryCount + added > l.roomMaxEntries) {
     throw exceeded(
       "room_entries",
@@ -79,7 +93,7 @@ export function checkDefinitionQuota(tx: Tx, what: "actions" | "views"): void {
 /** A room snapshot (import) over the quotas a room may hold. */
 export function checkSnapshotQuotas(
   l: Limits,
-  counts: { entries?: number; actions?: number; views?: number; bytes?: number },
+  counts: { entries?: number; actions?: number; views?: number; bytes?: number; expressions?: number },
 ): void {
   const over = (quota: Quota, what: string, n: number | undefined, limit: number) => {
     if (n !== undefined && n > limit) {
@@ -90,4 +104,5 @@ export function checkSnapshotQuotas(
   over("room_actions", "actions", counts.actions, l.roomMaxActions);
   over("room_views", "views", counts.views, l.roomMaxViews);
   over("room_bytes", "bytes of state", counts.bytes, l.roomMaxBytes);
+  over("room_expressions", "stored CEL expressions", counts.expressions, l.roomMaxExpressions);
 }

@@ -153,7 +153,7 @@ export async function readState(eng: Engine, rc: ReadCtx, scope?: string, key?: 
     return rows;
   }
   const scopes = scope !== undefined ? [scope] : visibleScopes(rc);
-  const rows = scopes.flatMap((s) => liveScope(rc.room, s, rc.now, rc.limits).entries.map(entryJson));
+  const rows = scopes.flatMap((s) => liveScope(rc.room, s, rc.now, rc.limits, rc.cel).entries.map(entryJson));
   if (key !== undefined) return one(rows.find((r) => r.key === key), scope!, key);
   return rows;
 }
@@ -171,7 +171,7 @@ export function evalExpression(rc: ReadCtx, expr: unknown) {
     "expr",
   );
   const ctx = withActions(celContext(rc), rc);
-  const r = evaluateOrLimit(program, ctx, rc.limits.celTimeoutMs);
+  const r = evaluateOrLimit(program, ctx, rc.cel, rc.room.rt.celTime);
   const context_keys = {
     state: Object.keys(ctx.state as object),
     views: Object.keys(ctx.views as object),

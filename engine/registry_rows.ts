@@ -5,7 +5,16 @@
  */
 import type { RoomRow, RoomWrite, StateKey, StoredRoom } from "../store/room_store.ts";
 import { indexMessage } from "./messages.ts";
-import type { ActionDef, Agent, Entry, Message, ViewDef } from "./model.ts";
+import {
+  type ActionDef,
+  actionExpressions,
+  type Agent,
+  type Entry,
+  entryExpressions,
+  type Message,
+  type ViewDef,
+  viewExpressions,
+} from "./model.ts";
 import { Room } from "./room.ts";
 
 export function roomFromRows(s: StoredRoom): Room {
@@ -18,11 +27,16 @@ export function roomFromRows(s: StoredRoom): Room {
     room.scope(e.scope).set(e.key, e as Entry);
     room.entryCount++;
     room.storedBytes += e.bytes;
+    room.expressionCount += entryExpressions(e as Entry);
   }
-  for (const a of s.actions) room.actions.set(a.id, a.def as ActionDef);
+  for (const a of s.actions) {
+    room.actions.set(a.id, a.def as ActionDef);
+    room.expressionCount += actionExpressions(a.def as ActionDef);
+  }
   for (const v of s.views) {
     room.views.set(v.id, v.def as ViewDef);
     room.viewOrder.push(v.id);
+    room.expressionCount += viewExpressions(v.def as ViewDef);
   }
   for (const m of s.messages) indexMessage(room, m as Message);
   for (const t of s.ticks) room.ticks.set(t.target, t.count);

@@ -13,6 +13,7 @@ import type {
   Message,
   ViewDef,
 } from "./model.ts";
+import { CelBucket } from "../cel.ts";
 import { Scheduler } from "./scheduler.ts";
 
 export class Room {
@@ -39,6 +40,8 @@ export class Room {
   auditSeq = 0;
   auditCount = 0;
   entryCount = 0;
+  /** stored CEL expressions (actions, views, entries' `enabled`): the room_expressions quota */
+  expressionCount = 0;
   storedBytes = 0;
   readonly rt: RoomRuntime;
 
@@ -114,6 +117,8 @@ export type ViewCache = {
   validUntil: number;
   values: Map<string, ViewValue>;
   cel: Record<string, unknown>;
+  /** the room's CEL time ran out during the computation: computed again once it refills */
+  starved: boolean;
 };
 
 /** View values and action availability as one caller saw them at a cursor (changes.ts). */
@@ -204,6 +209,9 @@ export class RoomRuntime {
   #observations?: Map<string, Observation[]>;
   #waiting?: Map<string, number>;
   #scheduler?: Scheduler;
+  #celTime?: CelBucket;
+  /** `state._messages` as CEL sees it: built on first read, then kept up to date message by message */
+  messagesCel?: Record<string, unknown>;
 
   constructor(seq: number) {
     this.persistedSeq = seq;
@@ -261,6 +269,11 @@ export class RoomRuntime {
   /** the room's one timer: "wake me at T" for whoever needs it. */
   get scheduler(): Scheduler {
     return this.#scheduler ??= new Scheduler();
+  }
+
+  /** the room's CEL time per second (cel.ts): every evaluation in the room spends it */
+  get celTime(): CelBucket {
+    return this.#celTime ??= new CelBucket();
   }
 
   /** Stops the room's timer (the room leaves memory). */

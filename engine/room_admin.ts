@@ -12,7 +12,15 @@ import { RegisterAction } from "./actions.ts";
 import { enterRoom } from "./access.ts";
 import type { Engine } from "./engine.ts";
 import { randomId } from "./membership.ts";
-import { type ActionDef, entryId, type Message, type ViewDef } from "./model.ts";
+import {
+  type ActionDef,
+  actionExpressions,
+  entryExpressions,
+  entryId,
+  type Message,
+  type ViewDef,
+  viewExpressions,
+} from "./model.ts";
 import type { Op } from "./op.ts";
 import { checkSnapshotQuotas } from "./quotas.ts";
 import { Room } from "./room.ts";
@@ -157,6 +165,11 @@ export async function deleteRoom(eng: Engine, roomId: string, op: Op) {
 function checkImportLimits(eng: Engine, s: ImportBody): void {
   const l = eng.limits;
   checkSnapshotQuotas(l, { entries: s.state.length, actions: s.actions.length, views: s.views.length });
+  let expressions = 0;
+  for (const e of s.state) expressions += entryExpressions(e);
+  for (const a of s.actions) expressions += actionExpressions(a as Parameters<typeof actionExpressions>[0]);
+  for (const v of s.views) expressions += viewExpressions(v as Parameters<typeof viewExpressions>[0]);
+  checkSnapshotQuotas(l, { expressions });
   let bytes = 0;
   s.state.forEach((e, i) => {
     const n = JSON.stringify(e.value ?? null).length;

@@ -4,19 +4,23 @@
  * A refusal simply drops the Tx. Durability is the registry's (engine/registry.ts commit: group commit).
  */
 import type { Caller } from "../auth.ts";
+import { CelBudget } from "../cel.ts";
 import { type Limits, LOG_RING } from "../config.ts";
 import { isGone } from "../timers.ts";
-import { indexMessage } from "./messages.ts";
+import { indexMessage, replaceMessage } from "./messages.ts";
 import {
   type ActionDef,
+  actionExpressions,
   type Agent,
   type AuditRow,
   type Change,
   type Entry,
   entryBytes,
+  entryExpressions,
   entryId,
   type Message,
   type ViewDef,
+  viewExpressions,
 } from "./model.ts";
 import { NO_OP, type Op } from "./op.ts";
 import type { Room } from "./room.ts";
@@ -30,8 +34,9 @@ export class Tx {
   readonly now: number;
   readonly iso: string;
   readonly limits: Limits;
-  /** the request this invocation serves */
+  /** the request this invocation serves, and its CEL budget */
   readonly op: Op;
+  readonly cel: CelBudget;
   entries = new Map<string, Entry | null>();
   newMessages: Message[] = [];
   updatedMessages = new Map<number, Message>();
@@ -49,6 +54,7 @@ export class Tx {
     this.iso = new Date(now).toISOString();
     this.limits = limits;
     this.op = op;
+    this.cel = op.cel ?? new CelBudget(limits);
   }
 
   /** The current entry, staged writes first; an entry whose delete-timer fired counts as absent. */
@@ -119,6 +125,7 @@ export function applyTx(tx: Tx): number {
       room.entryCount--;
       room.storedBytes -= entryBytes(old);
     }
+    room.expressionCount += entryExpressions(e) - entryExpressions(old);
     if (e) {
       e.seq = seq;
       e.cel = undefined;
@@ -147,15 +154,17 @@ export function applyTx(tx: Tx): number {
     dirty.message(m.seq);
   }
   for (const [s, m] of tx.updatedMessages) {
-    room.messages[s - 1] = m;
+    replaceMessage(room, m);
     dirty.message(s);
   }
   for (const [id, a] of tx.actions) {
+    room.expressionCount += actionExpressions(a) - actionExpressions(room.actions.get(id));
     if (a) room.actions.set(id, a);
     else room.actions.delete(id);
     dirty.action(id);
   }
   for (const [id, v] of tx.views) {
+    room.expressionCount += viewExpressions(v) - viewExpressions(room.views.get(id));
     if (v) {
       if (!room.views.has(id)) room.viewOrder.push(id);
       room.views.set(id, v);

@@ -2,9 +2,11 @@
  * @module engine/waiters — `/wait` (SPEC §9): a condition evaluated with the waiter's privacy, woken by the
  * commit that makes it true (listeners run after commit, never inside a transaction) or by a timer boundary
  * (the room's scheduler); no polling. `after=CURSOR` makes it edge-triggered. An abort releases it at once.
+ * Re-evaluations share one CEL budget per room and wake round; expensive conditions that do not fit end.
  */
 import type { Caller } from "../auth.ts";
-import { compile, evaluate, type Program } from "../cel.ts";
+import { CelBudget, celLimitError, compile, evaluate, type Program } from "../cel.ts";
+import { WAITER_EXPENSIVE_MS } from "../config.ts";
 import { ApiError } from "../errors.ts";
 import { withActions } from "./catalog.ts";
 import { changesSince, describeChanges, hasVisibleChange, observe } from "./changes.ts";
@@ -60,6 +62,21 @@ export function compileCondition(eng: Engine, condition: string | undefined): Pr
   );
 }
 
+/**
+ * The waiters' CEL time of the current wake round of each room (one commit, timer boundary or presence
+ * change wakes a room's listeners synchronously); forgotten once the round's synchronous work is done.
+ */
+const rounds = new Map<Room, { spent: number }>();
+
+function roundOf(room: Room): { spent: number } {
+  let r = rounds.get(room);
+  if (!r) {
+    if (rounds.size === 0) queueMicrotask(() => rounds.clear());
+    rounds.set(room, r = { spent: 0 });
+  }
+  return r;
+}
+
 /** `/wait` and MCP `wait_for`: a new wait, refused once shutdown began. */
 export function waitFor(eng: Engine, room: Room, caller: Caller, req: WaitRequest): Promise<WaitResult> {
   eng.assertOpen();
@@ -75,21 +92,55 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
   const agentId = caller.kind === "agent" ? caller.id : null;
   const wantsChanges = req.include?.includes("changes") === true;
   const since = req.since ?? req.after ?? room.seq;
-  const ctxNow = () => readCtx(eng, room, currentCaller(room, caller), req);
+  // the request's budget, and after registration the waiter's account: every evaluation is charged here
+  // (the penalty sees a cut-off re-evaluation as the request's), limits are set per check below
+  const cel = req.cel ?? new CelBudget(eng.limits);
+  const ctxNow = () => readCtx(eng, room, currentCaller(room, caller), req, cel);
   // remember views and action availability at registration: invoke-and-wait registers right at its cursor
   if (wantsChanges) observe(ctxNow());
+  // what the condition costs: its last evaluation's time, or the one before if that was less (a GC pause
+  // or a busy machine during one evaluation does not make a cheap condition expensive)
+  let costMs = Infinity;
+  let lastMs = Infinity;
   const check = (): WaitResult | undefined => {
     const rc = ctxNow();
-    const r = evaluate(program, withActions(celContext(rc), rc), eng.limits.celTimeoutMs);
-    if (!r.ok && r.limit) {
-      throw new ApiError("cel_limit", "condition exceeded the evaluation limit", {
-        expression: req.condition,
-        detail: r.error,
-      });
-    }
+    const r = evaluate(program, withActions(celContext(rc), rc), cel, room.rt.celTime);
+    costMs = Math.min(lastMs, cel.last);
+    lastMs = cel.last;
+    if (!r.ok && r.limit) throw celLimitError(program, r, cel, "wait condition");
     if (!r.ok || r.value === false || r.value === null) return undefined;
     if (req.after !== undefined && !hasVisibleChange(rc, req.after, wantsChanges)) return undefined;
+    // the answer's listings within a request's budget, whatever the condition was allowed
+    cel.limitMs = cel.spent + eng.limits.celRequestMs;
+    cel.overdraw = false;
     return respond(eng, rc, req, r.value, since, started);
+  };
+  /**
+   * A re-evaluation after a wake: a cheap condition always runs (the room's exhausted CEL time does not stop
+   * it); an expensive one only within what is left of this round's budget, else the wait ends `cel_limit`.
+   */
+  const recheck = (): WaitResult | undefined => {
+    const round = roundOf(room);
+    const left = eng.limits.celCommitMs - round.spent;
+    const expensive = costMs > WAITER_EXPENSIVE_MS;
+    if (expensive && costMs > left) {
+      cel.struck = true;
+      throw new ApiError(
+        "cel_limit",
+        `the wait condition takes ${costMs.toFixed(1)} ms to evaluate and does not fit in what is left of ` +
+          `the room's ${eng.limits.celCommitMs} ms budget for re-evaluating waiters after a commit; ` +
+          "wait with a cheaper condition",
+        { expression: req.condition, limit: eng.limits.celCommitMs },
+      );
+    }
+    const before = cel.spent;
+    cel.limitMs = expensive ? before + left : Infinity;
+    cel.overdraw = !expensive;
+    try {
+      return check();
+    } finally {
+      round.spent += cel.spent - before;
+    }
   };
   const first = check();
   if (first) return first;
@@ -135,7 +186,7 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
           return;
         }
         try {
-          const r = check();
+          const r = recheck();
           if (r) finish(r);
         } catch (e) {
           finish(e as Error);

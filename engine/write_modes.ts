@@ -44,7 +44,7 @@ export function checkPredicate(
     { maxLength: tx.limits.maxCelLength, timeoutMs: tx.limits.celTimeoutMs },
     field,
   );
-  const r = evaluateOrLimit(program, ctx, tx.limits.celTimeoutMs);
+  const r = evaluateOrLimit(program, ctx, tx.cel, tx.room.rt.celTime);
   if (r.ok && r.value === true) return;
   // a runtime error message can quote values (e.g. "No such key: <value>"): hidden when the predicate saw
   // an owner scope the invoker may not read
@@ -57,7 +57,7 @@ export function checkPredicate(
       evaluated: r.ok && typeof r.value === "boolean" ? r.value : null,
       ...(r.ok ? {} : { runtime_error: runtimeError }),
       // values the invoker may read only: an owner scope visible to the predicate is not explained
-      detail: explainPaths(program, explainCtx, tx.limits.celTimeoutMs),
+      detail: explainPaths(program, explainCtx, tx.cel, tx.room.rt.celTime),
     },
   );
 }

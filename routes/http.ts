@@ -6,19 +6,25 @@
 import type { Context } from "hono";
 import type { z } from "zod";
 import { bearer } from "../auth.ts";
+import type { CelBudget } from "../cel.ts";
 import { ApiError, fromZod, JSON_TYPE, jsonText } from "../errors.ts";
 import type { Engine } from "../engine/engine.ts";
 import type { Op } from "../engine/op.ts";
 
-export type AppEnv = { Variables: { eng: Engine; requestId: string } };
+/** `cel`: the request's CEL budget (middleware/rate_limit.ts makes it and reads it back). */
+export type AppEnv = { Variables: { eng: Engine; requestId: string; cel?: CelBudget } };
 export type Ctx = Context<AppEnv>;
+
+/** Reads the body as text within the size limit (`413 payload_too_large`). */
+export async function readText(c: Ctx, max = c.get("eng").limits.maxBodyBytes): Promise<string> {
+  const declared = Number(c.req.header("content-length") ?? "0");
+  if (declared > max) throw tooLarge(max);
+  return await readCapped(c.req.raw, max);
+}
 
 /** Reads the body as text and parses JSON (curl -d sends form-encoded headers with a JSON body). */
 export async function readJson(c: Ctx, opts: { optional?: boolean; max?: number } = {}): Promise<unknown> {
-  const max = opts.max ?? c.get("eng").limits.maxBodyBytes;
-  const declared = Number(c.req.header("content-length") ?? "0");
-  if (declared > max) throw tooLarge(max);
-  const text = (await readCapped(c.req.raw, max)).trim();
+  const text = (await readText(c, opts.max)).trim();
   if (text === "") {
     if (opts.optional) return {};
     throw new ApiError("invalid_json", "the request body is empty; send a JSON object");
@@ -102,7 +108,8 @@ export function token(c: Ctx): string | undefined {
  * makes Deno abort it (a DOMException with a stack) after every response, ~6 % of a plain invocation's CPU.
  */
 export function opOf(c: Ctx, blocking = false): Op {
-  return blocking ? { token: token(c), signal: c.req.raw.signal } : { token: token(c) };
+  const cel = c.get("cel");
+  return blocking ? { token: token(c), signal: c.req.raw.signal, cel } : { token: token(c), cel };
 }
 
 /** Strips null, undefined and empty strings, arrays and objects (the `compact=true` query). */
@@ -122,7 +129,24 @@ export function compact(v: unknown): unknown {
   return v;
 }
 
+/**
+ * The JSON response. When a CEL limit cut a listing short while serving the request (entries hidden,
+ * actions unavailable), it says so: `_cel_budget_exhausted: true` in an object body and, for any body,
+ * the header `x-cel-budget-exhausted: true`.
+ */
 export function send(c: Ctx, body: unknown, status = 200): Response {
+  const headers: Record<string, string> = { "content-type": JSON_TYPE };
+  if (c.get("cel")?.exhausted) {
+    headers["x-cel-budget-exhausted"] = "true";
+    body = withBudgetFlag(body);
+  }
   const out = c.req.query("compact") === "true" ? compact(body) : body;
-  return new Response(jsonText(out), { status, headers: { "content-type": JSON_TYPE } });
+  return new Response(jsonText(out), { status, headers });
+}
+
+/** `_cel_budget_exhausted: true` added to an object body (arrays carry the header only). */
+export function withBudgetFlag(body: unknown): unknown {
+  return body !== null && typeof body === "object" && !Array.isArray(body)
+    ? { ...body, _cel_budget_exhausted: true }
+    : body;
 }

@@ -19,7 +19,7 @@ import { ApiError, fromZod, toApiError } from "../errors.ts";
 import { enterRoom } from "../engine/access.ts";
 import type { Engine } from "../engine/engine.ts";
 import { roomsOfToken } from "../engine/membership.ts";
-import { type AppEnv, compact, token } from "./http.ts";
+import { type AppEnv, compact, type Ctx, readText, token, withBudgetFlag } from "./http.ts";
 import { findTool, type McpSession, toolList, TOOLS } from "./mcp_tools.ts";
 
 const root = new URL("../", import.meta.url);
@@ -30,12 +30,13 @@ async function session(
   eng: Engine,
   bearer: string | undefined,
   signal: () => AbortSignal,
+  cel: McpSession["cel"],
 ): Promise<McpSession> {
-  if (bearer === undefined) return { eng, signal };
+  if (bearer === undefined) return { eng, signal, cel };
   const [row] = await roomsOfToken(eng, { token: bearer });
   if (!row) throw new ApiError("invalid_token", "the bearer token belongs to no room");
   const { room, caller } = await enterRoom(eng, row.id, { token: bearer });
-  return { eng, token: bearer, room, caller, signal };
+  return { eng, token: bearer, room, caller, signal, cel };
 }
 
 function instructions(s: McpSession): string {
@@ -65,7 +66,8 @@ async function callTool(s: McpSession, name: string, args: unknown): Promise<Cal
     }
     const parsed = tool.input.safeParse(args ?? {});
     if (!parsed.success) throw fromZod(parsed.error, "invalid_params");
-    const out = await tool.run(s, parsed.data);
+    let out = await tool.run(s, parsed.data);
+    if (s.cel?.exhausted) out = withBudgetFlag(out);
     return { content: [{ type: "text", text: JSON.stringify(compact(out)) }] };
   } catch (e) {
     return toolError(e);
@@ -109,10 +111,35 @@ async function buildServer(s: McpSession): Promise<McpServer> {
   return mcp;
 }
 
+/**
+ * The body: one JSON-RPC message. A batch (a JSON array; MCP 2025-06-18 dropped batching) is refused
+ * before any of it runs: one POST is one request, with one CEL budget. Text that is not JSON is left to
+ * the transport, which answers it as JSON-RPC does.
+ */
+async function oneMessage(c: Ctx): Promise<{ parsedBody?: unknown; request: Request }> {
+  const raw = c.req.raw;
+  const text = await readText(c, c.get("eng").limits.maxBodyBytes);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return { request: new Request(raw.url, { method: raw.method, headers: raw.headers, body: text }) };
+  }
+  if (Array.isArray(parsed)) {
+    throw new ApiError(
+      "invalid_body",
+      "JSON-RPC batches are not supported (MCP 2025-06-18 removed them): send one request per POST",
+      { field: "body" },
+    );
+  }
+  return { parsedBody: parsed, request: raw };
+}
+
 export const mcpRoutes = new Hono<AppEnv>()
   .post("/mcp", async (c) => {
     const eng = c.get("eng");
-    const s = await session(eng, token(c), () => c.req.raw.signal);
+    const body = await oneMessage(c);
+    const s = await session(eng, token(c), () => c.req.raw.signal, c.get("cel"));
     const mcp = await buildServer(s);
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: undefined,
@@ -121,7 +148,7 @@ export const mcpRoutes = new Hono<AppEnv>()
     });
     await mcp.connect(transport);
     try {
-      return await transport.handleRequest(c.req.raw);
+      return await transport.handleRequest(body.request, { parsedBody: body.parsedBody });
     } finally {
       await mcp.close();
     }
