@@ -95,6 +95,19 @@ export class CelBucket {
   }
 }
 
+/** This process's CEL work, for `/metrics`: evaluations, measured seconds, and refusals by limit. */
+export const celStats = {
+  evaluations: 0,
+  seconds: 0,
+  limited: { expression: 0, budget: 0, room: 0 } as Record<CelLimitKind, number>,
+};
+
+function limited(budget: CelBudget, kind: CelLimitKind, error: string): CelResult {
+  budget.exhausted = true;
+  celStats.limited[kind]++;
+  return { ok: false, error, limit: kind };
+}
+
 const env = new Environment({
   unlistedVariablesAreDyn: true,
   homogeneousAggregateLiterals: false,
@@ -335,22 +348,18 @@ export function evaluate(
   const t0 = performance.now();
   const left = budget.limitMs - budget.spent;
   if (left <= 0) {
-    budget.exhausted = true;
-    return {
-      ok: false,
-      error: `the ${budget.what}'s CEL budget of ${budget.limitMs} ms is spent`,
-      limit: "budget",
-    };
+    return limited(budget, "budget", `the ${budget.what}'s CEL budget of ${budget.limitMs} ms is spent`);
   }
   const rate = budget.roomMsPerSec;
   if (bucket && rate > 0 && bucket.level(t0, rate) <= 0 && !budget.overdraw && depth === 0) {
-    budget.exhausted = true;
-    return {
-      ok: false,
-      error: `this room spent its CEL time (${rate} ms per second); retry in ${bucket.refillMs(rate)} ms`,
-      limit: "room",
-    };
+    const retry = bucket.refillMs(rate);
+    return limited(
+      budget,
+      "room",
+      `this room spent its CEL time (${rate} ms per second); retry in ${retry} ms`,
+    );
   }
+  celStats.evaluations++;
   const allowed = Math.min(budget.timeoutMs, left);
   const outer = deadline;
   const outerSteps = steps;
@@ -363,15 +372,17 @@ export function evaluate(
     return { ok: true, value: fromCel(program.run(ctx)) };
   } catch (e) {
     if (e instanceof CelLimitError) {
-      budget.exhausted = true;
-      const ofBudget = allowed < budget.timeoutMs;
-      return {
-        ok: false,
-        error: ofBudget
-          ? `evaluation stopped: the ${budget.what}'s CEL budget of ${budget.limitMs} ms is spent`
-          : `evaluation exceeded the ${budget.timeoutMs} ms / ${MAX_STEPS} step limit`,
-        limit: ofBudget ? "budget" : "expression",
-      };
+      return allowed < budget.timeoutMs
+        ? limited(
+          budget,
+          "budget",
+          `evaluation stopped: the ${budget.what}'s CEL budget of ${budget.limitMs} ms is spent`,
+        )
+        : limited(
+          budget,
+          "expression",
+          `evaluation exceeded the ${budget.timeoutMs} ms / ${MAX_STEPS} step limit`,
+        );
     }
     return { ok: false, error: firstLine(e), limit: false };
   } finally {
@@ -385,6 +396,7 @@ export function evaluate(
       budget.spent += ms;
       budget.last = ms;
       bucket?.spend(ms);
+      celStats.seconds += ms / 1000;
     }
   }
 }
