@@ -55,32 +55,36 @@ export class CelBudget {
   /** the room's bucket does not refuse (cheap waiters are always re-evaluated); it is still charged */
   overdraw = false;
   readonly timeoutMs: number;
-  readonly roomMsPerSec: number;
+  readonly limits: CelBudgetLimits;
   /** whose budget, for messages: "request", "views", … */
   readonly what: string;
 
   constructor(limits: CelBudgetLimits, what = "request", limitMs = limits.celRequestMs) {
     this.limitMs = limitMs;
     this.timeoutMs = limits.celTimeoutMs;
-    this.roomMsPerSec = limits.roomCelMsPerSec;
+    this.limits = limits;
     this.what = what;
   }
 }
 
 /**
- * A room's CEL time: a bucket refilled at `rate` ms per second up to one second's worth, spent by every
- * evaluation in the room. Once empty, evaluations fail fast until it refills, so one room cannot take the
- * thread from the others. Lives on the room's runtime; two numbers.
+ * A room's CEL time: a bucket refilled at SYNC_ROOM_CEL_MS_PER_SEC, spent by every evaluation in the room.
+ * It holds at most one request's budget (or one second's worth, if less): a room cannot burst more than
+ * that at once, however many of its requests arrive together. Once empty, the room's evaluations fail fast
+ * until it refills, so one room cannot take the thread from the others. On the room's runtime; two numbers.
  */
 export class CelBucket {
   #level = NaN;
   #at = 0;
 
-  /** ms of CEL the room may still spend at `now` (performance.now()). */
-  level(now: number, rate: number): number {
+  /** ms of CEL the room may still spend at `now` (performance.now()); Infinity when unbounded. */
+  level(now: number, limits: CelBudgetLimits): number {
+    const rate = limits.roomCelMsPerSec;
+    if (!(rate > 0)) return Infinity;
+    const burst = Math.min(rate, limits.celRequestMs);
     this.#level = Number.isNaN(this.#level)
-      ? rate
-      : Math.min(rate, this.#level + ((now - this.#at) * rate) / 1000);
+      ? burst
+      : Math.min(burst, this.#level + ((now - this.#at) * rate) / 1000);
     this.#at = now;
     return this.#level;
   }
@@ -89,9 +93,11 @@ export class CelBucket {
     this.#level -= ms;
   }
 
-  /** ms until the bucket holds time again. */
-  refillMs(rate: number): number {
-    return Number.isNaN(this.#level) || this.#level > 0 ? 0 : Math.ceil((-this.#level * 1000) / rate) + 1;
+  /** ms until the bucket holds time again, `pending` ms more spent. */
+  refillMs(limits: CelBudgetLimits, pending = 0): number {
+    const rate = limits.roomCelMsPerSec;
+    const level = this.#level - pending;
+    return !(level < 0) || !(rate > 0) ? 0 : Math.ceil((-level * 1000) / rate) + 1;
   }
 }
 
@@ -106,6 +112,17 @@ function limited(budget: CelBudget, kind: CelLimitKind, error: string): CelResul
   budget.exhausted = true;
   celStats.limited[kind]++;
   return { ok: false, error, limit: kind };
+}
+
+/** The room's CEL time is spent (`running`: ms of an evaluation it just stopped, not yet charged). */
+function roomSpent(budget: CelBudget, bucket: CelBucket, running = 0): CelResult {
+  const rate = budget.limits.roomCelMsPerSec;
+  const retry = bucket.refillMs(budget.limits, running);
+  return limited(
+    budget,
+    "room",
+    `this room spent its CEL time (${rate} ms per second); retry in ${retry} ms`,
+  );
 }
 
 const env = new Environment({
@@ -350,17 +367,13 @@ export function evaluate(
   if (left <= 0) {
     return limited(budget, "budget", `the ${budget.what}'s CEL budget of ${budget.limitMs} ms is spent`);
   }
-  const rate = budget.roomMsPerSec;
-  if (bucket && rate > 0 && bucket.level(t0, rate) <= 0 && !budget.overdraw && depth === 0) {
-    const retry = bucket.refillMs(rate);
-    return limited(
-      budget,
-      "room",
-      `this room spent its CEL time (${rate} ms per second); retry in ${retry} ms`,
-    );
-  }
+  // the room's time bounds an evaluation like a budget does, except for one allowed to overdraw it (and
+  // inside another evaluation, which the outer one's deadline already bounds)
+  const room = bucket ? bucket.level(t0, budget.limits) : Infinity;
+  const roomLeft = budget.overdraw || depth > 0 ? Infinity : room;
+  if (roomLeft <= 0) return roomSpent(budget, bucket!);
   celStats.evaluations++;
-  const allowed = Math.min(budget.timeoutMs, left);
+  const allowed = Math.min(budget.timeoutMs, left, roomLeft);
   const outer = deadline;
   const outerSteps = steps;
   const outerBuilt = built;
@@ -372,6 +385,9 @@ export function evaluate(
     return { ok: true, value: fromCel(program.run(ctx)) };
   } catch (e) {
     if (e instanceof CelLimitError) {
+      if (allowed === roomLeft && roomLeft < budget.timeoutMs) {
+        return roomSpent(budget, bucket!, performance.now() - t0);
+      }
       return allowed < budget.timeoutMs
         ? limited(
           budget,

@@ -205,7 +205,7 @@ function computeViews(room: Room, now: number, limits: Limits): ViewCache {
   const hit = c.views;
   if (
     hit && hit.seq === room.seq && now < hit.validUntil &&
-    !(hit.starved && room.rt.celTime.level(performance.now(), limits.roomCelMsPerSec) > 0)
+    !(hit.starved && room.rt.celTime.level(performance.now(), limits) > 0)
   ) return hit;
   const budget = new CelBudget(limits, "views' computation", limits.celViewsMs);
   const bucket = room.rt.celTime;
