@@ -52,7 +52,7 @@ export class CelBudget {
   exhausted = false;
   /** the caller's own expression was answered `cel_limit` (the rate limiter's penalty counts it) */
   struck = false;
-  /** the room's bucket does not refuse (cheap waiters are always re-evaluated); it is still charged */
+  /** the room's bucket does not refuse or cut it off (a cheap waiter's re-evaluation); it is still charged */
   overdraw = false;
   readonly timeoutMs: number;
   readonly limits: CelBudgetLimits;
@@ -68,10 +68,10 @@ export class CelBudget {
 }
 
 /**
- * A room's CEL time: a bucket refilled at SYNC_ROOM_CEL_MS_PER_SEC, spent by every evaluation in the room.
- * It holds at most one request's budget (or one second's worth, if less): a room cannot burst more than
- * that at once, however many of its requests arrive together. Once empty, the room's evaluations fail fast
- * until it refills, so one room cannot take the thread from the others. On the room's runtime; two numbers.
+ * A room's CEL time: a bucket refilled at SYNC_ROOM_CEL_MS_PER_SEC up to one second's worth, spent by every
+ * evaluation in the room and bounding each (an evaluation may use what the bucket holds). Once empty, the
+ * room's evaluations fail fast until it refills, so one room cannot take the thread from the others. On
+ * the room's runtime; two numbers.
  */
 export class CelBucket {
   #level = NaN;
@@ -81,10 +81,9 @@ export class CelBucket {
   level(now: number, limits: CelBudgetLimits): number {
     const rate = limits.roomCelMsPerSec;
     if (!(rate > 0)) return Infinity;
-    const burst = Math.min(rate, limits.celRequestMs);
     this.#level = Number.isNaN(this.#level)
-      ? burst
-      : Math.min(burst, this.#level + ((now - this.#at) * rate) / 1000);
+      ? rate
+      : Math.min(rate, this.#level + ((now - this.#at) * rate) / 1000);
     this.#at = now;
     return this.#level;
   }

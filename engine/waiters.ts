@@ -77,6 +77,27 @@ function roundOf(room: Room): { spent: number } {
   return r;
 }
 
+/**
+ * Cheap waiters met once their round's budget or the room's CEL time is spent: re-evaluated in a later
+ * macrotask (once the room has time again), one round at a time, so however many waiters a room holds the
+ * thread goes to other rooms in between and the room keeps to its CEL time per second. A waiter waits in
+ * this queue at most once (its re-evaluation then sees every wake that came meanwhile).
+ */
+const LATER = Symbol("later");
+const later = new Map<Room, (() => void)[]>();
+
+function reevaluateLater(room: Room, run: () => void, afterMs: number): void {
+  let q = later.get(room);
+  if (!q) {
+    later.set(room, q = []);
+    setTimeout(() => {
+      later.delete(room);
+      for (const f of q!) f();
+    }, afterMs);
+  }
+  q.push(run);
+}
+
 /** `/wait` and MCP `wait_for`: a new wait, refused once shutdown began. */
 export function waitFor(eng: Engine, room: Room, caller: Caller, req: WaitRequest): Promise<WaitResult> {
   eng.assertOpen();
@@ -98,13 +119,15 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
   const ctxNow = () => readCtx(eng, room, currentCaller(room, caller), req, cel);
   // remember views and action availability at registration: invoke-and-wait registers right at its cursor
   if (wantsChanges) observe(ctxNow());
-  // what the condition costs: its last evaluation's time, or the one before if that was less (a GC pause
-  // or a busy machine during one evaluation does not make a cheap condition expensive)
+  // what the condition costs: the lesser of its last two evaluations' times (a GC pause or a busy machine
+  // during one evaluation does not make a cheap condition expensive); `sure` once there are two
   let costMs = Infinity;
   let lastMs = Infinity;
+  let sure = false;
   const check = (): WaitResult | undefined => {
     const rc = ctxNow();
     const r = evaluate(program, withActions(celContext(rc), rc), cel, room.rt.celTime);
+    sure = lastMs !== Infinity;
     costMs = Math.min(lastMs, cel.last);
     lastMs = cel.last;
     if (!r.ok && r.limit) throw celLimitError(program, r, cel, "wait condition");
@@ -116,13 +139,16 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
     return respond(eng, rc, req, r.value, since, started);
   };
   /**
-   * A re-evaluation after a wake: a cheap condition always runs (the room's exhausted CEL time does not stop
-   * it); an expensive one only within what is left of this round's budget, else the wait ends `cel_limit`.
+   * A re-evaluation after a wake: a cheap condition is always re-evaluated — in this round, or (LATER) once
+   * the round's budget or the room's CEL time is spent, in a later one — and is never cut off by the room's
+   * CEL time; an expensive one (two evaluations over 5 ms: one slow measurement alone does not count) only
+   * within what is left of this round's budget, else the wait ends `cel_limit`.
    */
-  const recheck = (): WaitResult | undefined => {
+  const recheck = (): WaitResult | undefined | typeof LATER => {
     const round = roundOf(room);
     const left = eng.limits.celCommitMs - round.spent;
-    const expensive = costMs > WAITER_EXPENSIVE_MS;
+    const expensive = sure && costMs > WAITER_EXPENSIVE_MS;
+    if (!expensive && (left <= 0 || room.rt.celTime.level(performance.now(), eng.limits) <= 0)) return LATER;
     if (expensive && costMs > left) {
       cel.struck = true;
       throw new ApiError(
@@ -151,6 +177,7 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
   try {
     const result = await new Promise<WaitResult>((resolve, reject) => {
       let done = false;
+      let queued = false; // a re-evaluation is already waiting for a later slice: it will see this wake too
       // presence (an agent starting to wait, a heartbeat) is not a commit: conditions that read `agents` are
       // re-checked on presence changes too
       const watchesPresence = /\bagents\b/.test(req.condition);
@@ -173,6 +200,7 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
         scheduleBoundary(eng, room);
       };
       const onChange = () => {
+        if (done || queued) return;
         if (!room.rt.alive) {
           // the room was reloaded (another process wrote, or a failed batch): follow the new one
           room.rt.listeners.delete(onChange);
@@ -187,7 +215,13 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
         }
         try {
           const r = recheck();
-          if (r) finish(r);
+          if (r === LATER) {
+            queued = true;
+            reevaluateLater(room, () => {
+              queued = false;
+              onChange();
+            }, room.rt.celTime.refillMs(eng.limits));
+          } else if (r) finish(r);
         } catch (e) {
           finish(e as Error);
         }

@@ -127,3 +127,27 @@ Deno.test("an import holding more stored expressions than a room may is 429 room
   snapshot.views = [];
   assert.equal((await http(s.base, "POST", "/rooms/import", { body: snapshot })).status, 201);
 });
+
+Deno.test("cheap waits are always re-evaluated: far more of them than one round's budget all wake", async () => {
+  await using s = await startServer({ limits: { celCommitMs: 5, roomCelMsPerSec: 0 } });
+  const c = client(s.base);
+  const room = await c.createRoom("cheap");
+  await c.ok(room.id, room.token, "_set_state", {
+    scope: "_shared",
+    key: "l",
+    value: Array.from({ length: 40 }, (_, i) => i),
+  });
+  const cond = encodeURIComponent(heavy("state._shared.go == true")); // well under 5 ms, not free
+  const waits = Array.from(
+    { length: 120 },
+    () =>
+      http(s.base, "GET", `/rooms/${room.id}/wait?condition=${cond}&timeout=20000`, { token: room.token }),
+  );
+  await until(async () => (await metric(s.base, "agent_sync_waiters")) === 120, {
+    what: "120 waits blocked",
+  });
+  await c.ok(room.id, room.token, "_set_state", { scope: "_shared", key: "go", value: true });
+  const answers = await Promise.all(waits);
+  const odd = answers.filter((r) => r.status !== 200 || r.json.triggered !== true);
+  assert.deepEqual(odd.map((r) => `${r.status} ${r.text.slice(0, 200)}`), []);
+});
