@@ -107,3 +107,18 @@ Deno.test("over-long expressions sent slowly are instant refusals: no penalty fo
   const after = await c.http("POST", `/rooms/slow/eval`, { token: room.token, body: { expr: "2" } });
   assert.equal(after.status, 200, after.text);
 });
+
+Deno.test("an invoke-and-wait whose condition is cut off counts for the penalty like a /wait", async () => {
+  await using s = await startServer({ limits: { celTimeoutMs: 20 } });
+  const { c, room, alice, fill } = await heavyRoom(s.base);
+  await fill();
+  for (let i = 0; i < 2; i++) {
+    const r = await c.invoke(room.id, alice, "_set_state", { key: "n", value: i }, {
+      wait: { condition: HEAVY, timeout: 1000 },
+    });
+    assert.equal(r.status, 400, r.text);
+    assert.equal(r.json.error, "cel_limit");
+  }
+  const next = await c.http("POST", `/rooms/${room.id}/eval`, { token: alice, body: { expr: "1" } });
+  assert.equal(next.status, 429);
+});
