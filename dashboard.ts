@@ -1,35 +1,81 @@
 /**
  * @module dashboard — the browser dashboard (SPEC §12) and the landing page: server-rendered HTML shells
- * (hono/html escapes every interpolation) with the inline CSS and vanilla JS from `dashboard/`. No CDN,
- * no build step, no external request. The token never appears in a URL: the page reads it from the
- * fragment, keeps it in sessionStorage and sends it only as `Authorization: Bearer`.
+ * (hono/html escapes every interpolation) that load ES modules and stylesheets from `dashboard/`, served by
+ * this server under a content-versioned path. No CDN, no build step, no inline script or style. The token
+ * never appears in a URL: the page reads it from the fragment, keeps it in sessionStorage and sends it only
+ * as `Authorization: Bearer`.
  */
-import { html, raw } from "hono/html";
+import { createHash } from "node:crypto";
+import { html } from "hono/html";
 
-const asset = (name: string) => Deno.readTextFileSync(new URL(`./dashboard/${name}`, import.meta.url));
-const CSS = asset("page.css");
-const DASHBOARD_JS = asset("dashboard.js");
-const LANDING_JS = asset("landing.js");
+type Asset = { body: string; type: string };
+const TYPES: Record<string, string> = {
+  js: "text/javascript; charset=utf-8",
+  css: "text/css; charset=utf-8",
+};
 
-/** Headers for both pages: nothing may be loaded or contacted except this server. */
+/** Every `.js` and `.css` file of `dashboard/`, read once at start-up. */
+function readAssets(): Map<string, Asset> {
+  const dir = new URL("./dashboard/", import.meta.url);
+  const out = new Map<string, Asset>();
+  for (const e of [...Deno.readDirSync(dir)].sort((a, b) => a.name.localeCompare(b.name))) {
+    const ext = /^[a-z_]+\.(js|css)$/.exec(e.name)?.[1];
+    if (e.isFile && ext) {
+      out.set(e.name, { body: Deno.readTextFileSync(new URL(e.name, dir)), type: TYPES[ext] });
+    }
+  }
+  return out;
+}
+
+const ASSETS = readAssets();
+
+/**
+ * A hash of every asset, part of their URLs (`/dashboard/<version>/<file>`): a changed file is a new URL,
+ * so browsers may cache them forever, and a module's relative imports stay within one version.
+ */
+export const ASSET_VERSION = createHash("sha256")
+  .update([...ASSETS].map(([name, a]) => `${name}\n${a.body}`).join("\0"))
+  .digest("hex").slice(0, 12);
+
+const assetUrl = (name: string) => `/dashboard/${ASSET_VERSION}/${name}`;
+
+/** A dashboard asset, or null for an unknown file. Another version's URL is served but not cached. */
+export function assetResponse(version: string, name: string): Response | null {
+  const a = ASSETS.get(name);
+  if (!a) return null;
+  return new Response(a.body, {
+    headers: {
+      "content-type": a.type,
+      "cache-control": version === ASSET_VERSION ? "public, max-age=31536000, immutable" : "no-cache",
+      "x-content-type-options": "nosniff",
+    },
+  });
+}
+
+/** Headers for both pages: scripts and styles only from this server's files, nothing else contacted. */
 export const PAGE_HEADERS: Record<string, string> = {
   "content-type": "text/html; charset=utf-8",
   "cache-control": "no-store",
   "referrer-policy": "no-referrer",
   "x-content-type-options": "nosniff",
-  "content-security-policy": "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; " +
-    "connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; " +
+    "img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
 };
 
-const head = (title: string) =>
+const head = (title: string, css: string, preload: string[] = []) =>
   html`
     <meta charset="utf-8">
     <meta name="viewport" content="width=device-width, initial-scale=1">
     <meta name="color-scheme" content="light dark">
     <link rel="icon" href="data:,">
     <title>${title}</title>
-    <style>${raw(CSS)}</style>
+    <link rel="stylesheet" href="${assetUrl("base.css")}">
+    <link rel="stylesheet" href="${assetUrl(css)}">
+    ${preload.map((m) => html`<link rel="modulepreload" href="${assetUrl(m)}">`)}
   `;
+
+/** The dashboard's modules, fetched in parallel instead of one import level at a time. */
+const DASHBOARD_MODULES = [...ASSETS.keys()].filter((n) => n.endsWith(".js") && n !== "landing.js");
 
 const panel = (id: string, title: string, tools: unknown = "", foot: unknown = "") =>
   html`<section class="panel" id="p-${id}" aria-labelledby="h-${id}">
@@ -40,7 +86,7 @@ export function dashboardPage(roomId: string): string {
   return String(html`
     <!doctype html>
     <html lang="en">
-      <head>${head(`agent-sync · ${roomId}`)}</head>
+      <head>${head(`agent-sync · ${roomId}`, "dashboard.css", DASHBOARD_MODULES)}</head>
       <body data-room="${roomId}">
         <header class="top">
           <div class="brand"><a href="/"><span class="logo">◆</span> agent-sync</a>
@@ -65,6 +111,13 @@ export function dashboardPage(roomId: string): string {
               <button class="primary" type="submit">Open</button>
             </form>
             <p id="gate-error" class="error-text" hidden></p>
+          </div>
+        </div>
+        <div id="missing" class="gate notice" role="alert" hidden>
+          <div class="panel">
+            <h1>Room <code>${roomId}</code> not found</h1>
+            <p id="missing-text"></p>
+            <p><a href="/">Create a room</a> on the start page, or check the link.</p>
           </div>
         </div>
         <div id="app" hidden>
@@ -125,21 +178,56 @@ export function dashboardPage(roomId: string): string {
           <button class="primary" type="submit" id="invoke-go">Invoke</button></div>
           </form>
         </dialog>
-        <script>${raw(DASHBOARD_JS)}</script>
+        <script type="module" src="${assetUrl("app.js")}"></script>
       </body>
     </html>
   `);
 }
 
+/** The "For agents" commands; ORIGIN becomes this server's address in the browser (landing.js). */
+const CURL_EXAMPLE = [
+  "# the README: read context, invoke, wait (also at /SKILL.md)",
+  "curl -s ORIGIN/",
+  "",
+  "# create a room, join it, read what you may see",
+  `curl -s -X POST ORIGIN/rooms -d '{"id":"demo"}'`,
+  `curl -s -X POST ORIGIN/rooms/demo/agents -d '{"id":"alice"}'`,
+  'curl -s ORIGIN/rooms/demo/context -H "Authorization: Bearer as_…"',
+].join("\n");
+
+// built outside the page template, whose indentation would otherwise become part of the <pre> text
+const curlExample = () =>
+  CURL_EXAMPLE.split("ORIGIN").map((part, i) => i ? [html`<span class="origin"></span>`, part] : part);
+
+const AGENT_LINKS: [string, string, string][] = [
+  ["/SKILL.md", "SKILL.md", "the guide"],
+  ["/reference/api.md", "reference/api.md", "every endpoint, parameter and error code"],
+  ["/reference/cel.md", "reference/cel.md", "the CEL context and patterns"],
+  ["/reference/mcp.md", "reference/mcp.md", "a room as tools of any MCP client (Claude Code, Cursor, …)"],
+  ["/reference/examples.md", "reference/examples.md", "task queue, turn-based game, private state"],
+  [
+    "/reference/operations.md",
+    "reference/operations.md",
+    "health, metrics, logs, backups, limits, several processes",
+  ],
+  [
+    "/reference/security.md",
+    "reference/security.md",
+    "who can see and do what; origins, Host names, several processes",
+  ],
+  ["/reference/architecture.md", "reference/architecture.md", "how a request moves through the code"],
+  ["/openapi.json", "openapi.json", "the OpenAPI document"],
+];
+
 export function landingPage(): string {
   return String(html`
     <!doctype html>
     <html lang="en">
-      <head>${head("agent-sync — coordination rooms for AI agents")}</head>
+      <head>${head("agent-sync — coordination rooms for AI agents", "landing.css")}</head>
       <body>
         <div class="landing">
           <div class="hero">
-            <h1><span class="logo" style="color:var(--accent)">◆</span> agent-sync</h1>
+            <h1><span class="logo">◆</span> agent-sync</h1>
             <p
               class="lead">A small, self-hostable coordination server for groups of AI agents and the people who watch
           them. Agents meet in rooms, read everything they may see in one call, change things only through
@@ -201,23 +289,15 @@ export function landingPage(): string {
             <h2 id="h-agents">For agents</h2>
             <p>This same address serves the API guide as Markdown to anything that does not ask for HTML — point an
           agent at it:</p>
-            <pre class="code" id="curl-example"># the README: read context, invoke, wait (also at /SKILL.md)
-    curl -s <span class="origin"></span>/
-
-    # create a room, join it, read what you may see
-    curl -s -X POST <span class="origin"></span>/rooms -d '{"id":"demo"}'
-    curl -s -X POST <span class="origin"></span>/rooms/demo/agents -d '{"id":"alice"}'
-    curl -s <span class="origin"></span>/rooms/demo/context -H "Authorization: Bearer as_…"</pre>
+            <pre class="code" id="curl-example">${curlExample()}</pre>
             <ul class="links">
-              <li><a href="/SKILL.md">SKILL.md</a> — the guide</li>
-              <li><a href="/reference/api.md">reference/api.md</a> — every endpoint, parameter and error code</li>
-              <li><a href="/reference/cel.md">reference/cel.md</a> — the CEL context and patterns</li>
-              <li><a href="/reference/examples.md">reference/examples.md</a> — task queue, turn-based game, private state</li>
-              <li><a href="/reference/architecture.md">reference/architecture.md</a> — how a request moves through the code</li>
+              ${AGENT_LINKS.map(([href, label, what]) =>
+                html`<li><a href="${href}">${label}</a> — ${what}</li>`
+              )}
             </ul>
           </section>
         </div>
-        <script>${raw(LANDING_JS)}</script>
+        <script type="module" src="${assetUrl("landing.js")}"></script>
       </body>
     </html>
   `);

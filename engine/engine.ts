@@ -6,6 +6,7 @@ import { ApiError } from "../errors.ts";
 import { HEALTH_TIMEOUT_MS, type Limits } from "../config.ts";
 import type { Clock } from "../timers.ts";
 import { EngineMetrics } from "./metrics.ts";
+import { ListenerQuota } from "./quotas.ts";
 import { type RegistryOptions, RoomRegistry } from "./registry.ts";
 
 export type EngineOptions = RegistryOptions & { limits: Limits };
@@ -15,6 +16,8 @@ export class Engine {
   readonly clock: Clock;
   readonly rooms: RoomRegistry;
   readonly metrics = new EngineMetrics();
+  /** open waits and feeds, per room and in all (SYNC_ROOM_MAX_WAITERS, SYNC_MAX_WAITERS) */
+  readonly listeners = new ListenerQuota();
   closing = false;
   #shutdownHooks = new Set<() => void>();
 

@@ -17,6 +17,8 @@ export type Op = {
    * caller's own expression hit `cel_limit` (the penalty); without one, each read or invocation gets its own
    */
   cel?: CelBudget;
+  /** a `HEAD` request: answered as its `GET` would be, changing nothing (no presence, read marker, wait) */
+  head?: boolean;
 };
 
 /** The context of work no request asked for (views computed for a listing, a timer firing). */

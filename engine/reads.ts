@@ -3,7 +3,7 @@
  * (changes since a cursor: changes.ts). Privacy comes from privacy.ts through context.ts; nothing here
  * bypasses it.
  */
-import { compile, evaluateOrLimit } from "../cel.ts";
+import { celKeys, type CelMap, compile, evaluateOrLimit } from "../cel.ts";
 import {
   CONTEXT_MESSAGES_DEFAULT,
   CONTEXT_MESSAGES_MAX,
@@ -95,7 +95,7 @@ export function buildContext(eng: Engine, rc: ReadCtx, q: ContextQuery = {}): Re
       ? rc.room.messages.length - (q.messages_after + list.length)
       : shownFrom - 1;
     if (notShown > 0) elided.messages = notShown;
-    if (list.length) markRead(eng, rc.room, rc.caller, list[list.length - 1].seq);
+    if (list.length && !rc.op.head) markRead(eng, rc.room, rc.caller, list[list.length - 1].seq);
   }
   out.self = rc.caller.id;
   out.cursor = rc.room.seq;
@@ -175,7 +175,7 @@ export function evalExpression(rc: ReadCtx, expr: unknown) {
   const context_keys = {
     state: Object.keys(ctx.state as object),
     views: Object.keys(ctx.views as object),
-    agents: Object.keys(ctx.agents as object),
+    agents: celKeys(ctx.agents as CelMap),
     messages: messageCounts(rc.room, rc.caller.kind === "agent" ? rc.caller.id : null, lastSeen(rc)),
     self: rc.caller.id,
   };

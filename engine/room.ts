@@ -13,7 +13,7 @@ import type {
   Message,
   ViewDef,
 } from "./model.ts";
-import { CelBucket } from "../cel.ts";
+import { CelBucket, type CelMap } from "../cel.ts";
 import { Scheduler } from "./scheduler.ts";
 
 export class Room {
@@ -104,8 +104,8 @@ export type ScopeCache = {
   volatile: boolean;
   validUntil: number;
   json: Record<string, unknown>;
-  cel: Record<string, unknown>;
-  rawCel: Record<string, unknown>;
+  cel: CelMap;
+  rawCel: CelMap;
   entries: Entry[];
 };
 
@@ -134,7 +134,7 @@ export class SnapshotCaches {
   /** counts presence and agent edits, which change `agents` in CEL without a commit */
   agentsVersion = 0;
   views?: ViewCache;
-  agentsCel?: { seq: number; version: number; value: Record<string, unknown> };
+  agentsCel?: { seq: number; version: number; value: CelMap };
 }
 
 /**

@@ -4,7 +4,7 @@
  * Privacy is not decided here (see privacy.ts): this is the room as the room token sees it. Views are
  * computed once per commit for every reader, within one budget (SYNC_CEL_VIEWS_MS).
  */
-import { CelBudget, type CelResult, compile, evaluate, toCel } from "../cel.ts";
+import { CelBudget, type CelMap, celMap, type CelResult, compile, evaluate, toCel } from "../cel.ts";
 import type { Limits } from "../config.ts";
 import { isGone, isLive, nextBoundary } from "../timers.ts";
 import type { ActionDef, Entry, ViewDef } from "./model.ts";
@@ -88,14 +88,15 @@ export function liveScope(
     json[e.key] = e.value;
     if (hasEnabled) cel[e.key] = celValue(e);
   }
+  const raw = celMap(rawCel);
   const built: ScopeCache = {
     builtSeq: room.seq,
     scopeSeq,
     volatile,
     validUntil,
     json,
-    cel,
-    rawCel,
+    cel: hasEnabled ? celMap(cel) : raw,
+    rawCel: raw,
     entries,
   };
   if (partial) c.scopes.delete(scope);
@@ -121,17 +122,17 @@ function entryEnabled(room: Room, e: Entry, now: number, limits: Limits, budget:
   return r.ok ? r.value === true : r.limit ? undefined : false;
 }
 
-function liveRaw(room: Room, scope: string, now: number): Record<string, unknown> {
+function liveRaw(room: Room, scope: string, now: number): CelMap {
   const ticks = tickReader(room);
   const out: Record<string, unknown> = {};
   for (const e of room.scopes.get(scope)?.values() ?? []) {
     if (!isLive(e.timer, now, ticks)) continue;
     out[e.key] = celValue(e);
   }
-  return out;
+  return celMap(out);
 }
 
-function liveScopeRawOnly(room: Room, scope: string, now: number, _limits: Limits): Record<string, unknown> {
+function liveScopeRawOnly(room: Room, scope: string, now: number, _limits: Limits): CelMap {
   const hit = cachesOf(room).scopes.get(scope);
   if (hit && hit.builtSeq === room.seq && now < hit.validUntil) return hit.rawCel;
   return liveRaw(room, scope, now);
@@ -269,15 +270,16 @@ export function defineMessagesScope(room: Room, state: Record<string, unknown>):
 }
 
 /** `agents` in CEL: `{id: {name, role, status, waiting_on}}`. */
-export function agentsCel(room: Room): Record<string, unknown> {
+export function agentsCel(room: Room): CelMap {
   const c = cachesOf(room);
   if (c.agentsCel && c.agentsCel.seq === room.seq && c.agentsCel.version === c.agentsVersion) {
     return c.agentsCel.value;
   }
-  const value: Record<string, unknown> = {};
+  const byId: Record<string, unknown> = {};
   for (const a of room.agents.values()) {
-    value[a.id] = { name: a.name, role: a.role, status: a.status, waiting_on: a.waiting_on };
+    byId[a.id] = { name: a.name, role: a.role, status: a.status, waiting_on: a.waiting_on };
   }
+  const value = celMap(byId);
   c.agentsCel = { seq: room.seq, version: c.agentsVersion, value };
   return value;
 }

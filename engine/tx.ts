@@ -12,13 +12,17 @@ import {
   type ActionDef,
   actionExpressions,
   type Agent,
+  agentBytes,
   type AuditRow,
   type Change,
+  definitionBytes,
   type Entry,
   entryBytes,
   entryExpressions,
   entryId,
   type Message,
+  messageBytes,
+  splitEntryId,
   type ViewDef,
   viewExpressions,
 } from "./model.ts";
@@ -119,7 +123,7 @@ export function applyTx(tx: Tx): number {
   const seq = ++room.seq;
   const changes: Change[] = [];
   for (const [id, e] of tx.entries) {
-    const [scope, key] = id.split("\u0000");
+    const [scope, key] = splitEntryId(id);
     const old = room.getEntry(scope, key);
     if (old) {
       room.entryCount--;
@@ -151,20 +155,29 @@ export function applyTx(tx: Tx): number {
   }
   for (const m of tx.newMessages) {
     indexMessage(room, m);
+    room.storedBytes += messageBytes(m);
     dirty.message(m.seq);
   }
   for (const [s, m] of tx.updatedMessages) {
+    const old = room.messages[s - 1];
+    if (old) room.storedBytes -= messageBytes(old);
     replaceMessage(room, m);
+    room.storedBytes += messageBytes(m);
     dirty.message(s);
   }
   for (const [id, a] of tx.actions) {
-    room.expressionCount += actionExpressions(a) - actionExpressions(room.actions.get(id));
-    if (a) room.actions.set(id, a);
+    const old = room.actions.get(id);
+    if (old) room.storedBytes -= definitionBytes(old);
+    room.expressionCount += actionExpressions(a) - actionExpressions(old);
+    if (a) room.actions.set(id, a), room.storedBytes += definitionBytes(a);
     else room.actions.delete(id);
     dirty.action(id);
   }
   for (const [id, v] of tx.views) {
-    room.expressionCount += viewExpressions(v) - viewExpressions(room.views.get(id));
+    const old = room.views.get(id);
+    if (old) room.storedBytes -= definitionBytes(old);
+    if (v) room.storedBytes += definitionBytes(v);
+    room.expressionCount += viewExpressions(v) - viewExpressions(old);
     if (v) {
       if (!room.views.has(id)) room.viewOrder.push(id);
       room.views.set(id, v);
@@ -177,6 +190,8 @@ export function applyTx(tx: Tx): number {
   if (tx.agents.size) touchAgents(room);
   for (const [id, a] of tx.agents) {
     const old = room.agents.get(id);
+    if (old) room.storedBytes -= agentBytes(old);
+    room.storedBytes += agentBytes(a);
     if (old && old.token_hash !== a.token_hash) room.agentByToken.delete(old.token_hash);
     room.agents.set(id, a);
     room.agentByToken.set(a.token_hash, id);

@@ -2,6 +2,7 @@
  * @module engine/waiters — `/wait` (SPEC §9): a condition evaluated with the waiter's privacy, woken by the
  * commit that makes it true (listeners run after commit, never inside a transaction) or by a timer boundary
  * (the room's scheduler); no polling. `after=CURSOR` makes it edge-triggered. An abort releases it at once.
+ * A blocked wait holds a place of the waiter quotas and ends when its credential stops being valid.
  * Re-evaluations share one CEL budget per room and wake round; expensive conditions that do not fit end.
  */
 import type { Caller } from "../auth.ts";
@@ -11,6 +12,7 @@ import { ApiError } from "../errors.ts";
 import { withActions } from "./catalog.ts";
 import { changesSince, describeChanges, hasVisibleChange, observe } from "./changes.ts";
 import { celContext, type ReadCtx, readCtx } from "./context.ts";
+import { credentialOf, recheck } from "./credential.ts";
 import type { Engine } from "./engine.ts";
 import type { Op } from "./op.ts";
 import { setWaiting, watchPresence } from "./presence.ts";
@@ -113,10 +115,14 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
   const agentId = caller.kind === "agent" ? caller.id : null;
   const wantsChanges = req.include?.includes("changes") === true;
   const since = req.since ?? req.after ?? room.seq;
+  // what the wait was opened with: every check re-checks it first (a token rotated meanwhile — even while
+  // the first check awaited durability — or a deleted room end the wait)
+  const cred = credentialOf(room, caller, req);
+  let who = caller;
   // the request's budget, and after registration the waiter's account: every evaluation is charged here
   // (the penalty sees a cut-off re-evaluation as the request's), limits are set per check below
   const cel = req.cel ?? new CelBudget(eng.limits);
-  const ctxNow = () => readCtx(eng, room, currentCaller(room, caller), req, cel);
+  const ctxNow = () => readCtx(eng, room, who, req, cel);
   // remember views and action availability at registration: invoke-and-wait registers right at its cursor
   if (wantsChanges) observe(ctxNow());
   // what the condition costs: the lesser of its last two evaluations' times (a GC pause or a busy machine
@@ -125,6 +131,7 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
   let lastMs = Infinity;
   let sure = false;
   const check = (): WaitResult | undefined => {
+    who = recheck(room, cred, who);
     const rc = ctxNow();
     const r = evaluate(program, withActions(celContext(rc), rc), cel, room.rt.celTime);
     sure = lastMs !== Infinity;
@@ -144,7 +151,8 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
    * CEL time; an expensive one (two evaluations over 5 ms: one slow measurement alone does not count) only
    * within what is left of this round's budget, else the wait ends `cel_limit`.
    */
-  const recheck = (): WaitResult | undefined | typeof LATER => {
+  const reevaluate = (): WaitResult | undefined | typeof LATER => {
+    who = recheck(room, cred, who); // a credential that stopped being valid ends the wait now, not later
     const round = roundOf(room);
     const left = eng.limits.celCommitMs - round.spent;
     const expensive = sure && costMs > WAITER_EXPENSIVE_MS;
@@ -170,8 +178,10 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
   };
   const first = check();
   if (first) return first;
-  if (req.signal?.aborted) return timeoutResult(room, started);
+  // a HEAD request only looks: it never blocks (nor shows its agent as waiting)
+  if (req.signal?.aborted || req.head) return timeoutResult(room, started);
 
+  const release = eng.listeners.admit(eng.limits, room.id);
   eng.metrics.waiters++;
   if (agentId) enterWaiting(eng, room, agentId, req.condition);
   try {
@@ -214,7 +224,7 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
           return;
         }
         try {
-          const r = recheck();
+          const r = reevaluate();
           if (r === LATER) {
             queued = true;
             reevaluateLater(room, () => {
@@ -242,16 +252,10 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
     }
     return result;
   } finally {
+    release();
     eng.metrics.waiters--;
     if (agentId) leaveWaiting(eng, room, agentId);
   }
-}
-
-/** The caller bound to the current room object (after a reload the agent record is a new object). */
-function currentCaller(room: Room, caller: Caller): Caller {
-  if (caller.kind !== "agent") return caller;
-  const agent = room.agents.get(caller.id);
-  return agent && agent !== caller.agent ? { ...caller, agent } : caller;
 }
 
 function enterWaiting(eng: Engine, room: Room, agentId: string, condition: string) {

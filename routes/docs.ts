@@ -3,11 +3,12 @@
  *
  *   GET /                   README as text/markdown; the dashboard with ?room=; the landing page for browsers
  *   GET /SKILL.md           the README (an agent's skill file)
- *   GET /reference/:file    reference/api.md, cel.md, examples.md, architecture.md
+ *   GET /reference/:file    the files of reference/
+ *   GET /dashboard/:version/:file   the pages' ES modules and stylesheets (dashboard/*.js, *.css)
  */
 import { Hono } from "hono";
 import { ApiError } from "../errors.ts";
-import { dashboardPage, landingPage, PAGE_HEADERS } from "../dashboard.ts";
+import { assetResponse, dashboardPage, landingPage, PAGE_HEADERS } from "../dashboard.ts";
 import type { AppEnv } from "./http.ts";
 
 const root = new URL("../", import.meta.url);
@@ -33,6 +34,12 @@ export const docRoutes = new Hono<AppEnv>()
     const accept = c.req.header("accept") ?? "";
     if (/text\/html/.test(accept)) return page(landingPage());
     return markdown(await doc("README.md"));
+  })
+  .get("/dashboard/:version/:file", (c) => {
+    const file = c.req.param("file");
+    const res = assetResponse(c.req.param("version"), file);
+    if (!res) throw new ApiError("not_found", `no dashboard file ${JSON.stringify(file)}`, { file });
+    return res;
   })
   .get("/SKILL.md", async () => markdown(await doc("README.md")))
   .get("/reference/:file", async (c) => {

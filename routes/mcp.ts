@@ -19,7 +19,7 @@ import { ApiError, fromZod, toApiError } from "../errors.ts";
 import { enterRoom } from "../engine/access.ts";
 import type { Engine } from "../engine/engine.ts";
 import { roomsOfToken } from "../engine/membership.ts";
-import { type AppEnv, compact, type Ctx, readText, token, withBudgetFlag } from "./http.ts";
+import { type AppEnv, compact, readJson, token, withBudgetFlag } from "./http.ts";
 import { findTool, type McpSession, toolList, TOOLS } from "./mcp_tools.ts";
 
 const root = new URL("../", import.meta.url);
@@ -111,44 +111,24 @@ async function buildServer(s: McpSession): Promise<McpServer> {
   return mcp;
 }
 
-/**
- * The body: one JSON-RPC message. A batch (a JSON array; MCP 2025-06-18 dropped batching) is refused
- * before any of it runs: one POST is one request, with one CEL budget. Text that is not JSON is left to
- * the transport, which answers it as JSON-RPC does.
- */
-async function oneMessage(c: Ctx): Promise<{ parsedBody?: unknown; request: Request }> {
-  const raw = c.req.raw;
-  const text = await readText(c, c.get("eng").limits.maxBodyBytes);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return { request: new Request(raw.url, { method: raw.method, headers: raw.headers, body: text }) };
-  }
-  if (Array.isArray(parsed)) {
-    throw new ApiError(
-      "invalid_body",
-      "JSON-RPC batches are not supported (MCP 2025-06-18 removed them): send one request per POST",
-      { field: "body" },
-    );
-  }
-  return { parsedBody: parsed, request: raw };
-}
-
 export const mcpRoutes = new Hono<AppEnv>()
   .post("/mcp", async (c) => {
     const eng = c.get("eng");
-    const body = await oneMessage(c);
+    // the one body reader (size, time, nesting, shape) before the SDK sees anything; the transport gets the
+    // parsed value. One POST is one JSON-RPC request, with one CEL budget: a batch (MCP 2025-06-18 removed
+    // them) is refused before any of it runs
+    const body = await readJson(c, {
+      array: "JSON-RPC batches are not supported (MCP 2025-06-18 removed them): send one request per POST",
+    });
     const s = await session(eng, token(c), () => c.req.raw.signal, c.get("cel"));
     const mcp = await buildServer(s);
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: undefined,
       enableJsonResponse: true,
-      maxRequestBodySize: eng.limits.maxBodyBytes,
     });
     await mcp.connect(transport);
     try {
-      return await transport.handleRequest(body.request, { parsedBody: body.parsedBody });
+      return await transport.handleRequest(c.req.raw, { parsedBody: body });
     } finally {
       await mcp.close();
     }

@@ -9,7 +9,6 @@
  */
 import { Hono } from "hono";
 import { celStats } from "../cel.ts";
-import { IMPORT_MIN_BYTES } from "../config.ts";
 import { deleteRoom, exportRoom, importRoom } from "../engine/room_admin.ts";
 import { PromText, type RequestMetrics } from "../middleware/metrics.ts";
 import { ImportBody } from "../wire.ts";
@@ -32,7 +31,7 @@ export function opsRoutes(metrics: RequestMetrics) {
     )
     .post("/rooms/import", async (c) => {
       const eng = c.get("eng");
-      const raw = await readJson(c, { max: Math.max(IMPORT_MIN_BYTES, eng.limits.maxBodyBytes) });
+      const raw = await readJson(c, { max: Math.max(eng.limits.maxImportBytes, eng.limits.maxBodyBytes) });
       return send(c, await importRoom(eng, parseBody(ImportBody, raw)), 201);
     })
     .delete("/rooms/:id", async (c) => send(c, await deleteRoom(c.get("eng"), c.req.param("id"), opOf(c))));
@@ -79,6 +78,8 @@ function renderMetrics(c: Ctx, m: RequestMetrics): string {
   }
   p.family("agent_sync_waiters", "gauge", "Requests blocked in /wait (and invoke-and-wait).")
     .sample("agent_sync_waiters", {}, eng.metrics.waiters);
+  p.family("agent_sync_feeds", "gauge", "Change feeds (/events) open now.")
+    .sample("agent_sync_feeds", {}, eng.metrics.feeds);
   p.family("agent_sync_rooms_in_memory", "gauge", "Rooms held in memory by this process.")
     .sample("agent_sync_rooms_in_memory", {}, eng.rooms.size);
   const st = eng.rooms.commitStats;

@@ -1,6 +1,7 @@
 /**
- * Browser-test fixtures: a headless Debian Chromium driven by playwright-core, a seeded room, and a
- * recorder of every request a page makes (to prove nothing leaves the server and no URL carries a token).
+ * Browser-test fixtures: a headless Debian Chromium driven by playwright-core, a seeded room, a recorder
+ * of every request a page makes (to prove nothing leaves the server and no URL carries a token), and
+ * page-side recorders of what the DOM showed (texts, flashes) for states a later redraw may undo.
  */
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { client } from "../_server.ts";
@@ -128,6 +129,62 @@ export async function seedRoom(base: string, id = "demo"): Promise<Seeded> {
   const refused = await c.invoke(room.id, bob, "finish", {});
   if (refused.status !== 409) throw new Error(`expected a refusal, got ${refused.status} ${refused.text}`);
   return { ...room, alice, bob };
+}
+
+/** The dashboard's address for a room, with the token in the fragment (never sent to the server). */
+export const dashboardUrl = (base: string, room: string, token?: string) =>
+  `${base}/?room=${encodeURIComponent(room)}${token ? `#token=${token}` : ""}`;
+
+/**
+ * Requests the page made from `from` on whose path matches `re`, once every request it started before now
+ * has been reported: a marker request is sent and awaited, and events arrive in order.
+ */
+export async function requestsSince(page: Page, requests: string[], from: number, re: RegExp) {
+  const marker = `/healthz?marker=${crypto.randomUUID()}`;
+  await page.evaluate((m) => fetch(m).then((r) => r.text()), marker);
+  await until(() => Promise.resolve(requests.some((u) => u.endsWith(marker))), "the marker request");
+  return requests.slice(from).filter((u) => re.test(new URL(u).pathname));
+}
+
+/**
+ * Runs a minute of the page's timers (poll ticks, reconnects) on Playwright's clock — installed before
+ * the page loaded — and returns the requests for room paths the page made meanwhile.
+ */
+export async function roomRequestsOverAMinute(page: Page, requests: string[]): Promise<string[]> {
+  const from = requests.length;
+  await page.clock.runFor(60_000);
+  return await requestsSince(page, requests, from, /^\/rooms\//);
+}
+
+/**
+ * Records every text the element `selector` shows from now on (a later redraw may undo a state the test
+ * looks for). The page code is a string: these tests are type-checked without the DOM library.
+ */
+export async function recordTexts(page: Page, selector: string): Promise<() => Promise<string[]>> {
+  const key = `texts_${crypto.randomUUID().replaceAll("-", "")}`;
+  await page.evaluate(`(() => {
+    const seen = (window[${JSON.stringify(key)}] = []);
+    const note = () => {
+      const el = document.querySelector(${JSON.stringify(selector)});
+      if (el) seen.push(el.textContent);
+    };
+    new MutationObserver(note).observe(document.body, { childList: true, subtree: true, characterData: true });
+  })()`);
+  return () => page.evaluate(`window[${JSON.stringify(key)}]`) as Promise<string[]>;
+}
+
+/** Records the data-flash-id of every element that gets the "flash" class from now on. */
+export async function recordFlashes(page: Page): Promise<() => Promise<string[]>> {
+  await page.evaluate(`(() => {
+    const seen = (window.flashed = []);
+    new MutationObserver((list) => {
+      for (const m of list) {
+        const el = m.target;
+        if (el.classList && el.classList.contains("flash")) seen.push(el.dataset.flashId);
+      }
+    }).observe(document.body, { subtree: true, attributes: true, attributeFilter: ["class"] });
+  })()`);
+  return () => page.evaluate("window.flashed") as Promise<string[]>;
 }
 
 /** Polls until fn() is truthy (the DOM is polled, not timed: the bound only stops a hung test). */

@@ -5,10 +5,9 @@
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import { client, startServer } from "../_server.ts";
-import { launch, openPage, SECRET, type Seeded, seedRoom, test, until } from "./_fixture.ts";
+import { dashboardUrl, launch, openPage, SECRET, type Seeded, seedRoom, test, until } from "./_fixture.ts";
 
-const dash = (base: string, room: string, token?: string) =>
-  `${base}/?room=${room}${token ? `#token=${token}` : ""}`;
+const dash = dashboardUrl;
 
 /** Waits for the dashboard's first load (the agents panel is drawn from /poll). */
 async function loaded(page: Page) {

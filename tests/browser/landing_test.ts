@@ -51,6 +51,34 @@ test("landing page creates a room, shows its tokens once and opens its dashboard
   }
 });
 
+test("landing page's For agents block: commands at column 0 and links to every reference", async () => {
+  await using s = await startServer();
+  await using browser = await launch();
+  const { page } = await openPage(browser);
+  await page.goto(s.base + "/");
+  const lines = (await page.locator("#curl-example").innerText()).split("\n");
+  assert.equal(lines[0], "# the README: read context, invoke, wait (also at /SKILL.md)");
+  for (const line of lines) {
+    assert.ok(!/^\s/.test(line), `indented line in the commands: ${JSON.stringify(line)}`);
+  }
+  assert.ok(lines.includes(`curl -s ${s.base}/`), "the commands carry this server's address");
+
+  const links = await page.locator("ul.links a").evaluateAll((as) =>
+    as.map((a) => ({ href: a.getAttribute("href")!, text: (a.parentElement?.textContent ?? "").trim() }))
+  );
+  const hrefs = links.map((l) => l.href);
+  const reference = [...Deno.readDirSync(new URL("../../reference/", import.meta.url))]
+    .filter((e) => e.name.endsWith(".md")).map((e) => `/reference/${e.name}`);
+  for (const doc of ["/SKILL.md", ...reference]) {
+    assert.ok(hrefs.includes(doc), `the links omit ${doc}`);
+    const r = await fetch(s.base + doc);
+    await r.body?.cancel();
+    assert.equal(r.status, 200, doc);
+  }
+  // the OpenAPI document is linked under its name (the route is added with it)
+  assert.match(links.find((l) => l.href === "/openapi.json")?.text ?? "", /the OpenAPI document/);
+});
+
 test("screenshots of the dashboard and landing page at desktop and phone width, light and dark", async () => {
   await using s = await startServer();
   const room = await seedRoom(s.base);

@@ -233,3 +233,35 @@ Deno.test("cel: an evaluation inside another (the actions map) is charged once, 
   assert.ok(b.spent > 0);
   assert.equal(b.last, b.spent);
 });
+
+Deno.test("cel: toCel and fromCel copy any depth without recursion (values stored before the nesting limit)", () => {
+  let deep: unknown = 7;
+  for (let i = 0; i < 200_000; i++) deep = i % 2 ? [deep] : { a: deep };
+  const back = fromCel(toCel(deep));
+  assert.equal(JSON.stringify(back), JSON.stringify(deep));
+  const ctx = state({ _shared: { d: deep } });
+  assert.deepEqual(run("has(state._shared.d)", ctx), { ok: true, value: true });
+  // the library itself may recurse into such a value: that is a runtime error (a value), never a throw
+  const r = run("size(state._shared.d) == 1", ctx);
+  assert.ok(r.ok || typeof r.error === "string");
+});
+
+Deno.test("cel: a key named constructor is an ordinary map key (the library types maps by that property)", () => {
+  const ctx = state({ _shared: { constructor: { v: 1 }, toString: 2 } });
+  assert.deepEqual(run('state._shared["constructor"].v', ctx), { ok: true, value: 1 });
+  assert.deepEqual(run('"toString" in state._shared && !("valueOf" in state._shared)', ctx), {
+    ok: true,
+    value: true,
+  });
+  // the context's own maps: a scope, a view or a param named constructor
+  const named = {
+    state: { constructor: toCel({ hp: 3 }) },
+    views: { constructor: 7n },
+    params: { constructor: "p" },
+  };
+  assert.deepEqual(run('state["constructor"].hp + views["constructor"]', named), { ok: true, value: 10 });
+  assert.deepEqual(run('params["constructor"]', named), { ok: true, value: "p" });
+  assert.deepEqual(fromCel(toCel({ constructor: [1, { constructor: 2 }] })), {
+    constructor: [1, { constructor: 2 }],
+  });
+});

@@ -99,12 +99,53 @@ Deno.test("GET /?room= serves the dashboard with the room id escaped and no toke
   assert.match(evil.text, /&lt;script&gt;alert\(1\)/);
 });
 
-/** No CDN or other origin: nothing is loaded from elsewhere, and the CSP only allows this server. */
+Deno.test("GET /dashboard/:version/:file serves the pages' modules and stylesheets, cached by version", async () => {
+  await using s = await startServer();
+  const page = await get(s.base, "/?room=demo", BROWSER_ACCEPT);
+  const urls = [...page.text.matchAll(/(?:src|href)="(\/dashboard\/[^"]+)"/g)].map((m) => m[1]);
+  assert.ok(
+    urls.some((u) => u.endsWith("/app.js")) && urls.some((u) => u.endsWith("/dashboard.css")),
+    urls.join(),
+  );
+  const version = urls[0].split("/")[2];
+  for (const u of urls) {
+    const r = await get(s.base, u);
+    assert.equal(r.status, 200, u);
+    assert.equal(r.type, u.endsWith(".js") ? "text/javascript; charset=utf-8" : "text/css; charset=utf-8", u);
+    assert.equal(r.headers.get("cache-control"), "public, max-age=31536000, immutable", u);
+    assert.equal(r.headers.get("x-content-type-options"), "nosniff");
+    const file = u.split("/").pop()!;
+    assert.equal(r.text, await read(`dashboard/${file}`), u);
+  }
+  // a module's relative imports resolve inside the same version, and each of them is served
+  const app = await get(s.base, `/dashboard/${version}/app.js`);
+  for (const [, dep] of app.text.matchAll(/from "\.\/([a-z_]+\.js)"/g)) {
+    assert.equal((await get(s.base, `/dashboard/${version}/${dep}`)).status, 200, dep);
+  }
+  const old = await get(s.base, "/dashboard/0123456789ab/app.js");
+  assert.equal(old.status, 200);
+  assert.equal(old.headers.get("cache-control"), "no-cache", "another version's URL is not cached");
+  for (const bad of ["nope.js", "..%2Fdashboard.ts", "app.ts", "README.md"]) {
+    const r = await get(s.base, `/dashboard/${version}/${bad}`);
+    assert.equal(r.status, 404, bad);
+    assert.equal(JSON.parse(r.text).error, "not_found");
+  }
+});
+
+/**
+ * No CDN or other origin: nothing is loaded from elsewhere, no inline script or style, and the CSP
+ * allows scripts and styles only from this server.
+ */
 function assertSelfContained(page: string, headers: Headers) {
   assert.ok(!/(?:src|href)\s*=\s*["']?(?:https?:)?\/\//i.test(page), "the page references another origin");
   assert.ok(!/@import|url\(\s*["']?(?:https?:)?\/\//i.test(page), "the CSS references another origin");
+  assert.ok(!/<script(?![^>]*\ssrc=)[^>]*>/i.test(page), "every script is a file");
+  assert.ok(!/<style|\sstyle=|\son[a-z]+=/i.test(page), "no inline style or event handler");
   const csp = headers.get("content-security-policy") ?? "";
   assert.match(csp, /default-src 'none'/);
+  assert.match(csp, /script-src 'self';/);
+  assert.match(csp, /style-src 'self';/);
   assert.match(csp, /connect-src 'self'/);
+  assert.ok(!csp.includes("unsafe-inline"), csp);
   assert.equal(headers.get("referrer-policy"), "no-referrer");
 }

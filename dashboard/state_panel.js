@@ -1,0 +1,61 @@
+// The State panel: scopes grouped (shared, other system scopes, private ones), each key with its JSON
+// tree, version, timer and enabled badges; a key filter. A value whose version moved flashes.
+import { markup } from "./html.js";
+import { plural, short, stamp, timerBadge } from "./format.js";
+import { isOpen, openState, tree } from "./json_view.js";
+import { put } from "./panel.js";
+import { S } from "./session.js";
+
+const $ = (id) => document.getElementById(id);
+const rank = (s) => s === "_shared" ? -2 : s.startsWith("_") ? -1 : 0;
+
+function scopeBadge(scope, me) {
+  if (scope.startsWith("_")) return markup`<span class="badge">system</span>`;
+  if (scope === me) return markup`<span class="badge accent">private · yours</span>`;
+  return markup`<span class="badge warn">private</span>`;
+}
+
+function row(r) {
+  const enabled = r.enabled
+    ? markup`<span class="badge ok" title="${r.enabled}">enabled if ${short(r.enabled, 28)}</span>`
+    : "";
+  return markup`<div class="row" data-key="${r.key}"><div class="k">${r.key}</div><div class="v">
+<div class="val" data-flash-id="${r.scope}/${r.key}" data-flash="${r.version}">${
+    tree(r.value, `v:${r.scope}/${r.key}`)
+  }</div>
+<div class="meta"><span class="badge outline" title="updated ${stamp(r.updated_at)}">v${r.version}</span>${
+    timerBadge(r.timer)
+  }${enabled}</div></div></div>`;
+}
+
+function scopeBlock(scope, list, me) {
+  const path = "scope:" + scope;
+  return markup`<details class="scope" data-path="${path}" data-scope="${scope}"${
+    isOpen(path, true) ? markup` open` : ""
+  }>
+<summary><span class="scope-name">${scope}</span>${scopeBadge(scope, me)}<span class="count">${
+    plural(list.length, "key")
+  }</span></summary><div class="rows">${list.map(row)}</div></details>`;
+}
+
+export function renderState(d) {
+  const filter = $("state-filter").value.trim().toLowerCase();
+  const rows = d.state.filter((r) =>
+    !filter || r.key.toLowerCase().includes(filter) || r.scope.toLowerCase().includes(filter)
+  );
+  const scopes = Map.groupBy(rows, (r) => r.scope);
+  const order = [...scopes.keys()].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+  const me = S.perspective || d.self;
+  const scopeCount = new Set(d.state.map((r) => r.scope)).size;
+  $("c-state").textContent = `${plural(d.state.length, "key")} · ${plural(scopeCount, "scope")}`;
+  put("state", [rows, filter, me, [...openState]], () => {
+    if (!order.length) {
+      return markup`<div class="empty">${filter ? "No key matches the filter." : "No state yet."}</div>`;
+    }
+    return markup`${order.map((scope) => scopeBlock(scope, scopes.get(scope), me))}`;
+  });
+}
+
+export function initState() {
+  $("state-filter").addEventListener("input", () => S.data && renderState(S.data));
+}
