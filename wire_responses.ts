@@ -58,6 +58,10 @@ export const Change = z.looseObject({
 /** A message as readers get it: as stored, its `extra` fields beside the usual ones. */
 export const Message = SnapshotMessage.omit({ extra: true }).loose();
 
+/** In any object answer whose listings a CEL budget cut short (actions unavailable, entries hidden). */
+const CelBudgetExhausted = z.literal(true).optional()
+  .describe("a CEL budget ran out while listing: some actions show unavailable, some entries are hidden");
+
 /** `/context`: the sections asked for (`only`), each open: what the caller may see. */
 export const Context = z.looseObject({
   state: z.record(z.string(), z.record(z.string(), z.unknown())).optional()
@@ -74,6 +78,7 @@ export const Context = z.looseObject({
   self: z.string(),
   cursor: Cursor,
   _elided: z.record(z.string(), z.number().int()).optional().describe("items left out, per section"),
+  _cel_budget_exhausted: CelBudgetExhausted,
 });
 
 /** `/wait` and the `wait` of an invoke-and-wait: triggered (with what `include` asked for) or timed out. */
@@ -136,6 +141,7 @@ export const Poll = z.looseObject({
   views: z.array(ViewInfo),
   audit: z.array(z.looseObject({})),
   audit_count: z.number().int(),
+  _cel_budget_exhausted: CelBudgetExhausted,
 });
 
 /** One SSE `change` event's data (event `reset` carries only `{cursor}`). */

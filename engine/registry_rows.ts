@@ -6,8 +6,8 @@
 import type { RoomRow, RoomWrite, StateKey, StoredRoom } from "../store/room_store.ts";
 import { indexMessage } from "./messages.ts";
 import {
-  actionExpressions,
   type ActionDef,
+  actionExpressions,
   type Agent,
   agentBytes,
   definitionBytes,
@@ -16,8 +16,8 @@ import {
   type Message,
   messageBytes,
   splitEntryId,
-  viewExpressions,
   type ViewDef,
+  viewExpressions,
 } from "./model.ts";
 import { Room } from "./room.ts";
 
