@@ -68,10 +68,11 @@ export class CelBudget {
 }
 
 /**
- * A room's CEL time: a bucket refilled at SYNC_ROOM_CEL_MS_PER_SEC up to one second's worth, spent by every
- * evaluation in the room and bounding each (an evaluation may use what the bucket holds). Once empty, the
- * room's evaluations fail fast until it refills, so one room cannot take the thread from the others. On
- * the room's runtime; two numbers.
+ * A room's CEL time: a bucket refilled at SYNC_ROOM_CEL_MS_PER_SEC, spent by every evaluation in the room
+ * and bounding each (an evaluation may use what the bucket holds). It holds at most one request's budget
+ * (or one second's worth, if less): however many of a room's requests arrive together, the room keeps the
+ * thread for at most that long at a time. Once empty, the room's evaluations fail fast until it refills,
+ * so one room cannot take the thread from the others. On the room's runtime; two numbers.
  */
 export class CelBucket {
   #level = NaN;
@@ -81,9 +82,10 @@ export class CelBucket {
   level(now: number, limits: CelBudgetLimits): number {
     const rate = limits.roomCelMsPerSec;
     if (!(rate > 0)) return Infinity;
+    const burst = Math.min(rate, limits.celRequestMs);
     this.#level = Number.isNaN(this.#level)
-      ? rate
-      : Math.min(rate, this.#level + ((now - this.#at) * rate) / 1000);
+      ? burst
+      : Math.min(burst, this.#level + ((now - this.#at) * rate) / 1000);
     this.#at = now;
     return this.#level;
   }
