@@ -436,15 +436,26 @@ export function celLimitError(
   );
 }
 
-/** Evaluates and throws `400 cel_limit` when a CEL limit stops it; other failures stay values. */
+/**
+ * The caller's own expression (`/eval`, a wait condition, an invocation's `enabled`, `if`s and `expr`
+ * values): `400 cel_limit` when a CEL limit stops it — or already stopped building its context (an entry
+ * whose `enabled` the budget did not reach would be missing from it: a wrong answer, or a write decided on
+ * it); other failures stay values.
+ */
 export function evaluateOrLimit(
   program: Program,
   ctx: Record<string, unknown>,
   budget: CelBudget,
   bucket?: CelBucket,
+  what = "expression",
 ): CelResult {
+  if (budget.exhausted) {
+    const error =
+      `its context could not be built within the ${budget.what}'s CEL budget of ${budget.limitMs} ms`;
+    throw celLimitError(program, { error }, budget, what);
+  }
   const r = evaluate(program, ctx, budget, bucket);
-  if (!r.ok && r.limit) throw celLimitError(program, r, budget);
+  if (!r.ok && r.limit) throw celLimitError(program, r, budget, what);
   return r;
 }
 

@@ -3,7 +3,7 @@
  * invocation steps 1–5 for one. Pure over the Tx: refusals throw ApiError and the Tx is dropped.
  */
 import { z } from "zod";
-import { type CelBudget, celLimitError, compile, evaluate } from "../cel.ts";
+import { type CelBudget, compile, evaluate, evaluateOrLimit } from "../cel.ts";
 import { ID_PATTERN } from "../config.ts";
 import { ApiError } from "../errors.ts";
 import { actionLiveness } from "./snapshot.ts";
@@ -177,8 +177,9 @@ export function isActionEnabled(a: ActionDef, ctx: Record<string, unknown>, at: 
   } catch {
     return false;
   }
-  const r = evaluate(p, ctx, at.cel, at.room.rt.celTime);
-  if (strict && !r.ok && r.limit) throw celLimitError(p, r, at.cel, `action ${a.id}'s enabled`);
+  const r = strict
+    ? evaluateOrLimit(p, ctx, at.cel, at.room.rt.celTime, `action ${a.id}'s enabled`)
+    : evaluate(p, ctx, at.cel, at.room.rt.celTime);
   return r.ok && r.value === true;
 }
 
@@ -217,8 +218,7 @@ export function runCustomAction(
         maxLength: tx.limits.maxCelLength,
         timeoutMs: tx.limits.celTimeoutMs,
       }, `${field}.value`);
-      const r = evaluate(p, eyes.ctx(params), tx.cel, tx.room.rt.celTime);
-      if (!r.ok && r.limit) throw celLimitError(p, r, tx.cel, `${field}.value`);
+      const r = evaluateOrLimit(p, eyes.ctx(params), tx.cel, tx.room.rt.celTime, `${field}.value`);
       if (!r.ok) {
         // the error text can quote values the registrar reads and the invoker may not
         const why = eyes.explain(params) ? "it failed at run time" : r.error;

@@ -6,7 +6,7 @@
  * Re-evaluations share one CEL budget per room and wake round; expensive conditions that do not fit end.
  */
 import type { Caller } from "../auth.ts";
-import { CelBudget, celLimitError, compile, evaluate, type Program } from "../cel.ts";
+import { CelBudget, compile, evaluateOrLimit, type Program } from "../cel.ts";
 import { WAITER_EXPENSIVE_MS } from "../config.ts";
 import { ApiError } from "../errors.ts";
 import { withActions } from "./catalog.ts";
@@ -132,12 +132,18 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
   let sure = false;
   const check = (): WaitResult | undefined => {
     who = recheck(room, cred, who);
+    cel.exhausted = false; // this check's context and answer only
     const rc = ctxNow();
-    const r = evaluate(program, withActions(celContext(rc), rc), cel, room.rt.celTime);
+    const r = evaluateOrLimit(
+      program,
+      withActions(celContext(rc), rc),
+      cel,
+      room.rt.celTime,
+      "wait condition",
+    );
     sure = lastMs !== Infinity;
     costMs = Math.min(lastMs, cel.last);
     lastMs = cel.last;
-    if (!r.ok && r.limit) throw celLimitError(program, r, cel, "wait condition");
     if (!r.ok || r.value === false || r.value === null) return undefined;
     if (req.after !== undefined && !hasVisibleChange(rc, req.after, wantsChanges)) return undefined;
     // the answer's listings within a request's budget, whatever the condition was allowed

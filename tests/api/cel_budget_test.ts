@@ -151,3 +151,38 @@ Deno.test("cheap waits are always re-evaluated: far more of them than one round'
   const odd = answers.filter((r) => r.status !== 200 || r.json.triggered !== true);
   assert.deepEqual(odd.map((r) => `${r.status} ${r.text.slice(0, 200)}`), []);
 });
+
+Deno.test("an invocation whose CEL context the request's budget could not build is refused cel_limit, not decided on missing entries", async () => {
+  await using s = await startServer({ limits: { celRequestMs: 30, roomCelMsPerSec: 0 } });
+  const c = client(s.base);
+  const room = await c.createRoom("partial");
+  await c.ok(room.id, room.token, "_set_state", { scope: "_shared", key: "l", value: [] });
+  await c.ok(room.id, room.token, "_batch_set_state", {
+    writes: Array.from(
+      { length: 10 },
+      (_, i) => ({ scope: "_tasks", key: `t${i}`, value: i, enabled: heavy() }),
+    ),
+  });
+  // "only if nobody holds t9": an entry hidden for want of CEL time must not read as absent
+  await c.ok(room.id, room.token, "_register_action", {
+    id: "take_last",
+    if: "!has(state._tasks.t9)",
+    writes: [{ scope: "_shared", key: "taken", value: true }],
+  });
+  const eve = await c.join(room.id, "eve");
+  await c.ok(room.id, room.token, "_set_state", { scope: "_shared", key: "l", value: LIST });
+  const r = await c.invoke(room.id, eve, "take_last");
+  assert.equal(r.status, 400, r.text);
+  assert.equal(r.json.error, "cel_limit");
+  assert.match(r.json.message, /context/);
+  const taken = await http(s.base, "GET", `/rooms/${room.id}/state?scope=_shared&key=taken`, {
+    token: room.token,
+  });
+  assert.equal(taken.status, 404, "nothing was written");
+  const ev = await http(s.base, "POST", `/rooms/${room.id}/eval`, {
+    token: eve,
+    body: { expr: "has(state._tasks.t9)" },
+  });
+  assert.equal(ev.status, 400, "an /eval on such a context is refused the same way");
+  assert.equal(ev.json.error, "cel_limit");
+});
