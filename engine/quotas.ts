@@ -9,7 +9,7 @@ import { entryBytes } from "./model.ts";
 import type { Room } from "./room.ts";
 import type { Tx } from "./tx.ts";
 
-function exceeded(
+export function exceeded(
   quota: Quota,
   limit: number,
   message: string,
@@ -79,7 +79,7 @@ export function checkDefinitionQuota(tx: Tx, what: "actions" | "views"): void {
 /** A room snapshot (import) over the quotas a room may hold. */
 export function checkSnapshotQuotas(
   l: Limits,
-  counts: { entries?: number; actions?: number; views?: number; bytes?: number },
+  counts: { entries?: number; actions?: number; views?: number; bytes?: number; pendingProposals?: number },
 ): void {
   const over = (quota: Quota, what: string, n: number | undefined, limit: number) => {
     if (n !== undefined && n > limit) {
@@ -90,4 +90,5 @@ export function checkSnapshotQuotas(
   over("room_actions", "actions", counts.actions, l.roomMaxActions);
   over("room_views", "views", counts.views, l.roomMaxViews);
   over("room_bytes", "bytes of state", counts.bytes, l.roomMaxBytes);
+  over("room_pending_proposals", "pending proposals", counts.pendingProposals, l.roomMaxPendingProposals);
 }

@@ -1,6 +1,6 @@
 /**
  * @module engine/room_admin — whole-room operations: a room as one JSON snapshot (state, agents, actions,
- * views, messages, ticks and the whole audit log), restoring such a snapshot under a new id, and deleting a
+ * views, messages, ticks, proposals and the whole audit log), restoring such a snapshot under a new id, and deleting a
  * room. Token hashes are secrets and never leave the server: an import mints new tokens, shown once.
  */
 import { z } from "zod";
@@ -9,10 +9,11 @@ import { compile } from "../cel.ts";
 import { ApiError, fromZod } from "../errors.ts";
 import { EXPORT_FORMAT, type ImportBody, StampedDef, StoredTimer } from "../wire.ts";
 import { RegisterAction } from "./actions.ts";
+import { checkApproval } from "./approval.ts";
 import { enterRoom } from "./access.ts";
 import type { Engine } from "./engine.ts";
 import { randomId } from "./membership.ts";
-import { type ActionDef, entryId, type Message, type ViewDef } from "./model.ts";
+import { type ActionDef, entryId, type Message, type Proposal, type ViewDef } from "./model.ts";
 import type { Op } from "./op.ts";
 import { checkSnapshotQuotas } from "./quotas.ts";
 import { Room } from "./room.ts";
@@ -48,6 +49,7 @@ export async function exportRoom(eng: Engine, roomId: string, op: Op): Promise<R
     views: room.viewOrder.map((id) => room.views.get(id)).filter(Boolean),
     messages: room.messages.map((m) => ({ ...m, extra: m.extra ?? null })),
     ticks: Object.fromEntries(room.ticks),
+    proposals: [...room.proposals.values()],
     audit: [] as unknown[],
   };
   snapshot.audit = await eng.rooms.readAudit(room, { limit: Number.MAX_SAFE_INTEGER, max_seq: auditSeq });
@@ -124,6 +126,12 @@ export async function importRoom(eng: Engine, s: ImportBody) {
     room.ticks.set(target, n);
     dirty.tick(target);
   }
+  s.proposals.forEach((p, i) => {
+    compile(p.from, celLimits(eng), `proposals[${i}].from`);
+    if (room.proposals.has(p.id)) throw bad(`proposals has ${p.id} twice`, `proposals[${i}].id`);
+    room.proposals.set(p.id, p as Proposal);
+    dirty.proposal(p.id);
+  });
   await eng.rooms.restore(room);
   const loaded = await eng.rooms.get(id);
   return {
@@ -141,6 +149,7 @@ export async function importRoom(eng: Engine, s: ImportBody) {
       views: s.views.length,
       messages: s.messages.length,
       audit: s.audit.length,
+      proposals: s.proposals.length,
     },
   };
 }
@@ -157,7 +166,12 @@ export async function deleteRoom(eng: Engine, roomId: string, op: Op) {
 
 function checkImportLimits(eng: Engine, s: ImportBody): void {
   const l = eng.limits;
-  checkSnapshotQuotas(l, { entries: s.state.length, actions: s.actions.length, views: s.views.length });
+  checkSnapshotQuotas(l, {
+    entries: s.state.length,
+    actions: s.actions.length,
+    views: s.views.length,
+    pendingProposals: s.proposals.filter((p) => p.status === "pending").length,
+  });
   let bytes = 0;
   s.state.forEach((e, i) => {
     const n = JSON.stringify(e.value ?? null).length;
@@ -185,6 +199,7 @@ function checkAction(eng: Engine, raw: Record<string, unknown>, field: string): 
   const l = celLimits(eng);
   if (p.if !== undefined) compile(p.if, l, `${field}.if`);
   if (p.enabled !== undefined) compile(p.enabled, l, `${field}.enabled`);
+  if (p.approval !== undefined) checkApproval(p.approval, l, `${field}.approval`);
   (p.writes ?? []).forEach((w, i) => {
     if (typeof w.if === "string") compile(w.if, l, `${field}.writes[${i}].if`);
     if (typeof w.enabled === "string") compile(w.enabled, l, `${field}.writes[${i}].enabled`);

@@ -15,6 +15,7 @@ import { setWaiting, watchPresence } from "./presence.ts";
 import { buildContext } from "./reads.ts";
 import type { Room } from "./room.ts";
 import { nextTimerBoundary } from "./snapshot.ts";
+import { withProposals } from "./proposal_views.ts";
 
 export type WaitRequest = Op & {
   condition: string;
@@ -24,6 +25,8 @@ export type WaitRequest = Op & {
   after?: number;
   /** where `include=changes` lists changes from (default `after`, else the seq at registration). */
   since?: number;
+  /** variables the condition may read besides the caller's context (`proposal` of an invoke-and-wait) */
+  vars?: (rc: ReadCtx) => Record<string, unknown>;
 };
 
 export type WaitResult = Record<string, unknown> & { triggered: boolean };
@@ -80,7 +83,8 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
   if (wantsChanges) observe(ctxNow());
   const check = (): WaitResult | undefined => {
     const rc = ctxNow();
-    const r = evaluate(program, withActions(celContext(rc), rc), eng.limits.celTimeoutMs);
+    const ctx = withProposals(withActions(celContext(rc, req.vars?.(rc)), rc), rc);
+    const r = evaluate(program, ctx, eng.limits.celTimeoutMs);
     if (!r.ok && r.limit) {
       throw new ApiError("cel_limit", "condition exceeded the evaluation limit", {
         expression: req.condition,
