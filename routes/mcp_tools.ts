@@ -94,7 +94,7 @@ export const TOOLS: Tool[] = [
   {
     name: "invoke_action",
     description:
-      "Invoke an action (builtin _set_state, _send_message, _register_action, _approve, _reject, … or the room's own). Optional wait: block until a CEL condition holds after the write. An action that needs approval answers pending with its proposal.",
+      "Invoke an action (_set_state, _send_message, _approve, … or the room's own). Optional wait: block until a CEL condition holds after the write.",
     input: InvokeActionArgs,
     run: async (s, a) => {
       const { room } = member(s);

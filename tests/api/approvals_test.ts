@@ -5,6 +5,7 @@
  * checks, quotas, and what each identity may see of a proposal.
  */
 import assert from "node:assert/strict";
+import { client, startServer } from "../_server.ts";
 import { setupRoom, until } from "../_setup.ts";
 
 const DEPLOY = {
@@ -345,4 +346,84 @@ Deno.test("pending proposals per room are bounded: 429 quota_exceeded room_pendi
   const big = await c.invoke(room.id, alice, "ask", { note: "x".repeat(2000) });
   assert.equal(big.status, 400);
   assert.equal(big.json.error, "value_too_large");
+});
+
+Deno.test("a pending proposal survives a restart: approved after it, and expires on time after it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "agent-sync-proposals-" });
+  const dbPath = `${dir}/sync.db`;
+  try {
+    let ids: { keep: string; lapse: string };
+    let tokens: Record<string, string>;
+    let roomId: string;
+    {
+      const fx = await setupRoom({
+        agents: ["alice", "r1", "r2"],
+        join: { r1: { role: "reviewer" }, r2: { role: "reviewer" } },
+        server: { fakeClock: true, dbPath },
+      });
+      await using _ = fx.s;
+      const { c, room } = fx;
+      roomId = room.id;
+      tokens = { ...fx.tokens, room: room.token };
+      await c.ok(room.id, room.token, "_set_state", { scope: "_shared", key: "frozen", value: false });
+      await c.ok(room.id, room.token, "_register_action", DEPLOY);
+      await c.ok(room.id, room.token, "_register_action", {
+        ...DEPLOY,
+        id: "deploy_soon",
+        approval: { ...DEPLOY.approval, expires_ms: 60_000 },
+      });
+      const keep = (await c.invoke(room.id, fx.alice, "deploy", { version: "v5" })).json.proposal.id;
+      const lapse = (await c.invoke(room.id, fx.alice, "deploy_soon", { version: "v6" })).json.proposal.id;
+      await c.ok(room.id, fx.r1, "_approve", { proposal: keep });
+      ids = { keep, lapse };
+    }
+    const s = await startServer({ fakeClock: true, dbPath });
+    await using _ = s;
+    const c = client(s.base);
+    const got = await c.http("GET", `/rooms/${roomId}/proposals/${ids.keep}`, { token: tokens.alice });
+    assert.equal(got.status, 200, got.text);
+    assert.equal(got.json.status, "pending");
+    assert.deepEqual(got.json.approvals.map((a: { by: string }) => a.by), ["r1"]);
+    assert.equal((await c.invoke(roomId, tokens.r1, "_approve", { proposal: ids.keep })).json.counted, false);
+    const done = await c.invoke(roomId, tokens.r2, "_approve", { proposal: ids.keep });
+    assert.equal(done.json.proposal.status, "executed", done.text);
+    // the room was loaded by those calls: its expiry job is armed again, for the same moment
+    s.clock.advance(60_000);
+    await until(async () => {
+      const r = await c.http("GET", `/rooms/${roomId}/state?scope=_audit`, { token: tokens.room });
+      return r.json.some((row: { value: { action: string } }) => row.value.action === "_proposal_expired");
+    }, { what: "the expiry to commit after the restart" });
+    const lapsed = await c.http("GET", `/rooms/${roomId}/proposals/${ids.lapse}`, { token: tokens.alice });
+    assert.equal(lapsed.json.status, "expired");
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("export and import carry pending and decided proposals", async () => {
+  const { s, c, room, t, propose, decide } = await setup();
+  await using _ = s;
+  const done = (await propose({ version: "v1" })).json.proposal.id;
+  await decide("_approve", t.r1, { proposal: done });
+  await decide("_approve", t.r2, { proposal: done });
+  const open = (await propose({ version: "v2" })).json.proposal.id;
+  await decide("_approve", t.r1, { proposal: open });
+  const snap = (await c.http("GET", `/rooms/${room.id}/export`, { token: room.token })).json;
+  assert.deepEqual(snap.proposals.map((p: { id: string; status: string }) => [p.id, p.status]), [
+    [done, "executed"],
+    [open, "pending"],
+  ]);
+  const imp = await c.http("POST", "/rooms/import", { body: { ...snap, id: "restored" } });
+  assert.equal(imp.status, 201, imp.text);
+  assert.equal(imp.json.imported.proposals, 2);
+  const r2 = imp.json.agent_tokens.r2;
+  const list = (await c.http("GET", "/rooms/restored/proposals", { token: imp.json.token })).json;
+  assert.deepEqual(list.map((p: { status: string }) => p.status), ["executed", "pending"]);
+  const finished = await c.invoke("restored", r2, "_approve", { proposal: open });
+  assert.equal(finished.json.proposal.status, "executed", finished.text);
+  const bad = structuredClone(snap);
+  bad.proposals[1].from = "approver ==";
+  const refused = await c.http("POST", "/rooms/import", { body: { ...bad, id: "broken" } });
+  assert.equal(refused.status, 400);
+  assert.equal(refused.json.field, "proposals[1].from");
 });
