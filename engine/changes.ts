@@ -130,8 +130,11 @@ export function viewActionDiff(rc: ReadCtx, after: number): ViewActionDiff {
 
 /** Whether a commit after the cursor made or decided a proposal the caller sees (a decision writes no entry). */
 function proposalsChangedSince(rc: ReadCtx, after: number): boolean {
-  for (const rec of rc.room.rt.log) {
-    if (rec.seq > after && rec.proposals && visibleProposalIds(rc, rec.proposals).length) return true;
+  if (!rc.room.hasProposals) return false;
+  const log = rc.room.rt.log;
+  for (let i = log.length - 1; i >= 0 && log[i].seq > after; i--) {
+    const ids = log[i].proposals;
+    if (ids && visibleProposalIds(rc, ids).length) return true;
   }
   return false;
 }

@@ -27,7 +27,8 @@ export function armProposalExpiry(host: ExpiryHost, room: Room): void {
     }
   }
   if (next === Infinity) {
-    room.rt.scheduler.clear(EXPIRY);
+    // a room that never had a proposal has no job (and gets no scheduler: most rooms never need one)
+    if (room.hasProposals) room.rt.scheduler.clear(EXPIRY);
     return;
   }
   if (room.rt.scheduler.due(EXPIRY) === next) return;

@@ -64,6 +64,12 @@ Deno.test("an action with approval answers 202 with its proposal; 2 of 3 reviewe
   assert.equal(p.expires_at, null);
   assert.equal(p.may_decide, false, "the proposer does not decide its own proposal");
   assert.equal((await shared()).deployed, undefined, "nothing ran yet");
+  // CEL: a reviewer has something to decide, the proposer and an outsider do not
+  const work = { expr: "proposals.exists(p, proposals[p].may_decide)" };
+  assert.equal((await req("POST", "/eval", t.r3, work)).json.value, true);
+  assert.equal((await req("POST", "/eval", t.alice, work)).json.value, false);
+  assert.equal((await req("POST", "/eval", t.bob, work)).json.value, false);
+  assert.equal((await req("POST", "/eval", t.alice, { expr: `proposals["${p.id}"].count` })).json.value, 2);
 
   const first = await decide("_approve", t.r1, { proposal: p.id });
   assert.equal(first.status, 200, first.text);
