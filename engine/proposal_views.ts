@@ -1,8 +1,8 @@
 /**
  * @module engine/proposal_views — who sees a proposal and who may decide it, and the proposal as each reader
  * gets it (`GET /proposals`, `/context`, CEL `proposals`, `/poll`, the change feed). An agent sees the
- * proposals it made, took part in, or may decide now (`from` holds for it, read with the action registrar's
- * authority: action_ctx.ts); room and view tokens see all. Seeing a proposal means seeing its params.
+ * proposals it made, took part in, or is an approver of (`from` holds for it now, read with the action
+ * registrar's authority: action_ctx.ts); room and view tokens see all. Seeing one means seeing its params.
  */
 import { compile, evaluate, isTrue, toCel } from "../cel.ts";
 import { ApiError } from "../errors.ts";
@@ -44,12 +44,16 @@ function asAction(p: Proposal): ActionDef {
   return { id: p.action, registrar: p.registrar, scope: p.scope, created_at: p.created_at };
 }
 
-/** Whether the caller sees `p` at all (and so its params). */
+/**
+ * Whether the caller sees `p` at all (and so its params): its proposer, those who decided on it, and its
+ * approvers (`from` holds for them now) — also once it is decided, so an approver who waited for the
+ * decision sees it.
+ */
 export function canSeeProposal(rc: ReadCtx, p: Proposal, cache?: DecideCache): boolean {
   if (rc.caller.kind !== "agent") return true;
   const me = rc.caller.id;
   if (p.proposer === me || p.rejected_by === me || p.approvals.some((a) => a.by === me)) return true;
-  return mayDecide(rc, p, cache);
+  return isApprover(rc, p, cache);
 }
 
 /**

@@ -219,7 +219,7 @@ export const OPERATIONS: Operation[] = [
     {
       route: "GET /rooms/:id/proposals",
       id: "listProposals",
-      summary: "Proposals of actions that wait for approval: those you proposed, took part in or may decide",
+      summary: "Proposals of actions that wait for approval: those you proposed, took part in or approve",
       query: wire.ProposalsQuery,
       ok: json(200, z.array(out.ProposalInfo), "proposals, in the order they were made"),
     },

@@ -1,6 +1,6 @@
 /**
  * @module routes/proposals — the proposals of actions that wait for approval (any token of the room; an
- * agent sees those it proposed, took part in, or may decide). Deciding is the `_approve` / `_reject`
+ * agent sees those it proposed, took part in, or is an approver of). Deciding is the `_approve` / `_reject`
  * builtins, through invoke.
  *
  *   GET /rooms/:id/proposals               status, agent

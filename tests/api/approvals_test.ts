@@ -96,6 +96,10 @@ Deno.test("an action with approval answers 202 with its proposal; 2 of 3 reviewe
   assert.equal(late.status, 409, late.text);
   assert.equal(late.json.error, "proposal_closed");
   assert.equal(late.json.status, "executed");
+  // r3 took no part, and still sees the decision it may have been waiting for
+  const seen = await req("GET", `/proposals/${p.id}`, t.r3);
+  assert.equal(seen.json.status, "executed", seen.text);
+  assert.equal(seen.json.may_decide, false);
 
   const rows = (await audit()).map((a: Record<string, unknown>) => [a.agent, a.action, a.status]);
   assert.deepEqual(rows.slice(-6), [
