@@ -437,3 +437,29 @@ Deno.test("export and import carry pending and decided proposals", async () => {
   assert.equal(refused.status, 400);
   assert.equal(refused.json.field, "proposals[1].from");
 });
+
+Deno.test("a room keeps its latest 100 decided proposals, in memory and in storage", async () => {
+  const { s, c, room, alice } = await setupRoom({ agents: ["alice"] });
+  await using _ = s;
+  await c.ok(room.id, room.token, "_register_action", {
+    id: "ask",
+    writes: [],
+    approval: { count: 1, from: "approver == 'admin'" },
+  });
+  const ids: string[] = [];
+  for (let i = 0; i < 102; i++) {
+    const id = (await c.invoke(room.id, alice, "ask", {})).json.proposal.id;
+    ids.push(id);
+    if (i < 101) await c.ok(room.id, room.token, "_approve", { proposal: id });
+  }
+  const list = (await c.http("GET", `/rooms/${room.id}/proposals`, { token: room.token })).json;
+  assert.equal(list.length, 101, "100 decided and the pending one");
+  assert.deepEqual(list.map((p: { id: string }) => p.id), ids.slice(1));
+  assert.equal((await c.http("GET", `/rooms/${room.id}/proposals/${ids[0]}`, { token: alice })).status, 404);
+  await s.eng.rooms.drain();
+  const rows = await s.store.client.execute({
+    sql: "SELECT COUNT(*) AS n FROM proposals WHERE room_id = ?",
+    args: [room.id],
+  });
+  assert.equal(Number(rows.rows[0].n), 101);
+});
