@@ -15,7 +15,13 @@ const EXPIRY = "proposal-expiry";
 const SYSTEM: Caller = Object.freeze({ kind: "admin", id: "admin" });
 
 /** What an expiry needs of the engine (engine.ts passes itself; typed here so nothing imports back). */
-export type ExpiryHost = { now(): number; readonly limits: Limits; readonly rooms: RoomRegistry };
+export type ExpiryHost = {
+  now(): number;
+  readonly limits: Limits;
+  readonly rooms: RoomRegistry;
+  /** shutting down: nothing new is committed (what is pending is written by the last drain) */
+  readonly closing: boolean;
+};
 
 /** (Re)arms the room's expiry job for its earliest pending proposal; clears it when there is none. */
 export function armProposalExpiry(host: ExpiryHost, room: Room): void {
@@ -37,7 +43,7 @@ export function armProposalExpiry(host: ExpiryHost, room: Room): void {
 
 /** Commits the expiry of every proposal whose time has come, then arms for the next one. */
 async function expireDue(host: ExpiryHost, room: Room): Promise<void> {
-  if (!room.rt.alive) return;
+  if (!room.rt.alive || host.closing) return;
   const now = host.now();
   let expired = 0;
   for (const p of [...room.proposals.values()]) {

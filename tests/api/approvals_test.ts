@@ -48,6 +48,15 @@ async function setup(
 Deno.test("an action with approval answers 202 with its proposal; 2 of 3 reviewers run it as the proposer", async () => {
   const { s, c, room, t, propose, decide, shared, audit, req } = await setup();
   await using _ = s;
+  // a dry run answers as the real call would, and records nothing
+  const dry = await c.http("POST", `/rooms/${room.id}/actions/deploy/invoke?dry_run=true`, {
+    token: t.alice,
+    body: { params: { version: "v2" } },
+  });
+  assert.equal(dry.status, 202, dry.text);
+  assert.equal(dry.json.dry_run, true);
+  assert.equal(dry.json.pending, true);
+  assert.deepEqual((await req("GET", "/proposals", room.token)).json, []);
   const r = await propose();
   assert.equal(r.status, 202, r.text);
   assert.equal(r.json.ok, true);
