@@ -33,6 +33,7 @@ const Env = z.object({
   SYNC_ROOM_MAX_VIEWS: int(1000),
   SYNC_ROOM_MAX_EXPRESSIONS: int(2000),
   SYNC_ROOM_MESSAGES_PER_SEC: z.coerce.number().min(0).default(50_000),
+  SYNC_ROOM_MAX_PENDING_PROPOSALS: int(100),
   SYNC_PEER_POLL_MS: z.coerce.number().int().min(0).default(PEER_POLL_DEFAULT_MS),
   SYNC_ALLOWED_ORIGINS: list,
   SYNC_ALLOWED_HOSTS: list,
@@ -114,6 +115,8 @@ export type Limits = {
   /** blocked waiters and open change feeds: per room, and in the whole process */
   roomMaxWaiters: number;
   maxWaiters: number;
+  /** proposals of actions with `approval` waiting for a decision, per room */
+  roomMaxPendingProposals: number;
 };
 
 // ── fixed limits and constants (not configurable; each names what it bounds) ──────────────────────
@@ -168,6 +171,11 @@ export const HEALTH_TIMEOUT_MS = 2000;
 export const COMPACT_MAX_DEPTH = 256;
 /** in-flight requests get this long to finish at shutdown */
 export const SHUTDOWN_GRACE_MS = 10_000;
+/** an action's `approval`: at most this many approvers, proposals pending at most this long */
+export const APPROVAL_MAX_COUNT = 20;
+export const APPROVAL_MAX_EXPIRES_MS = 365 * 24 * 3600 * 1000;
+/** decided proposals a room keeps (the oldest beyond this are dropped, from memory and storage) */
+export const PROPOSALS_DECIDED_KEPT = 100;
 /** a process writes its `peers` row this often */
 export const PEER_BEAT_MS = 1000;
 /** a `peers` row not written for this long is a process that is gone */
@@ -232,6 +240,7 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
       maxMetaBytes: e.SYNC_MAX_META_BYTES,
       roomMaxWaiters: e.SYNC_ROOM_MAX_WAITERS,
       maxWaiters: e.SYNC_MAX_WAITERS,
+      roomMaxPendingProposals: e.SYNC_ROOM_MAX_PENDING_PROPOSALS,
     },
   };
 }

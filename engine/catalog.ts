@@ -39,6 +39,7 @@ export function actionCatalog(rc: ReadCtx, forContext: boolean): ActionSummary[]
       params: a.params ?? {},
       writes: a.writes ?? [],
       ...(a.if ? { if: a.if } : {}),
+      ...(a.approval ? { approval: a.approval } : {}),
       scope: a.scope,
       registrar: a.registrar,
     };

@@ -12,13 +12,22 @@ import { messageView } from "./messages.ts";
 import type { AuditRow, Change } from "./model.ts";
 import type { Op } from "./op.ts";
 import type { Room } from "./room.ts";
+import { readCtx } from "./context.ts";
+import { visibleProposalIds } from "./proposal_views.ts";
 
 export type FeedEvent =
   | { event: "reset"; id: number; data: { cursor: number } }
   | {
     event: "change";
     id: number;
-    data: { cursor: number; changes: Change[]; messages: Record<string, unknown>[]; audit: AuditRow | null };
+    data: {
+      cursor: number;
+      changes: Change[];
+      messages: Record<string, unknown>[];
+      audit: AuditRow | null;
+      /** proposals the commit made or decided that the caller sees (their ids; read them for the rest) */
+      proposals?: string[];
+    };
   };
 
 /**
@@ -96,9 +105,11 @@ export function openFeed(eng: Engine, first: Room, caller: Caller, req: FeedRequ
       const changes = visibleChanges(who, rec);
       const messages = rec.messages.map((s) => room.messages[s - 1]).filter(Boolean).map(messageView);
       const audit = visibleAudit(who, rec);
+      const proposals = rec.proposals ? visibleProposalIds(readCtx(eng, room, who), rec.proposals) : [];
       sent = rec.seq;
-      if (!changes.length && !messages.length && !audit) continue;
-      sink.send({ event: "change", id: rec.seq, data: { cursor: rec.seq, changes, messages, audit } });
+      if (!changes.length && !messages.length && !audit && !proposals.length) continue;
+      const data = { cursor: rec.seq, changes, messages, audit, ...(proposals.length ? { proposals } : {}) };
+      sink.send({ event: "change", id: rec.seq, data });
     }
   };
   return {

@@ -20,7 +20,7 @@ import {
 import type { Room } from "./room.ts";
 import type { Tx } from "./tx.ts";
 
-function exceeded(
+export function exceeded(
   quota: Quota,
   limit: number,
   message: string,
@@ -148,6 +148,7 @@ export function checkSnapshotQuotas(
     messages?: number;
     bytes?: number;
     expressions?: number;
+    pendingProposals?: number;
   },
 ): void {
   const over = (quota: Quota, what: string, n: number | undefined, limit: number) => {
@@ -162,6 +163,7 @@ export function checkSnapshotQuotas(
   over("room_messages", "messages", counts.messages, l.roomMaxMessages);
   over("room_bytes", "bytes (state, messages, definitions, agents' meta)", counts.bytes, l.roomMaxBytes);
   over("room_expressions", "stored CEL expressions", counts.expressions, l.roomMaxExpressions);
+  over("room_pending_proposals", "pending proposals", counts.pendingProposals, l.roomMaxPendingProposals);
 }
 
 /**

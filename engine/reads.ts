@@ -30,9 +30,10 @@ import { agentJson, roomJson } from "./membership.ts";
 import { markRead } from "./presence.ts";
 import { canReadAudit, canReadScope } from "./privacy.ts";
 import { liveScope, viewValues } from "./snapshot.ts";
+import { contextProposals, listProposals, withProposals } from "./proposal_views.ts";
 import { entryJson } from "./write_modes.ts";
 
-export const SECTIONS = ["state", "views", "agents", "actions", "messages"] as const;
+export const SECTIONS = ["state", "views", "agents", "actions", "messages", "proposals"] as const;
 
 export type ContextQuery = {
   only?: string[];
@@ -82,6 +83,7 @@ export function buildContext(eng: Engine, rc: ReadCtx, q: ContextQuery = {}): Re
   if (want("views")) out.views = jsonViews(rc);
   if (want("agents")) out.agents = jsonAgents(rc);
   if (want("actions")) out.actions = jsonActions(rc);
+  if (want("proposals")) out.proposals = contextProposals(rc);
   if (want("messages")) {
     const limit = Math.min(q.messages_limit ?? CONTEXT_MESSAGES_DEFAULT, CONTEXT_MESSAGES_MAX);
     const me = rc.caller.kind === "agent" ? rc.caller.id : null;
@@ -170,7 +172,7 @@ export function evalExpression(rc: ReadCtx, expr: unknown) {
     { maxLength: rc.limits.maxCelLength, timeoutMs: rc.limits.celTimeoutMs },
     "expr",
   );
-  const ctx = withActions(celContext(rc), rc);
+  const ctx = withProposals(withActions(celContext(rc), rc), rc);
   const r = evaluateOrLimit(program, ctx, rc.cel, rc.room.rt.celTime);
   const context_keys = {
     state: Object.keys(ctx.state as object),
@@ -249,6 +251,7 @@ export async function poll(eng: Engine, rc: ReadCtx, q: PollQuery) {
     views: listViews(rc),
     audit: await eng.rooms.readAudit(rc.room, { agent, limit: al }),
     audit_count: rc.room.auditCount,
+    proposals: listProposals(rc),
   };
 }
 

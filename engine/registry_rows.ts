@@ -15,6 +15,7 @@ import {
   entryExpressions,
   type Message,
   messageBytes,
+  type Proposal,
   splitEntryId,
   type ViewDef,
   viewExpressions,
@@ -52,6 +53,7 @@ export function roomFromRows(s: StoredRoom): Room {
     room.storedBytes += messageBytes(m as Message);
   }
   for (const t of s.ticks) room.ticks.set(t.target, t.count);
+  for (const p of s.proposals) room.proposals.set(p.id, p.data as Proposal);
   room.auditSeq = s.audit.max_seq;
   room.auditCount = s.audit.count;
   return room;
@@ -133,6 +135,13 @@ export function takeWrite(room: Room): RoomWrite | undefined {
       const def = room.views.get(id);
       if (def) (w.put.views ??= []).push({ id, def, position: room.viewOrder.indexOf(id) });
       else ((w.remove ??= {}).views ??= []).push(id);
+    }
+  }
+  if (d.proposals) {
+    for (const id of d.proposals) {
+      const p = room.proposals.get(id);
+      if (p) (w.put.proposals ??= []).push({ id, status: p.status, created_at: p.created_at, data: p });
+      else ((w.remove ??= {}).proposals ??= []).push(id);
     }
   }
   if (d.ticks) w.put.ticks = [...d.ticks].map((target) => ({ target, count: room.tick(target) }));

@@ -11,6 +11,7 @@ import type {
   Entry,
   IdempotentReply,
   Message,
+  Proposal,
   ViewDef,
 } from "./model.ts";
 import { CelBucket, type CelMap } from "../cel.ts";
@@ -35,6 +36,7 @@ export class Room {
   #actions?: Map<string, ActionDef>;
   #views?: Map<string, ViewDef>;
   #ticks?: Map<string, number>;
+  #proposals?: Map<string, Proposal>;
   viewOrder: string[] = [];
   messages: Message[] = [];
   auditSeq = 0;
@@ -80,6 +82,14 @@ export class Room {
   }
   get ticks(): Map<string, number> {
     return this.#ticks ??= new Map();
+  }
+  /** proposals of actions with `approval`, in the order they were made (pending and recently decided) */
+  get proposals(): Map<string, Proposal> {
+    return this.#proposals ??= new Map();
+  }
+  /** whether the room has any proposal (allocates nothing) */
+  get hasProposals(): boolean {
+    return (this.#proposals?.size ?? 0) > 0;
   }
 
   getEntry(scope: string, key: string): Entry | undefined {
@@ -149,6 +159,7 @@ export class Dirty {
   views?: Set<string>;
   messages?: Set<number>;
   ticks?: Set<string>;
+  proposals?: Set<string>;
   /** rows a commit adds (rather than current memory written back) */
   audit?: AuditRow[];
   idempotency?: IdempotentReply[];
@@ -173,6 +184,9 @@ export class Dirty {
   tick(target: string): void {
     (this.ticks ??= new Set()).add(target);
   }
+  proposal(id: string): void {
+    (this.proposals ??= new Set()).add(id);
+  }
   addAudit(row: AuditRow): void {
     (this.audit ??= []).push(row);
   }
@@ -184,7 +198,7 @@ export class Dirty {
   isEmpty(): boolean {
     return !this.room && !this.entries?.size && !this.agents?.size && !this.actions?.size &&
       !this.views?.size && !this.messages?.size && !this.ticks?.size && !this.audit?.length &&
-      !this.idempotency?.length;
+      !this.idempotency?.length && !this.proposals?.size;
   }
 }
 

@@ -22,6 +22,7 @@ import {
   entryId,
   type Message,
   messageBytes,
+  type Proposal,
   splitEntryId,
   type ViewDef,
   viewExpressions,
@@ -29,6 +30,7 @@ import {
 import { NO_OP, type Op } from "./op.ts";
 import type { Room } from "./room.ts";
 import { touchAgents, touchScope } from "./snapshot.ts";
+import { storeProposals } from "./proposal_records.ts";
 
 const NONE = Object.freeze([]) as never[];
 
@@ -50,6 +52,12 @@ export class Tx {
   newTicks = new Set<string>();
   appendSeq = new Map<string, number>();
   audit: Omit<AuditRow, "seq"> | null = null;
+  /** proposals made or decided (proposals.ts) */
+  proposals = new Map<string, Proposal>();
+  /** audit rows after `audit` in the same commit: an approved action's own run, as its proposer */
+  moreAudit: Omit<AuditRow, "seq">[] = [];
+  /** the changes of another Tx were taken over, their quotas checked there (`absorb`) */
+  absorbed = false;
 
   constructor(room: Room, caller: Caller, now: number, limits: Limits, op: Op = NO_OP) {
     this.room = room;
@@ -109,7 +117,23 @@ export class Tx {
   isEmpty(): boolean {
     return !this.entries.size && !this.newMessages.length && !this.updatedMessages.size &&
       !this.actions.size &&
-      !this.views.size && !this.agents.size;
+      !this.views.size && !this.agents.size && !this.proposals.size;
+  }
+
+  /**
+   * Takes over everything `other` staged (an approved action run as its proposer, proposals.ts), into a Tx
+   * that has staged no writes of its own: both were staged against the same room state.
+   */
+  absorb(other: Tx): void {
+    for (const [k, e] of other.entries) this.entries.set(k, e);
+    this.newMessages.push(...other.newMessages);
+    for (const [k, m] of other.updatedMessages) this.updatedMessages.set(k, m);
+    for (const [k, a] of other.actions) this.actions.set(k, a);
+    for (const [k, v] of other.views) this.views.set(k, v);
+    for (const [k, a] of other.agents) this.agents.set(k, a);
+    for (const t of other.newTicks) this.newTicks.add(t);
+    for (const [k, n] of other.appendSeq) this.appendSeq.set(k, n);
+    this.absorbed = true;
   }
 }
 
@@ -203,6 +227,11 @@ export function applyTx(tx: Tx): number {
     room.auditCount++;
     dirty.addAudit(audit);
   }
+  for (const row of tx.moreAudit) {
+    room.auditCount++;
+    dirty.addAudit({ seq: ++room.auditSeq, ...row });
+  }
+  const proposals = tx.proposals.size ? storeProposals(room, tx.proposals) : undefined;
   const messages = [...tx.newMessages.map((m) => m.seq), ...tx.updatedMessages.keys()];
   // many commits (joins) have no changes or messages: one shared empty array (10,000 resident rooms)
   const log = room.rt.log;
@@ -211,6 +240,7 @@ export function applyTx(tx: Tx): number {
     changes: changes.length ? changes : NONE,
     messages: messages.length ? messages : NONE,
     audit,
+    ...(proposals ? { proposals } : {}),
   });
   if (log.length > LOG_RING) log.splice(0, log.length - LOG_RING);
   return seq;

@@ -19,6 +19,7 @@ import { setWaiting, watchPresence } from "./presence.ts";
 import { buildContext } from "./reads.ts";
 import type { Room } from "./room.ts";
 import { nextTimerBoundary } from "./snapshot.ts";
+import { withProposals } from "./proposal_views.ts";
 
 export type WaitRequest = Op & {
   condition: string;
@@ -28,6 +29,8 @@ export type WaitRequest = Op & {
   after?: number;
   /** where `include=changes` lists changes from (default `after`, else the seq at registration). */
   since?: number;
+  /** variables the condition may read besides the caller's context (`proposal` of an invoke-and-wait) */
+  vars?: (rc: ReadCtx) => Record<string, unknown>;
 };
 
 export type WaitResult = Record<string, unknown> & { triggered: boolean };
@@ -136,7 +139,7 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
     const rc = ctxNow();
     const r = evaluateOrLimit(
       program,
-      withActions(celContext(rc), rc),
+      withProposals(withActions(celContext(rc, req.vars?.(rc)), rc), rc),
       cel,
       room.rt.celTime,
       "wait condition",

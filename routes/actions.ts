@@ -1,7 +1,8 @@
 /**
  * @module routes/actions — the write endpoint and the action listings.
  *
- *   POST   /rooms/:id/actions/:action/invoke   {params, agent?, wait?}  (?dry_run=true, Idempotency-Key)
+ *   POST   /rooms/:id/actions/:action/invoke   {params, agent?, wait?}  (?dry_run=true, Idempotency-Key);
+ *                                              202 with the proposal for an action with `approval`
  *   GET    /rooms/:id/actions                  actions with availability for the caller
  *   GET    /rooms/:id/actions/:action
  *   PUT    /rooms/:id/actions                  compatibility → _register_action
@@ -44,8 +45,11 @@ export const actionRoutes = new Hono<AppEnv>()
       dryRun: body.dry_run === true || q.dry_run === "true" || q.dry_run === "1",
       idempotencyKey: c.req.header("idempotency-key") ?? undefined,
     };
-    if (body.wait) return send(c, await invokeAndWait(eng, req, body.wait, eng.limits.maxWaitMs));
-    return send(c, (await invoke(eng, req)).body);
+    // 202: the action waits for approval, and the answer is its proposal
+    const r = body.wait
+      ? await invokeAndWait(eng, req, body.wait, eng.limits.maxWaitMs)
+      : await invoke(eng, req);
+    return send(c, r.body, r.status);
   })
   .get("/rooms/:id/actions", async (c) => {
     return send(c, listActions(await openRead(c.get("eng"), c.req.param("id"), opOf(c))));

@@ -99,7 +99,7 @@ export const TOOLS: Tool[] = [
   {
     name: "invoke_action",
     description:
-      "Invoke an action (builtin _set_state, _send_message, _register_action, … or the room's own). Optional wait: block until a CEL condition holds after the write.",
+      "Invoke an action (_set_state, _send_message, _approve, … or the room's own). Optional wait: block until a CEL condition holds after the write.",
     input: InvokeActionArgs,
     run: async (s, a) => {
       const { room } = member(s);
@@ -112,8 +112,12 @@ export const TOOLS: Tool[] = [
         params: a.params ?? {},
         dryRun: a.dry_run === true,
       };
-      if (a.wait) return await invokeAndWait(s.eng, req, a.wait, waitTimeout(s.eng, undefined));
-      return (await invoke(s.eng, req)).body;
+      const r = a.wait
+        ? await invokeAndWait(s.eng, req, a.wait, waitTimeout(s.eng, undefined))
+        : await invoke(s.eng, req);
+      return r.status === 202
+        ? { note: pendingNote(r.body.proposal as Record<string, unknown>), ...r.body }
+        : r.body;
     },
   },
   {
@@ -166,10 +170,17 @@ export const TOOLS: Tool[] = [
   },
 ];
 
+/** What a tool result says first when the action waits for approval (the JSON follows). */
+function pendingNote(p: Record<string, unknown>): string {
+  const n = Number(p.count);
+  return `pending approval: proposal ${p.id}, needs ${n} approval${n === 1 ? "" : "s"} from ${p.from}` +
+    ` — wait for proposals["${p.id}"].status != "pending", or decide it with _approve / _reject`;
+}
+
 /** The guide's REST workflow, as the tools of this connection. */
 const MCP_WORKFLOW = [
   "read_context → state, actions and cursor",
-  "invoke_action {action, params} → write (409 precondition_failed carries detail)",
+  "invoke_action {action, params} → write (409 precondition_failed carries detail; pending approval: a proposal)",
   "wait_for {condition, after: cursor} → block until it holds; on timeout call again with the returned cursor",
   "eval_cel {expr} → test a condition first",
 ];
