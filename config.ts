@@ -19,6 +19,10 @@ const Env = z.object({
   SYNC_MAX_VALUE_BYTES: int(256 * 1024),
   SYNC_MAX_CEL_LENGTH: int(4096),
   SYNC_CEL_TIMEOUT_MS: int(50),
+  SYNC_CEL_REQUEST_MS: int(100),
+  SYNC_CEL_VIEWS_MS: int(100),
+  SYNC_CEL_COMMIT_MS: int(100),
+  SYNC_ROOM_CEL_MS_PER_SEC: z.coerce.number().min(0).default(250),
   SYNC_MAX_WAIT_MS: int(25_000),
   SYNC_MAX_BATCH: int(20),
   SYNC_RATE_LIMIT_PER_SEC: z.coerce.number().min(0).default(10_000),
@@ -27,7 +31,9 @@ const Env = z.object({
   SYNC_ROOM_MAX_BYTES: int(64 * 1024 * 1024),
   SYNC_ROOM_MAX_ACTIONS: int(1000),
   SYNC_ROOM_MAX_VIEWS: int(1000),
+  SYNC_ROOM_MAX_EXPRESSIONS: int(2000),
   SYNC_ROOM_MESSAGES_PER_SEC: z.coerce.number().min(0).default(50_000),
+  SYNC_ROOM_MAX_PENDING_PROPOSALS: int(100),
   SYNC_PEER_POLL_MS: z.coerce.number().int().min(0).default(PEER_POLL_DEFAULT_MS),
   SYNC_ALLOWED_ORIGINS: list,
   SYNC_ALLOWED_HOSTS: list,
@@ -80,7 +86,13 @@ export type Limits = {
   maxBodyBytes: number;
   maxValueBytes: number;
   maxCelLength: number;
+  /** CEL evaluation time: one expression, one request, one view computation, one wake round of waiters */
   celTimeoutMs: number;
+  celRequestMs: number;
+  celViewsMs: number;
+  celCommitMs: number;
+  /** CEL time a room may spend per second (0: unbounded) */
+  roomCelMsPerSec: number;
   maxWaitMs: number;
   maxBatch: number;
   rateLimitPerSec: number;
@@ -89,6 +101,7 @@ export type Limits = {
   roomMaxBytes: number;
   roomMaxActions: number;
   roomMaxViews: number;
+  roomMaxExpressions: number;
   roomMessagesPerSec: number;
   /** nesting of arrays and objects in any JSON the server takes or stores */
   maxJsonDepth: number;
@@ -111,6 +124,8 @@ export type Limits = {
   mcpSessionIdleMs: number;
   /** a blocking MCP tool call with a `progressToken` sends a progress notification this often */
   mcpProgressMs: number;
+  /** proposals of actions with `approval` waiting for a decision, per room */
+  roomMaxPendingProposals: number;
 };
 
 // ── fixed limits and constants (not configurable; each names what it bounds) ──────────────────────
@@ -133,6 +148,14 @@ export const CEL_MAX_STEPS = 1_000_000;
 export const CEL_MAX_BUILT = 4_000_000;
 /** compiled expressions kept */
 export const CEL_CACHE_MAX = 10_000;
+/** `matches`: pattern length, and compiled RE2 patterns kept (each with a lazily built DFA of at most
+ * CEL_PATTERN_DFA_BYTES, so the cache stays bounded in memory too) */
+export const CEL_MAX_PATTERN_LENGTH = 1024;
+export const CEL_PATTERN_CACHE_MAX = 128;
+export const CEL_PATTERN_DFA_BYTES = 1024 * 1024;
+/** a waiter whose last evaluation took longer than this is expensive: re-evaluated only within the
+ * wake round's budget (SYNC_CEL_COMMIT_MS), otherwise answered `cel_limit` */
+export const WAITER_EXPENSIVE_MS = 5;
 /** a token whose expressions hit the CEL limit twice within this window waits it out (429) */
 export const CEL_PENALTY_MS = 1000;
 /** stored `Idempotency-Key` replies are answered for this long */
@@ -162,6 +185,11 @@ export const HEALTH_TIMEOUT_MS = 2000;
 export const COMPACT_MAX_DEPTH = 256;
 /** in-flight requests get this long to finish at shutdown */
 export const SHUTDOWN_GRACE_MS = 10_000;
+/** an action's `approval`: at most this many approvers, proposals pending at most this long */
+export const APPROVAL_MAX_COUNT = 20;
+export const APPROVAL_MAX_EXPIRES_MS = 365 * 24 * 3600 * 1000;
+/** decided proposals a room keeps (the oldest beyond this are dropped, from memory and storage) */
+export const PROPOSALS_DECIDED_KEPT = 100;
 /** a process writes its `peers` row this often */
 export const PEER_BEAT_MS = 1000;
 /** a `peers` row not written for this long is a process that is gone */
@@ -203,6 +231,10 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
       maxValueBytes: e.SYNC_MAX_VALUE_BYTES,
       maxCelLength: e.SYNC_MAX_CEL_LENGTH,
       celTimeoutMs: e.SYNC_CEL_TIMEOUT_MS,
+      celRequestMs: e.SYNC_CEL_REQUEST_MS,
+      celViewsMs: e.SYNC_CEL_VIEWS_MS,
+      celCommitMs: e.SYNC_CEL_COMMIT_MS,
+      roomCelMsPerSec: e.SYNC_ROOM_CEL_MS_PER_SEC,
       maxWaitMs: e.SYNC_MAX_WAIT_MS,
       maxBatch: e.SYNC_MAX_BATCH,
       rateLimitPerSec: e.SYNC_RATE_LIMIT_PER_SEC,
@@ -211,6 +243,7 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
       roomMaxBytes: e.SYNC_ROOM_MAX_BYTES,
       roomMaxActions: e.SYNC_ROOM_MAX_ACTIONS,
       roomMaxViews: e.SYNC_ROOM_MAX_VIEWS,
+      roomMaxExpressions: e.SYNC_ROOM_MAX_EXPRESSIONS,
       roomMessagesPerSec: e.SYNC_ROOM_MESSAGES_PER_SEC,
       maxJsonDepth: e.SYNC_MAX_JSON_DEPTH,
       maxImportBytes: e.SYNC_MAX_IMPORT_BYTES,
@@ -224,6 +257,7 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
       mcpMaxSessions: e.SYNC_MCP_MAX_SESSIONS,
       mcpSessionIdleMs: e.SYNC_MCP_SESSION_IDLE_MS,
       mcpProgressMs: e.SYNC_MCP_PROGRESS_MS,
+      roomMaxPendingProposals: e.SYNC_ROOM_MAX_PENDING_PROPOSALS,
     },
   };
 }

@@ -123,12 +123,19 @@ export function dashboardPage(roomId: string): string {
         <div id="app" hidden>
           <div id="banner" class="banner" hidden></div>
           <nav class="jump" aria-label="panels">
-        <button data-jump="agents">Agents</button><button data-jump="state">State</button>
+        <button data-jump="agents">Agents</button><button data-jump="proposals" id="jump-proposals"
+          hidden>Approvals</button><button data-jump="state">State</button>
         <button data-jump="messages">Messages</button><button data-jump="actions">Actions</button>
         <button data-jump="views">Views</button><button data-jump="audit">Audit</button><button data-jump="cel">CEL</button>
       </nav>
           <main class="grid">
         ${panel("agents", "Agents")}
+        ${panel(
+          "proposals",
+          "Approvals",
+          "",
+          html`<div class="foot"><span id="proposal-result" class="hint" role="status" hidden></span></div>`,
+        )}
         ${panel(
           "state",
           "State",

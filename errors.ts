@@ -26,6 +26,7 @@ export const ERROR_STATUS = {
   not_owner: 403,
   forbidden: 403,
   forbidden_origin: 403,
+  not_an_approver: 403,
   room_not_found: 404,
   agent_not_found: 404,
   action_not_found: 404,
@@ -33,6 +34,7 @@ export const ERROR_STATUS = {
   view_not_found: 404,
   message_not_found: 404,
   state_not_found: 404,
+  proposal_not_found: 404,
   session_not_found: 404,
   not_found: 404,
   method_not_allowed: 405,
@@ -45,6 +47,8 @@ export const ERROR_STATUS = {
   action_disabled: 409,
   already_claimed: 409,
   idempotency_conflict: 409,
+  proposal_closed: 409,
+  action_changed: 409,
   payload_too_large: 413,
   quota_exceeded: 429,
   rate_limited: 429,
@@ -67,6 +71,8 @@ export const Quota = z.enum([
   "room_agents",
   "room_waiters",
   "waiters",
+  "room_expressions",
+  "room_pending_proposals",
   "mcp_sessions",
 ]);
 export type Quota = z.infer<typeof Quota>;
@@ -107,6 +113,12 @@ export const ERROR_DETAILS = {
     field: z.string().optional(),
     issues: z.array(IssueSummary).optional(),
     params: z.array(z.object({ param: z.string(), problem: z.string() })).optional(),
+  }),
+  not_an_approver: z.object({ proposal: z.string() }),
+  proposal_not_found: z.object({ proposal: z.string() }),
+  proposal_closed: z.object({
+    proposal: z.string(),
+    status: z.enum(["executed", "failed", "rejected", "expired"]).describe("how it was decided"),
   }),
   cel_limit: z.object({
     field: z.string().optional(),

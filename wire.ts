@@ -85,6 +85,12 @@ export const EvalBody = z.strictObject({
   expression: z.string().optional(),
   agent: z.string().optional(),
 });
+/** `GET /rooms/:id/proposals` */
+export const ProposalStatus = z.enum(["pending", "executed", "failed", "rejected", "expired"]);
+export const ProposalsQuery = z.strictObject({
+  status: ProposalStatus.optional().describe("only proposals with this status now"),
+  agent: z.string().optional(),
+});
 /** `GET /rooms/:id/messages` (seed 000) */
 export const MessagesQuery = z.strictObject({
   after: QueryInt.optional(),
@@ -185,6 +191,27 @@ const SnapshotAudit = z.strictObject({
   status: z.number().int(),
   error: z.string().nullable(),
 });
+/** A proposal as stored (engine/model.ts `Proposal`). */
+export const SnapshotProposal = z.strictObject({
+  id: Id,
+  action: Id,
+  params: z.record(z.string(), z.unknown()),
+  proposer: z.string().max(129),
+  count: z.number().int().min(1),
+  from: z.string(),
+  proposer_counts: z.boolean(),
+  registrar: z.string().max(129),
+  scope: Scope,
+  approvals: z.array(z.strictObject({ by: z.string().max(129), at: Iso })),
+  status: ProposalStatus,
+  created_at: Iso,
+  expires_at: Iso.nullable(),
+  decided_at: Iso.nullable(),
+  rejected_by: z.string().max(129).nullable().optional(),
+  reason: z.string().nullable().optional(),
+  writes: z.array(z.strictObject({ scope: Scope, key: z.string(), version: z.number().int() })).optional(),
+  error: z.looseObject({ error: z.string(), message: z.string() }).nullable().optional(),
+});
 /** Fields the server stamps on a stored action or view definition. */
 export const StampedDef = { registrar: z.string().max(129), created_at: Iso, timer: StoredTimer };
 
@@ -206,6 +233,7 @@ export const ImportBody = z.strictObject({
   messages: z.array(SnapshotMessage),
   audit: z.array(SnapshotAudit),
   ticks: z.record(z.string(), z.number().int().min(0)).default({}),
+  proposals: z.array(SnapshotProposal).default([]),
 });
 export type ImportBody = z.infer<typeof ImportBody>;
 

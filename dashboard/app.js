@@ -14,6 +14,7 @@ import { renderViews } from "./views_panel.js";
 import { initAudit, renderAudit } from "./audit_panel.js";
 import { initCel } from "./cel_console.js";
 import { initInvoke } from "./invoke_dialog.js";
+import { initProposals, renderProposals } from "./proposals_panel.js";
 
 const $ = (id) => document.getElementById(id);
 let live = null;
@@ -24,6 +25,7 @@ function renderAll() {
   if (!d) return;
   renderHeader(d);
   renderAgents(d);
+  renderProposals(d);
   renderState(d);
   renderMessages(d);
   renderActions(d);
@@ -172,4 +174,5 @@ initMessages();
 initAudit();
 initCel();
 initInvoke(refresh);
+initProposals(refresh);
 start();

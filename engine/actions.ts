@@ -3,7 +3,7 @@
  * invocation steps 1–5 for one. Pure over the Tx: refusals throw ApiError and the Tx is dropped.
  */
 import { z } from "zod";
-import { compile, evaluate, isTrue } from "../cel.ts";
+import { type CelBudget, compile, evaluate, evaluateOrLimit } from "../cel.ts";
 import { ID_PATTERN } from "../config.ts";
 import { ApiError } from "../errors.ts";
 import { actionLiveness } from "./snapshot.ts";
@@ -24,6 +24,7 @@ import { type Caller, isRoomToken } from "../auth.ts";
 import type { ActionEyes } from "./action_ctx.ts";
 import { checkTickOn } from "./privacy.ts";
 import { checkDefinitionQuota } from "./quotas.ts";
+import { ApprovalSchema, checkApproval } from "./approval.ts";
 
 export const RegisterAction = z.strictObject({
   id: z.string().regex(ID_PATTERN, "id must be 1-128 characters of [A-Za-z0-9._:-]"),
@@ -35,6 +36,7 @@ export const RegisterAction = z.strictObject({
   scope: z.string().optional(),
   timer: TimerSpec.optional(),
   on_invoke: z.strictObject({ timer: TimerSpec }).optional(),
+  approval: ApprovalSchema.optional(),
 });
 
 const celLimits = (tx: Tx) => ({ maxLength: tx.limits.maxCelLength, timeoutMs: tx.limits.celTimeoutMs });
@@ -88,6 +90,7 @@ export function registerAction(tx: Tx, raw: unknown, field = "params"): ActionDe
   checkParamSchema(params, "params");
   if (p.if !== undefined) compile(p.if, celLimits(tx), "if");
   if (p.enabled !== undefined) compile(p.enabled, celLimits(tx), "enabled");
+  const approval = p.approval && checkApproval(p.approval, celLimits(tx), "approval");
   const declared = new Set(Object.keys(params));
   (p.writes ?? []).forEach((w, i) => {
     const f = `writes[${i}]`;
@@ -132,6 +135,7 @@ export function registerAction(tx: Tx, raw: unknown, field = "params"): ActionDe
     registrar: tx.caller.id,
     created_at: tx.iso,
     cooldown: null,
+    ...(approval ? { approval } : {}),
   };
   checkTickOn(tx.caller, def.timer, "timer");
   checkTickOn(tx.caller, def.on_invoke?.timer, "on_invoke.timer");
@@ -158,22 +162,29 @@ export function checkActionLive(tx: Tx, a: ActionDef): void {
   });
 }
 
-export function isActionEnabled(
-  a: ActionDef,
-  ctx: Record<string, unknown>,
-  tx: { limits: Tx["limits"] },
-): boolean {
+/** Where an action's expressions run: the room, the limits and the CEL budget (a Tx or a ReadCtx). */
+type CelSite = { room: Tx["room"]; limits: Tx["limits"]; cel: CelBudget };
+
+/**
+ * An action's `enabled` for a listing: false when it does not hold, fails, or a CEL limit stopped it (the
+ * budget then says so). `strict` (an invocation: the caller's own request) throws `400 cel_limit` instead.
+ */
+export function isActionEnabled(a: ActionDef, ctx: Record<string, unknown>, at: CelSite, strict = false) {
   if (!a.enabled) return true;
+  let p;
   try {
-    const p = compile(
+    p = compile(
       a.enabled,
-      { maxLength: tx.limits.maxCelLength, timeoutMs: tx.limits.celTimeoutMs },
+      { maxLength: at.limits.maxCelLength, timeoutMs: at.limits.celTimeoutMs },
       "enabled",
     );
-    return isTrue(evaluate(p, ctx, tx.limits.celTimeoutMs));
   } catch {
     return false;
   }
+  const r = strict
+    ? evaluateOrLimit(p, ctx, at.cel, at.room.rt.celTime, `action ${a.id}'s enabled`)
+    : evaluate(p, ctx, at.cel, at.room.rt.celTime);
+  return r.ok && r.value === true;
 }
 
 /**
@@ -188,7 +199,7 @@ export function runCustomAction(
   eyes: ActionEyes,
 ): WriteResult[] {
   checkActionLive(tx, a);
-  if (a.enabled && !isActionEnabled(a, eyes.ctx({}), tx)) {
+  if (a.enabled && !isActionEnabled(a, eyes.ctx({}), tx, true)) {
     throw new ApiError("action_disabled", `action ${a.id} is disabled right now`, {
       action: a.id,
       enabled: a.enabled,
@@ -211,7 +222,7 @@ export function runCustomAction(
         maxLength: tx.limits.maxCelLength,
         timeoutMs: tx.limits.celTimeoutMs,
       }, `${field}.value`);
-      const r = evaluate(p, eyes.ctx(params), tx.limits.celTimeoutMs);
+      const r = evaluateOrLimit(p, eyes.ctx(params), tx.cel, tx.room.rt.celTime, `${field}.value`);
       if (!r.ok) {
         // the error text can quote values the registrar reads and the invoker may not
         const why = eyes.explain(params) ? "it failed at run time" : r.error;

@@ -10,6 +10,7 @@ import { checkOwner, registerAction } from "./actions.ts";
 import type { ActionDef, ParamSpec } from "./model.ts";
 import { messageView } from "./messages.ts";
 import { checkTickOn } from "./privacy.ts";
+import { approve, closeProposalsOf, reject } from "./proposals.ts";
 import type { Tx } from "./tx.ts";
 import { deleteView, publishKey, registerView } from "./views.ts";
 import {
@@ -206,9 +207,14 @@ export const BUILTINS: Record<string, Builtin> = {
       scope: { type: "string", description: "owner scope (default _shared)" },
       timer: { type: "object", description: "lifecycle timer of the action" },
       on_invoke: { type: "object", description: "{timer}: cooldown started by each invocation" },
+      approval: {
+        type: "object",
+        description: "{count, from, expires_ms?, proposer_counts?}: invoking proposes; runs once approved",
+      },
     },
     run(tx, raw) {
       const def = registerAction(tx, raw);
+      if (tx.room.actions.has(def.id)) closeProposalsOf(tx, def.id, "replaced");
       return { writes: [], extra: { id: def.id, registered: publicAction(def) } };
     },
   },
@@ -221,6 +227,7 @@ export const BUILTINS: Record<string, Builtin> = {
       if (!a) throw new ApiError("action_not_found", `no action ${id} in this room`, { action: id });
       checkOwner(tx.caller, a.registrar, `action ${id}`);
       tx.actions.set(id, null);
+      closeProposalsOf(tx, id, "deleted");
       return { writes: [], extra: { id, deleted: true } };
     },
   },
@@ -312,6 +319,21 @@ export const BUILTINS: Record<string, Builtin> = {
       };
     },
   },
+  _approve: {
+    description:
+      "Approve a pending proposal you may decide; the approval that completes its quorum runs the action as its proposer.",
+    params: { proposal: { type: "string", required: true, description: "the proposal id" } },
+    run: (tx, raw) => approve(tx, raw),
+  },
+  _reject: {
+    description:
+      "Reject a pending proposal you may decide (or withdraw your own): it ends, with your reason.",
+    params: {
+      proposal: { type: "string", required: true, description: "the proposal id" },
+      reason: { type: "string", description: "why, shown with the proposal" },
+    },
+    run: (tx, raw) => reject(tx, raw),
+  },
   help: {
     description: "Participant guide: how to read context, invoke actions and wait, plus this room's actions.",
     params: {},
@@ -333,6 +355,7 @@ export function publicAction(a: ActionDef): Record<string, unknown> {
     scope: a.scope,
     timer: a.timer,
     on_invoke: a.on_invoke,
+    ...(a.approval ? { approval: a.approval } : {}),
     registrar: a.registrar,
   };
 }

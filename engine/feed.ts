@@ -16,6 +16,8 @@ import type { Agent, AuditRow, Change } from "./model.ts";
 import type { Op } from "./op.ts";
 import { watchPresence } from "./presence.ts";
 import type { Room } from "./room.ts";
+import { readCtx } from "./context.ts";
+import { visibleProposalIds } from "./proposal_views.ts";
 
 /**
  * What a `presence` event carries of an agent, besides its id. Every field but `last_heartbeat` decides
@@ -37,6 +39,8 @@ export type FeedEvent =
       changes: Change[];
       messages: Record<string, unknown>[];
       audit: AuditRow | null;
+      /** proposals the commit made or decided that the caller sees (their ids; read them for the rest) */
+      proposals?: string[];
       /** the agents the commit created or changed, as `GET /agents` shows them (only when there are some) */
       agents?: Record<string, unknown>[];
     };
@@ -151,21 +155,20 @@ export function openFeed(eng: Engine, first: Room, caller: Caller, req: FeedRequ
       const changes = visibleChanges(who, rec);
       const messages = rec.messages.map((s) => room.messages[s - 1]).filter(Boolean).map(messageView);
       const audit = visibleAudit(who, rec);
+      const proposals = rec.proposals ? visibleProposalIds(readCtx(eng, room, who), rec.proposals) : [];
       const agents = rec.agents ? visibleAgents(who, room, rec.agents) : [];
       sent = rec.seq;
-      if (!changes.length && !messages.length && !audit && !agents.length) continue;
+      if (!changes.length && !messages.length && !audit && !proposals.length && !agents.length) continue;
       for (const a of agents) shown.set(a.id, fingerprint(a)); // a presence event need not repeat it
-      sink.send({
-        event: "change",
-        id: rec.seq,
-        data: {
-          cursor: rec.seq,
-          changes,
-          messages,
-          audit,
-          ...(agents.length ? { agents: agents.map((a) => agentJson(room, a)) } : {}),
-        },
-      });
+      const data = {
+        cursor: rec.seq,
+        changes,
+        messages,
+        audit,
+        ...(proposals.length ? { proposals } : {}),
+        ...(agents.length ? { agents: agents.map((a) => agentJson(room, a)) } : {}),
+      };
+      sink.send({ event: "change", id: rec.seq, data });
     }
   };
   // presence is not a commit: the latest state of each agent that changed, at most once per FEED_PRESENCE_MS

@@ -12,7 +12,7 @@ export type Hidden = "dormant" | "disabled";
 
 /** One scope's entries in stored order, each with why it is hidden (undefined: live). */
 export function scopeEntries(rc: ReadCtx, scope: string): { entry: Entry; hidden?: Hidden }[] {
-  const live = new Set(liveScope(rc.room, scope, rc.now, rc.limits).entries);
+  const live = new Set(liveScope(rc.room, scope, rc.now, rc.limits, rc.cel).entries);
   const ticks = (t: string) => rc.room.tick(t);
   const out: { entry: Entry; hidden?: Hidden }[] = [];
   for (const e of rc.room.scopes.get(scope)?.values() ?? []) {

@@ -31,9 +31,10 @@ import { markRead } from "./presence.ts";
 import { scopeEntries, viewHidden } from "./hidden.ts";
 import { canReadAudit, canReadScope, seesHidden } from "./privacy.ts";
 import { liveScope, viewValues } from "./snapshot.ts";
+import { contextProposals, listProposals, withProposals } from "./proposal_views.ts";
 import { entryJson } from "./write_modes.ts";
 
-export const SECTIONS = ["state", "views", "agents", "actions", "messages"] as const;
+export const SECTIONS = ["state", "views", "agents", "actions", "messages", "proposals"] as const;
 
 type Row = Record<string, unknown>;
 
@@ -93,6 +94,7 @@ export function buildContext(eng: Engine, rc: ReadCtx, q: ContextQuery = {}): Re
     }
     out.actions = actions;
   }
+  if (want("proposals")) out.proposals = contextProposals(rc);
   if (want("messages")) {
     const limit = Math.min(q.messages_limit ?? CONTEXT_MESSAGES_DEFAULT, CONTEXT_MESSAGES_MAX);
     const me = rc.caller.kind === "agent" ? rc.caller.id : null;
@@ -171,7 +173,7 @@ export async function readState(eng: Engine, rc: ReadCtx, scope?: string, key?: 
         hidden ? { ...entryJson(entry), hidden } : entryJson(entry)
       )
     )
-    : scopes.flatMap((s) => liveScope(rc.room, s, rc.now, rc.limits).entries.map(entryJson));
+    : scopes.flatMap((s) => liveScope(rc.room, s, rc.now, rc.limits, rc.cel).entries.map(entryJson));
   if (key !== undefined) return one(rows.find((r) => r.key === key), scope!, key);
   return rows;
 }
@@ -188,8 +190,8 @@ export function evalExpression(rc: ReadCtx, expr: unknown) {
     { maxLength: rc.limits.maxCelLength, timeoutMs: rc.limits.celTimeoutMs },
     "expr",
   );
-  const ctx = withActions(celContext(rc), rc);
-  const r = evaluateOrLimit(program, ctx, rc.limits.celTimeoutMs);
+  const ctx = withProposals(withActions(celContext(rc), rc), rc);
+  const r = evaluateOrLimit(program, ctx, rc.cel, rc.room.rt.celTime);
   const context_keys = {
     state: Object.keys(ctx.state as object),
     views: Object.keys(ctx.views as object),
@@ -285,6 +287,7 @@ export async function poll(eng: Engine, rc: ReadCtx, q: PollQuery) {
     views: listViews(rc),
     audit: await eng.rooms.readAudit(rc.room, { agent, limit: al }),
     audit_count: rc.room.auditCount,
+    proposals: listProposals(rc),
   };
 }
 

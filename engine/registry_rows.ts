@@ -7,14 +7,18 @@ import type { RoomRow, RoomWrite, StateKey, StoredRoom } from "../store/room_sto
 import { indexMessage } from "./messages.ts";
 import {
   type ActionDef,
+  actionExpressions,
   type Agent,
   agentBytes,
   definitionBytes,
   type Entry,
+  entryExpressions,
   type Message,
   messageBytes,
+  type Proposal,
   splitEntryId,
   type ViewDef,
+  viewExpressions,
 } from "./model.ts";
 import { Room } from "./room.ts";
 
@@ -32,21 +36,25 @@ export function roomFromRows(s: StoredRoom): Room {
     room.scope(e.scope).set(e.key, e as Entry);
     room.entryCount++;
     room.storedBytes += e.bytes;
+    room.expressionCount += entryExpressions(e as Entry);
   }
   for (const a of s.actions) {
     room.actions.set(a.id, a.def as ActionDef);
     room.storedBytes += definitionBytes(a.def as ActionDef);
+    room.expressionCount += actionExpressions(a.def as ActionDef);
   }
   for (const v of s.views) {
     room.views.set(v.id, v.def as ViewDef);
     room.viewOrder.push(v.id);
     room.storedBytes += definitionBytes(v.def as ViewDef);
+    room.expressionCount += viewExpressions(v.def as ViewDef);
   }
   for (const m of s.messages) {
     indexMessage(room, m as Message);
     room.storedBytes += messageBytes(m as Message);
   }
   for (const t of s.ticks) room.ticks.set(t.target, t.count);
+  for (const p of s.proposals) room.proposals.set(p.id, p.data as Proposal);
   room.auditSeq = s.audit.max_seq;
   room.auditCount = s.audit.count;
   return room;
@@ -128,6 +136,13 @@ export function takeWrite(room: Room): RoomWrite | undefined {
       const def = room.views.get(id);
       if (def) (w.put.views ??= []).push({ id, def, position: room.viewOrder.indexOf(id) });
       else ((w.remove ??= {}).views ??= []).push(id);
+    }
+  }
+  if (d.proposals) {
+    for (const id of d.proposals) {
+      const p = room.proposals.get(id);
+      if (p) (w.put.proposals ??= []).push({ id, status: p.status, created_at: p.created_at, data: p });
+      else ((w.remove ??= {}).proposals ??= []).push(id);
     }
   }
   if (d.ticks) w.put.ticks = [...d.ticks].map((target) => ({ target, count: room.tick(target) }));

@@ -11,9 +11,10 @@ import type {
   Entry,
   IdempotentReply,
   Message,
+  Proposal,
   ViewDef,
 } from "./model.ts";
-import type { CelMap } from "../cel.ts";
+import { CelBucket, type CelMap } from "../cel.ts";
 import { Scheduler } from "./scheduler.ts";
 
 export class Room {
@@ -35,11 +36,14 @@ export class Room {
   #actions?: Map<string, ActionDef>;
   #views?: Map<string, ViewDef>;
   #ticks?: Map<string, number>;
+  #proposals?: Map<string, Proposal>;
   viewOrder: string[] = [];
   messages: Message[] = [];
   auditSeq = 0;
   auditCount = 0;
   entryCount = 0;
+  /** stored CEL expressions (actions, views, entries' `enabled`): the room_expressions quota */
+  expressionCount = 0;
   storedBytes = 0;
   readonly rt: RoomRuntime;
 
@@ -79,6 +83,14 @@ export class Room {
   get ticks(): Map<string, number> {
     return this.#ticks ??= new Map();
   }
+  /** proposals of actions with `approval`, in the order they were made (pending and recently decided) */
+  get proposals(): Map<string, Proposal> {
+    return this.#proposals ??= new Map();
+  }
+  /** whether the room has any proposal (allocates nothing) */
+  get hasProposals(): boolean {
+    return (this.#proposals?.size ?? 0) > 0;
+  }
 
   getEntry(scope: string, key: string): Entry | undefined {
     return this.#scopes?.get(scope)?.get(key);
@@ -115,6 +127,8 @@ export type ViewCache = {
   validUntil: number;
   values: Map<string, ViewValue>;
   cel: Record<string, unknown>;
+  /** the room's CEL time ran out during the computation: computed again once it refills */
+  starved: boolean;
 };
 
 /** View values and action availability as one caller saw them at a cursor (changes.ts). */
@@ -145,6 +159,7 @@ export class Dirty {
   views?: Set<string>;
   messages?: Set<number>;
   ticks?: Set<string>;
+  proposals?: Set<string>;
   /** rows a commit adds (rather than current memory written back) */
   audit?: AuditRow[];
   idempotency?: IdempotentReply[];
@@ -169,6 +184,9 @@ export class Dirty {
   tick(target: string): void {
     (this.ticks ??= new Set()).add(target);
   }
+  proposal(id: string): void {
+    (this.proposals ??= new Set()).add(id);
+  }
   addAudit(row: AuditRow): void {
     (this.audit ??= []).push(row);
   }
@@ -180,7 +198,7 @@ export class Dirty {
   isEmpty(): boolean {
     return !this.room && !this.entries?.size && !this.agents?.size && !this.actions?.size &&
       !this.views?.size && !this.messages?.size && !this.ticks?.size && !this.audit?.length &&
-      !this.idempotency?.length;
+      !this.idempotency?.length && !this.proposals?.size;
   }
 }
 
@@ -205,6 +223,9 @@ export class RoomRuntime {
   #observations?: Map<string, Observation[]>;
   #waiting?: Map<string, number>;
   #scheduler?: Scheduler;
+  #celTime?: CelBucket;
+  /** `state._messages` as CEL sees it: built on first read, then kept up to date message by message */
+  messagesCel?: Record<string, unknown>;
 
   constructor(seq: number) {
     this.persistedSeq = seq;
@@ -265,6 +286,11 @@ export class RoomRuntime {
   /** the room's one timer: "wake me at T" for whoever needs it. */
   get scheduler(): Scheduler {
     return this.#scheduler ??= new Scheduler();
+  }
+
+  /** the room's CEL time per second (cel.ts): every evaluation in the room spends it */
+  get celTime(): CelBucket {
+    return this.#celTime ??= new CelBucket();
   }
 
   /** Stops the room's timer (the room leaves memory). */

@@ -49,7 +49,7 @@ export function checkPredicate(
     { maxLength: tx.limits.maxCelLength, timeoutMs: tx.limits.celTimeoutMs },
     field,
   );
-  const r = evaluateOrLimit(program, ctx, tx.limits.celTimeoutMs);
+  const r = evaluateOrLimit(program, ctx, tx.cel, tx.room.rt.celTime);
   if (r.ok && r.value === true) return;
   const own = explain?.();
   const explainCtx = own ?? ctx;
@@ -64,7 +64,7 @@ export function checkPredicate(
       evaluated: r.ok && typeof r.value === "boolean" ? r.value : null,
       ...(r.ok ? {} : { runtime_error: runtimeError }),
       // values the invoker may read only: a scope only the action's registrar reads is not explained
-      detail: visibleDetail(tx.caller, explainPaths(program, explainCtx, tx.limits.celTimeoutMs)),
+      detail: visibleDetail(tx.caller, explainPaths(program, explainCtx, tx.cel, tx.room.rt.celTime)),
     },
   );
 }

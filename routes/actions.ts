@@ -1,7 +1,8 @@
 /**
  * @module routes/actions — the write endpoint and the action listings.
  *
- *   POST   /rooms/:id/actions/:action/invoke   {params, agent?, wait?}  (?dry_run=true, Idempotency-Key)
+ *   POST   /rooms/:id/actions/:action/invoke   {params, agent?, wait?}  (?dry_run=true, Idempotency-Key);
+ *                                              202 with the proposal for an action with `approval`
  *   GET    /rooms/:id/actions                  actions with availability for the caller (agent, actions=brief)
  *   GET    /rooms/:id/actions/:action          agent, actions=brief
  *   PUT    /rooms/:id/actions                  compatibility → _register_action
@@ -19,6 +20,7 @@ import { type AppEnv, type Ctx, opOf, parseBody, parseQuery, readJson, send, tok
 export function invokeCompat(c: Ctx, action: string, params: Record<string, unknown>): Promise<InvokeReply> {
   return invoke(c.get("eng"), {
     token: token(c),
+    cel: c.get("cel"),
     roomId: c.req.param("id")!,
     action,
     params,
@@ -33,6 +35,7 @@ export const actionRoutes = new Hono<AppEnv>()
     const q = parseQuery(c, InvokeQuery);
     const req = {
       token: token(c),
+      cel: c.get("cel"),
       // only an invoke-and-wait listens for a disconnect (see opOf)
       signal: body.wait ? c.req.raw.signal : undefined,
       roomId: c.req.param("id"),
@@ -42,8 +45,11 @@ export const actionRoutes = new Hono<AppEnv>()
       dryRun: body.dry_run === true || q.dry_run === "true" || q.dry_run === "1",
       idempotencyKey: c.req.header("idempotency-key") ?? undefined,
     };
-    if (body.wait) return send(c, await invokeAndWait(eng, req, body.wait, eng.limits.maxWaitMs));
-    return send(c, (await invoke(eng, req)).body);
+    // 202: the action waits for approval, and the answer is its proposal
+    const r = body.wait
+      ? await invokeAndWait(eng, req, body.wait, eng.limits.maxWaitMs)
+      : await invoke(eng, req);
+    return send(c, r.body, r.status);
   })
   .get("/rooms/:id/actions", async (c) => {
     const q = parseQuery(c, ActionsQuery);

@@ -25,7 +25,7 @@ import { ApiError, fromZod, JSON_TYPE, jsonText, toApiError } from "../errors.ts
 import { enterRoom } from "../engine/access.ts";
 import type { Engine } from "../engine/engine.ts";
 import { roomsOfToken } from "../engine/membership.ts";
-import { type AppEnv, compact, type Ctx, readJson, token } from "./http.ts";
+import { type AppEnv, compact, type Ctx, readJson, token, withBudgetFlag } from "./http.ts";
 import { McpSessions, type Session } from "./mcp_sessions.ts";
 import { findTool, type McpSession, type Progress, toolList, TOOLS } from "./mcp_tools.ts";
 
@@ -71,8 +71,9 @@ async function resolve(
   header: string | undefined,
   session: Session | undefined,
   signal: () => AbortSignal,
+  cel: McpSession["cel"],
 ): Promise<McpSession> {
-  const base: McpSession = { eng, signal, session: header === undefined ? session : undefined };
+  const base: McpSession = { eng, signal, cel, session: header === undefined ? session : undefined };
   const bearer = header ?? session?.token;
   if (bearer === undefined) return base;
   try {
@@ -119,7 +120,8 @@ async function callTool(s: McpSession, req: CallToolRequest, progress?: Progress
     }
     const parsed = tool.input.safeParse(args ?? {});
     if (!parsed.success) throw fromZod(parsed.error, "invalid_params");
-    const out = await tool.run(s, parsed.data, { progress });
+    let out = await tool.run(s, parsed.data, { progress });
+    if (s.cel?.exhausted) out = withBudgetFlag(out);
     return { content: [{ type: "text", text: JSON.stringify(compact(out)) }] };
   } catch (e) {
     return toolError(e);
@@ -197,13 +199,16 @@ async function newlineEnded(res: Response): Promise<Response> {
 async function post(c: Ctx): Promise<Response> {
   const eng = c.get("eng");
   // the one body reader (size, time, nesting, shape) before the SDK sees anything; the transport gets the
-  // parsed value
-  const body = await readJson(c) as RpcMessage;
+  // parsed value. One POST is one JSON-RPC request, with one CEL budget: a batch (MCP 2025-06-18 removed
+  // them) is refused before any of it runs
+  const body = await readJson(c, {
+    array: "JSON-RPC batches are not supported (MCP 2025-06-18 removed them): send one request per POST",
+  }) as RpcMessage;
   const header = token(c);
   const sid = c.req.header(SESSION_HEADER);
   // a session matters only without a token in the header (the header's token is who the request is)
   let session = sid !== undefined && header === undefined ? sessions(eng).get(sid) : undefined;
-  const s = await resolve(eng, header, session, () => c.req.raw.signal);
+  const s = await resolve(eng, header, session, () => c.req.raw.signal, c.get("cel"));
   // a connection without a token gets a session at initialize: it may become an agent (join_room) or the
   // admin of a new room (create_room), and then stays that for its later requests
   let opened: string | undefined;

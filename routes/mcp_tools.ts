@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import type { Caller } from "../auth.ts";
+import type { CelBudget } from "../cel.ts";
 import { MCP_MAX_WAIT_MS } from "../config.ts";
 import { ApiError } from "../errors.ts";
 import { readCtx } from "../engine/context.ts";
@@ -36,6 +37,8 @@ export type McpSession = {
   caller?: Caller;
   /** aborts when the client goes away (read only by blocking tools) */
   signal: () => AbortSignal;
+  /** the HTTP request's CEL budget: one JSON-RPC request per POST (batches are refused) */
+  cel?: CelBudget;
   /** the MCP session of a connection without a token: join_room and create_room make it act as their result */
   session?: Session;
   /** why the session's adopted token no longer opens its room (the tools that need one answer it) */
@@ -131,39 +134,46 @@ export const TOOLS: Tool[] = [
     input: ReadContextArgs,
     run: (s, a) => {
       const { room, caller } = member(s);
-      return Promise.resolve(buildContext(s.eng, readCtx(s.eng, room, caller, { token: s.token }), {
-        only: parseSections(joinList(a.only), "only"),
-        // the builtins' params are in help: not repeated in every context
-        actions: a.actions ?? "brief",
-        messages_after: a.messages_after,
-        messages_limit: a.messages_limit,
-      }));
+      return Promise.resolve(
+        buildContext(s.eng, readCtx(s.eng, room, caller, { token: s.token, cel: s.cel }), {
+          only: parseSections(joinList(a.only), "only"),
+          // the builtins' params are in help: not repeated in every context
+          actions: a.actions ?? "brief",
+          messages_after: a.messages_after,
+          messages_limit: a.messages_limit,
+        }),
+      );
     },
   },
   {
     name: "invoke_action",
     description:
-      "Invoke an action (builtin _set_state, _send_message, _register_action, … or the room's own). Optional wait: block until a CEL condition holds after the write.",
+      "Invoke an action (_set_state, _send_message, _approve, … or the room's own). Optional wait: block until a CEL condition holds after the write.",
     input: InvokeActionArgs,
     run: async (s, a, { progress }) => {
       const { room } = member(s);
       const req = {
         token: s.token,
+        cel: s.cel,
         signal: a.wait ? s.signal() : undefined,
         roomId: room.id,
         action: a.action,
         params: a.params ?? {},
         dryRun: a.dry_run === true,
       };
-      if (!a.wait) return (await invoke(s.eng, req)).body;
       const cap = waitTimeout(s.eng, undefined, progress);
-      return await withProgress(
-        s.eng,
-        progress,
-        Math.min(a.wait.timeout ?? cap, cap),
-        a.wait.condition,
-        () => invokeAndWait(s.eng, req, a.wait, cap),
-      );
+      const r = a.wait
+        ? await withProgress(
+          s.eng,
+          progress,
+          Math.min(a.wait.timeout ?? cap, cap),
+          a.wait.condition,
+          () => invokeAndWait(s.eng, req, a.wait, cap),
+        )
+        : await invoke(s.eng, req);
+      return r.status === 202
+        ? { note: pendingNote(r.body.proposal as Record<string, unknown>), ...r.body }
+        : r.body;
     },
   },
   {
@@ -178,6 +188,7 @@ export const TOOLS: Tool[] = [
       return withProgress(s.eng, progress, timeout, a.condition, () =>
         waitFor(s.eng, room, caller, {
           token: s.token,
+          cel: s.cel,
           signal: s.signal(),
           condition: a.condition,
           timeout,
@@ -193,7 +204,9 @@ export const TOOLS: Tool[] = [
     input: EvalCelArgs,
     run: (s, a) => {
       const { room, caller } = member(s);
-      return Promise.resolve(evalExpression(readCtx(s.eng, room, caller, { token: s.token }), a.expr));
+      return Promise.resolve(
+        evalExpression(readCtx(s.eng, room, caller, { token: s.token, cel: s.cel }), a.expr),
+      );
     },
   },
   {
@@ -203,16 +216,29 @@ export const TOOLS: Tool[] = [
     input: NoArgs,
     run: async (s) => {
       member(s);
-      const r = await invoke(s.eng, { roomId: s.room!.id, token: s.token, action: "help", params: {} });
+      const r = await invoke(s.eng, {
+        roomId: s.room!.id,
+        token: s.token,
+        cel: s.cel,
+        action: "help",
+        params: {},
+      });
       return { ...r.body, mcp: MCP_WORKFLOW };
     },
   },
 ];
 
+/** What a tool result says first when the action waits for approval (the JSON follows). */
+function pendingNote(p: Record<string, unknown>): string {
+  const n = Number(p.count);
+  return `pending approval: proposal ${p.id}, needs ${n} approval${n === 1 ? "" : "s"} from ${p.from}` +
+    ` — wait for proposals["${p.id}"].status != "pending", or decide it with _approve / _reject`;
+}
+
 /** The guide's REST workflow, as the tools of this connection. */
 const MCP_WORKFLOW = [
   "read_context → state, actions and cursor",
-  "invoke_action {action, params} → write (409 precondition_failed carries detail)",
+  "invoke_action {action, params} → write (409 precondition_failed carries detail; pending approval: a proposal)",
   "wait_for {condition, after: cursor} → block until it holds; on timeout call again with the returned cursor",
   "eval_cel {expr} → test a condition first",
 ];

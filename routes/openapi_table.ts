@@ -156,6 +156,7 @@ export const OPERATIONS: Operation[] = [
       body: wire.InvokeBody,
       bodyOptional: true,
       ok: json(200, out.InvokeResult, "the writes and the commit's cursor (and `wait` for invoke-and-wait)"),
+      also: [json(202, out.Proposed, "the action waits for approval: its proposal (nothing ran)")],
     },
     {
       route: "GET /rooms/:id/actions",
@@ -214,6 +215,22 @@ export const OPERATIONS: Operation[] = [
       summary: "One view",
       query: wire.AgentQuery,
       ok: json(200, out.ViewInfo, "the view"),
+    },
+  ]),
+  ...group("proposals", [
+    {
+      route: "GET /rooms/:id/proposals",
+      id: "listProposals",
+      summary: "Proposals of actions that wait for approval: those you proposed, took part in or approve",
+      query: wire.ProposalsQuery,
+      ok: json(200, z.array(out.ProposalInfo), "proposals, in the order they were made"),
+    },
+    {
+      route: "GET /rooms/:id/proposals/:proposal",
+      id: "getProposal",
+      summary: "One proposal (404 proposal_not_found also for one you may not see)",
+      query: wire.AgentQuery,
+      ok: json(200, out.ProposalInfo, "the proposal"),
     },
   ]),
   ...group("wait", [

@@ -12,6 +12,7 @@ import type {
   IdempotencyRow,
   MessageRow,
   PresenceRow,
+  ProposalRow,
   PutRows,
   RoomRow,
   StateRow,
@@ -165,6 +166,12 @@ const TABLES: { [K in keyof Required<PutRows>]: Table<NonNullable<PutRows[K]>[nu
     key: ["room_id", "target"],
     encode: (id, r: TickRow, a) => a.push(id, r.target, r.count),
   },
+  proposals: {
+    name: "proposals",
+    cols: ["room_id", "id", "status", "created_at", "data"],
+    key: ["room_id", "id"],
+    encode: (id, r: ProposalRow, a) => a.push(id, r.id, r.status, r.created_at, JSON.stringify(r.data)),
+  },
 };
 
 /** Every table that holds a room's rows (rooms itself aside): what dropping a room deletes. */
@@ -259,6 +266,9 @@ export function batchStatements(b: CommitBatch): { statements: InStatement[]; la
     }
     for (const v of w.remove?.views ?? []) {
       out.push({ sql: "DELETE FROM views WHERE room_id = ? AND id = ?", args: [id, v] });
+    }
+    for (const p of w.remove?.proposals ?? []) {
+      out.push({ sql: "DELETE FROM proposals WHERE room_id = ? AND id = ?", args: [id, p] });
     }
     if (w.presence?.length) presenceStatements(id, w.presence, out);
     for (const name in w.put) {

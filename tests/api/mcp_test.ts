@@ -213,6 +213,44 @@ Deno.test("/mcp keeps alice's private scope from bob in every tool, errors inclu
   assert.equal(denied.json.error, "scope_denied");
 });
 
+Deno.test("/mcp invoke_action reports an action waiting for approval, and decides it with _approve / _reject", async () => {
+  await using s = await startServer();
+  const c = client(s.base);
+  const room = await c.createRoom("approvals");
+  const aliceTok = await c.join(room.id, "alice");
+  const revTok = await c.join(room.id, "rev", { role: "reviewer" });
+  await c.ok(room.id, room.token, "_register_action", {
+    id: "deploy",
+    writes: [{ scope: "_shared", key: "deployed", value: true }],
+    approval: { count: 1, from: "agents[approver].role == 'reviewer'" },
+  });
+  await using alice = await mcp(s.base, aliceTok);
+  await using rev = await mcp(s.base, revTok);
+  const made = await alice.call("invoke_action", { action: "deploy" });
+  assert.equal(made.isError, false, made.text);
+  const id = made.json.proposal.id;
+  assert.equal(
+    made.json.note.split(" — ")[0],
+    `pending approval: proposal ${id}, needs 1 approval from agents[approver].role == 'reviewer'`,
+  );
+  assert.equal(made.json.pending, true);
+  const ctx = await rev.call("read_context", { only: "proposals" });
+  assert.equal(ctx.json.proposals[id].may_decide, true);
+  const refused = await alice.call("invoke_action", { action: "_approve", params: { proposal: id } });
+  assert.equal(refused.isError, true);
+  assert.equal(refused.json.error, "not_an_approver");
+  const done = await rev.call("invoke_action", { action: "_approve", params: { proposal: id } });
+  assert.equal(done.isError, false, done.text);
+  assert.equal(done.json.proposal.status, "executed");
+  assert.equal((await rev.call("eval_cel", { expr: `proposals["${id}"].status` })).json.value, "executed");
+  const other = (await alice.call("invoke_action", { action: "deploy" })).json.proposal.id;
+  const no = await rev.call("invoke_action", {
+    action: "_reject",
+    params: { proposal: other, reason: "no" },
+  });
+  assert.equal(no.json.proposal.status, "rejected", no.text);
+});
+
 Deno.test("/mcp with a view token reads but cannot invoke (read_only_token)", async () => {
   await using s = await startServer();
   const c = client(s.base);

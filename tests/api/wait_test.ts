@@ -95,6 +95,7 @@ Deno.test("wait include: context by default, a comma list of sections, state.<sc
     "agents",
     "cursor",
     "messages",
+    "proposals",
     "self",
     "state",
     "views",
