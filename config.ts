@@ -19,6 +19,10 @@ const Env = z.object({
   SYNC_MAX_VALUE_BYTES: int(256 * 1024),
   SYNC_MAX_CEL_LENGTH: int(4096),
   SYNC_CEL_TIMEOUT_MS: int(50),
+  SYNC_CEL_REQUEST_MS: int(100),
+  SYNC_CEL_VIEWS_MS: int(100),
+  SYNC_CEL_COMMIT_MS: int(100),
+  SYNC_ROOM_CEL_MS_PER_SEC: z.coerce.number().min(0).default(250),
   SYNC_MAX_WAIT_MS: int(25_000),
   SYNC_MAX_BATCH: int(20),
   SYNC_RATE_LIMIT_PER_SEC: z.coerce.number().min(0).default(10_000),
@@ -27,7 +31,9 @@ const Env = z.object({
   SYNC_ROOM_MAX_BYTES: int(64 * 1024 * 1024),
   SYNC_ROOM_MAX_ACTIONS: int(1000),
   SYNC_ROOM_MAX_VIEWS: int(1000),
+  SYNC_ROOM_MAX_EXPRESSIONS: int(2000),
   SYNC_ROOM_MESSAGES_PER_SEC: z.coerce.number().min(0).default(50_000),
+  SYNC_ROOM_MAX_PENDING_PROPOSALS: int(100),
   SYNC_PEER_POLL_MS: z.coerce.number().int().min(0).default(PEER_POLL_DEFAULT_MS),
   SYNC_ALLOWED_ORIGINS: list,
   SYNC_ALLOWED_HOSTS: list,
@@ -41,6 +47,9 @@ const Env = z.object({
   SYNC_ROOM_MAX_WAITERS: int(10_000),
   SYNC_MAX_WAITERS: int(50_000),
   SYNC_LIVENESS_MS: z.coerce.number().int().min(500).max(7 * 24 * 3600 * 1000).default(60_000),
+  SYNC_MCP_MAX_SESSIONS: int(10_000),
+  SYNC_MCP_SESSION_IDLE_MS: int(24 * 3600 * 1000),
+  SYNC_MCP_PROGRESS_MS: int(5000),
   SYNC_LOG: z.enum(["none", "requests"]).default("none"),
 });
 
@@ -73,12 +82,18 @@ export type HttpPolicy = {
   allowedHosts: readonly string[] | null;
 };
 
-/** Every client-facing limit in one place (SPEC §13); defaults are the spec's. */
+/** Every client-facing limit in one place (reference/api.md#limits has each with its default). */
 export type Limits = {
   maxBodyBytes: number;
   maxValueBytes: number;
   maxCelLength: number;
+  /** CEL evaluation time: one expression, one request, one view computation, one wake round of waiters */
   celTimeoutMs: number;
+  celRequestMs: number;
+  celViewsMs: number;
+  celCommitMs: number;
+  /** CEL time a room may spend per second (0: unbounded) */
+  roomCelMsPerSec: number;
   maxWaitMs: number;
   maxBatch: number;
   rateLimitPerSec: number;
@@ -87,6 +102,7 @@ export type Limits = {
   roomMaxBytes: number;
   roomMaxActions: number;
   roomMaxViews: number;
+  roomMaxExpressions: number;
   roomMessagesPerSec: number;
   /** nesting of arrays and objects in any JSON the server takes or stores */
   maxJsonDepth: number;
@@ -106,6 +122,14 @@ export type Limits = {
   /** an agent silent this long is `gone`, and `lease: true` lasts this long past its holder's last sign of
    * life, unless the room sets its own `liveness_ms` */
   livenessMs: number;
+  /** MCP sessions held in memory (connections opened without a token, which may join or create) */
+  mcpMaxSessions: number;
+  /** an MCP session unused for this long is forgotten */
+  mcpSessionIdleMs: number;
+  /** a blocking MCP tool call with a `progressToken` sends a progress notification this often */
+  mcpProgressMs: number;
+  /** proposals of actions with `approval` waiting for a decision, per room */
+  roomMaxPendingProposals: number;
 };
 
 // ── fixed limits and constants (not configurable; each names what it bounds) ──────────────────────
@@ -128,6 +152,14 @@ export const CEL_MAX_STEPS = 1_000_000;
 export const CEL_MAX_BUILT = 4_000_000;
 /** compiled expressions kept */
 export const CEL_CACHE_MAX = 10_000;
+/** `matches`: pattern length, and compiled RE2 patterns kept (each with a lazily built DFA of at most
+ * CEL_PATTERN_DFA_BYTES, so the cache stays bounded in memory too) */
+export const CEL_MAX_PATTERN_LENGTH = 1024;
+export const CEL_PATTERN_CACHE_MAX = 128;
+export const CEL_PATTERN_DFA_BYTES = 1024 * 1024;
+/** a waiter whose last evaluation took longer than this is expensive: re-evaluated only within the
+ * wake round's budget (SYNC_CEL_COMMIT_MS), otherwise answered `cel_limit` */
+export const WAITER_EXPENSIVE_MS = 5;
 /** a token whose expressions hit the CEL limit twice within this window waits it out (429) */
 export const CEL_PENALTY_MS = 1000;
 /** stored `Idempotency-Key` replies are answered for this long */
@@ -142,16 +174,26 @@ export const LOG_RING = 4096;
 export const OBSERVATIONS_KEPT = 8;
 /** presence and read markers (no commit of their own) reach storage with the next batch, or this late */
 export const PRESENCE_WRITE_MS = 1000;
-/** a tool call returns well within the common 60 s MCP client timeout, whatever SYNC_MAX_WAIT_MS says */
+/**
+ * a tool call returns well within the common 60 s MCP client timeout, whatever SYNC_MAX_WAIT_MS says (a call
+ * that asked for progress notifications may wait up to SYNC_MAX_WAIT_MS)
+ */
 export const MCP_MAX_WAIT_MS = 45_000;
 /** an SSE comment line keeps idle `/events` connections open through proxies */
 export const SSE_HEARTBEAT_MS = 15_000;
+/** a change feed sends at most one `presence` event per this long (the latest state of each agent) */
+export const FEED_PRESENCE_MS = 250;
 /** `/healthz` answers 503 when storage does not answer within this */
 export const HEALTH_TIMEOUT_MS = 2000;
 /** `compact=true` strips empty fields this deep; deeper (values stored before SYNC_MAX_JSON_DEPTH) goes as stored */
 export const COMPACT_MAX_DEPTH = 256;
 /** in-flight requests get this long to finish at shutdown */
 export const SHUTDOWN_GRACE_MS = 10_000;
+/** an action's `approval`: at most this many approvers, proposals pending at most this long */
+export const APPROVAL_MAX_COUNT = 20;
+export const APPROVAL_MAX_EXPIRES_MS = 365 * 24 * 3600 * 1000;
+/** decided proposals a room keeps (the oldest beyond this are dropped, from memory and storage) */
+export const PROPOSALS_DECIDED_KEPT = 100;
 /** a process writes its `peers` row this often */
 export const PEER_BEAT_MS = 1000;
 /** a `peers` row not written for this long is a process that is gone */
@@ -207,6 +249,10 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
       maxValueBytes: e.SYNC_MAX_VALUE_BYTES,
       maxCelLength: e.SYNC_MAX_CEL_LENGTH,
       celTimeoutMs: e.SYNC_CEL_TIMEOUT_MS,
+      celRequestMs: e.SYNC_CEL_REQUEST_MS,
+      celViewsMs: e.SYNC_CEL_VIEWS_MS,
+      celCommitMs: e.SYNC_CEL_COMMIT_MS,
+      roomCelMsPerSec: e.SYNC_ROOM_CEL_MS_PER_SEC,
       maxWaitMs: e.SYNC_MAX_WAIT_MS,
       maxBatch: e.SYNC_MAX_BATCH,
       rateLimitPerSec: e.SYNC_RATE_LIMIT_PER_SEC,
@@ -215,6 +261,7 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
       roomMaxBytes: e.SYNC_ROOM_MAX_BYTES,
       roomMaxActions: e.SYNC_ROOM_MAX_ACTIONS,
       roomMaxViews: e.SYNC_ROOM_MAX_VIEWS,
+      roomMaxExpressions: e.SYNC_ROOM_MAX_EXPRESSIONS,
       roomMessagesPerSec: e.SYNC_ROOM_MESSAGES_PER_SEC,
       maxJsonDepth: e.SYNC_MAX_JSON_DEPTH,
       maxImportBytes: e.SYNC_MAX_IMPORT_BYTES,
@@ -226,6 +273,10 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
       roomMaxWaiters: e.SYNC_ROOM_MAX_WAITERS,
       maxWaiters: e.SYNC_MAX_WAITERS,
       livenessMs: e.SYNC_LIVENESS_MS,
+      mcpMaxSessions: e.SYNC_MCP_MAX_SESSIONS,
+      mcpSessionIdleMs: e.SYNC_MCP_SESSION_IDLE_MS,
+      mcpProgressMs: e.SYNC_MCP_PROGRESS_MS,
+      roomMaxPendingProposals: e.SYNC_ROOM_MAX_PENDING_PROPOSALS,
     },
   };
 }

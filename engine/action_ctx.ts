@@ -1,6 +1,6 @@
 /**
  * @module engine/action_ctx — the CEL context of an action's expressions (`if`, `enabled`, each write's
- * `if`, `expr` values), read with its **registrar's** authority, never the invoker's (SPEC §4). Invocation
+ * `if`, `expr` values), read with its **registrar's** authority, never the invoker's (reference/security.md). Invocation
  * and the catalog (`/actions`, `/context`, CEL `actions`, help) both build it here.
  */
 import { type Caller, ownScope } from "../auth.ts";
@@ -39,11 +39,11 @@ export function actionState(rc: ReadCtx, a: ActionDef, registrar = registrarOf(r
   const everything = registrar.kind === "admin";
   const state = scopesCel(rc, everything ? NOBODY : registrar);
   if (!a.scope.startsWith("_") && !(a.scope in state)) {
-    state[a.scope] = liveScope(rc.room, a.scope, rc.now, rc.limits).cel;
+    state[a.scope] = liveScope(rc.room, a.scope, rc.now, rc.limits, rc.cel).cel;
   }
   const invoker = ownScope(rc.caller);
   if (invoker !== undefined && (everything || registrar.id === invoker)) {
-    state[invoker] ??= liveScope(rc.room, invoker, rc.now, rc.limits).cel;
+    state[invoker] ??= liveScope(rc.room, invoker, rc.now, rc.limits, rc.cel).cel;
     state.self = state[invoker];
   }
   defineMessagesScope(rc.room, state);
@@ -60,7 +60,7 @@ function everyScope(rc: ReadCtx, known: Record<string, unknown>): Record<string,
     if (
       typeof k === "string" && !Object.hasOwn(t, k) && k !== "_audit" && k !== "_messages" &&
       rc.room.scopes.has(k)
-    ) t[k] = liveScope(rc.room, k, rc.now, rc.limits).cel;
+    ) t[k] = liveScope(rc.room, k, rc.now, rc.limits, rc.cel).cel;
   };
   return new Proxy(known, {
     get: (t, k, r) => (load(t, k), Reflect.get(t, k, r)),

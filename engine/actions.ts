@@ -1,9 +1,9 @@
 /**
- * @module engine/actions — custom actions: registration (every field validated up front, SPEC §6) and the
+ * @module engine/actions — custom actions: registration (every field validated up front, reference/api.md#custom-actions) and the
  * invocation steps 1–5 for one. Pure over the Tx: refusals throw ApiError and the Tx is dropped.
  */
 import { z } from "zod";
-import { compile, evaluate, isTrue } from "../cel.ts";
+import { type CelBudget, compile, evaluate, evaluateOrLimit, isTrue } from "../cel.ts";
 import { ID_PATTERN } from "../config.ts";
 import { ApiError } from "../errors.ts";
 import { actionLiveness } from "./snapshot.ts";
@@ -26,6 +26,7 @@ import { type Caller, isRoomToken } from "../auth.ts";
 import type { ActionEyes } from "./action_ctx.ts";
 import { checkTickOn } from "./privacy.ts";
 import { checkDefinitionQuota } from "./quotas.ts";
+import { ApprovalSchema, checkApproval } from "./approval.ts";
 
 export const RegisterAction = z.strictObject({
   id: z.string().regex(ID_PATTERN, "id must be 1-128 characters of [A-Za-z0-9._:-]"),
@@ -37,6 +38,7 @@ export const RegisterAction = z.strictObject({
   scope: z.string().optional(),
   timer: TimerSpec.optional(),
   on_invoke: z.strictObject({ timer: TimerSpec }).optional(),
+  approval: ApprovalSchema.optional(),
 });
 
 const celLimits = (tx: Tx) => ({ maxLength: tx.limits.maxCelLength, timeoutMs: tx.limits.celTimeoutMs });
@@ -90,6 +92,7 @@ export function registerAction(tx: Tx, raw: unknown, field = "params"): ActionDe
   checkParamSchema(params, "params");
   if (p.if !== undefined) compile(p.if, celLimits(tx), "if");
   if (p.enabled !== undefined) compile(p.enabled, celLimits(tx), "enabled");
+  const approval = p.approval && checkApproval(p.approval, celLimits(tx), "approval");
   const declared = new Set(Object.keys(params));
   (p.writes ?? []).forEach((w, i) => {
     const f = `writes[${i}]`;
@@ -120,6 +123,7 @@ export function registerAction(tx: Tx, raw: unknown, field = "params"): ActionDe
     registrar: tx.caller.id,
     created_at: tx.iso,
     cooldown: null,
+    ...(approval ? { approval } : {}),
   };
   checkTickOn(tx.caller, def.timer, "timer");
   checkTickOn(tx.caller, def.on_invoke?.timer, "on_invoke.timer");
@@ -146,22 +150,29 @@ export function checkActionLive(tx: Tx, a: ActionDef): void {
   });
 }
 
-export function isActionEnabled(
-  a: ActionDef,
-  ctx: Record<string, unknown>,
-  tx: { limits: Tx["limits"] },
-): boolean {
+/** Where an action's expressions run: the room, the limits and the CEL budget (a Tx or a ReadCtx). */
+type CelSite = { room: Tx["room"]; limits: Tx["limits"]; cel: CelBudget };
+
+/**
+ * An action's `enabled` for a listing: false when it does not hold, fails, or a CEL limit stopped it (the
+ * budget then says so). `strict` (an invocation: the caller's own request) throws `400 cel_limit` instead.
+ */
+export function isActionEnabled(a: ActionDef, ctx: Record<string, unknown>, at: CelSite, strict = false) {
   if (!a.enabled) return true;
+  let p;
   try {
-    const p = compile(
+    p = compile(
       a.enabled,
-      { maxLength: tx.limits.maxCelLength, timeoutMs: tx.limits.celTimeoutMs },
+      { maxLength: at.limits.maxCelLength, timeoutMs: at.limits.celTimeoutMs },
       "enabled",
     );
-    return isTrue(evaluate(p, ctx, tx.limits.celTimeoutMs));
   } catch {
     return false;
   }
+  const r = strict
+    ? evaluateOrLimit(p, ctx, at.cel, at.room.rt.celTime, `action ${a.id}'s enabled`)
+    : evaluate(p, ctx, at.cel, at.room.rt.celTime);
+  return r.ok && r.value === true;
 }
 
 /**
@@ -176,7 +187,7 @@ export function runCustomAction(
   eyes: ActionEyes,
 ): WriteResult[] {
   checkActionLive(tx, a);
-  if (a.enabled && !isActionEnabled(a, eyes.ctx({}), tx)) {
+  if (a.enabled && !isActionEnabled(a, eyes.ctx({}), tx, true)) {
     throw new ApiError("action_disabled", `action ${a.id} is disabled right now`, {
       action: a.id,
       enabled: a.enabled,
@@ -223,7 +234,7 @@ export type TemplateRun = {
 };
 
 /**
- * One write template (SPEC §6 steps 4–5): placeholders substituted (a lease's own `on_expire` left as
+ * One write template (reference/api.md#custom-actions, invocation steps 4–5): placeholders substituted (a lease's own `on_expire` left as
  * written: it is substituted when the lease lapses), an `expr` value computed, authority checked, then
  * applied like any write. Undefined when `ifSelects` skipped it.
  */
@@ -245,13 +256,13 @@ export function applyTemplate(
   }
   if (how.ifSelects && typeof resolved.if === "string") {
     const p = compile(resolved.if, celLimitsOf(tx), `${field}.if`);
-    const r = evaluate(p, how.ctx(), tx.limits.celTimeoutMs);
+    const r = evaluate(p, how.ctx(), tx.cel, tx.room.rt.celTime);
     if (!isTrue(r)) return undefined;
     delete resolved.if;
   }
   if (expr) {
     const p = compile(tmpl.value as string, celLimitsOf(tx), `${field}.value`);
-    const r = evaluate(p, how.ctx(), tx.limits.celTimeoutMs);
+    const r = evaluateOrLimit(p, how.ctx(), tx.cel, tx.room.rt.celTime, `${field}.value`);
     if (!r.ok) {
       // the error text can quote values the registrar reads and the invoker may not
       const why = how.explain() ? "it failed at run time" : r.error;

@@ -1,5 +1,5 @@
 /**
- * @module engine/builtins — the builtin actions of SPEC §6 as one table: description and param docs (for
+ * @module engine/builtins — the builtin actions (reference/api.md#builtin-actions) as one table: description and param docs (for
  * listings) beside the handler. Handlers stage changes in the Tx and throw ApiError to refuse.
  */
 import { z } from "zod";
@@ -13,6 +13,7 @@ import { canReadScope, checkTickOn } from "./privacy.ts";
 import { acquire, checkFence, endLease, epochOf, leaseHeld, leaseView, liveLease } from "./leases.ts";
 import { runOnExpire } from "./lease_expiry.ts";
 import { windowOf } from "./liveness.ts";
+import { approve, closeProposalsOf, reject } from "./proposals.ts";
 import type { Tx } from "./tx.ts";
 import { deleteView, publishKey, registerView } from "./views.ts";
 import {
@@ -62,7 +63,7 @@ function writeOne(tx: Tx, w: WriteSpec, env: BuiltinEnv, field: string): WriteRe
   authorize(tx, scope);
   checkTickOn(tx.caller, w.timer, `${field}timer`);
   if (scope === "_messages") {
-    // a direct append speaks for the caller: `from` may only name the caller itself (SPEC §4)
+    // a direct append speaks for the caller: `from` may only name the caller itself (reference/security.md)
     const from = (w.value as Record<string, unknown> | null)?.from;
     if (from !== undefined) actAs(tx.room, tx.caller, from, `${field}value.from`);
   }
@@ -227,9 +228,14 @@ export const BUILTINS: Record<string, Builtin> = {
       scope: { type: "string", description: "owner scope (default _shared)" },
       timer: { type: "object", description: "lifecycle timer of the action" },
       on_invoke: { type: "object", description: "{timer}: cooldown started by each invocation" },
+      approval: {
+        type: "object",
+        description: "{count, from, expires_ms?, proposer_counts?}: invoking proposes; runs once approved",
+      },
     },
     run(tx, raw) {
       const def = registerAction(tx, raw);
+      if (tx.room.actions.has(def.id)) closeProposalsOf(tx, def.id, "replaced");
       return { writes: [], extra: { id: def.id, registered: publicAction(def) } };
     },
   },
@@ -242,6 +248,7 @@ export const BUILTINS: Record<string, Builtin> = {
       if (!a) throw new ApiError("action_not_found", `no action ${id} in this room`, { action: id });
       checkOwner(tx.caller, a.registrar, `action ${id}`);
       tx.actions.set(id, null);
+      closeProposalsOf(tx, id, "deleted");
       return { writes: [], extra: { id, deleted: true } };
     },
   },
@@ -370,6 +377,21 @@ export const BUILTINS: Record<string, Builtin> = {
       return { writes: [], extra: { released: true, scope, key, epoch: l.epoch, holder: l.holder } };
     },
   },
+  _approve: {
+    description:
+      "Approve a pending proposal you may decide; the approval that completes its quorum runs the action as its proposer.",
+    params: { proposal: { type: "string", required: true, description: "the proposal id" } },
+    run: (tx, raw) => approve(tx, raw),
+  },
+  _reject: {
+    description:
+      "Reject a pending proposal you may decide (or withdraw your own): it ends, with your reason.",
+    params: {
+      proposal: { type: "string", required: true, description: "the proposal id" },
+      reason: { type: "string", description: "why, shown with the proposal" },
+    },
+    run: (tx, raw) => reject(tx, raw),
+  },
   help: {
     description: "Participant guide: how to read context, invoke actions and wait, plus this room's actions.",
     params: {},
@@ -391,6 +413,7 @@ export function publicAction(a: ActionDef): Record<string, unknown> {
     scope: a.scope,
     timer: a.timer,
     on_invoke: a.on_invoke,
+    ...(a.approval ? { approval: a.approval } : {}),
     registrar: a.registrar,
   };
 }

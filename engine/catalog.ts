@@ -10,6 +10,7 @@ import { BUILTINS } from "./builtins.ts";
 import { actionContext } from "./action_ctx.ts";
 import type { ReadCtx } from "./context.ts";
 import type { ActionDef } from "./model.ts";
+import { seesHidden } from "./privacy.ts";
 import { actionLiveness } from "./snapshot.ts";
 
 export type ActionSummary = Record<string, unknown> & { id: string; available: boolean; enabled: boolean };
@@ -39,6 +40,9 @@ export function actionCatalog(rc: ReadCtx, forContext: boolean): ActionSummary[]
       params: a.params ?? {},
       writes: a.writes ?? [],
       ...(a.if ? { if: a.if } : {}),
+      // why an action is disabled: its condition, for those who oversee the room
+      ...(a.enabled && seesHidden(rc.caller) ? { enabled_expr: a.enabled } : {}),
+      ...(a.approval ? { approval: a.approval } : {}),
       scope: a.scope,
       registrar: a.registrar,
     };
@@ -76,7 +80,8 @@ function predicateMayPass(a: ActionDef, ctx: Record<string, unknown>, rc: ReadCt
   for (const [k, s] of Object.entries(a.params ?? {})) if (s.default !== undefined) defaults[k] = s.default;
   try {
     const p = compile(a.if, { maxLength: rc.limits.maxCelLength, timeoutMs: rc.limits.celTimeoutMs }, "if");
-    const r = evaluate(p, { ...ctx, params: defaults }, rc.limits.celTimeoutMs);
+    const r = evaluate(p, { ...ctx, params: defaults }, rc.cel, rc.room.rt.celTime);
+    if (!r.ok && r.limit) return false; // out of CEL time: unavailable (the response says the budget ran out)
     if (r.ok) return r.value === true;
     const missingParams = Object.keys(a.params ?? {}).some((k) => !Object.hasOwn(defaults, k));
     return missingParams && /params/.test(a.if);

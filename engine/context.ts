@@ -1,9 +1,10 @@
 /**
- * @module engine/context — a caller's view of the room: the CEL context of SPEC §8 and the `/context`
+ * @module engine/context — a caller's view of the room: the CEL context of reference/cel.md and the `/context`
  * sections of §5. Built from the snapshot, filtered through privacy.ts; never reads another agent's scope.
  * (The `actions` entry of a CEL context is added by catalog.ts, which builds on this module.)
  */
 import { type Caller, ownScope } from "../auth.ts";
+import { CelBudget } from "../cel.ts";
 import type { Limits } from "../config.ts";
 import type { Engine } from "./engine.ts";
 import { messageCounts } from "./messages.ts";
@@ -14,11 +15,18 @@ import { agentsCel, defineMessagesScope, liveScope, stateScopes, viewsCel, viewV
 import { leasesCel, scopeLeases } from "./leases.ts";
 import { lastSeenOf, statusOf } from "./liveness.ts";
 
-/** One read: the room, who reads, the moment, the limits, and the request it serves. */
-export type ReadCtx = { room: Room; caller: Caller; now: number; limits: Limits; op: Op };
+/** One read: the room, who reads, the moment, the limits, the request it serves and its CEL budget. */
+export type ReadCtx = { room: Room; caller: Caller; now: number; limits: Limits; op: Op; cel: CelBudget };
 
-export function readCtx(eng: Engine, room: Room, caller: Caller, op: Op = NO_OP): ReadCtx {
-  return { room, caller, now: eng.now(), limits: eng.limits, op };
+export function readCtx(eng: Engine, room: Room, caller: Caller, op: Op = NO_OP, cel?: CelBudget): ReadCtx {
+  return {
+    room,
+    caller,
+    now: eng.now(),
+    limits: eng.limits,
+    op,
+    cel: cel ?? op.cel ?? new CelBudget(eng.limits),
+  };
 }
 
 /** Scopes `reader` sees in `state`, by name (its own included under its id). */
@@ -32,7 +40,7 @@ export function visibleScopes(rc: ReadCtx, reader: Caller = rc.caller): string[]
 /** The CEL state map `reader` (default: the caller) sees: system scopes, its own scope, grants. */
 export function scopesCel(rc: ReadCtx, reader: Caller = rc.caller): Record<string, unknown> {
   const state: Record<string, unknown> = {};
-  for (const s of visibleScopes(rc, reader)) state[s] = liveScope(rc.room, s, rc.now, rc.limits).cel;
+  for (const s of visibleScopes(rc, reader)) state[s] = liveScope(rc.room, s, rc.now, rc.limits, rc.cel).cel;
   return state;
 }
 
@@ -100,7 +108,7 @@ export function jsonState(rc: ReadCtx, only?: string): Record<string, unknown> {
   const own = ownScope(rc.caller);
   for (const s of visibleScopes(rc)) {
     if (only !== undefined && s !== only && !(only === "self" && s === own)) continue;
-    const json = liveScope(rc.room, s, rc.now, rc.limits).json;
+    const json = liveScope(rc.room, s, rc.now, rc.limits, rc.cel).json;
     if (s === own) out.self = json;
     else out[s] = json;
   }

@@ -5,7 +5,7 @@
  * later, so calls re-arm nothing). With other processes on the database, the seq compare-and-set decides
  * which process's expiry commit wins; the other reloads the room and finds it done.
  */
-import { toCel } from "../cel.ts";
+import { CelBudget, toCel } from "../cel.ts";
 import { EXPIRY_CHUNK } from "../config.ts";
 import { asRefusal } from "../errors.ts";
 import { canWriteScope } from "../auth.ts";
@@ -14,7 +14,6 @@ import { applyTemplate, canActionWrite } from "./actions.ts";
 import type { Engine } from "./engine.ts";
 import { endLease, leaseExpiresAt } from "./leases.ts";
 import type { ActionDef, Lease } from "./model.ts";
-import { NO_OP } from "./op.ts";
 import { refreshSeen } from "./presence.ts";
 import { checkQuotas } from "./quotas.ts";
 import type { Room } from "./room.ts";
@@ -152,7 +151,11 @@ function expiryAudit(tx: Tx, l: Lease, ok: boolean, status: number, error: strin
  */
 function expireOne(eng: Engine, room: Room, l: Lease, now: number): void {
   const holder = registrarOf(room, l.holder!);
-  let tx = new Tx(room, holder, now, eng.limits);
+  // an expiry is the room's own work: its CEL is bounded per expression, never refused for the room's time
+  const cel = new CelBudget(eng.limits, "expiry");
+  cel.overdraw = true;
+  const op = { cel };
+  let tx = new Tx(room, holder, now, eng.limits, op);
   try {
     endLease(tx, l);
     runOnExpire(tx, l);
@@ -168,7 +171,7 @@ function expireOne(eng: Engine, room: Room, l: Lease, now: number): void {
     } catch {
       console.error(e); // a bug: logged, and the lease still ends
     }
-    tx = new Tx(room, holder, now, eng.limits);
+    tx = new Tx(room, holder, now, eng.limits, op);
     endLease(tx, l);
     tx.audit = expiryAudit(tx, l, false, status, code);
   }
@@ -200,7 +203,7 @@ export function runOnExpire(tx: Tx, l: Lease): void {
   const lease = { holder: l.holder, scope: l.scope, key: l.key, epoch: l.epoch };
   // the expressions read as an action registered by the author (its owner scope, the holder as invoker)
   const def = { id: "_lease_expired", scope: effect.owner ?? "_shared", registrar: effect.by } as ActionDef;
-  const rc = { room, caller: tx.caller, now: tx.now, limits: tx.limits, op: NO_OP };
+  const rc = { room, caller: tx.caller, now: tx.now, limits: tx.limits, op: tx.op, cel: tx.cel };
   const extra = { lease: toCel(lease) };
   const canWrite = effect.owner !== undefined
     ? (scope: string) => canActionWrite(tx.caller, effect.owner!, scope)

@@ -82,7 +82,7 @@ export function patchRoom(eng: Engine, roomId: string, op: Op, p: PatchRoom) {
     const now = eng.now();
     applyTx(new Tx(room, admin, now, eng.limits, op));
     goneSooner(room, now, now); // look again at who is gone, with the new window
-    presenceChanged(room);
+    for (const id of room.agents.keys()) presenceChanged(room, id); // who is gone may have changed
     await eng.rooms.commit(room);
     // the window in force: the room's, or the server's
     return { ...roomJson(room), liveness_ms: windowOf(room, eng.limits) };

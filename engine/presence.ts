@@ -3,7 +3,8 @@
  * every authenticated call, open waits and feeds as a sign that lasts while they are open (beaten into
  * `last_seen`), `waiting`/`waiting_on` while an agent blocks in /wait, read markers, and `gone` once an
  * agent is silent for the room's window (liveness.ts). Kept in memory and written lazily (no commit seq
- * bump); every change of what readers see goes through `presenceChanged`, which tells the watchers at once.
+ * bump); every change of what readers see goes through `presenceChanged`, which tells the watchers at once
+ * (waiters whose condition reads `agents`, change feeds).
  */
 import type { Caller } from "../auth.ts";
 import { CONNECTION_BEAT_MAX_MS, CONNECTION_BEAT_MIN_MS, PRESENCE_REFRESH_MS } from "../config.ts";
@@ -16,20 +17,22 @@ import { touchAgents } from "./snapshot.ts";
 
 const NOOP = () => {};
 
-/** Listens for presence changes of a room (`agent`: the one that changed, if one did); returns the unsubscribe. */
-export function watchPresence(room: Room, fn: (agent?: string) => void): () => void {
+/** Listens for presence changes of a room (told the agent's id); returns the unsubscribe. */
+export function watchPresence(room: Room, fn: (agentId: string) => void): () => void {
   const set = room.rt.presenceWatchers;
   set.add(fn);
   return () => set.delete(fn);
 }
 
 /**
- * What readers see of an agent's presence changed (it started or stopped waiting, came back from idle or
- * from `gone`, went `gone`): the one hook for whoever shows presence (waiters reading `agents`, feeds).
- * `agent` names the agent when one did; without it, look at all of them.
+ * The one "presence changed" hook: an agent's status, `waiting_on` or liveness (it went `gone`, or came
+ * back) moved without a commit. Whatever changes presence calls it once the agent record holds the new
+ * state (a heartbeat that only moves `last_heartbeat` or `last_seen` does not): waiters reading `agents`
+ * re-check, feeds send a `presence` event.
  */
-export function presenceChanged(room: Room, agent?: string): void {
-  if (room.rt.hasPresenceWatchers) { for (const fn of [...room.rt.presenceWatchers]) fn(agent); }
+export function presenceChanged(room: Room, agentId: string): void {
+  touchAgents(room);
+  if (room.rt.hasPresenceWatchers) { for (const fn of [...room.rt.presenceWatchers]) fn(agentId); }
 }
 
 /** A sign of life of `a` at `now`: both times move, and a `gone` agent is back. Returns whether it was gone. */
@@ -43,20 +46,16 @@ function seen(eng: Engine, room: Room, a: Agent, now: number, call: boolean): bo
   return back;
 }
 
-/** A call authenticated as an agent (not the room token acting as one) is a sign of life. */
+/**
+ * A call authenticated as an agent (not the room token acting as one) is a sign of life: it moves
+ * `last_heartbeat` and `last_seen`, and brings a `gone` agent back. The status is the agent's own (join,
+ * `_heartbeat`, a wait): a call, refused or not, never changes it.
+ */
 export function touch(eng: Engine, room: Room, caller: Caller): void {
   if (caller.kind !== "agent" || caller.viaRoomToken) return;
   const a = room.agents.get(caller.id);
   if (!a) return;
-  let changed = seen(eng, room, a, eng.now(), true);
-  if (a.status === "idle" || a.status === "unknown") {
-    a.status = "active";
-    changed = true;
-  }
-  if (changed) {
-    touchAgents(room);
-    presenceChanged(room, a.id);
-  }
+  if (seen(eng, room, a, eng.now(), true)) presenceChanged(room, a.id);
 }
 
 /**
@@ -71,10 +70,7 @@ export function connect(eng: Engine, room: Room, caller: Caller): string | undef
   const a = room.agents.get(caller.id);
   const back = n === 0 && a !== undefined && seen(eng, room, a, eng.now(), false);
   m.set(caller.id, n + 1);
-  if (back) {
-    touchAgents(room);
-    presenceChanged(room, caller.id);
-  }
+  if (back) presenceChanged(room, caller.id);
   if (n === 0) armBeat(eng, room);
   return caller.id;
 }
@@ -155,15 +151,10 @@ async function goneTick(eng: Engine, room: Room, since: number): Promise<void> {
   if (!room.rt.alive) return;
   const now = eng.now();
   const window = windowOf(room, eng.limits);
-  let went = false;
   for (const a of room.agents.values()) {
     if (room.rt.isConnected(a.id)) continue;
     const at = Math.max(room.rt.floor, isoMs(a.last_seen ?? a.last_heartbeat)) + window;
-    if (at > since && at <= now) went = true;
-  }
-  if (went) {
-    touchAgents(room);
-    presenceChanged(room);
+    if (at > since && at <= now) presenceChanged(room, a.id); // it went gone
   }
   armGone(eng, room);
 }
@@ -182,7 +173,7 @@ export async function refreshSeen(eng: Engine, room: Room): Promise<void> {
   if (!room.rt.alive) return;
   const now = eng.now();
   const window = windowOf(room, eng.limits);
-  let back = false;
+  const back: string[] = [];
   for (const r of rows) {
     const a = room.agents.get(r.id);
     if (!a) continue;
@@ -193,11 +184,11 @@ export async function refreshSeen(eng: Engine, room: Room): Promise<void> {
     if (r.last_heartbeat !== null && (a.last_heartbeat === null || r.last_heartbeat > a.last_heartbeat)) {
       a.last_heartbeat = r.last_heartbeat;
     }
-    if (wasGone && !isAgentGone(room, a, now, window)) back = true;
+    if (wasGone && !isAgentGone(room, a, now, window)) back.push(a.id);
   }
   room.rt.seenReadAt = now;
   touchAgents(room);
-  if (back) presenceChanged(room);
+  for (const id of back) presenceChanged(room, id);
 }
 
 /**
@@ -216,21 +207,33 @@ export function freshPresence(eng: Engine, room: Room): Promise<void> | undefine
   return undefined;
 }
 
-/** Marks an agent waiting on `condition` (or back to active with `null`) and wakes watchers of presence. */
+/** Per agent: the status it had when its first blocked wait began (restored when the last one ends). */
+const beforeWait = new WeakMap<Room, Map<string, string>>();
+
+/**
+ * Marks an agent waiting on `condition`, or (`null`) ends the wait: back to the status it had before, unless
+ * something set another status meanwhile. Wakes watchers of presence.
+ */
 export function setWaiting(eng: Engine, room: Room, agentId: string, condition: string | null): void {
   const a = room.agents.get(agentId);
   if (!a) return;
+  let saved = beforeWait.get(room);
   if (condition !== null) {
+    if (a.status !== "waiting" || !saved?.has(agentId)) {
+      if (!saved) beforeWait.set(room, saved = new Map());
+      saved.set(agentId, a.status === "waiting" ? "active" : a.status);
+    }
     a.status = "waiting";
     a.waiting_on = condition;
-  } else if (a.status === "waiting") {
-    a.status = "active";
+  } else {
+    const was = saved?.get(agentId) ?? "active";
+    saved?.delete(agentId);
+    if (a.status === "waiting") a.status = was;
     a.waiting_on = null;
   }
-  touchAgents(room);
   room.rt.dirty.agent(a.id);
   eng.rooms.markLazy(room);
-  presenceChanged(room, a.id);
+  presenceChanged(room, agentId);
 }
 
 /** Reading messages moves the agent's read marker forward (never back). */

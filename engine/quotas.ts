@@ -1,15 +1,25 @@
 /**
- * @module engine/quotas — every quota in one place (SPEC §13): per room state entries, bytes, messages
- * (count and rate), agents, actions and views, open waits and feeds (also per process). Checked while a
- * change is staged, so a refusal writes nothing; `429 quota_exceeded {quota, limit, …}` names the quota.
+ * @module engine/quotas — every quota in one place (reference/api.md#limits): per room state entries, bytes, messages
+ * (count and rate), agents, actions, views and stored CEL expressions, open waits and feeds (also per
+ * process). Checked while a change is staged, so a refusal writes nothing; `429 quota_exceeded {quota,
+ * limit, …}` names the quota.
  */
 import type { Limits } from "../config.ts";
 import { ApiError, type Quota } from "../errors.ts";
-import { agentBytes, definitionBytes, entryBytes, messageBytes, splitEntryId } from "./model.ts";
+import {
+  actionExpressions,
+  agentBytes,
+  definitionBytes,
+  entryBytes,
+  entryExpressions,
+  messageBytes,
+  splitEntryId,
+  viewExpressions,
+} from "./model.ts";
 import type { Room } from "./room.ts";
 import type { Tx } from "./tx.ts";
 
-function exceeded(
+export function exceeded(
   quota: Quota,
   limit: number,
   message: string,
@@ -19,19 +29,22 @@ function exceeded(
 }
 
 /**
- * The quotas a staged change would cross: new entries, agents and messages, and the bytes the room holds
- * (state values, messages, action and view definitions, agents' meta: what `room.storedBytes` counts).
- * Checked for every invocation and every join or PATCH; growth is refused, shrinking never is.
+ * The quotas a staged change would cross: new entries, agents and messages, stored CEL expressions, and
+ * the bytes the room holds (state values, messages, action and view definitions, agents' meta: what
+ * `room.storedBytes` counts). Checked for every invocation and every join or PATCH; growth is refused,
+ * shrinking never is.
  */
 export function checkQuotas(tx: Tx): void {
   const room = tx.room;
   let added = 0;
   let bytes = 0;
+  let expressions = 0;
   for (const [id, e] of tx.entries) {
     const [scope, key] = splitEntryId(id);
     const old = room.getEntry(scope, key);
     if (e && !old) added++;
     bytes += (e ? entryBytes(e) : 0) - (old ? entryBytes(old) : 0);
+    expressions += entryExpressions(e) - entryExpressions(old);
   }
   for (const m of tx.newMessages) bytes += messageBytes(m);
   for (const [seq, m] of tx.updatedMessages) {
@@ -41,10 +54,12 @@ export function checkQuotas(tx: Tx): void {
   for (const [id, a] of tx.actions) {
     const old = room.actions.get(id);
     bytes += (a ? definitionBytes(a) : 0) - (old ? definitionBytes(old) : 0);
+    expressions += actionExpressions(a) - actionExpressions(old);
   }
   for (const [id, v] of tx.views) {
     const old = room.views.get(id);
     bytes += (v ? definitionBytes(v) : 0) - (old ? definitionBytes(old) : 0);
+    expressions += viewExpressions(v) - viewExpressions(old);
   }
   let joined = 0;
   for (const [id, a] of tx.agents) {
@@ -53,6 +68,14 @@ export function checkQuotas(tx: Tx): void {
     bytes += agentBytes(a) - (old ? agentBytes(old) : 0);
   }
   const l = tx.limits;
+  if (expressions > 0 && room.expressionCount + expressions > l.roomMaxExpressions) {
+    throw exceeded(
+      "room_expressions",
+      l.roomMaxExpressions,
+      `this room is limited to ${l.roomMaxExpressions} stored CEL expressions (it holds ${room.expressionCount})`,
+      { stored: room.expressionCount },
+    );
+  }
   if (added && room.entryCount + added > l.roomMaxEntries) {
     throw exceeded(
       "room_entries",
@@ -123,6 +146,8 @@ export function checkSnapshotQuotas(
     agents?: number;
     messages?: number;
     bytes?: number;
+    expressions?: number;
+    pendingProposals?: number;
   },
 ): void {
   const over = (quota: Quota, what: string, n: number | undefined, limit: number) => {
@@ -136,6 +161,8 @@ export function checkSnapshotQuotas(
   over("room_agents", "agents", counts.agents, l.roomMaxAgents);
   over("room_messages", "messages", counts.messages, l.roomMaxMessages);
   over("room_bytes", "bytes (state, messages, definitions, agents' meta)", counts.bytes, l.roomMaxBytes);
+  over("room_expressions", "stored CEL expressions", counts.expressions, l.roomMaxExpressions);
+  over("room_pending_proposals", "pending proposals", counts.pendingProposals, l.roomMaxPendingProposals);
 }
 
 /**

@@ -7,15 +7,19 @@ import type { RoomRow, RoomWrite, StateKey, StoredRoom } from "../store/room_sto
 import { indexMessage } from "./messages.ts";
 import {
   type ActionDef,
+  actionExpressions,
   type Agent,
   agentBytes,
   definitionBytes,
   type Entry,
+  entryExpressions,
   type Lease,
   type Message,
   messageBytes,
+  type Proposal,
   splitEntryId,
   type ViewDef,
+  viewExpressions,
 } from "./model.ts";
 import { Room } from "./room.ts";
 
@@ -23,7 +27,8 @@ export function roomFromRows(s: StoredRoom): Room {
   const room = new Room(s.room);
   // storedBytes counts what room_bytes bounds: state values, agents' meta, definitions, messages
   for (const a of s.agents) {
-    const agent = { ...a, waiting_on: null } as Agent;
+    // no wait of this process blocks yet: a `waiting` written lazily by an earlier one is not true here
+    const agent = { ...a, status: a.status === "waiting" ? "active" : a.status, waiting_on: null } as Agent;
     room.agents.set(a.id, agent);
     room.agentByToken.set(a.token_hash, a.id);
     room.storedBytes += agentBytes(agent);
@@ -32,15 +37,18 @@ export function roomFromRows(s: StoredRoom): Room {
     room.scope(e.scope).set(e.key, e as Entry);
     room.entryCount++;
     room.storedBytes += e.bytes;
+    room.expressionCount += entryExpressions(e as Entry);
   }
   for (const a of s.actions) {
     room.actions.set(a.id, a.def as ActionDef);
     room.storedBytes += definitionBytes(a.def as ActionDef);
+    room.expressionCount += actionExpressions(a.def as ActionDef);
   }
   for (const v of s.views) {
     room.views.set(v.id, v.def as ViewDef);
     room.viewOrder.push(v.id);
     room.storedBytes += definitionBytes(v.def as ViewDef);
+    room.expressionCount += viewExpressions(v.def as ViewDef);
   }
   for (const m of s.messages) {
     indexMessage(room, m as Message);
@@ -52,6 +60,7 @@ export function roomFromRows(s: StoredRoom): Room {
     if (!m) room.leases.set(l.scope, m = new Map());
     m.set(l.key, l as Lease);
   }
+  for (const p of s.proposals) room.proposals.set(p.id, p.data as Proposal);
   room.auditSeq = s.audit.max_seq;
   room.auditCount = s.audit.count;
   return room;
@@ -137,6 +146,13 @@ export function takeWrite(room: Room): RoomWrite | undefined {
       const def = room.views.get(id);
       if (def) (w.put.views ??= []).push({ id, def, position: room.viewOrder.indexOf(id) });
       else ((w.remove ??= {}).views ??= []).push(id);
+    }
+  }
+  if (d.proposals) {
+    for (const id of d.proposals) {
+      const p = room.proposals.get(id);
+      if (p) (w.put.proposals ??= []).push({ id, status: p.status, created_at: p.created_at, data: p });
+      else ((w.remove ??= {}).proposals ??= []).push(id);
     }
   }
   if (d.ticks) w.put.ticks = [...d.ticks].map((target) => ({ target, count: room.tick(target) }));

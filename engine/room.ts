@@ -12,9 +12,10 @@ import type {
   IdempotentReply,
   Lease,
   Message,
+  Proposal,
   ViewDef,
 } from "./model.ts";
-import type { CelMap } from "../cel.ts";
+import { CelBucket, type CelMap } from "../cel.ts";
 import { Scheduler } from "./scheduler.ts";
 
 export class Room {
@@ -39,11 +40,14 @@ export class Room {
   #views?: Map<string, ViewDef>;
   #ticks?: Map<string, number>;
   #leases?: Map<string, Map<string, Lease>>;
+  #proposals?: Map<string, Proposal>;
   viewOrder: string[] = [];
   messages: Message[] = [];
   auditSeq = 0;
   auditCount = 0;
   entryCount = 0;
+  /** stored CEL expressions (actions, views, entries' `enabled`): the room_expressions quota */
+  expressionCount = 0;
   storedBytes = 0;
   readonly rt: RoomRuntime;
 
@@ -97,6 +101,14 @@ export class Room {
   getLease(scope: string, key: string): Lease | undefined {
     return this.#leases?.get(scope)?.get(key);
   }
+  /** proposals of actions with `approval`, in the order they were made (pending and recently decided) */
+  get proposals(): Map<string, Proposal> {
+    return this.#proposals ??= new Map();
+  }
+  /** whether the room has any proposal (allocates nothing) */
+  get hasProposals(): boolean {
+    return (this.#proposals?.size ?? 0) > 0;
+  }
 
   getEntry(scope: string, key: string): Entry | undefined {
     return this.#scopes?.get(scope)?.get(key);
@@ -133,6 +145,8 @@ export type ViewCache = {
   validUntil: number;
   values: Map<string, ViewValue>;
   cel: Record<string, unknown>;
+  /** the room's CEL time ran out during the computation: computed again once it refills */
+  starved: boolean;
 };
 
 /** View values and action availability as one caller saw them at a cursor (changes.ts). */
@@ -164,6 +178,7 @@ export class Dirty {
   messages?: Set<number>;
   ticks?: Set<string>;
   leases?: Set<string>;
+  proposals?: Set<string>;
   /** rows a commit adds (rather than current memory written back) */
   audit?: AuditRow[];
   idempotency?: IdempotentReply[];
@@ -191,6 +206,9 @@ export class Dirty {
   lease(id: string): void {
     (this.leases ??= new Set()).add(id);
   }
+  proposal(id: string): void {
+    (this.proposals ??= new Set()).add(id);
+  }
   addAudit(row: AuditRow): void {
     (this.audit ??= []).push(row);
   }
@@ -202,7 +220,7 @@ export class Dirty {
   isEmpty(): boolean {
     return !this.room && !this.entries?.size && !this.agents?.size && !this.actions?.size &&
       !this.views?.size && !this.messages?.size && !this.ticks?.size && !this.leases?.size &&
-      !this.audit?.length && !this.idempotency?.length;
+      !this.audit?.length && !this.idempotency?.length && !this.proposals?.size;
   }
 }
 
@@ -221,7 +239,7 @@ export class RoomRuntime {
   messageBucket?: { tokens: number; at: number };
   #dirty?: Dirty;
   #listeners?: Set<() => void>;
-  #presenceWatchers?: Set<(agent?: string) => void>;
+  #presenceWatchers?: Set<(agentId: string) => void>;
   #replies?: Map<string, IdempotentReply>;
   #caches?: SnapshotCaches;
   #observations?: Map<string, Observation[]>;
@@ -250,6 +268,9 @@ export class RoomRuntime {
   minTtl = Infinity;
   /** when the presence rows were last merged from storage (several processes, presence.ts) */
   seenReadAt = -Infinity;
+  #celTime?: CelBucket;
+  /** `state._messages` as CEL sees it: built on first read, then kept up to date message by message */
+  messagesCel?: Record<string, unknown>;
 
   constructor(seq: number) {
     this.persistedSeq = seq;
@@ -282,8 +303,11 @@ export class RoomRuntime {
   get hasListeners(): boolean {
     return (this.#listeners?.size ?? 0) > 0;
   }
-  /** listeners of presence changes, which are not commits (waiters whose condition reads `agents`). */
-  get presenceWatchers(): Set<(agent?: string) => void> {
+  /**
+   * listeners of presence changes, which are not commits (waiters whose condition reads `agents`, change
+   * feeds), told which agent changed.
+   */
+  get presenceWatchers(): Set<(agentId: string) => void> {
     return this.#presenceWatchers ??= new Set();
   }
   get hasPresenceWatchers(): boolean {
@@ -322,6 +346,10 @@ export class RoomRuntime {
   /** Brings job `key` forward to `at` if it is set for later (allocates nothing when the room has none). */
   earlier(key: string, at: number, now: number): void {
     this.#scheduler?.earlier(key, at, now);
+  }
+  /** the room's CEL time per second (cel.ts): every evaluation in the room spends it */
+  get celTime(): CelBucket {
+    return this.#celTime ??= new CelBucket();
   }
 
   /** Stops the room's timer (the room leaves memory). */

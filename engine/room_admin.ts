@@ -1,6 +1,6 @@
 /**
  * @module engine/room_admin — whole-room operations: a room as one JSON snapshot (state, agents, actions,
- * views, messages, ticks and the whole audit log), restoring such a snapshot under a new id, and deleting a
+ * views, messages, ticks, proposals and the whole audit log), restoring such a snapshot under a new id, and deleting a
  * room. Token hashes are secrets and never leave the server: an import mints new tokens, shown once.
  */
 import { z } from "zod";
@@ -9,10 +9,21 @@ import { compile } from "../cel.ts";
 import { ApiError, fromZod } from "../errors.ts";
 import { EXPORT_FORMAT, type ImportBody, StampedDef, StoredTimer } from "../wire.ts";
 import { RegisterAction } from "./actions.ts";
+import { checkApproval } from "./approval.ts";
 import { enterRoom } from "./access.ts";
 import type { Engine } from "./engine.ts";
 import { checkMeta, randomId } from "./membership.ts";
-import { type ActionDef, entryId, type Lease, type Message, type ViewDef } from "./model.ts";
+import {
+  type ActionDef,
+  actionExpressions,
+  entryExpressions,
+  entryId,
+  type Lease,
+  type Message,
+  type Proposal,
+  type ViewDef,
+  viewExpressions,
+} from "./model.ts";
 import { checkExpiryWrites } from "./leases.ts";
 import type { Op } from "./op.ts";
 import { checkSnapshotQuotas } from "./quotas.ts";
@@ -58,6 +69,7 @@ export async function exportRoom(eng: Engine, roomId: string, op: Op): Promise<R
     ticks: Object.fromEntries(room.ticks),
     // every key ever leased: live leases and the epochs of ended ones
     leases: [...room.leases.values()].flatMap((m) => [...m.values()]),
+    proposals: [...room.proposals.values()],
     audit: [] as unknown[],
   };
   snapshot.audit = await eng.rooms.readAudit(room, { limit: Number.MAX_SAFE_INTEGER, max_seq: auditSeq });
@@ -165,6 +177,12 @@ export async function importRoom(eng: Engine, s: ImportBody) {
     m.set(l.key, l as Lease);
     dirty.lease(entryId(l.scope, l.key));
   });
+  s.proposals.forEach((p, i) => {
+    compile(p.from, celLimits(eng), `proposals[${i}].from`);
+    if (room.proposals.has(p.id)) throw bad(`proposals has ${p.id} twice`, `proposals[${i}].id`);
+    room.proposals.set(p.id, p as Proposal);
+    dirty.proposal(p.id);
+  });
   await eng.rooms.restore(room);
   const loaded = await eng.rooms.get(id);
   return {
@@ -182,6 +200,7 @@ export async function importRoom(eng: Engine, s: ImportBody) {
       views: s.views.length,
       messages: s.messages.length,
       audit: s.audit.length,
+      proposals: s.proposals.length,
     },
   };
 }
@@ -203,12 +222,18 @@ export async function deleteRoom(eng: Engine, roomId: string, op: Op) {
  */
 function checkImportLimits(eng: Engine, s: ImportBody): number {
   const l = eng.limits;
+  let expressions = 0;
+  for (const e of s.state) expressions += entryExpressions(e);
+  for (const a of s.actions) expressions += actionExpressions(a as Parameters<typeof actionExpressions>[0]);
+  for (const v of s.views) expressions += viewExpressions(v as Parameters<typeof viewExpressions>[0]);
   checkSnapshotQuotas(l, {
     entries: s.state.length,
     actions: s.actions.length,
     views: s.views.length,
     agents: s.agents.length,
     messages: s.messages.length,
+    expressions,
+    pendingProposals: s.proposals.filter((p) => p.status === "pending").length,
   });
   if (s.room.meta !== undefined) checkMeta(eng, s.room.meta, "room.meta");
   let bytes = 0;
@@ -240,6 +265,7 @@ function checkAction(eng: Engine, raw: Record<string, unknown>, field: string): 
   const l = celLimits(eng);
   if (p.if !== undefined) compile(p.if, l, `${field}.if`);
   if (p.enabled !== undefined) compile(p.enabled, l, `${field}.enabled`);
+  if (p.approval !== undefined) checkApproval(p.approval, l, `${field}.approval`);
   (p.writes ?? []).forEach((w, i) => {
     if (typeof w.if === "string") compile(w.if, l, `${field}.writes[${i}].if`);
     if (typeof w.enabled === "string") compile(w.enabled, l, `${field}.writes[${i}].enabled`);

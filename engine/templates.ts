@@ -1,7 +1,8 @@
 /**
  * @module engine/templates — `${self}`, `${now}`, `${params.x.y}` substitution in write templates
- * (SPEC §6 step 4), and the names of an expired lease's templates (`${holder}`, `${scope}`, `${key}`,
- * `${epoch}`, `${now}`): values and object keys, deep, one pass; a string that is exactly one placeholder
+ * (reference/api.md#custom-actions, invocation step 4), and the names of an expired lease's templates
+ * (`${holder}`, `${scope}`, `${key}`, `${epoch}`, `${now}`): values and object keys, deep, one pass; a string
+ * that is exactly one placeholder
  * keeps the JSON type of what it names. Substituted text is never scanned again.
  */
 import { type CelLimits, compile } from "../cel.ts";

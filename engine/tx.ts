@@ -4,11 +4,13 @@
  * A refusal simply drops the Tx. Durability is the registry's (engine/registry.ts commit: group commit).
  */
 import type { Caller } from "../auth.ts";
+import { CelBudget } from "../cel.ts";
 import { type Limits, LOG_RING } from "../config.ts";
 import { isGone, nextBoundary, type Timer } from "../timers.ts";
-import { indexMessage } from "./messages.ts";
+import { indexMessage, replaceMessage } from "./messages.ts";
 import {
   type ActionDef,
+  actionExpressions,
   type Agent,
   agentBytes,
   type AuditRow,
@@ -16,18 +18,22 @@ import {
   definitionBytes,
   type Entry,
   entryBytes,
+  entryExpressions,
   entryId,
   type Lease,
   type Message,
   messageBytes,
+  type Proposal,
   splitEntryId,
   type ViewDef,
+  viewExpressions,
 } from "./model.ts";
 import { NO_OP, type Op } from "./op.ts";
 import type { Room } from "./room.ts";
 import { windowOf } from "./liveness.ts";
 import { JOB } from "./scheduler.ts";
 import { touchAgents, touchScope } from "./snapshot.ts";
+import { storeProposals } from "./proposal_records.ts";
 
 const NONE = Object.freeze([]) as never[];
 
@@ -37,8 +43,9 @@ export class Tx {
   readonly now: number;
   readonly iso: string;
   readonly limits: Limits;
-  /** the request this invocation serves */
+  /** the request this invocation serves, and its CEL budget */
   readonly op: Op;
+  readonly cel: CelBudget;
   entries = new Map<string, Entry | null>();
   newMessages: Message[] = [];
   updatedMessages = new Map<number, Message>();
@@ -50,6 +57,12 @@ export class Tx {
   /** leases acquired, renewed or ended (by entry id) */
   leases = new Map<string, Lease>();
   audit: Omit<AuditRow, "seq"> | null = null;
+  /** proposals made or decided (proposals.ts) */
+  proposals = new Map<string, Proposal>();
+  /** audit rows after `audit` in the same commit: an approved action's own run, as its proposer */
+  moreAudit: Omit<AuditRow, "seq">[] = [];
+  /** the changes of another Tx were taken over, their quotas checked there (`absorb`) */
+  absorbed = false;
 
   constructor(room: Room, caller: Caller, now: number, limits: Limits, op: Op = NO_OP) {
     this.room = room;
@@ -58,6 +71,7 @@ export class Tx {
     this.iso = new Date(now).toISOString();
     this.limits = limits;
     this.op = op;
+    this.cel = op.cel ?? new CelBudget(limits);
   }
 
   /** The current entry, staged writes first; an entry whose delete-timer fired counts as absent. */
@@ -113,7 +127,24 @@ export class Tx {
   isEmpty(): boolean {
     return !this.entries.size && !this.newMessages.length && !this.updatedMessages.size &&
       !this.actions.size &&
-      !this.views.size && !this.agents.size && !this.leases.size;
+      !this.views.size && !this.agents.size && !this.leases.size && !this.proposals.size;
+  }
+
+  /**
+   * Takes over everything `other` staged (an approved action run as its proposer, proposals.ts), into a Tx
+   * that has staged no writes of its own: both were staged against the same room state.
+   */
+  absorb(other: Tx): void {
+    for (const [k, e] of other.entries) this.entries.set(k, e);
+    this.newMessages.push(...other.newMessages);
+    for (const [k, m] of other.updatedMessages) this.updatedMessages.set(k, m);
+    for (const [k, a] of other.actions) this.actions.set(k, a);
+    for (const [k, v] of other.views) this.views.set(k, v);
+    for (const [k, a] of other.agents) this.agents.set(k, a);
+    for (const t of other.newTicks) this.newTicks.add(t);
+    for (const [k, n] of other.appendSeq) this.appendSeq.set(k, n);
+    for (const [k, l] of other.leases) this.leases.set(k, l);
+    this.absorbed = true;
   }
 }
 
@@ -174,6 +205,7 @@ export function applyTx(tx: Tx): number {
       room.entryCount--;
       room.storedBytes -= entryBytes(old);
     }
+    room.expressionCount += entryExpressions(e) - entryExpressions(old);
     if (e) {
       e.seq = seq;
       e.cel = undefined;
@@ -210,13 +242,14 @@ export function applyTx(tx: Tx): number {
   for (const [s, m] of tx.updatedMessages) {
     const old = room.messages[s - 1];
     if (old) room.storedBytes -= messageBytes(old);
-    room.messages[s - 1] = m;
+    replaceMessage(room, m);
     room.storedBytes += messageBytes(m);
     dirty.message(s);
   }
   for (const [id, a] of tx.actions) {
     const old = room.actions.get(id);
     if (old) room.storedBytes -= definitionBytes(old);
+    room.expressionCount += actionExpressions(a) - actionExpressions(old);
     if (a) {
       room.actions.set(id, a);
       room.storedBytes += definitionBytes(a);
@@ -228,6 +261,7 @@ export function applyTx(tx: Tx): number {
     const old = room.views.get(id);
     if (old) room.storedBytes -= definitionBytes(old);
     if (v) room.storedBytes += definitionBytes(v);
+    room.expressionCount += viewExpressions(v) - viewExpressions(old);
     if (v) {
       if (!room.views.has(id)) room.viewOrder.push(id);
       room.views.set(id, v);
@@ -258,6 +292,11 @@ export function applyTx(tx: Tx): number {
     room.auditCount++;
     dirty.addAudit(audit);
   }
+  for (const row of tx.moreAudit) {
+    room.auditCount++;
+    dirty.addAudit({ seq: ++room.auditSeq, ...row });
+  }
+  const proposals = tx.proposals.size ? storeProposals(room, tx.proposals) : undefined;
   const messages = [
     ...tx.newMessages.map((m) => m.seq),
     ...tx.updatedMessages.keys(),
@@ -270,6 +309,8 @@ export function applyTx(tx: Tx): number {
     changes: changes.length ? changes : NONE,
     messages: messages.length ? messages : NONE,
     audit,
+    ...(proposals ? { proposals } : {}),
+    ...(tx.agents.size ? { agents: [...tx.agents.keys()] } : {}),
   });
   if (log.length > LOG_RING) log.splice(0, log.length - LOG_RING);
   if (moment !== Infinity) room.rt.earlier(JOB.boundary, moment, tx.now);

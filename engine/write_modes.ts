@@ -1,5 +1,5 @@
 /**
- * @module engine/write_modes — one state write with every `_set_state` mode of SPEC §6: value, merge,
+ * @module engine/write_modes — one state write with every `_set_state` mode (reference/api.md#_set_state): value, merge,
  * increment, append (log row or array push), `if`, `if_version`, timer, enabled, public. Used by the
  * builtins and by custom action templates alike; authority is checked by the caller of `applyWrite`.
  */
@@ -12,7 +12,7 @@ import { startTimer } from "../timers.ts";
 import type { Entry, Message } from "./model.ts";
 import type { Tx } from "./tx.ts";
 import { messageView } from "./messages.ts";
-import { canReadScope } from "./privacy.ts";
+import { canReadScope, visibleDetail } from "./privacy.ts";
 import {
   checkFence,
   epochOf,
@@ -85,7 +85,7 @@ export function checkPredicate(
     { maxLength: tx.limits.maxCelLength, timeoutMs: tx.limits.celTimeoutMs },
     field,
   );
-  const r = evaluateOrLimit(program, ctx, tx.limits.celTimeoutMs);
+  const r = evaluateOrLimit(program, ctx, tx.cel, tx.room.rt.celTime);
   if (r.ok && r.value === true) return;
   const own = explain?.();
   const explainCtx = own ?? ctx;
@@ -100,7 +100,7 @@ export function checkPredicate(
       evaluated: r.ok && typeof r.value === "boolean" ? r.value : null,
       ...(r.ok ? {} : { runtime_error: runtimeError }),
       // values the invoker may read only: a scope only the action's registrar reads is not explained
-      detail: explainPaths(program, explainCtx, tx.limits.celTimeoutMs),
+      detail: visibleDetail(tx.caller, explainPaths(program, explainCtx, tx.cel, tx.room.rt.celTime)),
     },
   );
 }

@@ -6,13 +6,15 @@
 import type { Context } from "hono";
 import type { z } from "zod";
 import { bearer } from "../auth.ts";
+import type { CelBudget } from "../cel.ts";
 import { COMPACT_MAX_DEPTH } from "../config.ts";
 import { ApiError, fromZod, JSON_TYPE, jsonText } from "../errors.ts";
 import { checkJsonValue, checkTextDepth } from "../json_shape.ts";
 import type { Engine } from "../engine/engine.ts";
 import type { Op } from "../engine/op.ts";
 
-export type AppEnv = { Variables: { eng: Engine; requestId: string } };
+/** `cel`: the request's CEL budget (middleware/rate_limit.ts makes it and reads it back). */
+export type AppEnv = { Variables: { eng: Engine; requestId: string; cel?: CelBudget } };
 export type Ctx = Context<AppEnv>;
 
 /**
@@ -20,7 +22,10 @@ export type Ctx = Context<AppEnv>;
  * form-encoded headers with a JSON body), counted while it streams (413) and within the body timeout (408),
  * its nesting measured before it is parsed (too_deep), then finite numbers and no `__proto__` keys.
  */
-export async function readJson(c: Ctx, opts: { optional?: boolean; max?: number } = {}): Promise<unknown> {
+export async function readJson(
+  c: Ctx,
+  opts: { optional?: boolean; max?: number; array?: string } = {},
+): Promise<unknown> {
   const limits = c.get("eng").limits;
   const max = opts.max ?? limits.maxBodyBytes;
   const declared = Number(c.req.header("content-length") ?? "0");
@@ -37,6 +42,7 @@ export async function readJson(c: Ctx, opts: { optional?: boolean; max?: number 
   } catch (e) {
     throw new ApiError("invalid_json", `the request body is not valid JSON: ${(e as Error).message}`);
   }
+  if (Array.isArray(v) && opts.array) throw new ApiError("invalid_body", opts.array, { field: "body" });
   if (v === null || typeof v !== "object" || Array.isArray(v)) {
     throw new ApiError(
       "invalid_body",
@@ -145,14 +151,40 @@ export function token(c: Ctx): string | undefined {
  * makes Deno abort it (a DOMException with a stack) after every response, ~6 % of a plain invocation's CPU.
  */
 export function opOf(c: Ctx, blocking = false): Op {
-  const op: Op = blocking ? { token: token(c), signal: c.req.raw.signal } : { token: token(c) };
+  const cel = c.get("cel");
+  const op: Op = blocking ? { token: token(c), signal: c.req.raw.signal, cel } : { token: token(c), cel };
   if (c.req.method === "HEAD") op.head = true; // Hono answers HEAD with the GET route
   return op;
 }
 
 /**
- * Strips null, undefined and empty strings, arrays and objects (the `compact=true` query). Below
- * COMPACT_MAX_DEPTH a value is sent as it is stored, so no stored value can exhaust the stack.
+ * Fields whose value is user data: whatever a participant stored or sent — state values (`value`, the
+ * `state` and `views` maps of a context, `resolved_value`, `changed_views`), an action's `params` and
+ * `writes` (templates, as registered, and the writes of an invocation), `merge`, message `body`, `meta`,
+ * a view's `render`, a refusal's `detail` and `current`. `compact` sends them exactly as they are: a task's
+ * `"claimed_by": null` is what an action's `if` tests.
+ */
+export const USER_DATA_FIELDS: ReadonlySet<string> = new Set([
+  "value",
+  "resolved_value",
+  "state",
+  "views",
+  "changed_views",
+  "params",
+  "writes",
+  "merge",
+  "body",
+  "meta",
+  "render",
+  "detail",
+  "current",
+]);
+
+/**
+ * `compact=true` (and every MCP result): strips null, undefined and empty strings, arrays and objects from
+ * the envelope — the objects and lists the server builds around user data — and never inside user data
+ * (USER_DATA_FIELDS), which goes as stored. Below COMPACT_MAX_DEPTH a value is sent as it is stored, so no
+ * stored value can exhaust the stack.
  */
 export function compact(v: unknown, depth = 0): unknown {
   if (depth > COMPACT_MAX_DEPTH) return v;
@@ -160,6 +192,10 @@ export function compact(v: unknown, depth = 0): unknown {
   if (v !== null && typeof v === "object") {
     const out: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(v)) {
+      if (USER_DATA_FIELDS.has(k)) {
+        if (x !== undefined) out[k] = x;
+        continue;
+      }
       const y = compact(x, depth + 1);
       if (y === null || y === undefined || y === "") continue;
       if (Array.isArray(y) && y.length === 0) continue;
@@ -171,7 +207,24 @@ export function compact(v: unknown, depth = 0): unknown {
   return v;
 }
 
+/**
+ * The JSON response. When a CEL limit cut a listing short while serving the request (entries hidden,
+ * actions unavailable), it says so: `_cel_budget_exhausted: true` in an object body and, for any body,
+ * the header `x-cel-budget-exhausted: true`.
+ */
 export function send(c: Ctx, body: unknown, status = 200): Response {
+  const headers: Record<string, string> = { "content-type": JSON_TYPE };
+  if (c.get("cel")?.exhausted) {
+    headers["x-cel-budget-exhausted"] = "true";
+    body = withBudgetFlag(body);
+  }
   const out = c.req.query("compact") === "true" ? compact(body) : body;
-  return new Response(jsonText(out), { status, headers: { "content-type": JSON_TYPE } });
+  return new Response(jsonText(out), { status, headers });
+}
+
+/** `_cel_budget_exhausted: true` added to an object body (arrays carry the header only). */
+export function withBudgetFlag(body: unknown): unknown {
+  return body !== null && typeof body === "object" && !Array.isArray(body)
+    ? { ...body, _cel_budget_exhausted: true }
+    : body;
 }

@@ -8,6 +8,7 @@
  *   DELETE /rooms/:id            room token: the room and all its rows
  */
 import { Hono } from "hono";
+import { celStats } from "../cel.ts";
 import { deleteRoom, exportRoom, importRoom } from "../engine/room_admin.ts";
 import { PromText, type RequestMetrics } from "../middleware/metrics.ts";
 import { ImportBody } from "../wire.ts";
@@ -62,6 +63,18 @@ function renderMetrics(c: Ctx, m: RequestMetrics): string {
   );
   for (const [outcome, n] of eng.metrics.invocations) {
     p.sample("agent_sync_invocations_total", { outcome }, n);
+  }
+  p.family("agent_sync_cel_evaluations_total", "counter", "CEL evaluations run.")
+    .sample("agent_sync_cel_evaluations_total", {}, celStats.evaluations);
+  p.family("agent_sync_cel_seconds_total", "counter", "Measured CEL evaluation time.")
+    .sample("agent_sync_cel_seconds_total", {}, round(celStats.seconds));
+  p.family(
+    "agent_sync_cel_limited_total",
+    "counter",
+    "CEL evaluations refused or stopped, by limit: expression (time, steps, size), budget (request, views, waiters), room (its CEL time per second).",
+  );
+  for (const [limit, n] of Object.entries(celStats.limited)) {
+    p.sample("agent_sync_cel_limited_total", { limit }, n);
   }
   p.family("agent_sync_waiters", "gauge", "Requests blocked in /wait (and invoke-and-wait).")
     .sample("agent_sync_waiters", {}, eng.metrics.waiters);

@@ -13,6 +13,7 @@ import type {
   LeaseRow,
   MessageRow,
   PresenceRow,
+  ProposalRow,
   PutRows,
   RoomRow,
   StateRow,
@@ -175,6 +176,12 @@ const TABLES: { [K in keyof Required<PutRows>]: Table<NonNullable<PutRows[K]>[nu
     encode: (id, r: LeaseRow, a) =>
       a.push(id, r.scope, r.key, r.epoch, r.holder, r.ttl_ms, r.renewed_at, JSON.stringify(r.on_expire)),
   },
+  proposals: {
+    name: "proposals",
+    cols: ["room_id", "id", "status", "created_at", "data"],
+    key: ["room_id", "id"],
+    encode: (id, r: ProposalRow, a) => a.push(id, r.id, r.status, r.created_at, JSON.stringify(r.data)),
+  },
 };
 
 /** Every table that holds a room's rows (rooms itself aside): what dropping a room deletes. */
@@ -272,6 +279,9 @@ export function batchStatements(b: CommitBatch): { statements: InStatement[]; la
     }
     for (const v of w.remove?.views ?? []) {
       out.push({ sql: "DELETE FROM views WHERE room_id = ? AND id = ?", args: [id, v] });
+    }
+    for (const p of w.remove?.proposals ?? []) {
+      out.push({ sql: "DELETE FROM proposals WHERE room_id = ? AND id = ?", args: [id, p] });
     }
     if (w.presence?.length) presenceStatements(id, w.presence, out);
     for (const name in w.put) {

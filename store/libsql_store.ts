@@ -57,6 +57,7 @@ export class LibsqlStore implements RoomStore {
       { sql: "SELECT COALESCE(MAX(seq), 0) AS m, COUNT(*) AS n FROM audit WHERE room_id = ?", args: [id] },
       { sql: "SELECT * FROM ticks WHERE room_id = ?", args: [id] },
       { sql: "SELECT * FROM leases WHERE room_id = ?", args: [id] },
+      { sql: "SELECT * FROM proposals WHERE room_id = ? ORDER BY rowid", args: [id] },
     ], "read");
     const r = rs[0].rows[0];
     if (!r) return undefined;
@@ -112,6 +113,12 @@ export class LibsqlStore implements RoomStore {
         on_expire: pj(l.on_expire),
       })),
       audit: { max_seq: Number(rs[6].rows[0].m), count: Number(rs[6].rows[0].n) },
+      proposals: rs[9].rows.map((p) => ({
+        id: String(p.id),
+        status: String(p.status),
+        created_at: String(p.created_at),
+        data: pj(p.data),
+      })),
     };
   }
 

@@ -112,6 +112,8 @@ export type LeaseRow = {
 export type ActionRow = { id: string; def: unknown };
 export type ViewRow = { id: string; def: unknown; position: number };
 export type TickRow = { target: string; count: number };
+/** A proposal of an action with `approval`: the whole record as `data`, its status and age as columns. */
+export type ProposalRow = { id: string; status: string; created_at: string; data: unknown };
 export type StateKey = { scope: string; key: string };
 
 /** A room as storage holds it: every row but the audit log, which is only counted. */
@@ -128,6 +130,8 @@ export type StoredRoom = {
   ticks: TickRow[];
   leases: LeaseRow[];
   audit: { max_seq: number; count: number };
+  /** in the order they were made */
+  proposals: ProposalRow[];
 };
 
 /** Rows written as they are now (inserted, or replacing the row with the same key). */
@@ -141,6 +145,7 @@ export type PutRows = {
   leases?: LeaseRow[];
   audit?: AuditRow[];
   idempotency?: IdempotencyRow[];
+  proposals?: ProposalRow[];
 };
 
 /** What one room's commit changes. */
@@ -151,7 +156,7 @@ export type RoomWrite = {
   /** the room row's mutable fields, when they changed */
   room?: Pick<RoomRow, "meta" | "view_token_hash" | "liveness_ms">;
   put: PutRows;
-  remove?: { state?: StateKey[]; actions?: string[]; views?: string[] };
+  remove?: { state?: StateKey[]; actions?: string[]; views?: string[]; proposals?: string[] };
   presence?: PresenceRow[];
 };
 

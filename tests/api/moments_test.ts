@@ -1,12 +1,13 @@
 /**
  * Moments on the real clock, nothing else happening in the room: a waiter registered before a commit that
- * adds an earlier timer wakes at that timer, a lapsing lease wakes a waiter through its expiry commit, and
- * an agent going gone wakes a waiter on `agents`. Each wait's own timeout is far later, so `triggered`
+ * adds an earlier timer wakes at that timer, a lapsing lease wakes a waiter through its expiry commit, an
+ * agent going gone wakes a waiter on `agents` and is a `presence` event of the change feed. Each wait's own timeout is far later, so `triggered`
  * tells the moment woke it (the elapsed time is printed with MOMENTS_DEBUG=1, never asserted).
  */
 import assert from "node:assert/strict";
 import { client, startServer } from "../_server.ts";
 import { until } from "../_setup.ts";
+import { openFeed } from "../_feed.ts";
 
 const TIMEOUT = 8000;
 const debug = (what: string, ms: number) => {
@@ -70,4 +71,26 @@ Deno.test("an agent going gone wakes a waiter on agents", async () => {
   assert.equal(woke.json.triggered, true, `woken when alice went gone: ${woke.text}`);
   debug("window of 600 ms", woke.json.elapsed_ms);
   void room;
+});
+
+Deno.test("a feed hears an agent go gone and come back (presence events, at the moment)", async () => {
+  const { s, c, room, alice } = await fixture(600);
+  await using _ = s;
+  const feed = await openFeed(s.base, `/rooms/${room.id}/events`, room.token);
+  try {
+    await feed.next(); // the connect comment
+    const gone = await feed.nextEvent("presence");
+    assert.deepEqual(gone.data.agents.map((a: { id: string; status: string }) => [a.id, a.status]), [[
+      "alice",
+      "gone",
+    ]]);
+    await c.context(room.id, alice);
+    const back = await feed.nextEvent("presence");
+    assert.deepEqual(back.data.agents.map((a: { id: string; status: string }) => [a.id, a.status]), [[
+      "alice",
+      "active",
+    ]]);
+  } finally {
+    await feed.close();
+  }
 });
