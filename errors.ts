@@ -1,7 +1,7 @@
 /**
  * @module errors — failure, written once: the closed table of error codes, `ApiError` with typed details per
  * code, the one translator from zod issues, and the one function that turns anything thrown into the
- * `{error, message, …details}` response (SPEC §14). No other module builds an error body.
+ * `{error, message, …details}` response (reference/api.md#errors). No other module builds an error body.
  */
 import { z } from "zod";
 
@@ -17,6 +17,7 @@ export const ERROR_STATUS = {
   invalid_template: 400,
   invalid_timer: 400,
   value_too_large: 400,
+  too_deep: 400,
   unauthorized: 401,
   invalid_token: 401,
   read_only_token: 403,
@@ -24,6 +25,8 @@ export const ERROR_STATUS = {
   scope_denied: 403,
   not_owner: 403,
   forbidden: 403,
+  forbidden_origin: 403,
+  not_an_approver: 403,
   room_not_found: 404,
   agent_not_found: 404,
   action_not_found: 404,
@@ -31,8 +34,11 @@ export const ERROR_STATUS = {
   view_not_found: 404,
   message_not_found: 404,
   state_not_found: 404,
+  proposal_not_found: 404,
+  session_not_found: 404,
   not_found: 404,
   method_not_allowed: 405,
+  request_timeout: 408,
   room_exists: 409,
   agent_exists: 409,
   precondition_failed: 409,
@@ -42,6 +48,10 @@ export const ERROR_STATUS = {
   already_claimed: 409,
   idempotency_conflict: 409,
   history_expired: 410,
+  lease_held: 409,
+  lease_lost: 409,
+  proposal_closed: 409,
+  action_changed: 409,
   payload_too_large: 413,
   quota_exceeded: 429,
   rate_limited: 429,
@@ -53,34 +63,93 @@ export const ERROR_STATUS = {
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
 
-/** The per-room and per-snapshot quotas `quota_exceeded` names. */
-export type Quota = "room_entries" | "room_bytes" | "room_messages_per_sec" | "room_actions" | "room_views";
+/** The per-room, per-snapshot and per-process quotas `quota_exceeded` names. */
+export const Quota = z.enum([
+  "room_entries",
+  "room_bytes",
+  "room_messages_per_sec",
+  "room_messages",
+  "room_actions",
+  "room_views",
+  "room_agents",
+  "room_waiters",
+  "waiters",
+  "room_expressions",
+  "room_pending_proposals",
+  "mcp_sessions",
+]);
+export type Quota = z.infer<typeof Quota>;
 
 /** One zod issue as an error lists it. */
-export type IssueSummary = { path: string; message: string };
+export const IssueSummary = z.object({ path: z.string(), message: z.string() });
+export type IssueSummary = z.infer<typeof IssueSummary>;
 
-/** The detail fields of the codes that carry a fixed set; every other code takes any fields. */
-export type ErrorDetails = {
-  quota_exceeded: { quota: Quota; limit: number; stored?: number; retry_after_ms?: number };
-  rate_limited: { retry_after_ms: number; limit_per_sec?: number; burst?: number };
-  precondition_failed: {
-    expression: unknown;
-    field?: string;
-    /** what the condition evaluated to (null when it failed at run time or was not boolean) */
-    evaluated?: boolean | null;
-    runtime_error?: string;
-    /** each state/views path the condition reads, with its value, as far as the invoker may see it */
-    detail?: Record<string, unknown>;
-  };
-  version_conflict: { expected_version: number; current: unknown };
-  invalid_params: {
-    field?: string;
-    issues?: IssueSummary[];
-    params?: { param: string; problem: string }[];
-  };
-  cel_limit: { field?: string; limit?: number; expression?: string; detail?: string };
-  history_expired: { oldest_seq: number; field?: string };
-};
+/**
+ * The detail fields of the codes that carry a fixed set (every other code takes any fields). Schemas, so
+ * that the constructor's types and the OpenAPI document's error shapes come from one definition.
+ */
+export const ERROR_DETAILS = {
+  quota_exceeded: z.object({
+    quota: Quota,
+    limit: z.number(),
+    stored: z.number().optional(),
+    retry_after_ms: z.number().optional(),
+  }),
+  rate_limited: z.object({
+    retry_after_ms: z.number(),
+    limit_per_sec: z.number().optional(),
+    burst: z.number().optional(),
+  }),
+  precondition_failed: z.object({
+    expression: z.unknown(),
+    field: z.string().optional(),
+    evaluated: z.boolean().nullable().optional()
+      .describe("what the condition evaluated to (null when it failed at run time or was not boolean)"),
+    runtime_error: z.string().optional(),
+    detail: z.record(z.string(), z.unknown()).optional()
+      .describe(
+        "each state/views path the condition reads, with its value, as far as the invoker may see it",
+      ),
+  }),
+  version_conflict: z.object({ expected_version: z.number(), current: z.unknown() }),
+  lease_held: z.object({
+    scope: z.string(),
+    key: z.string(),
+    holder: z.string().optional().describe("who holds it (left out in a scope you may not read)"),
+    epoch: z.number().int().optional(),
+    expires_at: z.string().optional().describe("when it lapses unless its holder shows a sign of life"),
+  }),
+  lease_lost: z.object({
+    scope: z.string(),
+    key: z.string(),
+    expected_epoch: z.number().int().optional(),
+    current: z.object({ holder: z.string(), epoch: z.number().int(), expires_at: z.string() }).nullable()
+      .optional().describe("the entry's live lease, or null (left out in a scope you may not read)"),
+  }),
+  invalid_params: z.object({
+    field: z.string().optional(),
+    issues: z.array(IssueSummary).optional(),
+    params: z.array(z.object({ param: z.string(), problem: z.string() })).optional(),
+  }),
+  not_an_approver: z.object({ proposal: z.string() }),
+  proposal_not_found: z.object({ proposal: z.string() }),
+  proposal_closed: z.object({
+    proposal: z.string(),
+    status: z.enum(["executed", "failed", "rejected", "expired"]).describe("how it was decided"),
+  }),
+  cel_limit: z.object({
+    field: z.string().optional(),
+    limit: z.number().optional(),
+    expression: z.string().optional(),
+    detail: z.string().optional(),
+  }),
+  history_expired: z.object({
+    oldest_seq: z.number().int().describe("the oldest commit still retained"),
+    field: z.string().optional(),
+  }),
+} satisfies { [C in ErrorCode]?: z.ZodObject };
+
+export type ErrorDetails = { [C in keyof typeof ERROR_DETAILS]: z.input<(typeof ERROR_DETAILS)[C]> };
 
 /** The details code `C` is made with (any code: an open record). */
 export type DetailsOf<C extends ErrorCode> = [ErrorCode] extends [C] ? Record<string, unknown>
@@ -132,12 +201,17 @@ export type ZodCode = keyof typeof ZOD_ROOT;
  */
 export function fromZod(e: z.ZodError, code: ZodCode, at?: string): ApiError {
   const issue = e.issues[0];
-  const path = issue?.path.map(String).join(".") ?? "";
+  let path = issue?.path.map(String).join(".") ?? "";
+  // an unknown key is the field at fault: `read_context {"extra": 1}` names `extra`, not the whole body
+  if (issue?.code === "unrecognized_keys" && issue.keys.length) {
+    path = path ? `${path}.${issue.keys[0]}` : issue.keys[0];
+  }
   const field = at ? (path ? `${at}.${path}` : at) : (path || ZOD_ROOT[code]);
+  const where = issue?.path.length ? issue.path.map(String).join(".") : "";
   const message = issue?.code === "unrecognized_keys"
     ? `unknown field${issue.keys.length > 1 ? "s" : ""} ${
       issue.keys.map((k) => JSON.stringify(k)).join(", ")
-    }${at || path ? ` in ${field}` : ""}`
+    }${at || where ? ` in ${at ? (where ? `${at}.${where}` : at) : where}` : ""}`
     : `${field}: ${issue?.message}`;
   const issues = e.issues.slice(0, 10).map((i) => ({
     path: i.path.map(String).join("."),

@@ -118,15 +118,79 @@ export const MIGRATIONS: Migration[] = [
     ],
   },
   {
+    version: 3,
+    name: "peers",
+    statements: [
+      // one row per server process on this database (engine/peers.ts): `joined` numbers the processes in
+      // the order they arrived, `seen` is the highest `joined` a process had read at its last beat, and
+      // `beat_at` (ms since the epoch) when that was. A row not beaten for a while is a process that is gone;
+      // `proc` says where it runs (host, pid namespace, pid, start time), so one on this machine that
+      // crashed is known gone at once.
+      `CREATE TABLE peers (
+        id TEXT PRIMARY KEY,
+        joined INTEGER NOT NULL,
+        seen INTEGER NOT NULL,
+        beat_at INTEGER NOT NULL,
+        proc TEXT NOT NULL DEFAULT ''
+      ) WITHOUT ROWID`,
+    ],
+  },
+  {
+    version: 4,
+    name: "liveness and leases",
+    statements: [
+      // the room's liveness window (engine/presence.ts); NULL: the server's SYNC_LIVENESS_MS
+      "ALTER TABLE rooms ADD COLUMN liveness_ms INTEGER",
+      // an agent's last sign of life: its last call, or the last beat or end of an open wait or feed
+      "ALTER TABLE agents ADD COLUMN last_seen TEXT",
+      // one row per key ever leased (engine/leases.ts): `holder` NULL is no lease now, but the epoch is
+      // kept, so a key deleted and written again never hands out an epoch twice. `renewed_at` is the
+      // holder's last write to the entry; `on_expire` the effect when the lease lapses (JSON).
+      `CREATE TABLE leases (
+        room_id TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        key TEXT NOT NULL,
+        epoch INTEGER NOT NULL,
+        holder TEXT,
+        ttl_ms INTEGER NOT NULL,
+        renewed_at TEXT NOT NULL,
+        on_expire TEXT NOT NULL,
+        PRIMARY KEY (room_id, scope, key)
+      ) WITHOUT ROWID`,
+      // since when the processes on this database have served without a break (ms since the epoch): a
+      // process arriving while others run takes theirs, one arriving alone its own start. Silence is
+      // counted from it, so the time the service was down does not count against agents.
+      "ALTER TABLE peers ADD COLUMN up_since INTEGER NOT NULL DEFAULT 0",
+    ],
+  },
+  {
+    version: 5,
+    name: "proposals",
+    statements: [
+      // proposals of actions with `approval` (engine/proposals.ts): the record as JSON in `data`, written in
+      // the batch of the commit that makes or decides it; a room keeps its pending ones and the latest
+      // decided ones, read back in `rowid` order: the order they were made in.
+      `CREATE TABLE proposals (
+        room_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (room_id, id)
+      )`,
+    ],
+  },
+  {
     version: 6,
     name: "history and refusal reasons",
     statements: [
       // One row per commit, its header (scope '' and key '': who, what, how it ended as JSON in value, its ts
       // in updated_at, and in `writes` the [scope, key] of everything it wrote), and one row per thing it
       // wrote: a state entry (scope/key as in `state`; value NULL for a deletion) and the definitions,
-      // members and tick counts the room is made of (scopes `#action`, `#view`, `#agent`, `#tick`: no state
-      // scope can hold a `#`). A message sent or claimed is listed in `writes` as ["_messages", seq] and has
-      // no row: the message itself says which commits sent and claimed it. See engine/history_rows.ts.
+      // members, tick counts, leases (key `scope/key`) and proposals the room is made of (scopes `#action`,
+      // `#view`, `#agent`, `#tick`, `#lease`, `#proposal`: no state scope can hold a `#`). A message sent or
+      // claimed is listed in `writes` as ["_messages", seq] and has no row: the message itself says which
+      // commits sent and claimed it. See engine/history_rows.ts.
       `CREATE TABLE history (
         room_id TEXT NOT NULL,
         scope TEXT NOT NULL,
@@ -173,6 +237,13 @@ export const MIGRATIONS: Migration[] = [
         FROM agents g JOIN rooms r ON r.id = g.room_id`,
       `INSERT INTO history (room_id, scope, key, seq, version, value)
         SELECT t.room_id, '#tick', t.target, r.seq, 0, CAST(t.count AS TEXT) FROM ticks t JOIN rooms r ON r.id = t.room_id`,
+      `INSERT INTO history (room_id, scope, key, seq, version, value)
+        SELECT l.room_id, '#lease', l.scope || '/' || l.key, r.seq, l.epoch, json_object('scope', l.scope,
+          'key', l.key, 'epoch', l.epoch, 'holder', l.holder, 'ttl_ms', l.ttl_ms, 'renewed_at', l.renewed_at,
+          'on_expire', json(l.on_expire))
+        FROM leases l JOIN rooms r ON r.id = l.room_id`,
+      `INSERT INTO history (room_id, scope, key, seq, version, value)
+        SELECT p.room_id, '#proposal', p.id, r.seq, 0, p.data FROM proposals p JOIN rooms r ON r.id = p.room_id`,
       `INSERT INTO history_rooms (room_id, from_seq, from_ts)
         SELECT id, seq, strftime('%Y-%m-%dT%H:%M:%fZ', 'now') FROM rooms`,
     ],

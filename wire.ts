@@ -4,7 +4,7 @@
  * typed values; a schema and its type share one name. The params of builtin actions live with the builtins.
  */
 import { z } from "zod";
-import { ID_PATTERN, MAX_KEY_LENGTH } from "./config.ts";
+import { ID_PATTERN, LIVENESS_MAX_MS, LIVENESS_MIN_MS, MAX_KEY_LENGTH } from "./config.ts";
 import { TimerSpec } from "./timers.ts";
 
 const Id = z.string().regex(ID_PATTERN, "must be 1-128 characters of [A-Za-z0-9._:-]");
@@ -13,7 +13,7 @@ const QueryInt = z.string().regex(/^\d{1,15}$/, "must be a non-negative integer"
 const Cursor = z.number().int().min(0);
 /** Section names, as a comma list or an array (checked against the known sections by the engine). */
 const Sections = z.union([z.string(), z.array(z.string())]);
-const AgentStatus = z.enum(["active", "idle", "busy", "waiting", "done", "unknown"]);
+export const AgentStatus = z.enum(["active", "idle", "busy", "waiting", "done", "unknown"]);
 
 // ── invoke and wait ─────────────────────────────────────────────────────────────────────────────
 
@@ -39,7 +39,7 @@ export const InvokeQuery = z.strictObject({ dry_run: z.enum(["true", "false", "1
 
 /** `GET /rooms/:id/wait` */
 export const WaitQuery = z.strictObject({
-  condition: z.string().optional(),
+  condition: z.string({ error: "required: a CEL condition" }),
   timeout: QueryInt.optional(),
   include: z.string().optional(),
   agent: z.string().optional(),
@@ -51,9 +51,14 @@ export const EventsQuery = z.strictObject({ after: QueryInt.optional(), agent: z
 
 // ── reads ───────────────────────────────────────────────────────────────────────────────────────
 
+/** `actions=brief`: builtins as `{id, description, builtin}` (full params from `GET /actions` and `help`) */
+export const ActionsForm = z.enum(["full", "brief"]);
+export type ActionsForm = z.infer<typeof ActionsForm>;
+
 /** `GET /rooms/:id/context` (`at`: as the room stood right after that commit) */
 export const ContextQuery = z.strictObject({
   only: z.string().optional(),
+  actions: ActionsForm.optional(),
   messages_after: QueryInt.optional(),
   messages_limit: QueryInt.optional(),
   agent: z.string().optional(),
@@ -74,6 +79,8 @@ export const PollQuery = z.strictObject({
 });
 /** `GET /rooms/:id/views`, `/views/:view`: the room token may read as one agent */
 export const AgentQuery = z.strictObject({ agent: z.string().optional() });
+/** `GET /rooms/:id/actions` and `/actions/:action` */
+export const ActionsQuery = z.strictObject({ agent: z.string().optional(), actions: ActionsForm.optional() });
 /** `POST /rooms/:id/eval` (`expression` is the older name of `expr`) */
 export const EvalBody = z.strictObject({
   expr: z.string().optional(),
@@ -101,6 +108,12 @@ export const VersionsQuery = z.strictObject({
   limit: QueryInt.optional(),
   agent: z.string().optional(),
 });
+/** `GET /rooms/:id/proposals` */
+export const ProposalStatus = z.enum(["pending", "executed", "failed", "rejected", "expired"]);
+export const ProposalsQuery = z.strictObject({
+  status: ProposalStatus.optional().describe("only proposals with this status now"),
+  agent: z.string().optional(),
+});
 /** `GET /rooms/:id/messages` (seed 000) */
 export const MessagesQuery = z.strictObject({
   after: QueryInt.optional(),
@@ -119,20 +132,25 @@ export const HistorySettings = z.strictObject({
   max_age_ms: z.number().int().min(1).nullable().optional().describe("keep no commit older than this"),
 });
 
+/** A room's liveness window: an agent silent this long is `gone`; `lease: true` lasts this long. */
+const LivenessMs = z.number().int().min(LIVENESS_MIN_MS).max(LIVENESS_MAX_MS)
+  .describe("ms of silence after which an agent is gone (default SYNC_LIVENESS_MS)");
+
 /** `POST /rooms` and the MCP `create_room` tool */
 export const CreateRoom = z.strictObject({
   id: Id.optional().describe("room id (generated if omitted)"),
   meta: z.unknown().optional(),
   history: HistorySettings.optional(),
+  liveness_ms: LivenessMs.optional(),
 });
 export type CreateRoom = z.infer<typeof CreateRoom>;
 
-/** `PATCH /rooms/:id` (room token): the room's settings; each field changes one of them */
+/** `PATCH /rooms/:id` (room token): the room's settings; each field present changes one of them */
 export const PatchRoom = z.strictObject({
+  liveness_ms: LivenessMs.nullable().optional().describe("null: the server's default again"),
   history: HistorySettings.optional(),
 });
 export type PatchRoom = z.infer<typeof PatchRoom>;
-
 /** `POST /rooms/:id/agents`: join, or re-join with the agent's or the room's token */
 export const JoinAgent = z.strictObject({
   id: Id.optional().describe("agent id"),
@@ -180,6 +198,7 @@ const SnapshotAgent = z.strictObject({
   status: AgentStatus,
   last_heartbeat: Iso.nullable(),
   last_seen_seq: z.number().int().min(0),
+  last_seen: Iso.nullable().optional(),
 });
 const SnapshotEntry = z.strictObject({
   scope: Scope,
@@ -192,7 +211,8 @@ const SnapshotEntry = z.strictObject({
   sort_key: z.number().int().nullable().optional(),
   seq: z.number().int().min(0),
 });
-const SnapshotMessage = z.strictObject({
+/** A message as stored (`extra`: fields a custom action appended beside the usual ones). */
+export const SnapshotMessage = z.strictObject({
   seq: z.number().int().min(1),
   from: z.string().max(129).nullable(),
   kind: z.string().max(128),
@@ -232,6 +252,12 @@ export const SnapshotHistoryRow = z.discriminatedUnion("kind", [
     error: z.string().optional(),
     message: z.string().optional(),
     detail: z.record(z.string(), z.unknown()).optional(),
+    runs: z.array(z.strictObject({
+      agent: z.string().max(129),
+      action: z.string().max(256),
+      ok: z.boolean(),
+      error: z.string().optional(),
+    })).max(20).optional(),
     writes: z.array(z.tuple([z.string().max(400), z.string().max(400)])).max(100_000).optional(),
   }),
   z.strictObject({
@@ -248,7 +274,7 @@ export const SnapshotHistoryRow = z.discriminatedUnion("kind", [
     sort_key: z.number().int().nullable().optional(),
   }),
   z.strictObject({
-    kind: z.enum(["action", "view", "agent", "tick"]),
+    kind: z.enum(["action", "view", "agent", "tick", "lease", "proposal"]),
     seq: HistorySeq,
     id: z.string().min(1).max(400),
     value: z.unknown().optional(),
@@ -261,6 +287,46 @@ const SnapshotHistory = z.strictObject({
   oldest_ts: Iso.nullable().optional(),
   settings: HistorySettings.optional(),
   rows: z.array(SnapshotHistoryRow),
+});
+/** A key's lease as stored: live (`holder`) or ended (`holder` null: only its epoch is kept). */
+export const SnapshotLease = z.strictObject({
+  scope: Scope,
+  key: z.string().min(1).max(MAX_KEY_LENGTH),
+  epoch: z.number().int().min(1),
+  holder: z.string().max(129).nullable(),
+  ttl_ms: z.number().int().min(0).max(LIVENESS_MAX_MS),
+  renewed_at: Iso,
+  on_expire: z.union([
+    z.literal("delete"),
+    z.literal("release"),
+    z.strictObject({
+      writes: z.array(z.record(z.string(), z.unknown())).max(20),
+      by: z.string().max(129),
+      owner: z.string().max(129).optional(),
+    }),
+  ]),
+});
+
+/** A proposal as stored (engine/model.ts `Proposal`). */
+export const SnapshotProposal = z.strictObject({
+  id: Id,
+  action: Id,
+  params: z.record(z.string(), z.unknown()),
+  proposer: z.string().max(129),
+  count: z.number().int().min(1),
+  from: z.string(),
+  proposer_counts: z.boolean(),
+  registrar: z.string().max(129),
+  scope: Scope,
+  approvals: z.array(z.strictObject({ by: z.string().max(129), at: Iso })),
+  status: ProposalStatus,
+  created_at: Iso,
+  expires_at: Iso.nullable(),
+  decided_at: Iso.nullable(),
+  rejected_by: z.string().max(129).nullable().optional(),
+  reason: z.string().nullable().optional(),
+  writes: z.array(z.strictObject({ scope: Scope, key: z.string(), version: z.number().int() })).optional(),
+  error: z.looseObject({ error: z.string(), message: z.string() }).nullable().optional(),
 });
 /** Fields the server stamps on a stored action or view definition. */
 export const StampedDef = { registrar: z.string().max(129), created_at: Iso, timer: StoredTimer };
@@ -275,6 +341,7 @@ export const ImportBody = z.strictObject({
     meta: z.unknown().optional(),
     created_at: Iso,
     seq: z.number().int().min(0),
+    liveness_ms: LivenessMs.optional(),
   }),
   agents: z.array(SnapshotAgent),
   state: z.array(SnapshotEntry),
@@ -284,6 +351,8 @@ export const ImportBody = z.strictObject({
   audit: z.array(SnapshotAudit),
   ticks: z.record(z.string(), z.number().int().min(0)).default({}),
   history: SnapshotHistory.optional(),
+  leases: z.array(SnapshotLease).default([]),
+  proposals: z.array(SnapshotProposal).default([]),
 });
 export type ImportBody = z.infer<typeof ImportBody>;
 
@@ -297,6 +366,7 @@ export const ReadContextArgs = z.strictObject({
   only: Sections.optional().describe("sections: state, views, agents, actions, messages, state.<scope>"),
   messages_after: Cursor.optional().describe("message seq"),
   messages_limit: z.number().int().min(1).optional(),
+  actions: ActionsForm.optional().describe("builtins brief (default) or full"),
 });
 export const InvokeActionArgs = z.strictObject({
   action: z.string().min(1).describe("action id"),

@@ -80,6 +80,20 @@ function definitions(c) {
     const grants = a.grants?.length ? markup` · grants ${a.grants.join(", ")}` : "";
     out.push(markup`<li>agent <code>${a.id}</code> ${a.role}${grants} · ${a.status}</li>`);
   }
+  // an approved action's run, as its proposer, inside the approval's commit
+  for (const r of c.runs ?? []) {
+    const how = r.ok ? "" : markup` <span class="badge bad">refused · ${r.error ?? ""}</span>`;
+    out.push(markup`<li class="run">ran <b>${r.action}</b> as ${r.agent}${how}</li>`);
+  }
+  for (const l of c.leases ?? []) {
+    const who = l.holder === null ? "ended" : markup`held by ${l.holder}`;
+    out.push(
+      markup`<li>lease <code class="k">${l.scope}.${l.key}</code> ${who} <span class="badge outline">epoch ${l.epoch}</span></li>`,
+    );
+  }
+  for (const p of c.proposals ?? []) {
+    out.push(markup`<li>proposal <code>${p.id}</code> ${p.action} · ${p.status}</li>`);
+  }
   return out;
 }
 

@@ -1,21 +1,32 @@
 /**
- * @module engine/actions — custom actions: registration (every field validated up front, SPEC §6) and the
+ * @module engine/actions — custom actions: registration (every field validated up front, reference/api.md#custom-actions) and the
  * invocation steps 1–5 for one. Pure over the Tx: refusals throw ApiError and the Tx is dropped.
  */
 import { z } from "zod";
-import { compile, evaluate, isTrue } from "../cel.ts";
+import { type CelBudget, compile, evaluate, evaluateOrLimit, isTrue } from "../cel.ts";
 import { ID_PATTERN } from "../config.ts";
 import { ApiError } from "../errors.ts";
 import { actionLiveness } from "./snapshot.ts";
 import { startTimer, ticksRemaining, TimerSpec } from "../timers.ts";
 import type { ActionDef, ParamSpec } from "./model.ts";
 import { checkParamSchema, ParamsSchema, validateParams } from "./params.ts";
-import { checkTemplate, resolveTemplate } from "./templates.ts";
+import { checkTemplate, checkWriteTemplate, resolveTemplate, type TemplateVars } from "./templates.ts";
+import { checkExpiryWrites, type LeaseAuthor } from "./leases.ts";
 import type { Tx } from "./tx.ts";
-import { applyWrite, checkPredicate, checkScopeName, type WriteResult, WriteSpec } from "./write_modes.ts";
-import type { Caller } from "../auth.ts";
-import { canReadScope } from "./privacy.ts";
+import {
+  applyWrite,
+  checkPredicate,
+  checkScopeName,
+  checkValue,
+  type LeaseSpec,
+  type WriteResult,
+  WriteSpec,
+} from "./write_modes.ts";
+import { type Caller, isRoomToken } from "../auth.ts";
+import type { ActionEyes } from "./action_ctx.ts";
+import { checkTickOn } from "./privacy.ts";
 import { checkDefinitionQuota } from "./quotas.ts";
+import { ApprovalSchema, checkApproval } from "./approval.ts";
 
 export const RegisterAction = z.strictObject({
   id: z.string().regex(ID_PATTERN, "id must be 1-128 characters of [A-Za-z0-9._:-]"),
@@ -27,6 +38,7 @@ export const RegisterAction = z.strictObject({
   scope: z.string().optional(),
   timer: TimerSpec.optional(),
   on_invoke: z.strictObject({ timer: TimerSpec }).optional(),
+  approval: ApprovalSchema.optional(),
 });
 
 const celLimits = (tx: Tx) => ({ maxLength: tx.limits.maxCelLength, timeoutMs: tx.limits.celTimeoutMs });
@@ -61,10 +73,15 @@ export function checkOwner(caller: Caller, registrar: string, what: string): voi
   );
 }
 
-export function registerAction(tx: Tx, raw: unknown): ActionDef {
+/** `field` names the definition in refusals (`params` of `_register_action`). */
+export function registerAction(tx: Tx, raw: unknown, field = "params"): ActionDef {
   const p = RegisterAction.parse(raw);
   if (p.id.startsWith("_")) {
     throw new ApiError("invalid_id", `action ids starting with _ are reserved for builtins`, { field: "id" });
+  }
+  if (p.id === "help" && !isRoomToken(tx.caller)) {
+    // help is what every participant calls first: a custom one speaks for the room, so only its token
+    throw new ApiError("forbidden", "only the room token may register or replace help", { field: "id" });
   }
   const existing = tx.action(p.id);
   if (existing) checkOwner(tx.caller, existing.registrar, `action ${p.id}`);
@@ -75,31 +92,22 @@ export function registerAction(tx: Tx, raw: unknown): ActionDef {
   checkParamSchema(params, "params");
   if (p.if !== undefined) compile(p.if, celLimits(tx), "if");
   if (p.enabled !== undefined) compile(p.enabled, celLimits(tx), "enabled");
+  const approval = p.approval && checkApproval(p.approval, celLimits(tx), "approval");
   const declared = new Set(Object.keys(params));
   (p.writes ?? []).forEach((w, i) => {
     const f = `writes[${i}]`;
-    checkTemplate(w, f, declared);
-    if (w.scope === undefined) {
-      throw new ApiError("invalid_body", `${f}.scope is required`, { field: `${f}.scope` });
-    }
-    if (w.if !== undefined) compile(w.if, celLimits(tx), `${f}.if`);
-    if (w.enabled !== undefined && w.enabled !== null) compile(w.enabled, celLimits(tx), `${f}.enabled`);
-    if (w.expr) {
-      if (typeof w.value !== "string") {
-        throw new ApiError("invalid_body", `${f}.value must be a CEL string when expr is true`, {
-          field: `${f}.value`,
-        });
-      }
-      compile(w.value, celLimits(tx), `${f}.value`);
-    }
-    if (w.timer) TimerSpec.parse(w.timer);
-    if (w.scope === "_audit") {
-      throw new ApiError("scope_denied", `${f} writes _audit, which nobody writes`, { field: `${f}.scope` });
-    }
-    if (w.scope === "_messages" && (!w.append || w.key !== undefined)) {
-      throw new ApiError("invalid_body", `${f}: the _messages log only takes appends without a key`, {
-        field: f,
-      });
+    // an expired lease's templates are its own (other placeholders, substituted at expiry): checked apart
+    const { lease, ...rest } = w;
+    checkTemplate(
+      typeof lease === "object" ? { ...rest, lease: { ttl_ms: lease.ttl_ms } } : w,
+      f,
+      declared,
+    );
+    checkWriteTemplate(w, f, celLimits(tx));
+    if (typeof lease === "object") checkExpiryWrites(lease.on_expire, `${f}.lease`, tx.limits);
+    if (w.timer) {
+      // a literal tick_on is checked now; one with a template when it is resolved, at invocation
+      if (!String(w.timer.tick_on ?? "").includes("${")) checkTickOn(tx.caller, w.timer, `${f}.timer`);
     }
   });
   const def: ActionDef = {
@@ -115,7 +123,11 @@ export function registerAction(tx: Tx, raw: unknown): ActionDef {
     registrar: tx.caller.id,
     created_at: tx.iso,
     cooldown: null,
+    ...(approval ? { approval } : {}),
   };
+  checkTickOn(tx.caller, def.timer, "timer");
+  checkTickOn(tx.caller, def.on_invoke?.timer, "on_invoke.timer");
+  checkValue(def, tx.limits, field, tx.limits.maxDefinitionBytes);
   if (def.timer?.tick_on) tx.newTicks.add(def.timer.tick_on);
   if (def.on_invoke?.timer && (def.on_invoke.timer as { tick_on?: string }).tick_on) {
     tx.newTicks.add((def.on_invoke.timer as { tick_on: string }).tick_on);
@@ -138,96 +150,64 @@ export function checkActionLive(tx: Tx, a: ActionDef): void {
   });
 }
 
-export function isActionEnabled(
-  a: ActionDef,
-  ctx: Record<string, unknown>,
-  tx: { limits: Tx["limits"] },
-): boolean {
+/** Where an action's expressions run: the room, the limits and the CEL budget (a Tx or a ReadCtx). */
+type CelSite = { room: Tx["room"]; limits: Tx["limits"]; cel: CelBudget };
+
+/**
+ * An action's `enabled` for a listing: false when it does not hold, fails, or a CEL limit stopped it (the
+ * budget then says so). `strict` (an invocation: the caller's own request) throws `400 cel_limit` instead.
+ */
+export function isActionEnabled(a: ActionDef, ctx: Record<string, unknown>, at: CelSite, strict = false) {
   if (!a.enabled) return true;
+  let p;
   try {
-    const p = compile(
+    p = compile(
       a.enabled,
-      { maxLength: tx.limits.maxCelLength, timeoutMs: tx.limits.celTimeoutMs },
+      { maxLength: at.limits.maxCelLength, timeoutMs: at.limits.celTimeoutMs },
       "enabled",
     );
-    return isTrue(evaluate(p, ctx, tx.limits.celTimeoutMs));
   } catch {
     return false;
   }
+  const r = strict
+    ? evaluateOrLimit(p, ctx, at.cel, at.room.rt.celTime, `action ${a.id}'s enabled`)
+    : evaluate(p, ctx, at.cel, at.room.rt.celTime);
+  return r.ok && r.value === true;
 }
 
 /**
- * Steps 1–5 for a custom action, staging its writes and cooldown in the Tx. `ctxFor(params)` builds the
- * invoker's CEL context with the owner's scope visible; it is rebuilt per write so later writes see earlier.
+ * Steps 1–5 for a custom action, staging its writes and cooldown in the Tx. Every expression is evaluated
+ * with `eyes` (the registrar's authority, action_ctx.ts), rebuilt per write so later writes see earlier;
+ * refusals explain only what the invoker may read (`eyes.explain`).
  */
 export function runCustomAction(
   tx: Tx,
   a: ActionDef,
   rawParams: Record<string, unknown>,
-  ctxFor: (params: Record<string, unknown>, withOwner?: boolean) => Record<string, unknown>,
+  eyes: ActionEyes,
 ): WriteResult[] {
   checkActionLive(tx, a);
-  if (a.enabled && !isActionEnabled(a, ctxFor({}), tx)) {
+  if (a.enabled && !isActionEnabled(a, eyes.ctx({}), tx, true)) {
     throw new ApiError("action_disabled", `action ${a.id} is disabled right now`, {
       action: a.id,
       enabled: a.enabled,
     });
   }
   const params = validateParams(a.params, rawParams);
-  // the owner scope is visible to the action's CEL; when the invoker may not read it, refusals explain
-  // only what the invoker sees
-  const hidden = !canReadScope(tx.caller, a.scope);
-  if (a.if) {
-    const ctx = ctxFor(params);
-    checkPredicate(a.if, ctx, tx, "if", hidden ? ctxFor(params, false) : ctx);
-  }
+  if (a.if) checkPredicate(a.if, eyes.ctx(params), tx, "if", () => eyes.explain(params));
   const vars = { self: tx.caller.id, now: tx.iso, params };
+  const how: TemplateRun = {
+    ctx: () => eyes.ctx(params),
+    explain: () => eyes.explain(params),
+    registrar: eyes.registrar,
+    canWrite: (scope) => canActionWrite(tx.caller, a.scope, scope),
+    what: `action ${a.id}`,
+    author: { by: a.registrar, owner: a.scope },
+  };
   const results: WriteResult[] = [];
   (a.writes ?? []).forEach((tmpl, i) => {
-    const field = `writes[${i}]`;
-    const w = { ...tmpl } as Record<string, unknown>;
-    const { expr, ...rest } = w;
-    const resolved = resolveTemplate(expr ? { ...rest, value: undefined } : rest, vars) as Record<
-      string,
-      unknown
-    >;
-    if (expr) {
-      const p = compile(tmpl.value as string, {
-        maxLength: tx.limits.maxCelLength,
-        timeoutMs: tx.limits.celTimeoutMs,
-      }, `${field}.value`);
-      const ctx = ctxFor(params);
-      const r = evaluate(p, ctx, tx.limits.celTimeoutMs);
-      if (!r.ok) {
-        // the error text can quote values of an owner scope the invoker may not read
-        const why = hidden ? "it failed at run time" : r.error;
-        throw new ApiError("precondition_failed", `${field}.value could not be computed: ${why}`, {
-          expression: tmpl.value,
-          field: `${field}.value`,
-        });
-      }
-      resolved.value = r.value;
-    }
-    const spec = WriteSpec.parse(resolved);
-    const scope = String(spec.scope);
-    if (!canActionWrite(tx.caller, a, scope)) {
-      throw new ApiError("scope_denied", `action ${a.id} may not write scope ${scope}`, { scope, field });
-    }
-    if (typeof spec.increment === "string") {
-      const n = Number(spec.increment);
-      if (spec.increment.trim() === "" || !Number.isFinite(n)) {
-        throw new ApiError(
-          "invalid_params",
-          `${field}.increment resolved to ${JSON.stringify(spec.increment)}, which is not a number`,
-          {
-            field: `${field}.increment`,
-          },
-        );
-      }
-      spec.increment = n;
-    }
-    const explain = hidden ? () => ctxFor(params, false) : undefined;
-    results.push(applyWrite(tx, spec, scope, () => ctxFor(params), field, explain));
+    const r = applyTemplate(tx, tmpl, `writes[${i}]`, vars, how);
+    if (r) results.push(r);
   });
   if (a.on_invoke?.timer) {
     const cooldown = startTimer(a.on_invoke.timer, tx.now, (t) => tx.room.tick(t), "on_invoke.timer");
@@ -236,9 +216,107 @@ export function runCustomAction(
   return results;
 }
 
+/** How a write template runs: whose expressions, which scopes it may write, who set any lease it takes. */
+export type TemplateRun = {
+  /** the CEL context of its `if` and `expr` (rebuilt per call: later writes see earlier ones) */
+  ctx(): Record<string, unknown>;
+  /** the invoker's own context when `ctx` shows more (refusals explain from it), else undefined */
+  explain(): Record<string, unknown> | undefined;
+  /** whose authority the expressions read with (a `tick_on` must be readable by it) */
+  registrar: Caller;
+  canWrite(scope: string): boolean;
+  /** names the writer in refusals ("action take", "the expired lease of _tasks.7") */
+  what: string;
+  /** who set a lease the write takes (its expiry writes run with that authority) */
+  author?: LeaseAuthor;
+  /** an `if` that does not hold skips the write instead of refusing (an expiry is selected, not refused) */
+  ifSelects?: boolean;
+};
+
+/**
+ * One write template (reference/api.md#custom-actions, invocation steps 4–5): placeholders substituted (a lease's own `on_expire` left as
+ * written: it is substituted when the lease lapses), an `expr` value computed, authority checked, then
+ * applied like any write. Undefined when `ifSelects` skipped it.
+ */
+export function applyTemplate(
+  tx: Tx,
+  tmpl: Record<string, unknown>,
+  field: string,
+  vars: TemplateVars,
+  how: TemplateRun,
+): WriteResult | undefined {
+  const { expr, lease, ...rest } = tmpl;
+  const resolved = resolveTemplate(expr ? { ...rest, value: undefined } : rest, vars) as Record<
+    string,
+    unknown
+  >;
+  if (lease !== undefined) {
+    const l = lease as Exclude<LeaseSpec, true> | true;
+    resolved.lease = l === true ? true : { ...l, ...(resolveTemplate({ ttl_ms: l.ttl_ms }, vars) as object) };
+  }
+  if (how.ifSelects && typeof resolved.if === "string") {
+    const p = compile(resolved.if, celLimitsOf(tx), `${field}.if`);
+    const r = evaluate(p, how.ctx(), tx.cel, tx.room.rt.celTime);
+    if (!isTrue(r)) return undefined;
+    delete resolved.if;
+  }
+  if (expr) {
+    const p = compile(tmpl.value as string, celLimitsOf(tx), `${field}.value`);
+    const r = evaluateOrLimit(p, how.ctx(), tx.cel, tx.room.rt.celTime, `${field}.value`);
+    if (!r.ok) {
+      // the error text can quote values the registrar reads and the invoker may not
+      const why = how.explain() ? "it failed at run time" : r.error;
+      throw new ApiError("precondition_failed", `${field}.value could not be computed: ${why}`, {
+        expression: tmpl.value,
+        field: `${field}.value`,
+      });
+    }
+    resolved.value = r.value;
+  }
+  const spec = WriteSpec.parse(resolved);
+  const scope = String(spec.scope);
+  if (!how.canWrite(scope)) {
+    throw new ApiError("scope_denied", `${how.what} may not write scope ${scope}`, { scope, field });
+  }
+  if (scope === "_messages") checkMessageFrom(tx.caller, spec.value, `${field}.value.from`);
+  checkTickOn(how.registrar, spec.timer, `${field}.timer`);
+  spec.increment = numeric(spec.increment, `${field}.increment`);
+  spec.if_epoch = numeric(spec.if_epoch, `${field}.if_epoch`);
+  return applyWrite(tx, spec, scope, how.ctx, field, how.explain, how.author);
+}
+
+/** A templated number (`"${params.n}"` of a string param) as a number: `400 invalid_params` if it is not one. */
+function numeric<T>(v: T, field: string): T | number {
+  if (typeof v !== "string") return v;
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isFinite(n)) {
+    throw new ApiError("invalid_params", `${field} resolved to ${JSON.stringify(v)}, which is not a number`, {
+      field,
+    });
+  }
+  return n;
+}
+
+const celLimitsOf = (tx: Tx) => ({ maxLength: tx.limits.maxCelLength, timeoutMs: tx.limits.celTimeoutMs });
+
+/**
+ * A custom action's message speaks for its invoker: `from` is the invoker's id (the default when absent);
+ * naming anyone else is `403 identity_mismatch`, whoever registered or invokes the action.
+ */
+function checkMessageFrom(invoker: Caller, value: unknown, field: string): void {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return;
+  const from = (value as Record<string, unknown>).from;
+  if (from === undefined || from === null || from === invoker.id) return;
+  throw new ApiError(
+    "identity_mismatch",
+    `${field} is ${JSON.stringify(from)}: a message an action sends is from its invoker, ${invoker.id}`,
+    { field, authenticated_as: invoker.id, claimed: from },
+  );
+}
+
 /** Step 5: system scopes except `_audit`, the owner scope, the invoker's own scope. */
-function canActionWrite(caller: Caller, a: ActionDef, scope: string): boolean {
+export function canActionWrite(caller: Caller, owner: string, scope: string): boolean {
   if (scope === "_audit") return false;
   if (scope.startsWith("_")) return true;
-  return scope === a.scope || scope === caller.id;
+  return scope === owner || scope === caller.id;
 }

@@ -6,6 +6,8 @@ import { ApiError } from "../errors.ts";
 import { HEALTH_TIMEOUT_MS, type Limits } from "../config.ts";
 import type { Clock } from "../timers.ts";
 import { EngineMetrics } from "./metrics.ts";
+import { ListenerQuota } from "./quotas.ts";
+import { armProposalExpiry } from "./proposal_expiry.ts";
 import { type RegistryOptions, RoomRegistry } from "./registry.ts";
 import { trimIfDue } from "./retention.ts";
 
@@ -16,13 +18,20 @@ export class Engine {
   readonly clock: Clock;
   readonly rooms: RoomRegistry;
   readonly metrics = new EngineMetrics();
+  /** open waits and feeds, per room and in all (SYNC_ROOM_MAX_WAITERS, SYNC_MAX_WAITERS) */
+  readonly listeners = new ListenerQuota();
   closing = false;
   #shutdownHooks = new Set<() => void>();
 
   constructor(o: EngineOptions) {
     this.limits = o.limits;
     this.clock = o.clock;
-    this.rooms = new RoomRegistry({ ...o, afterCommit: (room) => trimIfDue(this, room) });
+    // a room's proposals expire on time from the moment it is in memory, also after a restart
+    this.rooms = new RoomRegistry({
+      ...o,
+      adopted: (room) => armProposalExpiry(this, room),
+      afterCommit: (room) => trimIfDue(this, room),
+    });
   }
 
   now(): number {

@@ -15,10 +15,13 @@ import { ApiError } from "../errors.ts";
 import { publicAction } from "./builtins.ts";
 import type { ReadCtx } from "./context.ts";
 import type { Engine } from "./engine.ts";
+import { isLive, type Timer } from "../timers.ts";
 import { type CommitHead, HISTORY, type MemberRow } from "./history_rows.ts";
 import { messageView } from "./messages.ts";
-import type { ActionDef, HistoryRow, ViewDef } from "./model.ts";
-import { canReadAudit, canReadScope } from "./privacy.ts";
+import type { ActionDef, HistoryRow, Lease, Proposal, ViewDef } from "./model.ts";
+import { canReadAudit, canReadScope, seesHidden } from "./privacy.ts";
+import { canSeeProposal, type DecideCache, proposalJson } from "./proposal_views.ts";
+import { liveScope } from "./snapshot.ts";
 import { refusalFor } from "./refusals.ts";
 import { historyFrom } from "./retention.ts";
 import type { Room } from "./room.ts";
@@ -52,6 +55,26 @@ function messageAt(room: Room, msgSeq: string, seq: number): WriteView {
 const at = (scope: string, key: string) => `${scope}\u0000${key}`;
 
 /**
+ * Whether a version of an entry is withheld from the reader as the live reads withhold hidden entries
+ * (hidden.ts): an agent sees no version whose `enable` timer has not come yet, nor one with an `enabled`
+ * condition while the entry is not live for it now. The room and view tokens see every version.
+ */
+function hiddenFrom(rc: ReadCtx, r: HistoryRow, live: Map<string, Set<string>>): boolean {
+  if (seesHidden(rc.caller)) return false;
+  const t = r.timer as Timer | undefined;
+  if (t?.effect === "enable" && !isLive(t, rc.now, (x) => rc.room.tick(x))) return true;
+  if (!r.enabled) return false;
+  let keys = live.get(r.scope);
+  if (!keys) {
+    const entries = liveScope(rc.room, r.scope, rc.now, rc.limits, rc.cel).entries;
+    live.set(r.scope, keys = new Set(entries.map((e) => e.key)));
+  }
+  return !keys.has(r.key);
+}
+
+/** What a reader's pages share: which keys are live for it now, who may decide which proposal. */
+type Seen = { live: Map<string, Set<string>>; decide: DecideCache };
+/**
  * One commit for the reader, or null when it may see nothing of it: its header's `writes` in the order the
  * commit made them, each from its row (`rows`: the commit's rows by scope and key) or, for a message, from
  * the room's log.
@@ -60,6 +83,7 @@ function commitFor(
   rc: ReadCtx,
   head: HistoryRow,
   rows: Map<string, HistoryRow>,
+  seen: Seen,
 ): Record<string, unknown> | null {
   const h = head.value as CommitHead;
   const reader = rc.caller;
@@ -69,6 +93,8 @@ function commitFor(
   const actions: Record<string, unknown>[] = [];
   const views: Record<string, unknown>[] = [];
   const agents: Record<string, unknown>[] = [];
+  const leases: Record<string, unknown>[] = [];
+  const proposals: Record<string, unknown>[] = [];
   for (const [scope, key] of head.writes ?? []) {
     if (scope === HISTORY.messages) {
       if (canReadScope(reader, scope)) writes.push(messageAt(rc.room, key, head.seq));
@@ -83,7 +109,15 @@ function commitFor(
       views.push(v ? { ...v } : { id: key, deleted: true });
     } else if (scope === HISTORY.agent) {
       agents.push({ id: key, ...(r.value as MemberRow) });
-    } else if (canReadScope(reader, scope)) {
+    } else if (scope === HISTORY.lease) {
+      // as live reads show leases: in scopes the reader may read, and on messages
+      const l = r.value as Lease;
+      if (l.scope !== HISTORY.messages && !canReadScope(reader, l.scope)) continue;
+      leases.push({ scope: l.scope, key: l.key, holder: l.holder, epoch: l.epoch });
+    } else if (scope === HISTORY.proposal) {
+      const p = r.value as Proposal;
+      if (canSeeProposal(rc, p, seen.decide)) proposals.push(proposalJson(rc, p, seen.decide));
+    } else if (canReadScope(reader, scope) && !hiddenFrom(rc, r, seen.live)) {
       writes.push(
         r.value === undefined
           ? { scope, key, version: r.version, deleted: true }
@@ -91,7 +125,12 @@ function commitFor(
       );
     }
   }
-  if (!own && !writes.length && !actions.length && !views.length && !agents.length) return null;
+  // an approved action's run is the proposer's: its refusal only to the proposer (and the tokens)
+  const runs = (h.runs ?? []).filter((x) => x.ok || canReadAudit(reader, x.agent));
+  if (
+    !own && !writes.length && !actions.length && !views.length && !agents.length && !leases.length &&
+    !proposals.length && !runs.length
+  ) return null;
   const out: Record<string, unknown> = {
     seq: head.seq,
     ts: head.updated_at,
@@ -103,6 +142,9 @@ function commitFor(
   if (actions.length) out.actions = actions;
   if (views.length) out.views = views;
   if (agents.length) out.agents = agents;
+  if (leases.length) out.leases = leases;
+  if (proposals.length) out.proposals = proposals;
+  if (runs.length) out.runs = runs;
   if (!h.ok) {
     out.error = h.error ?? null;
     out.message = h.message ?? null;
@@ -139,6 +181,7 @@ export async function readTimeline(eng: Engine, rc: ReadCtx, q: TimelineQuery) {
   // per round trip after that
   let chunk = limit;
   const commits: Record<string, unknown>[] = [];
+  const seen: Seen = { live: new Map(), decide: new Map() };
   let next: number | null = null;
   for (let scanned = 0; scanned < HISTORY_SCAN_MAX; chunk = Math.min(chunk * 4, 1000)) {
     const n = Math.min(chunk, HISTORY_SCAN_MAX - scanned);
@@ -155,7 +198,7 @@ export async function readTimeline(eng: Engine, rc: ReadCtx, q: TimelineQuery) {
     let last: number | undefined;
     for (const { head, rows } of found) {
       last = head.seq;
-      const c = commitFor(rc, head, new Map(rows.map((r) => [at(r.scope, r.key), r])));
+      const c = commitFor(rc, head, new Map(rows.map((r) => [at(r.scope, r.key), r])), seen);
       if (c && commits.push(c) === limit) break;
     }
     scanned += found.length;
@@ -173,7 +216,10 @@ export async function readTimeline(eng: Engine, rc: ReadCtx, q: TimelineQuery) {
 
 export type VersionsQuery = { scope?: string; key?: string; before?: number; limit?: number };
 
-/** `GET /state/history`: every retained version of one key, newest first, with the commit that wrote it. */
+/**
+ * `GET /state/history`: every retained version of one key, newest first, with the commit that wrote it
+ * (an agent does not see the versions live reads would hide from it, see `hiddenFrom`).
+ */
 export async function readVersions(eng: Engine, rc: ReadCtx, q: VersionsQuery) {
   if (q.scope === undefined || q.key === undefined) {
     throw new ApiError("invalid_query", "scope and key are required", {
@@ -188,7 +234,8 @@ export async function readVersions(eng: Engine, rc: ReadCtx, q: VersionsQuery) {
   const found = q.scope === HISTORY.messages
     ? await messageVersions(eng, room, q.key, before, limit)
     : await eng.rooms.history.readVersions(room.id, q.scope, q.key, before, limit);
-  const versions = found.map(({ row, head }) => {
+  const live = new Map<string, Set<string>>();
+  const versions = found.filter(({ row }) => !hiddenFrom(rc, row, live)).map(({ row, head }) => {
     const h = head?.value as CommitHead | undefined;
     return {
       seq: row.seq,

@@ -5,15 +5,17 @@
  * wrote gets one from the rows and the messages (which say which commits sent and claimed them).
  */
 import { ApiError } from "../errors.ts";
-import type { SnapshotHistoryRow } from "../wire.ts";
-import { type CommitHead, HISTORY } from "./history_rows.ts";
+import { type SnapshotHistoryRow, SnapshotLease, SnapshotProposal } from "../wire.ts";
+import { type CommitHead, HISTORY, leaseKey } from "./history_rows.ts";
 import type { HistoryRow, Message } from "./model.ts";
 
-const KIND_OF: Record<string, "action" | "view" | "agent" | "tick"> = {
+const KIND_OF: Record<string, "action" | "view" | "agent" | "tick" | "lease" | "proposal"> = {
   [HISTORY.action]: "action",
   [HISTORY.view]: "view",
   [HISTORY.agent]: "agent",
   [HISTORY.tick]: "tick",
+  [HISTORY.lease]: "lease",
+  [HISTORY.proposal]: "proposal",
 };
 const SCOPE_OF = Object.fromEntries(Object.entries(KIND_OF).map(([scope, kind]) => [kind, scope]));
 
@@ -77,6 +79,25 @@ export function storedRow(s: SnapshotHistoryRow, maxSeq: number, field: string):
         enabled: s.enabled ?? null,
         sort_key: s.sort_key ?? null,
       };
+    case "lease": {
+      // read back into the room at a commit: the lease must be one, named by its own scope and key
+      const l = SnapshotLease.safeParse(s.value);
+      if (!l.success || s.id !== leaseKey(l.data)) {
+        throw new ApiError("invalid_body", `${field}.value is not the lease ${s.id}`, {
+          field: `${field}.value`,
+        });
+      }
+      return { scope: HISTORY.lease, key: s.id, seq: s.seq, version: l.data.epoch, value: l.data };
+    }
+    case "proposal": {
+      const p = SnapshotProposal.safeParse(s.value);
+      if (!p.success || s.id !== p.data.id) {
+        throw new ApiError("invalid_body", `${field}.value is not the proposal ${s.id}`, {
+          field: `${field}.value`,
+        });
+      }
+      return { scope: HISTORY.proposal, key: s.id, seq: s.seq, version: 0, value: p.data };
+    }
     default:
       return {
         scope: SCOPE_OF[s.kind],

@@ -1,10 +1,11 @@
 /**
  * @module engine/history_rows — what a commit leaves in its room's history (a commit-time effect, called by
- * applyTx): a header row (who, what, the outcome, a refusal's reason, and where everything it wrote is) and
- * one row per thing written. The rows hold the entries' own value objects (their JSON is made once, with the
+ * applyTx): a header row (who, what, the outcome, a refusal's reason, an approved action's run, and where
+ * everything it wrote is) and one row per thing written (entries, definitions, members, ticks, leases,
+ * proposals). The rows hold the entries' own value objects (their JSON is made once, with the
  * state row's, at the flush).
  */
-import type { Agent, AuditRow, Change, Entry, HistoryRow } from "./model.ts";
+import { type Agent, type AuditRow, type Change, type Entry, entryId, type HistoryRow } from "./model.ts";
 import type { Room } from "./room.ts";
 import type { Tx } from "./tx.ts";
 
@@ -21,7 +22,15 @@ export const HISTORY = {
   view: "#view",
   agent: "#agent",
   tick: "#tick",
+  lease: "#lease",
+  proposal: "#proposal",
 } as const;
+
+/** A lease's history row is keyed `scope/key` (no scope name holds a `/`); its value is the whole lease. */
+export const leaseKey = (l: { scope: string; key: string }) => `${l.scope}/${l.key}`;
+
+/** An approved action's run inside the commit of the approval that completed its quorum (proposals.ts). */
+export type CommitRun = { agent: string; action: string; ok: boolean; error?: string };
 
 /** A commit's header: who did what and how it ended (a refusal with its reason, as its invoker saw it). */
 export type CommitHead = {
@@ -31,6 +40,8 @@ export type CommitHead = {
   error?: string;
   message?: string;
   detail?: Record<string, unknown>;
+  /** the runs this commit made as other invokers (an approved action, as its proposer) */
+  runs?: CommitRun[];
 };
 
 /** A member as history keeps it: no token hash, no presence that is not committed. */
@@ -80,6 +91,14 @@ export function recordHistory(tx: Tx, seq: number, changes: Change[], audit: Aud
     if (audit.message) head.message = audit.message;
     if (audit.detail && Object.keys(audit.detail).length) head.detail = audit.detail;
   }
+  if (tx.moreAudit.length) {
+    head.runs = tx.moreAudit.map((r) => ({
+      agent: r.agent,
+      action: r.action,
+      ok: r.ok,
+      ...(r.error ? { error: r.error } : {}),
+    }));
+  }
   const writes: [string, string][] = [];
   const header: HistoryRow = {
     scope: HISTORY.commit,
@@ -96,6 +115,8 @@ export function recordHistory(tx: Tx, seq: number, changes: Change[], audit: Aud
   };
   let ticked: Set<string> | undefined;
   for (const c of changes) {
+    // a lease that changed hands without a write: its entry's value is as it was (the lease row says it)
+    if (!tx.entries.has(entryId(c.scope, c.key))) continue;
     const e = c.deleted ? undefined : room.getEntry(c.scope, c.key);
     if (!e) {
       add({ scope: c.scope, key: c.key, seq, version: c.version });
@@ -126,6 +147,10 @@ export function recordHistory(tx: Tx, seq: number, changes: Change[], audit: Aud
   for (const [id, a] of tx.agents) {
     add({ scope: HISTORY.agent, key: id, seq, version: 0, value: memberRow(a) });
   }
+  for (const l of tx.leases.values()) {
+    add({ scope: HISTORY.lease, key: leaseKey(l), seq, version: l.epoch, value: l });
+  }
+  for (const [id, p] of tx.proposals) add({ scope: HISTORY.proposal, key: id, seq, version: 0, value: p });
   if (writes.length) header.writes = writes;
 }
 
@@ -147,5 +172,13 @@ export function baselineRows(room: Room): HistoryRow[] {
     rows.push({ scope: HISTORY.agent, key: id, seq, version: 0, value: memberRow(a) });
   }
   for (const [t, n] of room.ticks) rows.push({ scope: HISTORY.tick, key: t, seq, version: 0, value: n });
+  for (const m of room.leases.values()) {
+    for (const l of m.values()) {
+      rows.push({ scope: HISTORY.lease, key: leaseKey(l), seq, version: l.epoch, value: l });
+    }
+  }
+  for (const [id, p] of room.proposals) {
+    rows.push({ scope: HISTORY.proposal, key: id, seq, version: 0, value: p });
+  }
   return rows;
 }

@@ -1,26 +1,30 @@
 /**
  * @module engine/invoke — `POST /actions/:id/invoke` as one function: authenticate, run the action against
- * a Tx (SPEC §6 steps 1–5), apply it and its audit row at once (step 6), answer after the commit (step 7).
+ * a Tx (reference/api.md#custom-actions, invocation steps 1–5), apply it and its audit row at once (step 6), answer after the commit (step 7).
  * A refusal is audited on its own. A commit that lost a race with another process is re-run on fresh state
  * (the registry's stale-commit policy). Waiting after the write is invoke_wait.ts's.
  */
 import { actAs, type Caller, hashToken, identify, requireReader } from "../auth.ts";
 import { IDEMPOTENCY_TTL_MS } from "../config.ts";
 import { ApiError, asRefusal } from "../errors.ts";
+import { invocationEyes, stageOverlay } from "./action_ctx.ts";
 import { runCustomAction } from "./actions.ts";
 import { type BuiltinOutcome, BUILTINS } from "./builtins.ts";
 import { celContext, type ReadCtx } from "./context.ts";
 import type { Engine } from "./engine.ts";
 import { participantGuide } from "./guide.ts";
-import { ownerScopeContext } from "./invoke_ctx.ts";
 import type { IdempotentReply } from "./model.ts";
 import type { Op } from "./op.ts";
 import { touch } from "./presence.ts";
 import { checkQuotas } from "./quotas.ts";
+import { armProposalExpiry } from "./proposal_expiry.ts";
+import { proposalJson } from "./proposal_views.ts";
+import { proposeAction } from "./proposals.ts";
 import { canReadScope } from "./privacy.ts";
 import type { Room } from "./room.ts";
-import { celValue, viewValues } from "./snapshot.ts";
+import { viewValues } from "./snapshot.ts";
 import { applyTx, Tx } from "./tx.ts";
+import { armLeases, expireLapsed, settleLeases } from "./lease_expiry.ts";
 
 /** One invocation; the request is its own Op (no second object per invocation). */
 export type InvokeRequest = Op & {
@@ -36,14 +40,20 @@ export type InvokeReply = {
   body: Record<string, unknown>;
   room: Room;
   caller: Caller;
-  /** the commit of this invocation (the room's seq for a dry run or a replayed reply) */
+  /** the commit of this invocation (a replayed reply's: the first call's; a dry run: the room's seq) */
   seq: number;
+  /** 200, or 202 when the invocation proposed an action that waits for approval */
+  status: number;
 };
 
 export async function invoke(eng: Engine, req: InvokeRequest): Promise<InvokeReply> {
   for (let attempt = 1;; attempt++) {
     const room = await eng.rooms.fresh(req.roomId);
     const caller = actAs(room, requireReader(identify(room, req.token)), req.agent);
+    // leases that lapsed before this call expire first (this call's own sign of life comes after them)
+    const settling = settleLeases(eng, room);
+    if (settling) await settling;
+    if (!room.rt.alive) continue;
     touch(eng, room, caller);
     const fingerprint = req.idempotencyKey === undefined ? "" : fingerprintOf(req, caller);
     if (req.idempotencyKey !== undefined) {
@@ -57,23 +67,35 @@ export async function invoke(eng: Engine, req: InvokeRequest): Promise<InvokeRep
           );
         }
         await eng.rooms.settle(room);
-        return { body: reply.response as Record<string, unknown>, room, caller, seq: room.seq };
+        // the replay answers as the first call did, at its cursor: an invoke-and-wait retried after the
+        // wake-up commit must still see that commit as after its own
+        const body = reply.response as Record<string, unknown>;
+        const seq = typeof body.cursor === "number" ? body.cursor : room.seq;
+        return { body, room, caller, seq, status: reply.status };
       }
       if (!room.rt.alive) continue; // reloaded while the reply was looked up
     }
     const outcome = runInvocation(eng, room, caller, req);
     if (req.dryRun && outcome.ok) {
       eng.metrics.countInvocation("dry_run");
-      return { body: { ...outcome.body, dry_run: true }, room, caller, seq: room.seq };
+      return {
+        body: { ...outcome.body, dry_run: true },
+        room,
+        caller,
+        seq: room.seq,
+        status: outcome.status,
+      };
     }
     const seq = applyTx(outcome.tx);
+    if (outcome.tx.leases.size) armLeases(eng, room);
+    if (outcome.tx.proposals.size) armProposalExpiry(eng, room);
     const body = outcome.ok ? { ...outcome.body, ...(outcome.after?.() ?? {}), cursor: seq } : undefined;
-    if (body && req.idempotencyKey !== undefined) {
+    if (outcome.ok && body && req.idempotencyKey !== undefined) {
       // stored as it is answered (with its cursor), so a retry gets the first response exactly
       const r: IdempotentReply = {
         identity: caller.id,
         key: req.idempotencyKey,
-        status: 200,
+        status: outcome.status,
         response: body,
         created_at: outcome.tx.iso,
         fingerprint,
@@ -94,20 +116,23 @@ export async function invoke(eng: Engine, req: InvokeRequest): Promise<InvokeRep
     }
     eng.metrics.countInvocation(outcome.ok ? "ok" : outcome.error.code);
     if (!outcome.ok) throw outcome.error;
-    return { body: body!, room, caller, seq };
+    return { body: body!, room, caller, seq, status: outcome.status };
   }
 }
 
 type Outcome =
-  | { ok: true; tx: Tx; body: Record<string, unknown>; after?: () => Record<string, unknown> }
+  | { ok: true; tx: Tx; body: Record<string, unknown>; status: number; after?: () => Record<string, unknown> }
   | { ok: false; tx: Tx; error: ApiError };
 
 /** Synchronous from lookup to staged writes: nothing else runs in between, so predicates are atomic. */
 function runInvocation(eng: Engine, room: Room, caller: Caller, req: InvokeRequest): Outcome {
   const now = eng.now();
+  // a lease lapsing since the settling above expires before the invocation sees it (a dry run too: what it
+  // shows is what the real call would find)
+  expireLapsed(eng, room, now);
   let tx = new Tx(room, caller, now, eng.limits, req);
   const custom = room.actions.get(req.action);
-  const builtin = custom ? undefined : BUILTINS[req.action];
+  const builtin = custom || !Object.hasOwn(BUILTINS, req.action) ? undefined : BUILTINS[req.action];
   const audit = (ok: boolean, status: number, error: string | null) => ({
     ts: tx.iso,
     agent: caller.id,
@@ -120,15 +145,16 @@ function runInvocation(eng: Engine, room: Room, caller: Caller, req: InvokeReque
   });
   try {
     if (caller.kind === "viewer") throw new ApiError("read_only_token", "a view token cannot invoke actions");
-    const rc: ReadCtx = { room, caller, now, limits: eng.limits, op: req };
+    const rc: ReadCtx = { room, caller, now, limits: eng.limits, op: req, cel: tx.cel };
     let outcome: BuiltinOutcome;
-    if (custom) {
-      const ctxFor = (params: Record<string, unknown>, withOwner = true) => {
-        const base = celContext(rc, { params });
-        stageOverlay(base, tx);
-        return withOwner ? ownerScopeContext(rc, custom, base) : base;
-      };
-      outcome = { writes: runCustomAction(tx, custom, req.params, ctxFor) };
+    let status = 200;
+    if (custom?.approval) {
+      // not run now: proposed, to run once approved (proposals.ts)
+      const p = proposeAction(rc, tx, custom, req.params);
+      outcome = { writes: [], extra: { pending: true, proposal: proposalJson(rc, p) } };
+      status = 202;
+    } else if (custom) {
+      outcome = { writes: runCustomAction(tx, custom, req.params, invocationEyes(rc, tx, custom)) };
     } else if (builtin) {
       outcome = builtin.run(tx, req.params, {
         ctx: () => {
@@ -143,8 +169,9 @@ function runInvocation(eng: Engine, room: Room, caller: Caller, req: InvokeReque
         action: req.action,
       });
     }
-    checkQuotas(tx);
-    tx.audit = audit(true, 200, null);
+    // an approved action's run had its quotas checked in its own Tx (proposals.ts)
+    if (!tx.absorbed) checkQuotas(tx);
+    tx.audit = audit(true, status, null);
     // writes into a scope the invoker may not read (an owner scope) are reported without their values
     const writes = outcome.writes.map((w) =>
       canReadScope(caller, w.scope) ? w : { scope: w.scope, key: w.key, version: w.version, redacted: true }
@@ -155,7 +182,7 @@ function runInvocation(eng: Engine, room: Room, caller: Caller, req: InvokeReque
         value: viewValues(room, eng.now(), eng.limits).get(String(outcome.extra?.id))?.value ?? null,
       })
       : undefined;
-    return { ok: true, tx, body, after };
+    return { ok: true, tx, body, status, after };
   } catch (e) {
     const error = asRefusal(e);
     tx = new Tx(room, caller, now, eng.limits, req);
@@ -163,23 +190,6 @@ function runInvocation(eng: Engine, room: Room, caller: Caller, req: InvokeReque
     const detail = Object.keys(error.details).length ? error.details : null;
     tx.audit = { ...audit(false, error.status, error.code), message: error.message, detail };
     return { ok: false, tx, error };
-  }
-}
-
-/** Staged writes of earlier steps are visible to later CEL (e.g. a batch's per-write `if`). */
-function stageOverlay(ctx: Record<string, unknown>, tx: Tx): void {
-  if (!tx.entries.size) return;
-  const state = ctx.state as Record<string, unknown>;
-  for (const [id, e] of tx.entries) {
-    const [scope, key] = id.split("\u0000");
-    const target = scope === tx.caller.id ? [scope, "self"] : [scope];
-    for (const name of target) {
-      if (!(name in state)) continue;
-      const copy = { ...(state[name] as Record<string, unknown>) };
-      if (e) copy[key] = celValue(e);
-      else delete copy[key];
-      state[name] = copy;
-    }
   }
 }
 

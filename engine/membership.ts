@@ -3,26 +3,31 @@
  * re-join with token rotation, PATCH by the room token, view-token rotation, listings. Tokens are shown
  * once. Every write runs under the registry's stale-commit policy, on fresh state each attempt.
  */
-import { type Caller, hashToken, mintToken, requireAdmin, requireReader } from "../auth.ts";
+import { type Caller, checkAgentId, hashToken, mintToken, requireAdmin, requireReader } from "../auth.ts";
 import { ApiError, asRefusal } from "../errors.ts";
+import type { Limits } from "../config.ts";
 import type { CreateRoom, JoinAgent, PatchAgent } from "../wire.ts";
 import { enterRoom } from "./access.ts";
 import type { Engine } from "./engine.ts";
+import { lastSeenOf, statusOf } from "./liveness.ts";
 import type { Agent } from "./model.ts";
 import type { Op } from "./op.ts";
 import { retentionJson, setRetention } from "./retention.ts";
 import { Room } from "./room.ts";
 import { applyTx, Tx } from "./tx.ts";
 import { publishKey, registerView } from "./views.ts";
-import { applyWrite, checkKey } from "./write_modes.ts";
+import { checkQuotas } from "./quotas.ts";
+import { applyWrite, checkKey, checkValue } from "./write_modes.ts";
 
 export const randomId = (prefix: string) => `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
 
+/** A room as anyone may know it. */
 export function roomJson(room: Room): Record<string, unknown> {
   return { id: room.id, created_at: room.created_at, meta: room.meta };
 }
 
-export function agentJson(room: Room, a: Agent): Record<string, unknown> {
+/** An agent as listings show it at `now`: `status` is `gone` once it is silent for the room's window. */
+export function agentJson(room: Room, a: Agent, now: number, limits: Limits): Record<string, unknown> {
   return {
     id: a.id,
     room_id: room.id,
@@ -30,15 +35,17 @@ export function agentJson(room: Room, a: Agent): Record<string, unknown> {
     role: a.role,
     meta: a.meta,
     grants: a.grants,
-    status: a.status,
+    status: statusOf(room, a, now, limits),
     waiting_on: a.waiting_on,
     last_heartbeat: a.last_heartbeat,
+    last_seen: lastSeenOf(a),
     joined_at: a.joined_at,
   };
 }
 
 /** `POST /rooms`: a new room with its room and view tokens (shown once). */
 export async function createRoom(eng: Engine, p: CreateRoom) {
+  if (p.meta !== undefined) checkMeta(eng, p.meta, "meta");
   const token = mintToken("room");
   const viewToken = mintToken("view");
   const room = new Room({
@@ -48,6 +55,7 @@ export async function createRoom(eng: Engine, p: CreateRoom) {
     token_hash: hashToken(token),
     view_token_hash: hashToken(viewToken),
     seq: 0,
+    liveness_ms: p.liveness_ms ?? null,
   });
   if (!p.history) {
     await eng.rooms.create(room);
@@ -73,7 +81,8 @@ export function roomsOfToken(eng: Engine, op: Op) {
 export async function listAgents(eng: Engine, roomId: string, op: Op) {
   const { room, caller } = await enterRoom(eng, roomId, op);
   requireReader(caller);
-  return [...room.agents.values()].map((a) => agentJson(room, a));
+  const now = eng.now();
+  return [...room.agents.values()].map((a) => agentJson(room, a, now, eng.limits));
 }
 
 /**
@@ -81,7 +90,9 @@ export async function listAgents(eng: Engine, roomId: string, op: Op) {
  * Inline state, public keys and views are staged in one Tx with the agent: all or nothing.
  */
 export function joinAgent(eng: Engine, roomId: string, op: Op, p: JoinAgent) {
+  if (p.id !== undefined) checkAgentId(p.id);
   const id = p.id ?? randomId("agent");
+  if (p.meta !== undefined) checkMeta(eng, p.meta, "meta");
   return eng.rooms.retrying(async () => {
     const { room, caller: who } = await enterRoom(eng, roomId, op);
     const existing = room.agents.get(id);
@@ -114,6 +125,7 @@ export function joinAgent(eng: Engine, roomId: string, op: Op, p: JoinAgent) {
       waiting_on: null,
       last_heartbeat: iso,
       last_seen_seq: existing?.last_seen_seq ?? 0,
+      last_seen: iso,
     };
     const self: Caller = { kind: "agent", id, agent, viaRoomToken: false };
     const tx = new Tx(room, self, now, eng.limits, op);
@@ -124,13 +136,14 @@ export function joinAgent(eng: Engine, roomId: string, op: Op, p: JoinAgent) {
         applyWrite(tx, { key: checkKey(k, `state.${k}`), value: v }, id, () => ({}), `state.${k}`);
       }
       for (const k of p.public_keys ?? []) publishKey(tx, id, checkKey(k, "public_keys"));
-      (p.views ?? []).forEach((v) => registerView(tx, v));
+      (p.views ?? []).forEach((v, i) => registerView(tx, v, `views[${i}]`));
+      checkQuotas(tx);
     } catch (e) {
       throw asRefusal(e);
     }
     applyTx(tx);
     await eng.rooms.commit(room);
-    return { ...agentJson(room, agent), token };
+    return { ...agentJson(room, agent, eng.now(), eng.limits), token };
   });
 }
 
@@ -141,6 +154,7 @@ export function patchAgent(eng: Engine, roomId: string, op: Op, agentId: string,
     const admin = requireAdmin(caller);
     const a = room.agents.get(agentId);
     if (!a) throw new ApiError("agent_not_found", `no agent ${agentId} in this room`, { agent: agentId });
+    if (p.meta !== undefined) checkMeta(eng, p.meta, "meta");
     for (const g of p.grants ?? []) {
       if (g === "_audit") throw new ApiError("invalid_body", "_audit cannot be granted", { field: "grants" });
     }
@@ -155,10 +169,16 @@ export function patchAgent(eng: Engine, roomId: string, op: Op, agentId: string,
     const tx = new Tx(room, admin, eng.now(), eng.limits, op);
     tx.label = "_patch_agent";
     tx.agents.set(agentId, next);
+    checkQuotas(tx);
     applyTx(tx);
     await eng.rooms.commit(room);
-    return agentJson(room, next);
+    return agentJson(room, next, eng.now(), eng.limits);
   });
+}
+
+/** A room's or an agent's `meta`: plain JSON of at most SYNC_MAX_META_BYTES (`400 value_too_large`). */
+export function checkMeta(eng: Engine, meta: unknown, field: string): void {
+  checkValue(meta, eng.limits, field, eng.limits.maxMetaBytes);
 }
 
 /** `POST /rooms/:id/rotate-view-token` (room token): the old view token stops working. */

@@ -3,7 +3,7 @@
  * (changes since a cursor: changes.ts). Privacy comes from privacy.ts through context.ts; nothing here
  * bypasses it.
  */
-import { compile, evaluateOrLimit } from "../cel.ts";
+import { celKeys, type CelMap, compile, evaluateOrLimit } from "../cel.ts";
 import {
   CONTEXT_MESSAGES_DEFAULT,
   CONTEXT_MESSAGES_MAX,
@@ -13,11 +13,12 @@ import {
   POLL_LIMIT_MAX,
 } from "../config.ts";
 import { ApiError } from "../errors.ts";
-import type { MessagesQuery } from "../wire.ts";
+import type { ActionsForm, MessagesQuery } from "../wire.ts";
 import { actionCatalog, jsonActions, withActions } from "./catalog.ts";
 import {
   celContext,
   jsonAgents,
+  jsonLeases,
   jsonState,
   jsonViews,
   lastSeen,
@@ -25,18 +26,27 @@ import {
   visibleScopes,
 } from "./context.ts";
 import type { Engine } from "./engine.ts";
+import type { Entry } from "./model.ts";
 import { filterMessages, messageCounts, messagesAfter, messageView, recentMessages } from "./messages.ts";
 import { agentJson, roomJson } from "./membership.ts";
 import { markRead } from "./presence.ts";
-import { canReadAudit, canReadScope } from "./privacy.ts";
+import { scopeEntries, viewHidden } from "./hidden.ts";
+import { canReadAudit, canReadScope, seesHidden } from "./privacy.ts";
 import { auditFor } from "./refusals.ts";
 import { liveScope, viewValues } from "./snapshot.ts";
+import { contextProposals, listProposals, withProposals } from "./proposal_views.ts";
 import { entryJson } from "./write_modes.ts";
+import { entryLease } from "./leases.ts";
+import { windowOf } from "./liveness.ts";
 
-export const SECTIONS = ["state", "views", "agents", "actions", "messages"] as const;
+export const SECTIONS = ["state", "views", "agents", "actions", "messages", "proposals", "leases"] as const;
+
+type Row = Record<string, unknown>;
 
 export type ContextQuery = {
   only?: string[];
+  /** `brief`: builtins without their params (briefBuiltin) */
+  actions?: ActionsForm;
   messages_after?: number;
   messages_limit?: number;
   /** with `after`: only what changed since this cursor (issue: contexts sized by what matters). */
@@ -82,9 +92,21 @@ export function buildContext(eng: Engine, rc: ReadCtx, q: ContextQuery = {}): Re
       out.state = st;
     } else out.state = jsonState(rc);
   }
+  if (want("leases")) {
+    // shown when something is leased (or asked for by name): a room without leases reads as before
+    const leases = jsonLeases(rc);
+    if (q.only?.includes("leases") || Object.keys(leases).length) out.leases = leases;
+  }
   if (want("views")) out.views = jsonViews(rc);
   if (want("agents")) out.agents = jsonAgents(rc);
-  if (want("actions")) out.actions = jsonActions(rc);
+  if (want("actions")) {
+    const actions = jsonActions(rc);
+    if (q.actions === "brief") {
+      for (const [id, a] of Object.entries(actions)) actions[id] = briefBuiltin(a as Row);
+    }
+    out.actions = actions;
+  }
+  if (want("proposals")) out.proposals = contextProposals(rc);
   if (want("messages")) {
     const limit = Math.min(q.messages_limit ?? CONTEXT_MESSAGES_DEFAULT, CONTEXT_MESSAGES_MAX);
     const me = rc.caller.kind === "agent" ? rc.caller.id : null;
@@ -98,7 +120,7 @@ export function buildContext(eng: Engine, rc: ReadCtx, q: ContextQuery = {}): Re
       ? rc.room.messages.length - (q.messages_after + list.length)
       : shownFrom - 1;
     if (notShown > 0) elided.messages = notShown;
-    if (list.length && !q.past) markRead(eng, rc.room, rc.caller, list[list.length - 1].seq);
+    if (list.length && !q.past && !rc.op.head) markRead(eng, rc.room, rc.caller, list[list.length - 1].seq);
   }
   out.self = rc.caller.id;
   out.cursor = rc.room.seq;
@@ -135,6 +157,7 @@ export async function readState(eng: Engine, rc: ReadCtx, scope?: string, key?: 
       version: m.claimed_by ? 2 : 1,
       updated_at: m.claimed_at ?? m.ts,
       sort_key: m.seq,
+      lease: entryLease(rc.room, "_messages", String(m.seq), rc.now),
     }));
     if (key !== undefined) return one(rows.find((r) => r.key === key), scope, key);
     return rows;
@@ -156,7 +179,21 @@ export async function readState(eng: Engine, rc: ReadCtx, scope?: string, key?: 
     return rows;
   }
   const scopes = scope !== undefined ? [scope] : visibleScopes(rc);
-  const rows = scopes.flatMap((s) => liveScope(rc.room, s, rc.now, rc.limits).entries.map(entryJson));
+  // the room and view tokens also see entries that are dormant or disabled, marked with why; every row shows
+  // its entry's lease (null: none)
+  const withLease = (e: Entry, row: Row): Row => ({
+    ...row,
+    lease: entryLease(rc.room, e.scope, e.key, rc.now),
+  });
+  const rows = seesHidden(rc.caller)
+    ? scopes.flatMap((s) =>
+      scopeEntries(rc, s).map(({ entry, hidden }) =>
+        withLease(entry, hidden ? { ...entryJson(entry), hidden } : entryJson(entry))
+      )
+    )
+    : scopes.flatMap((s) =>
+      liveScope(rc.room, s, rc.now, rc.limits, rc.cel).entries.map((e) => withLease(e, entryJson(e)))
+    );
   if (key !== undefined) return one(rows.find((r) => r.key === key), scope!, key);
   return rows;
 }
@@ -173,12 +210,12 @@ export function evalExpression(rc: ReadCtx, expr: unknown) {
     { maxLength: rc.limits.maxCelLength, timeoutMs: rc.limits.celTimeoutMs },
     "expr",
   );
-  const ctx = withActions(celContext(rc), rc);
-  const r = evaluateOrLimit(program, ctx, rc.limits.celTimeoutMs);
+  const ctx = withProposals(withActions(celContext(rc), rc), rc);
+  const r = evaluateOrLimit(program, ctx, rc.cel, rc.room.rt.celTime);
   const context_keys = {
     state: Object.keys(ctx.state as object),
     views: Object.keys(ctx.views as object),
-    agents: Object.keys(ctx.agents as object),
+    agents: celKeys(ctx.agents as CelMap),
     messages: messageCounts(rc.room, rc.caller.kind === "agent" ? rc.caller.id : null, lastSeen(rc)),
     self: rc.caller.id,
   };
@@ -188,16 +225,20 @@ export function evalExpression(rc: ReadCtx, expr: unknown) {
   return { expression: program.source, value: r.value, context_keys };
 }
 
+/** Live views with their values; for the room and view tokens also the dormant and disabled ones. */
 export function listViews(rc: ReadCtx) {
   const values = viewValues(rc.room, rc.now, rc.limits);
+  const withHidden = seesHidden(rc.caller);
   const out = [];
   for (const id of rc.room.viewOrder) {
     const v = rc.room.views.get(id)!;
-    const val = values.get(id);
+    const hidden = values.has(id) || !withHidden ? undefined : viewHidden(rc, v);
+    const val = values.get(id) ?? (hidden ? { value: null } : undefined);
     if (!val) continue;
     out.push({
       id,
       value: val.value,
+      ...(hidden ? { hidden } : {}),
       // an error message can quote values of the owner scope: only shown to those who may read it
       ...(val.error
         ? { error: canReadScope(rc.caller, v.scope) ? val.error : "the view failed at run time" }
@@ -220,12 +261,26 @@ export function getView(rc: ReadCtx, id: string) {
   return v;
 }
 
-export function listActions(rc: ReadCtx) {
-  return actionCatalog(rc, false);
+/**
+ * `actions=brief`: a builtin as its id, its description's first line and `builtin: true` (its params are in
+ * the full listing and in `help`); the room's own actions in full. Saves an agent ~5 KB per context.
+ */
+export function briefBuiltin(a: Record<string, unknown>): Record<string, unknown> {
+  if (a.builtin !== true) return a;
+  const out: Record<string, unknown> = {};
+  if (a.id !== undefined) out.id = a.id;
+  out.description = String(a.description ?? "").split("\n")[0];
+  out.builtin = true;
+  return out;
 }
 
-export function getAction(rc: ReadCtx, id: string) {
-  const a = listActions(rc).find((x) => x.id === id);
+export function listActions(rc: ReadCtx, form: ActionsForm = "full") {
+  const list = actionCatalog(rc, false);
+  return form === "brief" ? list.map(briefBuiltin) : list;
+}
+
+export function getAction(rc: ReadCtx, id: string, form: ActionsForm = "full") {
+  const a = listActions(rc, form).find((x) => x.id === id);
   if (!a) {
     throw new ApiError("action_not_found", `no action ${JSON.stringify(id)} in this room`, { action: id });
   }
@@ -241,10 +296,10 @@ export async function poll(eng: Engine, rc: ReadCtx, q: PollQuery) {
   const agent = rc.caller.kind === "agent" ? rc.caller.id : undefined;
   await eng.rooms.settle(rc.room);
   return {
-    room: roomJson(rc.room),
+    room: { ...roomJson(rc.room), liveness_ms: windowOf(rc.room, rc.limits) },
     self: rc.caller.id,
     cursor: rc.room.seq,
-    agents: [...rc.room.agents.values()].map((a) => agentJson(rc.room, a)),
+    agents: [...rc.room.agents.values()].map((a) => agentJson(rc.room, a, rc.now, rc.limits)),
     state: await readState(eng, rc),
     messages: recentMessages(rc.room, ml).map(messageView),
     message_count: rc.room.messages.length,
@@ -252,6 +307,7 @@ export async function poll(eng: Engine, rc: ReadCtx, q: PollQuery) {
     views: listViews(rc),
     audit: (await eng.rooms.readAudit(rc.room, { agent, limit: al })).map((a) => auditFor(rc.caller, a)),
     audit_count: rc.room.auditCount,
+    proposals: listProposals(rc),
   };
 }
 

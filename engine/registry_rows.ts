@@ -5,27 +5,62 @@
  */
 import type { RoomRow, RoomWrite, StateKey, StoredRoom } from "../store/room_store.ts";
 import { indexMessage } from "./messages.ts";
-import type { ActionDef, Agent, Entry, Message, ViewDef } from "./model.ts";
+import {
+  type ActionDef,
+  actionExpressions,
+  type Agent,
+  agentBytes,
+  definitionBytes,
+  type Entry,
+  entryExpressions,
+  type Lease,
+  type Message,
+  messageBytes,
+  type Proposal,
+  splitEntryId,
+  type ViewDef,
+  viewExpressions,
+} from "./model.ts";
 import { Room } from "./room.ts";
 
 export function roomFromRows(s: StoredRoom): Room {
   const room = new Room(s.room);
+  // storedBytes counts what room_bytes bounds: state values, agents' meta, definitions, messages
   for (const a of s.agents) {
-    room.agents.set(a.id, { ...a, waiting_on: null } as Agent);
+    // no wait of this process blocks yet: a `waiting` written lazily by an earlier one is not true here
+    const agent = { ...a, status: a.status === "waiting" ? "active" : a.status, waiting_on: null } as Agent;
+    room.agents.set(a.id, agent);
     room.agentByToken.set(a.token_hash, a.id);
+    room.storedBytes += agentBytes(agent);
   }
   for (const e of s.state) {
     room.scope(e.scope).set(e.key, e as Entry);
     room.entryCount++;
     room.storedBytes += e.bytes;
+    room.expressionCount += entryExpressions(e as Entry);
   }
-  for (const a of s.actions) room.actions.set(a.id, a.def as ActionDef);
+  for (const a of s.actions) {
+    room.actions.set(a.id, a.def as ActionDef);
+    room.storedBytes += definitionBytes(a.def as ActionDef);
+    room.expressionCount += actionExpressions(a.def as ActionDef);
+  }
   for (const v of s.views) {
     room.views.set(v.id, v.def as ViewDef);
     room.viewOrder.push(v.id);
+    room.storedBytes += definitionBytes(v.def as ViewDef);
+    room.expressionCount += viewExpressions(v.def as ViewDef);
   }
-  for (const m of s.messages) indexMessage(room, m as Message);
+  for (const m of s.messages) {
+    indexMessage(room, m as Message);
+    room.storedBytes += messageBytes(m as Message);
+  }
   for (const t of s.ticks) room.ticks.set(t.target, t.count);
+  for (const l of s.leases) {
+    let m = room.leases.get(l.scope);
+    if (!m) room.leases.set(l.scope, m = new Map());
+    m.set(l.key, l as Lease);
+  }
+  for (const p of s.proposals) room.proposals.set(p.id, p.data as Proposal);
   room.auditSeq = s.audit.max_seq;
   room.auditCount = s.audit.count;
   if (s.history) {
@@ -49,6 +84,7 @@ export function roomRow(room: Room, seq = room.seq): RoomRow {
     token_hash: room.token_hash,
     view_token_hash: room.view_token_hash,
     seq,
+    liveness_ms: room.liveness_ms,
   };
 }
 
@@ -64,12 +100,14 @@ export function takeWrite(room: Room): RoomWrite | undefined {
   const w: RoomWrite = { room_id: room.id, put: {} };
   if (moved) w.seq = { from: rt.persistedSeq, to: room.seq };
   if (!d) return w;
-  if (d.room) w.room = { meta: room.meta, view_token_hash: room.view_token_hash };
+  if (d.room) {
+    w.room = { meta: room.meta, view_token_hash: room.view_token_hash, liveness_ms: room.liveness_ms };
+  }
   if (d.entries) {
     const put: Entry[] = [];
     const gone: StateKey[] = [];
     for (const id of d.entries) {
-      const [scope, key] = id.split("\u0000");
+      const [scope, key] = splitEntryId(id);
       const e = room.getEntry(scope, key);
       if (e) put.push(e);
       else gone.push({ scope, key });
@@ -89,6 +127,7 @@ export function takeWrite(room: Room): RoomWrite | undefined {
           status: a.status,
           last_heartbeat: a.last_heartbeat,
           last_seen_seq: a.last_seen_seq,
+          last_seen: a.last_seen,
         });
       } else agents.push(a);
     }
@@ -118,7 +157,23 @@ export function takeWrite(room: Room): RoomWrite | undefined {
       else ((w.remove ??= {}).views ??= []).push(id);
     }
   }
+  if (d.proposals) {
+    for (const id of d.proposals) {
+      const p = room.proposals.get(id);
+      if (p) (w.put.proposals ??= []).push({ id, status: p.status, created_at: p.created_at, data: p });
+      else ((w.remove ??= {}).proposals ??= []).push(id);
+    }
+  }
   if (d.ticks) w.put.ticks = [...d.ticks].map((target) => ({ target, count: room.tick(target) }));
+  if (d.leases) {
+    const leases: Lease[] = [];
+    for (const id of d.leases) {
+      const [scope, key] = splitEntryId(id);
+      const l = room.getLease(scope, key);
+      if (l) leases.push(l);
+    }
+    w.put.leases = leases;
+  }
   // after `state`: a history row's value shares the JSON made for its entry's row
   if (d.history) w.put.history = d.history;
   if (d.historySettings) {

@@ -11,9 +11,12 @@ import type {
   Entry,
   HistoryRow,
   IdempotentReply,
+  Lease,
   Message,
+  Proposal,
   ViewDef,
 } from "./model.ts";
+import { CelBucket, type CelMap } from "../cel.ts";
 import { Scheduler } from "./scheduler.ts";
 
 export class Room {
@@ -24,6 +27,8 @@ export class Room {
   view_token_hash: string;
   /** commit sequence: +1 for every committed invocation (the cursor). */
   seq: number;
+  /** the room's liveness window (null: the server's SYNC_LIVENESS_MS) */
+  liveness_ms: number | null;
   agents = new Map<string, Agent>();
   /** token hash → agent id, so identifying a caller does not scan the room. */
   agentByToken = new Map<string, string>();
@@ -35,11 +40,15 @@ export class Room {
   #actions?: Map<string, ActionDef>;
   #views?: Map<string, ViewDef>;
   #ticks?: Map<string, number>;
+  #leases?: Map<string, Map<string, Lease>>;
+  #proposals?: Map<string, Proposal>;
   viewOrder: string[] = [];
   messages: Message[] = [];
   auditSeq = 0;
   auditCount = 0;
   entryCount = 0;
+  /** stored CEL expressions (actions, views, entries' `enabled`): the room_expressions quota */
+  expressionCount = 0;
   storedBytes = 0;
   /** the room's own retention and where its history begins (undefined: the server's, from creation) */
   history?: RoomHistory;
@@ -52,6 +61,7 @@ export class Room {
     token_hash: string;
     view_token_hash: string;
     seq: number;
+    liveness_ms?: number | null;
   }) {
     this.id = init.id;
     this.meta = init.meta;
@@ -59,6 +69,7 @@ export class Room {
     this.token_hash = init.token_hash;
     this.view_token_hash = init.view_token_hash;
     this.seq = init.seq;
+    this.liveness_ms = init.liveness_ms ?? null;
     this.rt = new RoomRuntime(init.seq);
   }
 
@@ -80,6 +91,26 @@ export class Room {
   }
   get ticks(): Map<string, number> {
     return this.#ticks ??= new Map();
+  }
+  /** scope → key → lease (every key ever leased: a lease without holder keeps its epoch) */
+  get leases(): Map<string, Map<string, Lease>> {
+    return this.#leases ??= new Map();
+  }
+  /** whether any key was ever leased (allocates nothing) */
+  get hasLeases(): boolean {
+    return (this.#leases?.size ?? 0) > 0;
+  }
+
+  getLease(scope: string, key: string): Lease | undefined {
+    return this.#leases?.get(scope)?.get(key);
+  }
+  /** proposals of actions with `approval`, in the order they were made (pending and recently decided) */
+  get proposals(): Map<string, Proposal> {
+    return this.#proposals ??= new Map();
+  }
+  /** whether the room has any proposal (allocates nothing) */
+  get hasProposals(): boolean {
+    return (this.#proposals?.size ?? 0) > 0;
   }
 
   getEntry(scope: string, key: string): Entry | undefined {
@@ -114,8 +145,8 @@ export type ScopeCache = {
   volatile: boolean;
   validUntil: number;
   json: Record<string, unknown>;
-  cel: Record<string, unknown>;
-  rawCel: Record<string, unknown>;
+  cel: CelMap;
+  rawCel: CelMap;
   entries: Entry[];
 };
 
@@ -127,6 +158,8 @@ export type ViewCache = {
   validUntil: number;
   values: Map<string, ViewValue>;
   cel: Record<string, unknown>;
+  /** the room's CEL time ran out during the computation: computed again once it refills */
+  starved: boolean;
 };
 
 /** View values and action availability as one caller saw them at a cursor (changes.ts). */
@@ -142,7 +175,7 @@ export class SnapshotCaches {
   /** counts presence and agent edits, which change `agents` in CEL without a commit */
   agentsVersion = 0;
   views?: ViewCache;
-  agentsCel?: { seq: number; version: number; value: Record<string, unknown> };
+  agentsCel?: { seq: number; version: number; value: CelMap; validUntil: number };
 }
 
 /**
@@ -157,6 +190,8 @@ export class Dirty {
   views?: Set<string>;
   messages?: Set<number>;
   ticks?: Set<string>;
+  leases?: Set<string>;
+  proposals?: Set<string>;
   /** rows a commit adds (rather than current memory written back) */
   audit?: AuditRow[];
   idempotency?: IdempotentReply[];
@@ -187,6 +222,12 @@ export class Dirty {
   tick(target: string): void {
     (this.ticks ??= new Set()).add(target);
   }
+  lease(id: string): void {
+    (this.leases ??= new Set()).add(id);
+  }
+  proposal(id: string): void {
+    (this.proposals ??= new Set()).add(id);
+  }
   addAudit(row: AuditRow): void {
     (this.audit ??= []).push(row);
   }
@@ -200,8 +241,9 @@ export class Dirty {
   /** Nothing touched (allocates nothing). */
   isEmpty(): boolean {
     return !this.room && !this.entries?.size && !this.agents?.size && !this.actions?.size &&
-      !this.views?.size && !this.messages?.size && !this.ticks?.size && !this.audit?.length &&
-      !this.idempotency?.length && !this.history?.length && !this.historySettings && !this.historyTrim;
+      !this.views?.size && !this.messages?.size && !this.ticks?.size && !this.leases?.size &&
+      !this.audit?.length && !this.idempotency?.length && !this.proposals?.size && !this.history?.length &&
+      !this.historySettings && !this.historyTrim;
   }
 }
 
@@ -222,12 +264,38 @@ export class RoomRuntime {
   trim?: { running: boolean; oldestTs?: string; checkedAt?: number };
   #dirty?: Dirty;
   #listeners?: Set<() => void>;
-  #presenceWatchers?: Set<() => void>;
+  #presenceWatchers?: Set<(agentId: string) => void>;
   #replies?: Map<string, IdempotentReply>;
   #caches?: SnapshotCaches;
   #observations?: Map<string, Observation[]>;
   #waiting?: Map<string, number>;
+  #connected?: Map<string, number>;
   #scheduler?: Scheduler;
+  /**
+   * Since when silence counts (ms, engine clock): the service's start (registry.ts sets it). An agent's
+   * or a lease holder's last sign of life is never taken as earlier, so time the server was down does not
+   * count against anyone.
+   */
+  floor = -Infinity;
+  /**
+   * No lease can lapse before this (a lower bound: a sign of life only moves a lapse later, so nothing is
+   * re-armed per call; the check at that moment finds the true next one). -Infinity: not computed yet.
+   */
+  leaseDue = -Infinity;
+  /** a lease is held here: its expiry is timed work (the room stays in memory for it) */
+  get holdsLeases(): boolean {
+    return Number.isFinite(this.leaseDue);
+  }
+  /** the expiring of lapsed leases in progress, if one is, and the lapsed leases it has still to do */
+  settling?: Promise<void>;
+  lapsed?: Lease[];
+  /** the shortest ttl of the leases held (a holder whose wait ends can lapse this soon at the earliest) */
+  minTtl = Infinity;
+  /** when the presence rows were last merged from storage (several processes, presence.ts) */
+  seenReadAt = -Infinity;
+  #celTime?: CelBucket;
+  /** `state._messages` as CEL sees it: built on first read, then kept up to date message by message */
+  messagesCel?: Record<string, unknown>;
 
   constructor(seq: number) {
     this.persistedSeq = seq;
@@ -260,8 +328,11 @@ export class RoomRuntime {
   get hasListeners(): boolean {
     return (this.#listeners?.size ?? 0) > 0;
   }
-  /** listeners of presence changes, which are not commits (waiters whose condition reads `agents`). */
-  get presenceWatchers(): Set<() => void> {
+  /**
+   * listeners of presence changes, which are not commits (waiters whose condition reads `agents`, change
+   * feeds), told which agent changed.
+   */
+  get presenceWatchers(): Set<(agentId: string) => void> {
     return this.#presenceWatchers ??= new Set();
   }
   get hasPresenceWatchers(): boolean {
@@ -282,9 +353,32 @@ export class RoomRuntime {
   get waiting(): Map<string, number> {
     return this.#waiting ??= new Map();
   }
+  /**
+   * per agent id: its open waits and feeds (opened with its own token), each a sign of life as long as it
+   * is open (presence.ts)
+   */
+  get connected(): Map<string, number> {
+    return this.#connected ??= new Map();
+  }
+  isConnected(agentId: string): boolean {
+    return (this.#connected?.get(agentId) ?? 0) > 0;
+  }
   /** the room's one timer: "wake me at T" for whoever needs it. */
   get scheduler(): Scheduler {
     return this.#scheduler ??= new Scheduler();
+  }
+
+  /** Brings job `key` forward to `at` if it is set for later (allocates nothing when the room has none). */
+  earlier(key: string, at: number, now: number): void {
+    this.#scheduler?.earlier(key, at, now);
+  }
+  /** the room's CEL time per second (cel.ts): every evaluation in the room spends it */
+  get celTime(): CelBucket {
+    return this.#celTime ??= new CelBucket();
+  }
+  /** Spends another room's CEL time (a past room rebuilt by room_at.ts spends its live room's). */
+  useCelTime(bucket: CelBucket): void {
+    this.#celTime = bucket;
   }
 
   /** Stops the room's timer (the room leaves memory). */

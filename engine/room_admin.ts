@@ -1,26 +1,39 @@
 /**
  * @module engine/room_admin — whole-room operations: a room as one JSON snapshot (state, agents, actions,
- * views, messages, ticks, the whole audit log and the retained history), restoring such a snapshot under a
- * new id, and deleting a room. Token hashes are secrets and never leave the server: an import mints new tokens, shown once.
+ * views, messages, ticks, leases, proposals, the whole audit log and the retained history), restoring such a
+ * snapshot under a new id, and deleting a room. Token hashes are secrets and never leave the server: an import
+ * mints new tokens, shown once.
  */
 import { z } from "zod";
-import { hashToken, mintToken, requireAdmin } from "../auth.ts";
+import { checkAgentId, hashToken, mintToken, requireAdmin } from "../auth.ts";
 import { compile } from "../cel.ts";
 import { ApiError, fromZod } from "../errors.ts";
 import { EXPORT_FORMAT, type ImportBody, StampedDef, StoredTimer } from "../wire.ts";
 import { RegisterAction } from "./actions.ts";
+import { checkApproval } from "./approval.ts";
 import { enterRoom } from "./access.ts";
 import type { Engine } from "./engine.ts";
 import { linkWrites, snapshotRow, storedRow } from "./history_export.ts";
 import { baselineRows } from "./history_rows.ts";
-import { randomId } from "./membership.ts";
-import { type ActionDef, entryId, type Message, type ViewDef } from "./model.ts";
+import { checkMeta, randomId } from "./membership.ts";
+import {
+  type ActionDef,
+  actionExpressions,
+  entryExpressions,
+  entryId,
+  type Lease,
+  type Message,
+  type Proposal,
+  type ViewDef,
+  viewExpressions,
+} from "./model.ts";
+import { checkExpiryWrites } from "./leases.ts";
 import type { Op } from "./op.ts";
 import { checkSnapshotQuotas } from "./quotas.ts";
 import { historyFrom, setRetention } from "./retention.ts";
 import { Room } from "./room.ts";
 import { RegisterView } from "./views.ts";
-import { entryJson } from "./write_modes.ts";
+import { checkKey, checkRecipients, checkValue, entryJson } from "./write_modes.ts";
 
 /** `GET /rooms/:id/export` (room token). */
 export async function exportRoom(eng: Engine, roomId: string, op: Op): Promise<Record<string, unknown>> {
@@ -42,7 +55,13 @@ export async function exportRoom(eng: Engine, roomId: string, op: Op): Promise<R
   const snapshot = {
     format: EXPORT_FORMAT,
     exported_at: new Date(eng.now()).toISOString(),
-    room: { id: room.id, meta: room.meta, created_at: room.created_at, seq: room.seq },
+    room: {
+      id: room.id,
+      meta: room.meta,
+      created_at: room.created_at,
+      seq: room.seq,
+      ...(room.liveness_ms !== null ? { liveness_ms: room.liveness_ms } : {}),
+    },
     agents: [...room.agents.values()].map((a) => ({
       id: a.id,
       name: a.name,
@@ -53,6 +72,7 @@ export async function exportRoom(eng: Engine, roomId: string, op: Op): Promise<R
       status: a.status === "waiting" ? "active" : a.status,
       last_heartbeat: a.last_heartbeat,
       last_seen_seq: a.last_seen_seq,
+      last_seen: a.last_seen,
     })),
     state: [...room.scopes.values()].flatMap((m) =>
       [...m.values()].map((e) => ({ ...entryJson(e), seq: e.seq }))
@@ -61,6 +81,9 @@ export async function exportRoom(eng: Engine, roomId: string, op: Op): Promise<R
     views: room.viewOrder.map((id) => room.views.get(id)).filter(Boolean),
     messages: room.messages.map((m) => ({ ...m, extra: m.extra ?? null })),
     ticks: Object.fromEntries(room.ticks),
+    // every key ever leased: live leases and the epochs of ended ones
+    leases: [...room.leases.values()].flatMap((m) => [...m.values()]),
+    proposals: [...room.proposals.values()],
     audit: [] as unknown[],
     history,
   };
@@ -75,7 +98,7 @@ export async function exportRoom(eng: Engine, roomId: string, op: Op): Promise<R
 
 /** Restores a snapshot under `body.id` (or a fresh id); answers with the new tokens, shown once. */
 export async function importRoom(eng: Engine, s: ImportBody) {
-  checkImportLimits(eng, s);
+  const bytes = checkImportLimits(eng, s);
   const id = s.id ?? randomId("room");
   const token = mintToken("room");
   const viewToken = mintToken("view");
@@ -86,14 +109,22 @@ export async function importRoom(eng: Engine, s: ImportBody) {
     token_hash: hashToken(token),
     view_token_hash: hashToken(viewToken),
     seq: 0,
+    liveness_ms: s.room.liveness_ms ?? null,
   });
   room.seq = Math.max(1, s.room.seq);
   const dirty = room.rt.dirty;
   const agentTokens: Record<string, string> = {};
+  s.agents.forEach((a, i) => checkAgentId(a.id, `agents[${i}].id`));
   for (const a of s.agents) {
     const t = mintToken("agent");
     agentTokens[a.id] = t;
-    room.agents.set(a.id, { ...a, meta: a.meta ?? {}, token_hash: hashToken(t), waiting_on: null });
+    room.agents.set(a.id, {
+      ...a,
+      meta: a.meta ?? {},
+      token_hash: hashToken(t),
+      waiting_on: null,
+      last_seen: a.last_seen ?? null,
+    });
     dirty.agent(a.id);
   }
   for (const e of s.state) {
@@ -108,18 +139,23 @@ export async function importRoom(eng: Engine, s: ImportBody) {
     });
     dirty.entry(id);
   }
+  let defBytes = 0;
   s.actions.forEach((a, i) => {
     const def = checkAction(eng, a, `actions[${i}]`);
+    defBytes += checkValue(def, eng.limits, `actions[${i}]`, eng.limits.maxDefinitionBytes);
     room.actions.set(def.id, def);
     dirty.action(def.id);
   });
   s.views.forEach((v, i) => {
     const def = checkView(eng, v, `views[${i}]`);
+    defBytes += checkValue(def, eng.limits, `views[${i}]`, eng.limits.maxDefinitionBytes);
     if (room.views.has(def.id)) throw bad(`views has ${def.id} twice`, `views[${i}]`);
     room.views.set(def.id, def);
     room.viewOrder.push(def.id);
     dirty.view(def.id);
   });
+  // the definitions' bytes are known once they are checked: the room's total again with them
+  checkSnapshotQuotas(eng.limits, { bytes: bytes + defBytes });
   s.messages.forEach((m, i) => {
     if (m.seq !== i + 1) {
       throw bad(
@@ -142,6 +178,31 @@ export async function importRoom(eng: Engine, s: ImportBody) {
     room.ticks.set(target, n);
     dirty.tick(target);
   }
+  s.leases.forEach((l, i) => {
+    if (l.holder !== null && l.holder !== "admin" && !room.agents.has(l.holder)) {
+      throw bad(
+        `leases[${i}].holder ${JSON.stringify(l.holder)} is not an agent of the snapshot`,
+        `leases[${i}]`,
+      );
+    }
+    if (typeof l.on_expire === "object") {
+      checkExpiryWrites(l.on_expire.writes, `leases[${i}]`, eng.limits);
+      if (l.on_expire.by !== "admin" && !room.agents.has(l.on_expire.by)) {
+        throw bad(`leases[${i}].on_expire.by is not an agent of the snapshot`, `leases[${i}].on_expire.by`);
+      }
+    }
+    let m = room.leases.get(l.scope);
+    if (!m) room.leases.set(l.scope, m = new Map());
+    if (m.has(l.key)) throw bad(`leases has ${l.scope}.${l.key} twice`, `leases[${i}]`);
+    m.set(l.key, l as Lease);
+    dirty.lease(entryId(l.scope, l.key));
+  });
+  s.proposals.forEach((p, i) => {
+    compile(p.from, celLimits(eng), `proposals[${i}].from`);
+    if (room.proposals.has(p.id)) throw bad(`proposals has ${p.id} twice`, `proposals[${i}].id`);
+    room.proposals.set(p.id, p as Proposal);
+    dirty.proposal(p.id);
+  });
   importHistory(eng, room, s);
   await eng.rooms.restore(room);
   const loaded = await eng.rooms.get(id);
@@ -160,6 +221,7 @@ export async function importRoom(eng: Engine, s: ImportBody) {
       views: s.views.length,
       messages: s.messages.length,
       audit: s.audit.length,
+      proposals: s.proposals.length,
     },
   };
 }
@@ -192,22 +254,42 @@ export async function deleteRoom(eng: Engine, roomId: string, op: Op) {
   return { ok: true, deleted: room.id };
 }
 
-function checkImportLimits(eng: Engine, s: ImportBody): void {
+/**
+ * A snapshot is checked as the writes that built it would have been: keys, values, meta and definition
+ * sizes, and every quota of the room it becomes. Returns the bytes of its state, messages and agents' meta
+ * (the definitions' are added once they are checked).
+ */
+function checkImportLimits(eng: Engine, s: ImportBody): number {
   const l = eng.limits;
-  checkSnapshotQuotas(l, { entries: s.state.length, actions: s.actions.length, views: s.views.length });
+  let expressions = 0;
+  for (const e of s.state) expressions += entryExpressions(e);
+  for (const a of s.actions) expressions += actionExpressions(a as Parameters<typeof actionExpressions>[0]);
+  for (const v of s.views) expressions += viewExpressions(v as Parameters<typeof viewExpressions>[0]);
+  checkSnapshotQuotas(l, {
+    entries: s.state.length,
+    actions: s.actions.length,
+    views: s.views.length,
+    agents: s.agents.length,
+    messages: s.messages.length,
+    expressions,
+    pendingProposals: s.proposals.filter((p) => p.status === "pending").length,
+  });
+  if (s.room.meta !== undefined) checkMeta(eng, s.room.meta, "room.meta");
   let bytes = 0;
+  s.agents.forEach((a, i) => {
+    if (a.meta !== undefined) bytes += checkValue(a.meta, l, `agents[${i}].meta`, l.maxMetaBytes);
+  });
   s.state.forEach((e, i) => {
-    const n = JSON.stringify(e.value ?? null).length;
-    if (n > l.maxValueBytes) {
-      throw new ApiError(
-        "value_too_large",
-        `state[${i}].value is ${n} bytes; the limit is ${l.maxValueBytes}`,
-        { field: `state[${i}].value` },
-      );
-    }
-    bytes += n;
+    checkKey(e.key, `state[${i}].key`);
+    bytes += checkValue(e.value ?? null, l, `state[${i}].value`);
+  });
+  s.messages.forEach((m, i) => {
+    checkValue(m.body, l, `messages[${i}].body`);
+    checkRecipients(m.to, `messages[${i}].to`);
+    bytes += JSON.stringify({ ...m, extra: m.extra ?? null }).length;
   });
   checkSnapshotQuotas(l, { bytes });
+  return bytes;
 }
 
 function celLimits(eng: Engine) {
@@ -222,6 +304,7 @@ function checkAction(eng: Engine, raw: Record<string, unknown>, field: string): 
   const l = celLimits(eng);
   if (p.if !== undefined) compile(p.if, l, `${field}.if`);
   if (p.enabled !== undefined) compile(p.enabled, l, `${field}.enabled`);
+  if (p.approval !== undefined) checkApproval(p.approval, l, `${field}.approval`);
   (p.writes ?? []).forEach((w, i) => {
     if (typeof w.if === "string") compile(w.if, l, `${field}.writes[${i}].if`);
     if (typeof w.enabled === "string") compile(w.enabled, l, `${field}.writes[${i}].enabled`);

@@ -3,15 +3,16 @@
  * rebuilt from its history with one indexed read into a `Room` of its own that nothing writes or keeps.
  * Context, catalog and snapshot then answer for it exactly as for the live room, with the same privacy
  * (privacy.ts): the reader as it was then (membership, grants), timers and `enabled` judged at that
- * commit's time, the messages sent by then.
+ * commit's time, the messages sent by then, the leases and proposals as that commit left them.
  */
 import { actAs, type Caller, requireReader } from "../auth.ts";
+import { CelBudget } from "../cel.ts";
 import { ApiError } from "../errors.ts";
 import { enterRoom } from "./access.ts";
 import type { ReadCtx } from "./context.ts";
 import type { Engine } from "./engine.ts";
 import { HISTORY, type MemberRow } from "./history_rows.ts";
-import type { ActionDef, Agent, Entry, ViewDef } from "./model.ts";
+import type { ActionDef, Agent, Entry, Lease, Proposal, ViewDef } from "./model.ts";
 import type { Op } from "./op.ts";
 import { historyFrom } from "./retention.ts";
 import { Room } from "./room.ts";
@@ -41,6 +42,7 @@ export async function openReadAt(
     now: Date.parse(ts),
     limits: eng.limits,
     op,
+    cel: op.cel ?? new CelBudget(eng.limits),
     at: { seq: at, ts },
   };
 }
@@ -97,17 +99,36 @@ export async function roomAt(eng: Engine, live: Room, seq: number): Promise<{ ro
   });
   // never committed, listened to or kept: a write staged on it by mistake is dropped by the committer
   room.rt.alive = false;
+  // signs of life are not history: at the commit every member reads as seen then, so a lease that had a
+  // holder then is held, lapsing a ttl after the commit (its lapse, had it come, is a commit of its own)
+  room.rt.floor = Date.parse(ts);
+  // its CEL (views, `enabled`, the reader's expression) spends the live room's CEL time
+  room.rt.useCelTime(live.rt.celTime);
   const views: { id: string; def: ViewDef; position: number }[] = [];
+  const proposals: Proposal[] = [];
   for (const r of h.rows) {
     if (r.value === undefined) continue;
     if (r.scope === HISTORY.agent) {
       const m = r.value as MemberRow;
-      const agent: Agent = { id: r.key, ...m, token_hash: "", waiting_on: null, last_seen_seq: 0 };
+      const agent: Agent = {
+        id: r.key,
+        ...m,
+        token_hash: "",
+        waiting_on: null,
+        last_seen_seq: 0,
+        last_seen: null,
+      };
       room.agents.set(r.key, agent);
     } else if (r.scope === HISTORY.action) room.actions.set(r.key, r.value as ActionDef);
     else if (r.scope === HISTORY.view) {
       views.push({ id: r.key, ...(r.value as { def: ViewDef; position: number }) });
     } else if (r.scope === HISTORY.tick) room.ticks.set(r.key, Number(r.value));
+    else if (r.scope === HISTORY.lease) {
+      const l = r.value as Lease;
+      let m = room.leases.get(l.scope);
+      if (!m) room.leases.set(l.scope, m = new Map());
+      m.set(l.key, l);
+    } else if (r.scope === HISTORY.proposal) proposals.push(r.value as Proposal);
     else {
       const e: Entry = {
         scope: r.scope,
@@ -129,6 +150,9 @@ export async function roomAt(eng: Engine, live: Room, seq: number): Promise<{ ro
     room.views.set(v.id, v.def);
     room.viewOrder.push(v.id);
   }
+  // in the order they were made, as the live room keeps them
+  proposals.sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : 0));
+  for (const p of proposals) room.proposals.set(p.id, p);
   messagesAt(room, live, seq);
   return { room, ts };
 }

@@ -3,8 +3,8 @@
  *
  *   POST  /rooms                               create (tokens shown once)
  *   GET   /rooms                               rooms the bearer token belongs to
- *   GET   /rooms/:id                           id, created_at, meta (no token needed)
- *   PATCH /rooms/:id                           room token: settings ({history})
+ *   GET   /rooms/:id                           id, created_at, meta, liveness_ms (no token needed)
+ *   PATCH /rooms/:id                           room token: settings (liveness_ms, history)
  *   POST  /rooms/:id/rotate-view-token         room token
  *   POST  /rooms/:id/agents                    join / re-join
  *   GET   /rooms/:id/agents                    presence list

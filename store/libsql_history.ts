@@ -76,35 +76,48 @@ export class LibsqlHistory implements HistoryStore {
    * its own rows, the others from the headers' range.
    */
   async readCommits(roomId: string, q: CommitQuery): Promise<CommitRows[]> {
+    // ?1 the room, ?2 the page size; the filters' values follow
+    const args: InValue[] = [roomId, q.limit];
+    const arg = (v: InValue) => `?${args.push(v)}`;
     const where: string[] = [];
-    const args: InValue[] = [roomId];
-    if (q.after !== undefined) where.push("h.seq > ?"), args.push(q.after);
-    if (q.before !== undefined) where.push("h.seq < ?"), args.push(q.before);
-    if (q.agent !== undefined) where.push("json_extract(h.value, '$.agent') = ?"), args.push(q.agent);
-    if (q.action !== undefined) where.push("json_extract(h.value, '$.action') = ?"), args.push(q.action);
+    if (q.after !== undefined) where.push(`h.seq > ${arg(q.after)}`);
+    if (q.before !== undefined) where.push(`h.seq < ${arg(q.before)}`);
+    // who and what: the header's, or an approved action's run inside the commit (`runs`)
+    const by = (f: string, v: string) => {
+      const x = arg(v);
+      where.push(`(h.value ->> '$.${f}' = ${x} OR (h.value ->> '$.runs' IS NOT NULL AND EXISTS (
+        SELECT 1 FROM json_each(h.value, '$.runs') r WHERE r.value ->> '$.${f}' = ${x})))`);
+    };
+    if (q.agent !== undefined) by("agent", q.agent);
+    if (q.action !== undefined) by("action", q.action);
     const desc = q.order !== "asc";
     const order = desc ? "DESC" : "ASC";
-    const and = where.map((x) => ` AND ${x}`).join("");
     const commit = `'[' || ${rowJson("h")} || ',' || (SELECT ${list(rowJson("r"))}
       FROM json_each(h.writes) x CROSS JOIN history r ON r.room_id = h.room_id AND r.scope = x.value ->> 0
         AND r.key = x.value ->> 1 AND r.seq = h.seq) || ']'`;
     let inner: string;
     if (q.scope !== undefined && q.key !== undefined && q.scope !== "_messages") {
-      inner = `SELECT ${commit} AS j, h.seq AS o FROM history w JOIN history h
-                 ON h.room_id = w.room_id AND h.scope = '' AND h.key = '' AND h.seq = w.seq
-               WHERE w.room_id = ?1 AND w.scope = ? AND w.key = ?${and} ORDER BY w.seq ${order} LIMIT ?`;
-      args.splice(1, 0, q.scope, q.key);
+      // a key's commits come from its own rows and its lease's (`#lease`, `scope/key`), each a page at most
+      const and = where.map((x) => ` AND ${x}`).join("");
+      const rowsOf = (scope: string, key: string) =>
+        `SELECT seq FROM (SELECT w.seq AS seq FROM history w JOIN history h
+           ON h.room_id = w.room_id AND h.scope = '' AND h.key = '' AND h.seq = w.seq
+         WHERE w.room_id = ?1 AND w.scope = ${scope} AND w.key = ${key}${and} ORDER BY w.seq ${order} LIMIT ?2)`;
+      const own = rowsOf(arg(q.scope), arg(q.key));
+      const lease = rowsOf("'#lease'", arg(`${q.scope}/${q.key}`));
+      inner = `SELECT ${commit} AS j, h.seq AS o FROM (${own} UNION ${lease}) u CROSS JOIN history h
+                 ON h.room_id = ?1 AND h.scope = '' AND h.key = '' AND h.seq = u.seq ORDER BY h.seq ${order} LIMIT ?2`;
     } else {
       if (q.scope !== undefined) {
         // what a header says its commit wrote (messages have no rows of their own to be found by)
-        const key = q.key !== undefined ? " AND w.value ->> 1 = ?" : "";
-        where.push(`EXISTS (SELECT 1 FROM json_each(h.writes) w WHERE w.value ->> 0 = ?${key})`);
-        args.push(q.scope, ...(q.key !== undefined ? [q.key] : []));
+        const key = q.key !== undefined ? ` AND w.value ->> 1 = ${arg(q.key)}` : "";
+        where.push(
+          `EXISTS (SELECT 1 FROM json_each(h.writes) w WHERE w.value ->> 0 = ${arg(q.scope)}${key})`,
+        );
       }
       inner = `SELECT ${commit} AS j, h.seq AS o FROM history h WHERE h.room_id = ?1 AND h.scope = ''
-                 AND h.key = ''${where.map((x) => ` AND ${x}`).join("")} ORDER BY h.seq ${order} LIMIT ?`;
+                 AND h.key = ''${where.map((x) => ` AND ${x}`).join("")} ORDER BY h.seq ${order} LIMIT ?2`;
     }
-    args.push(q.limit);
     const found = await document<[RowArray, RowArray[]]>(this.db, aggregate(inner, desc), args);
     return found.map(([h, rows]) => ({ head: rowOf(h), rows: rows.map(rowOf) }));
   }

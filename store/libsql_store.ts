@@ -15,8 +15,11 @@ import {
   type CommitOutcome,
   type IdempotencyRow,
   type MessageRow,
+  type PeerRow,
+  type RoomHead,
   type RoomListing,
   type RoomStore,
+  type SeenRow,
   type StoredRoom,
 } from "./room_store.ts";
 
@@ -57,6 +60,8 @@ export class LibsqlStore implements RoomStore {
       { sql: "SELECT * FROM messages WHERE room_id = ? ORDER BY seq", args: [id] },
       { sql: "SELECT COALESCE(MAX(seq), 0) AS m, COUNT(*) AS n FROM audit WHERE room_id = ?", args: [id] },
       { sql: "SELECT * FROM ticks WHERE room_id = ?", args: [id] },
+      { sql: "SELECT * FROM leases WHERE room_id = ?", args: [id] },
+      { sql: "SELECT * FROM proposals WHERE room_id = ? ORDER BY rowid", args: [id] },
       { sql: "SELECT * FROM history_rooms WHERE room_id = ?", args: [id] },
     ], "read");
     const r = rs[0].rows[0];
@@ -69,6 +74,7 @@ export class LibsqlStore implements RoomStore {
         token_hash: String(r.token_hash),
         view_token_hash: String(r.view_token_hash),
         seq: Number(r.seq),
+        liveness_ms: num(r.liveness_ms),
       },
       agents: rs[1].rows.map((a) => ({
         id: String(a.id),
@@ -81,6 +87,7 @@ export class LibsqlStore implements RoomStore {
         status: String(a.status),
         last_heartbeat: str(a.last_heartbeat),
         last_seen_seq: Number(a.last_seen_seq),
+        last_seen: str(a.last_seen),
       })),
       state: rs[2].rows.map((s) => {
         const value = String(s.value);
@@ -101,14 +108,29 @@ export class LibsqlStore implements RoomStore {
       views: rs[4].rows.map((v) => ({ id: String(v.id), def: pj(v.def), position: Number(v.position) })),
       messages: rs[5].rows.map(rowToMessage),
       ticks: rs[7].rows.map((t) => ({ target: String(t.target), count: Number(t.count) })),
+      leases: rs[8].rows.map((l) => ({
+        scope: String(l.scope),
+        key: String(l.key),
+        epoch: Number(l.epoch),
+        holder: str(l.holder),
+        ttl_ms: Number(l.ttl_ms),
+        renewed_at: String(l.renewed_at),
+        on_expire: pj(l.on_expire),
+      })),
       audit: { max_seq: Number(rs[6].rows[0].m), count: Number(rs[6].rows[0].n) },
-      ...(rs[8].rows[0]
+      proposals: rs[9].rows.map((p) => ({
+        id: String(p.id),
+        status: String(p.status),
+        created_at: String(p.created_at),
+        data: pj(p.data),
+      })),
+      ...(rs[10].rows[0]
         ? {
           history: {
-            commits: num(rs[8].rows[0].commits),
-            max_age_ms: num(rs[8].rows[0].max_age_ms),
-            from_seq: Number(rs[8].rows[0].from_seq),
-            from_ts: str(rs[8].rows[0].from_ts),
+            commits: num(rs[10].rows[0].commits),
+            max_age_ms: num(rs[10].rows[0].max_age_ms),
+            from_seq: Number(rs[10].rows[0].from_seq),
+            from_ts: str(rs[10].rows[0].from_ts),
           },
         }
         : {}),
@@ -196,15 +218,61 @@ export class LibsqlStore implements RoomStore {
     return r.rows.map((x) => ({ id: String(x.id), created_at: String(x.created_at), meta: pj(x.meta) }));
   }
 
-  async roomSeqs(ids: string[]): Promise<Map<string, number>> {
-    const out = new Map<string, number>();
+  async roomHeads(ids: string[]): Promise<Map<string, RoomHead>> {
+    const out = new Map<string, RoomHead>();
     if (!ids.length) return out;
     const r = await this.client.execute({
-      sql: `SELECT id, seq FROM rooms WHERE id IN (${ids.map(() => "?").join(",")})`,
+      sql: `SELECT id, seq, token_hash FROM rooms WHERE id IN (${ids.map(() => "?").join(",")})`,
       args: ids,
     });
-    for (const row of r.rows) out.set(String(row.id), Number(row.seq));
+    for (const row of r.rows) {
+      out.set(String(row.id), { seq: Number(row.seq), token_hash: String(row.token_hash) });
+    }
     return out;
+  }
+
+  async readSeen(roomId: string): Promise<SeenRow[]> {
+    const r = await this.client.execute({
+      sql: "SELECT id, last_heartbeat, last_seen FROM agents WHERE room_id = ?",
+      args: [roomId],
+    });
+    return r.rows.map((a) => ({
+      id: String(a.id),
+      last_heartbeat: str(a.last_heartbeat),
+      last_seen: str(a.last_seen),
+    }));
+  }
+
+  async beatPeer(
+    id: string,
+    proc: string,
+    now: number,
+    aliveSince: number,
+    forgetBefore: number,
+    upSince = 0,
+  ) {
+    const next = "(SELECT COALESCE(MAX(joined), 0) + 1 FROM peers)";
+    const rs = await this.client.batch([
+      { sql: "DELETE FROM peers WHERE beat_at < ? AND id != ?", args: [forgetBefore, id] },
+      {
+        sql:
+          `INSERT INTO peers (id, joined, seen, beat_at, proc, up_since) VALUES (?1, ${next}, ${next}, ?2, ?3, ?4)
+              ON CONFLICT (id) DO UPDATE SET beat_at = excluded.beat_at, seen = (SELECT MAX(joined) FROM peers),
+                up_since = excluded.up_since`,
+        args: [id, now, proc, upSince],
+      },
+      { sql: "SELECT joined FROM peers WHERE id = ?", args: [id] },
+      { sql: PEERS_ALIVE, args: [id, aliveSince] },
+    ], "write");
+    return { joined: Number(rs[2].rows[0].joined), peers: rs[3].rows.map(rowToPeer) };
+  }
+
+  async livePeers(id: string, aliveSince: number): Promise<PeerRow[]> {
+    return (await this.client.execute({ sql: PEERS_ALIVE, args: [id, aliveSince] })).rows.map(rowToPeer);
+  }
+
+  async leavePeer(id: string): Promise<void> {
+    await this.client.execute({ sql: "DELETE FROM peers WHERE id = ?", args: [id] });
   }
 
   async ping(): Promise<void> {
@@ -214,6 +282,20 @@ export class LibsqlStore implements RoomStore {
   close(): void {
     this.client.close();
   }
+}
+
+const PEERS_ALIVE =
+  "SELECT id, joined, seen, beat_at, proc, up_since FROM peers WHERE id != ? AND beat_at >= ?";
+
+function rowToPeer(r: Record<string, unknown>): PeerRow {
+  return {
+    id: String(r.id),
+    joined: Number(r.joined),
+    seen: Number(r.seen),
+    beat_at: Number(r.beat_at),
+    proc: String(r.proc),
+    up_since: Number(r.up_since ?? 0),
+  };
 }
 
 function rowToMessage(m: Record<string, unknown>): MessageRow {

@@ -11,6 +11,8 @@ export type RoomRow = {
   token_hash: string;
   view_token_hash: string;
   seq: number;
+  /** the room's liveness window; null or absent: the server's default */
+  liveness_ms?: number | null;
 };
 
 export type AgentRow = {
@@ -24,10 +26,14 @@ export type AgentRow = {
   status: string;
   last_heartbeat: string | null;
   last_seen_seq: number;
+  /** the last sign of life: a call, or an open wait or feed (null in rows written before it existed) */
+  last_seen: string | null;
 };
 
 /** Presence and read markers, written without a commit: they never move a room's seq. */
-export type PresenceRow = Pick<AgentRow, "id" | "status" | "last_heartbeat" | "last_seen_seq">;
+export type PresenceRow = Pick<AgentRow, "id" | "status" | "last_heartbeat" | "last_seen_seq" | "last_seen">;
+/** What another process needs to know of an agent's signs of life. */
+export type SeenRow = Pick<AgentRow, "id" | "last_heartbeat" | "last_seen">;
 
 export type StateRow = {
   scope: string;
@@ -140,9 +146,36 @@ export type IdempotencyRow = {
   fingerprint: string;
 };
 
+/**
+ * A server process on the database: when it arrived (`joined`), what it had seen at its last beat and
+ * when that was, and where it runs (`proc`, opaque to storage).
+ */
+export type PeerRow = {
+  id: string;
+  joined: number;
+  seen: number;
+  beat_at: number;
+  proc: string;
+  /** since when the service has run without a break, as this process knows it (0: not known) */
+  up_since: number;
+};
+
+/** A key's lease: `holder` null is none now (the epoch stays); `on_expire` as JSON. */
+export type LeaseRow = {
+  scope: string;
+  key: string;
+  epoch: number;
+  holder: string | null;
+  ttl_ms: number;
+  renewed_at: string;
+  on_expire: unknown;
+};
+
 export type ActionRow = { id: string; def: unknown };
 export type ViewRow = { id: string; def: unknown; position: number };
 export type TickRow = { target: string; count: number };
+/** A proposal of an action with `approval`: the whole record as `data`, its status and age as columns. */
+export type ProposalRow = { id: string; status: string; created_at: string; data: unknown };
 export type StateKey = { scope: string; key: string };
 
 /** A room as storage holds it: every row but the audit log, which is only counted. */
@@ -157,7 +190,10 @@ export type StoredRoom = {
   /** in seq order */
   messages: MessageRow[];
   ticks: TickRow[];
+  leases: LeaseRow[];
   audit: { max_seq: number; count: number };
+  /** in the order they were made */
+  proposals: ProposalRow[];
   /** absent: the server's retention, history from the room's creation */
   history?: HistorySettingsRow;
 };
@@ -170,8 +206,10 @@ export type PutRows = {
   actions?: ActionRow[];
   views?: ViewRow[];
   ticks?: TickRow[];
+  leases?: LeaseRow[];
   audit?: AuditRow[];
   idempotency?: IdempotencyRow[];
+  proposals?: ProposalRow[];
   /** rows a commit adds to its room's history */
   history?: HistoryRow[];
 };
@@ -182,9 +220,9 @@ export type RoomWrite = {
   /** compare-and-set on the room's commit counter: it must be `from` in storage, and becomes `to` */
   seq?: { from: number; to: number };
   /** the room row's mutable fields, when they changed */
-  room?: Pick<RoomRow, "meta" | "view_token_hash">;
+  room?: Pick<RoomRow, "meta" | "view_token_hash" | "liveness_ms">;
   put: PutRows;
-  remove?: { state?: StateKey[]; actions?: string[]; views?: string[] };
+  remove?: { state?: StateKey[]; actions?: string[]; views?: string[]; proposals?: string[] };
   presence?: PresenceRow[];
   /** the room's retention changed (written only with a commit: under the seq compare-and-set) */
   history_settings?: HistorySettingsRow;
@@ -212,6 +250,12 @@ export type CommitOutcome = {
   /** how many storage statements the batch took (0: there was nothing to write) */
   statements: number;
 };
+
+/**
+ * Where a room stands in storage: its commit counter and its incarnation (the room-token hash, which a room
+ * keeps for life: a room deleted and re-created under the same id has another).
+ */
+export type RoomHead = { seq: number; token_hash: string };
 
 /**
  * A batch that was not written. `stale`: a room's seq had moved (another process committed first);
@@ -268,8 +312,31 @@ export interface RoomStore {
   readonly history: HistoryStore;
   /** Rooms a token hash belongs to (as room, view or agent token), oldest first. */
   roomsForToken(tokenHash: string): Promise<RoomListing[]>;
-  /** The stored commit counter of each room that exists. */
-  roomSeqs(ids: string[]): Promise<Map<string, number>>;
+  /** The stored commit counter and incarnation of each room that exists. */
+  roomHeads(ids: string[]): Promise<Map<string, RoomHead>>;
+  /** Every agent's signs of life as stored (written by any process), for another process to merge. */
+  readSeen(roomId: string): Promise<SeenRow[]>;
+  /**
+   * One beat of process `id` (running at `proc`, serving since `upSince`) at `now` (its row inserted on the
+   * first, numbered after every row there):
+   * in one transaction its `seen` becomes the highest `joined` and the other rows beaten since
+   * `aliveSince` are read; rows older than `forgetBefore` are removed.
+   */
+  beatPeer(
+    id: string,
+    proc: string,
+    now: number,
+    aliveSince: number,
+    forgetBefore: number,
+    upSince?: number,
+  ): Promise<{
+    joined: number;
+    peers: PeerRow[];
+  }>;
+  /** The other processes' rows beaten since `aliveSince`. */
+  livePeers(id: string, aliveSince: number): Promise<PeerRow[]>;
+  /** Removes process `id`'s row (it stops). */
+  leavePeer(id: string): Promise<void>;
   /** Resolves when storage answers. */
   ping(): Promise<void>;
   close(): void;

@@ -8,7 +8,10 @@ import { Engine } from "../engine/engine.ts";
 import { LibsqlStore } from "../store/libsql_store.ts";
 import type { Clock } from "../timers.ts";
 
-/** A clock tests move by hand; advancing it re-checks every waiter, as a real timer boundary would. */
+/**
+ * A clock tests move by hand; advancing it runs what each room's scheduler has due by then (lease expiries,
+ * timer boundaries) and re-checks every waiter, as the real moments would.
+ */
 export class FakeClock implements Clock {
   t: number;
   onAdvance: () => void = () => {};
@@ -36,12 +39,12 @@ export type TestServer = {
 };
 
 export async function startServer(
-  opts: { limits?: Partial<Limits>; fakeClock?: boolean; dbPath?: string } = {},
+  opts: { limits?: Partial<Limits>; fakeClock?: boolean; dbPath?: string; clockStart?: number } = {},
 ): Promise<TestServer & { clock: FakeClock }> {
   const dir = opts.dbPath ? undefined : await Deno.makeTempDir({ prefix: "agent-sync-test-" });
   const dbPath = opts.dbPath ?? `${dir}/sync.db`;
   const store = await LibsqlStore.open(`file:${dbPath}`);
-  const clock = new FakeClock(opts.fakeClock ? undefined : Date.now());
+  const clock = new FakeClock(opts.fakeClock ? opts.clockStart : Date.now());
   const realClock = { now: () => Date.now() };
   const eng = new Engine({
     store,
@@ -49,7 +52,10 @@ export async function startServer(
     clock: opts.fakeClock ? clock : realClock,
   });
   clock.onAdvance = () => {
-    for (const room of eng.rooms.values()) eng.rooms.notify(room);
+    for (const room of eng.rooms.values()) {
+      room.rt.scheduler.runDue(clock.now());
+      eng.rooms.notify(room);
+    }
   };
   const app = createApp({ eng });
   const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, app.fetch);

@@ -70,7 +70,7 @@ Deno.test("POST /rooms and PATCH /rooms/:id set a room's own retention, never ab
         [{ max_age_ms: 3_600_001 }, "history.max_age_ms"],
         [{ commits: 0 }, "history.commits"],
         [{ commits: 1.5 }, "history.commits"],
-        [{ forever: true }, "history"],
+        [{ forever: true }, "history.forever"],
       ] as const
     ) {
       const r = await c.http("POST", "/rooms", { body: { history } });
@@ -153,7 +153,17 @@ Deno.test("export carries the retained history; import restores it under a new i
   await c.ok(room.id, alice, "_claim_message", { seq: 1 }); // 8
   await c.ok(room.id, room.token, "_set_state", { scope: "_shared", key: "turn", value: 2 }); // 9
   await c.http("PATCH", `/rooms/${room.id}`, { token: room.token, body: { history: { commits: 50 } } }); // 10
+  const leased = { key: "job", value: 1, lease: { ttl_ms: 60_000 } };
+  await c.ok(room.id, alice, "_set_state", leased); // 11
+  await c.ok(room.id, room.token, "_register_action", {
+    id: "ship",
+    writes: [{ scope: "_shared", key: "shipped", value: true }],
+    approval: { count: 1, from: "true" },
+  }); // 12
+  assert.equal((await c.invoke(room.id, bob, "ship", {})).status, 202); // 13
   const snap = (await req("GET", "/export", room.token)).json;
+  assert.ok(snap.history.rows.some((r: Json) => r.kind === "lease" && r.value.holder === "alice"));
+  assert.ok(snap.history.rows.some((r: Json) => r.kind === "proposal" && r.value.status === "pending"));
   assert.equal(snap.format, "agent-sync.room/v2");
   assert.equal(snap.history.oldest_seq, 0);
   assert.deepEqual(snap.history.settings, { commits: 50 });
@@ -179,9 +189,10 @@ Deno.test("export carries the retained history; import restores it under a new i
       (await get(copy.bob, "/state/history?scope=_shared&key=turn")).json,
       (await req("GET", "/state/history?scope=_shared&key=turn", bob)).json,
     );
-    for (let at = 0; at <= 10; at++) {
-      const a = await req("GET", `/context?at=${at}&only=state,views,agents,messages`, room.token);
-      const b = await get(copy.token, `/context?at=${at}&only=state,views,agents,messages`);
+    const only = "only=state,views,agents,messages,leases,proposals";
+    for (let at = 0; at <= 13; at++) {
+      const a = await req("GET", `/context?at=${at}&${only}`, room.token);
+      const b = await get(copy.token, `/context?at=${at}&${only}`);
       assert.deepEqual(b.json, strip(a.json), `at ${at}`);
     }
     const refusal = after.commits.find((x: Json) => !x.ok);
@@ -200,18 +211,20 @@ Deno.test("export carries the retained history; import restores it under a new i
     const r = await c.http("POST", "/rooms/import", { body: v1 });
     assert.equal(r.status, 201, r.text);
     const h = (await c.http("GET", "/rooms/old/history", { token: r.json.token })).json;
-    assert.deepEqual([h.commits, h.oldest_seq, h.cursor], [[], 10, 10]);
-    const now = await c.http("GET", "/rooms/old/context?at=10&only=state,messages,views", {
+    assert.deepEqual([h.commits, h.oldest_seq, h.cursor], [[], 13, 13]);
+    const now = await c.http("GET", "/rooms/old/context?at=13&only=state,messages,views,leases,proposals", {
       token: r.json.token,
     });
-    assert.deepEqual(now.json.state, { _shared: { turn: 2 }, alice: { plan: "north" } });
+    assert.deepEqual(now.json.state, { _shared: { turn: 2 }, alice: { plan: "north", job: 1 } });
     assert.equal(now.json.messages.recent[0].claimed_by, "alice");
     assert.deepEqual(now.json.views, { turn10: 20 });
-    const then = await c.http("GET", "/rooms/old/context?at=9", { token: r.json.token });
-    assert.deepEqual([then.status, then.json.oldest_seq], [410, 10]);
+    assert.equal(now.json.leases.alice.job.holder, "alice", "the baseline has the leases of then");
+    assert.deepEqual(Object.values(now.json.proposals).map((p: Json) => p.action), ["ship"]);
+    const then = await c.http("GET", "/rooms/old/context?at=12", { token: r.json.token });
+    assert.deepEqual([then.status, then.json.oldest_seq], [410, 13]);
     await c.ok("old", r.json.token, "_set_state", { scope: "_shared", key: "turn", value: 3 });
     const next = (await c.http("GET", "/rooms/old/history", { token: r.json.token })).json;
-    assert.deepEqual(next.commits.map((x: Json) => x.seq), [11]);
+    assert.deepEqual(next.commits.map((x: Json) => x.seq), [14]);
   });
 
   await t.step("history rows after the snapshot's last commit are refused", async () => {

@@ -1,10 +1,10 @@
 /**
- * GET /rooms/:id/wait (SPEC §9): immediate and commit-driven triggers, timeout, validation before waiting,
+ * GET /rooms/:id/wait (reference/api.md#wait): immediate and commit-driven triggers, timeout, validation before waiting,
  * include, presence while blocked, release on disconnect, privacy, timer wake-ups and `after=` cursors.
  */
 import assert from "node:assert/strict";
 import { http, type Res } from "../_server.ts";
-import { setupRoom, until } from "../_setup.ts";
+import { metric, setupRoom, until } from "../_setup.ts";
 
 const q = encodeURIComponent;
 
@@ -95,6 +95,7 @@ Deno.test("wait include: context by default, a comma list of sections, state.<sc
     "agents",
     "cursor",
     "messages",
+    "proposals",
     "self",
     "state",
     "views",
@@ -153,7 +154,7 @@ Deno.test("while blocked the agent is 'waiting' with waiting_on in GET /agents a
 });
 
 Deno.test("a client that disconnects releases its waiter at once", async () => {
-  const { s, c, room, alice, wait, agentStatus } = await setup();
+  const { s, room, alice, wait, agentStatus } = await setup();
   await using _ = s;
   const ac = new AbortController();
   const pending = wait(alice, `condition=${q("state._shared.never == 1")}`, ac.signal).catch((e) => e);
@@ -162,8 +163,7 @@ Deno.test("a client that disconnects releases its waiter at once", async () => {
   ac.abort();
   assert.ok((await pending) instanceof Error);
   await until(() => s.eng.metrics.waiters === 0, { what: "the server to release the waiter" });
-  const dbg = await c.http("GET", "/debug/waiters");
-  assert.equal(dbg.json.waiters, 0);
+  assert.equal(await metric(s.base, "agent_sync_waiters"), 0, "the /metrics gauge says so too");
   const a = await agentStatus("alice");
   assert.equal(a.status, "active");
   assert.equal(a.waiting_on, null);

@@ -108,6 +108,25 @@ test("timeline: commits with their diff and refusals with their reason, filters,
       await until(async () => (await flashes()).includes("at:_shared/turn"), "the changed value flashed");
     },
   );
+
+  await t.step("an approval's commit shows the approved action's run as its proposer", async () => {
+    await c.ok(room.id, room.token, "_register_action", {
+      id: "ship",
+      writes: [{ scope: "_shared", key: "shipped", value: true }],
+      approval: { count: 1, from: "true" },
+    });
+    const proposed = await c.invoke(room.id, room.alice, "ship", {});
+    assert.equal(proposed.status, 202, proposed.text);
+    const approved = await c.invoke(room.id, room.bob, "_approve", { proposal: proposed.json.proposal.id });
+    assert.equal(approved.status, 200, approved.text);
+    const li = `#b-timeline li.commit[data-seq="${approved.json.cursor}"]`;
+    await page.waitForSelector(li);
+    const shown = await text(page, li);
+    assert.match(shown, /bob · _approve/);
+    assert.match(shown, /ran ship as alice/);
+    assert.match(shown, /_shared\.shipped = true/);
+    assert.match(shown, /executed/);
+  });
 });
 
 test("timeline for an agent token: another agent's private scope never appears, at any commit", async () => {

@@ -1,6 +1,6 @@
 /**
  * History on a real process: it survives a crash and a restart (timeline, trimming point, the room at a
- * commit), and a database from before history (schema at migration 2, rows as the old server wrote them)
+ * commit), and a database from before history (schema at migration 5, rows as the old server wrote them)
  * starts each room's history at its current commit, with everything the room held.
  */
 import assert from "node:assert/strict";
@@ -68,16 +68,33 @@ Deno.test("a database from before history: each room's history begins at its cur
   await db.execute(
     "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
   );
-  for (const m of MIGRATIONS.filter((m) => m.version <= 2)) {
+  for (const m of MIGRATIONS.filter((m) => m.version <= 5)) {
     await db.batch([...m.statements, {
       sql: "INSERT INTO schema_migrations VALUES (?, ?, ?)",
       args: [m.version, m.name, "2026-01-01T00:00:00Z"],
     }], "write");
   }
   const ts = "2026-01-01T00:00:00.000Z";
+  const proposal = {
+    id: "prop-1",
+    action: "go",
+    params: {},
+    proposer: "alice",
+    count: 1,
+    from: "true",
+    proposer_counts: false,
+    registrar: "admin",
+    scope: "_shared",
+    approvals: [],
+    status: "pending",
+    created_at: ts,
+    expires_at: null,
+    decided_at: null,
+  };
   await db.batch([
     {
-      sql: "INSERT INTO rooms VALUES ('old', '{}', ?, ?, ?, 7)",
+      sql:
+        "INSERT INTO rooms (id, meta, created_at, token_hash, view_token_hash, seq) VALUES ('old', '{}', ?, ?, ?, 7)",
       args: [ts, hashToken(token), hashToken(mintToken("view"))],
     },
     {
@@ -113,6 +130,14 @@ Deno.test("a database from before history: each room's history begins at its cur
             VALUES ('old', 1, 'alice', 'chat', '"hello"', NULL, 'alice', ?, ?)`,
       args: [ts, ts],
     },
+    {
+      sql: `INSERT INTO leases VALUES ('old', '_tasks', 't1', 3, 'alice', 600000, ?, '"delete"')`,
+      args: [ts],
+    },
+    {
+      sql: "INSERT INTO proposals VALUES ('old', 'prop-1', 'pending', ?, ?)",
+      args: [ts, JSON.stringify(proposal)],
+    },
   ], "write");
   db.close();
   const srv = await spawnServer(dbPath);
@@ -131,6 +156,8 @@ Deno.test("a database from before history: each room's history begins at its cur
     assert.equal(at.json.agents.alice.role, "scout");
     assert.ok(at.json.actions.go);
     assert.equal(at.json.messages.recent[0].claimed_by, "alice");
+    assert.deepEqual([at.json.leases._tasks.t1.holder, at.json.leases._tasks.t1.epoch], ["alice", 3]);
+    assert.equal(at.json.proposals["prop-1"].status, "pending", "her own proposal, as it stood");
     assert.equal((await c.http("GET", "/rooms/old/context?at=6", { token })).status, 410);
     await c.ok("old", token, "_set_state", { scope: "_shared", key: "turn", value: 5 });
     const claimed = await c.invoke("old", aliceToken, "_claim_message", { seq: 1 });

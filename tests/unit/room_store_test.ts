@@ -43,6 +43,22 @@ function busyRoom(id: string) {
     claimed_at: null,
     ts: new Date(NOW).toISOString(),
   });
+  t.proposals.set("prop-1", {
+    id: "prop-1",
+    action: "deploy",
+    params: { version: "v2" },
+    proposer: "alice",
+    count: 2,
+    from: "agents[approver].role == 'reviewer'",
+    proposer_counts: false,
+    registrar: "admin",
+    scope: "_shared",
+    approvals: [{ by: "bob", at: t.iso }],
+    status: "pending",
+    created_at: t.iso,
+    expires_at: null,
+    decided_at: null,
+  });
   t.audit = {
     ts: t.iso,
     agent: "admin",
@@ -76,7 +92,13 @@ for (const b of BACKENDS) {
       assert.deepEqual(loaded.directedSeqs.get("bob"), [1], "the unread indexes are rebuilt");
       assert.equal(loaded.auditSeq, 1);
       assert.equal(loaded.entryCount, 2);
+      assert.deepEqual([...loaded.proposals.values()], [...room.proposals.values()]);
       assert.equal(await store.loadRoom("nope"), undefined);
+      // a proposal gone from memory (dropped as an old decided one) is removed from storage
+      loaded.proposals.delete("prop-1");
+      loaded.rt.dirty.proposal("prop-1");
+      await store.commit({ writes: [takeWrite(loaded)!] });
+      assert.deepEqual((await store.loadRoom("r1"))!.proposals, []);
     }));
 
   Deno.test(`${b.name}: a batch whose seq compare-and-set fails for one room writes nothing at all`, () =>
@@ -95,7 +117,13 @@ for (const b of BACKENDS) {
       assert.deepEqual(loaded?.state, [], "and none of its rows were written");
       await store.commit({ writes: [wa] });
       assert.equal((await store.loadRoom("a"))?.room.seq, a.seq, "alone, a commits");
-      assert.deepEqual(await store.roomSeqs(["a", "z", "nope"]), new Map([["a", a.seq], ["z", 0]]));
+      assert.deepEqual(
+        await store.roomHeads(["a", "z", "nope"]),
+        new Map([["a", { seq: a.seq, token_hash: a.token_hash }], ["z", {
+          seq: 0,
+          token_hash: z.token_hash,
+        }]]),
+      );
     }));
 
   Deno.test(`${b.name}: create skips a taken id, restore refuses it, drop removes every row`, () =>
@@ -121,5 +149,50 @@ for (const b of BACKENDS) {
       assert.deepEqual([...dropped.dropped], ["taken"]);
       assert.equal(await store.loadRoom("taken"), undefined);
       assert.deepEqual(await store.readAudit("taken", { limit: 10 }), []);
+      // nothing of it is left behind: a new room with its id starts without its proposals
+      const fresh = memoryRoom(["alice"], "taken").room;
+      await store.commit({
+        restore: roomRow(fresh, 0),
+        writes: [takeWrite(fresh) ?? { room_id: "taken", put: {} }],
+      });
+      assert.deepEqual((await store.loadRoom("taken"))?.proposals, []);
+    }));
+
+  Deno.test(`${b.name}: peers are numbered as they arrive, see each other at their beats, and age out`, () =>
+    withStore(b.open, async (store) => {
+      const a = await store.beatPeer("a", "pa", 1000, 0, 0, 900);
+      assert.deepEqual(a, { joined: 1, peers: [] });
+      const bee = await store.beatPeer("b", "pb", 1100, 0, 0, 900);
+      assert.equal(bee.joined, 2);
+      assert.deepEqual(
+        bee.peers,
+        [{ id: "a", joined: 1, seen: 1, beat_at: 1000, proc: "pa", up_since: 900 }],
+        "a has not seen b yet; b learns since when the service runs",
+      );
+      const again = await store.beatPeer("a", "pa", 2000, 0, 0, 900);
+      assert.equal(again.joined, 1, "a beat keeps the number");
+      assert.deepEqual(again.peers, [{
+        id: "b",
+        joined: 2,
+        seen: 2,
+        beat_at: 1100,
+        proc: "pb",
+        up_since: 900,
+      }]);
+      assert.deepEqual(await store.livePeers("b", 0), [{
+        id: "a",
+        joined: 1,
+        seen: 2,
+        beat_at: 2000,
+        proc: "pa",
+        up_since: 900,
+      }]);
+      assert.deepEqual(await store.livePeers("b", 2001), [], "a row not beaten since is not alive");
+      // b's next beat removes a, long gone; a returning later is a new arrival
+      await store.beatPeer("b", "pb", 9000, 8000, 5000);
+      assert.deepEqual(await store.livePeers("b", 0), []);
+      assert.equal((await store.beatPeer("a", "pa", 9100, 8000, 5000)).joined, 3);
+      await store.leavePeer("a");
+      assert.deepEqual(await store.livePeers("b", 0), []);
     }));
 }
