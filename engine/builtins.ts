@@ -16,15 +16,9 @@ import { windowOf } from "./liveness.ts";
 import { approve, closeProposalsOf, reject } from "./proposals.ts";
 import type { Tx } from "./tx.ts";
 import { deleteView, publishKey, registerView } from "./views.ts";
-import {
-  applyWrite,
-  buildMessage,
-  checkKey,
-  checkPredicate,
-  checkScopeName,
-  type WriteResult,
-  WriteSpec,
-} from "./write_modes.ts";
+import { buildMessage } from "./message_writes.ts";
+import { checkKey, checkScopeName } from "./write_checks.ts";
+import { applyWrite, checkPredicate, type WriteResult, WriteSpec } from "./write_modes.ts";
 
 export type BuiltinEnv = {
   /** the caller's CEL context (pre-invocation state plus staged writes). */
