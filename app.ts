@@ -17,6 +17,7 @@ import { countRequests, RequestMetrics } from "./middleware/metrics.ts";
 import { rateLimit } from "./middleware/rate_limit.ts";
 import { jsonLogger, requestLog } from "./middleware/request_log.ts";
 import { mcpRoutes } from "./routes/mcp.ts";
+import { webhookRoutes } from "./routes/webhooks.ts";
 
 export type AppDeps = { eng: Engine; log?: (line: Record<string, unknown>) => void; logRequests?: boolean };
 
@@ -39,6 +40,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route("/", readRoutes);
   app.route("/", waitRoutes);
   app.route("/", compatRoutes);
+  app.route("/", webhookRoutes);
   app.route("/", mcpRoutes);
   app.notFound((c) =>
     toErrorResponse(new ApiError("not_found", `no route ${c.req.method} ${new URL(c.req.url).pathname}`))

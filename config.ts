@@ -25,6 +25,15 @@ const Env = z.object({
   SYNC_ROOM_MAX_VIEWS: int(1000),
   SYNC_ROOM_MESSAGES_PER_SEC: z.coerce.number().min(0).default(50_000),
   SYNC_PEER_POLL_MS: z.coerce.number().int().min(0).default(0),
+  SYNC_ROOM_MAX_WEBHOOKS: int(20),
+  SYNC_WEBHOOK_ALLOW_PRIVATE: z.enum(["0", "1", "true", "false"]).default("0"),
+  SYNC_WEBHOOK_TIMEOUT_MS: int(10_000),
+  SYNC_WEBHOOK_CONCURRENCY: int(16),
+  SYNC_WEBHOOK_RETRY_MIN_MS: int(1000),
+  SYNC_WEBHOOK_RETRY_MAX_MS: int(600_000),
+  SYNC_WEBHOOK_MAX_FAILURES: int(20),
+  SYNC_WEBHOOK_MAX_FAILING_MS: int(24 * 3600 * 1000),
+  SYNC_WEBHOOK_POLL_MS: int(1000),
   SYNC_LOG: z.enum(["none", "requests"]).default("none"),
 });
 
@@ -53,6 +62,20 @@ export type Limits = {
   roomMaxActions: number;
   roomMaxViews: number;
   roomMessagesPerSec: number;
+  /** webhooks (reference/api.md "Webhooks"): per room, and how the delivery loop treats a target */
+  roomMaxWebhooks: number;
+  /** private, loopback and link-local targets are allowed (tests, a trusted network) */
+  webhookAllowPrivate: boolean;
+  webhookTimeoutMs: number;
+  /** deliveries in flight at once, per process */
+  webhookConcurrency: number;
+  webhookRetryMinMs: number;
+  webhookRetryMaxMs: number;
+  /** a webhook is disabled after this many consecutive failures, or after failing this long */
+  webhookMaxFailures: number;
+  webhookMaxFailingMs: number;
+  /** how often storage is asked for deliveries this process was not told of (other processes, restarts) */
+  webhookPollMs: number;
 };
 
 // ── fixed limits and constants (not configurable; each names what it bounds) ──────────────────────
@@ -97,6 +120,14 @@ export const HEALTH_TIMEOUT_MS = 2000;
 export const IMPORT_MIN_BYTES = 32 * 1024 * 1024;
 /** in-flight requests get this long to finish at shutdown */
 export const SHUTDOWN_GRACE_MS = 10_000;
+/** delivered webhook rows kept per webhook, and how many `GET …/deliveries` lists (default, max) */
+export const WEBHOOK_DELIVERIES_KEPT = 100;
+export const WEBHOOK_DELIVERIES_DEFAULT = 50;
+export const WEBHOOK_DELIVERIES_MAX = 100;
+/** pending deliveries one claim takes (delivered in order, one at a time) */
+export const WEBHOOK_CLAIM_ROWS = 32;
+/** delivered rows are marked in storage in groups of at most this many (a crash re-sends at most these) */
+export const WEBHOOK_MARK_EVERY = 16;
 
 export function loadConfig(env: Record<string, string | undefined> = Deno.env.toObject()): Config {
   const e = Env.parse(env);
@@ -121,6 +152,15 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
       roomMaxActions: e.SYNC_ROOM_MAX_ACTIONS,
       roomMaxViews: e.SYNC_ROOM_MAX_VIEWS,
       roomMessagesPerSec: e.SYNC_ROOM_MESSAGES_PER_SEC,
+      roomMaxWebhooks: e.SYNC_ROOM_MAX_WEBHOOKS,
+      webhookAllowPrivate: e.SYNC_WEBHOOK_ALLOW_PRIVATE === "1" || e.SYNC_WEBHOOK_ALLOW_PRIVATE === "true",
+      webhookTimeoutMs: e.SYNC_WEBHOOK_TIMEOUT_MS,
+      webhookConcurrency: e.SYNC_WEBHOOK_CONCURRENCY,
+      webhookRetryMinMs: e.SYNC_WEBHOOK_RETRY_MIN_MS,
+      webhookRetryMaxMs: e.SYNC_WEBHOOK_RETRY_MAX_MS,
+      webhookMaxFailures: e.SYNC_WEBHOOK_MAX_FAILURES,
+      webhookMaxFailingMs: e.SYNC_WEBHOOK_MAX_FAILING_MS,
+      webhookPollMs: e.SYNC_WEBHOOK_POLL_MS,
     },
   };
 }

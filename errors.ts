@@ -17,6 +17,7 @@ export const ERROR_STATUS = {
   invalid_template: 400,
   invalid_timer: 400,
   value_too_large: 400,
+  url_not_allowed: 400,
   unauthorized: 401,
   invalid_token: 401,
   read_only_token: 403,
@@ -31,6 +32,7 @@ export const ERROR_STATUS = {
   view_not_found: 404,
   message_not_found: 404,
   state_not_found: 404,
+  webhook_not_found: 404,
   not_found: 404,
   method_not_allowed: 405,
   room_exists: 409,
@@ -53,7 +55,13 @@ export const ERROR_STATUS = {
 export type ErrorCode = keyof typeof ERROR_STATUS;
 
 /** The per-room and per-snapshot quotas `quota_exceeded` names. */
-export type Quota = "room_entries" | "room_bytes" | "room_messages_per_sec" | "room_actions" | "room_views";
+export type Quota =
+  | "room_entries"
+  | "room_bytes"
+  | "room_messages_per_sec"
+  | "room_actions"
+  | "room_views"
+  | "room_webhooks";
 
 /** One zod issue as an error lists it. */
 export type IssueSummary = { path: string; message: string };
@@ -78,6 +86,9 @@ export type ErrorDetails = {
     params?: { param: string; problem: string }[];
   };
   cel_limit: { field?: string; limit?: number; expression?: string; detail?: string };
+  /** `reason`: scheme, credentials, local_name, or the address class (loopback, private, link_local, …) */
+  url_not_allowed: { field: string; reason: string };
+  webhook_not_found: { webhook: string };
 };
 
 /** The details code `C` is made with (any code: an open record). */

@@ -12,6 +12,7 @@ const config = loadConfig();
 const store = await LibsqlStore.open(config.dbUrl, config.dbAuthToken);
 const eng = new Engine({ store, limits: config.limits, clock: systemClock, peerPollMs: config.peerPollMs });
 eng.rooms.startPeerWatch();
+eng.startDelivery();
 const app = createApp({ eng, logRequests: config.logRequests });
 
 const server = Deno.serve({

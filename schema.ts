@@ -117,4 +117,50 @@ export const MIGRATIONS: Migration[] = [
       "ALTER TABLE idempotency ADD COLUMN fingerprint TEXT NOT NULL DEFAULT ''",
     ],
   },
+  {
+    version: 7,
+    name: "webhooks, their outbox, audit traceparent",
+    statements: [
+      // the W3C traceparent an invocation arrived with (null without one)
+      "ALTER TABLE audit ADD COLUMN traceparent TEXT",
+      // Written by room commits (registration, deletion, disabling): the room's copy in memory is the truth.
+      `CREATE TABLE webhooks (
+        room_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        url TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        events TEXT,
+        created_at TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        disabled_at TEXT,
+        disabled_reason TEXT,
+        PRIMARY KEY (room_id, id)
+      ) WITHOUT ROWID`,
+      // One row per (webhook, matching commit), inserted by that commit's batch. The delivery columns
+      // (state … claim_until) are written only by the delivery loop (engine/webhook_delivery.ts).
+      `CREATE TABLE webhook_outbox (
+        room_id TEXT NOT NULL,
+        webhook_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        delivery_id TEXT NOT NULL,
+        body TEXT,
+        traceparent TEXT,
+        created_at TEXT NOT NULL,
+        next_at INTEGER NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        failures INTEGER NOT NULL DEFAULT 0,
+        failing_since INTEGER,
+        last_status INTEGER,
+        last_error TEXT,
+        last_attempt_at TEXT,
+        delivered_at TEXT,
+        claimed_by TEXT,
+        claim_until INTEGER,
+        PRIMARY KEY (room_id, webhook_id, seq)
+      )`,
+      // the head of a webhook's pending rows, and its newest delivered ones, without scanning the other
+      "CREATE INDEX webhook_outbox_by_state ON webhook_outbox (room_id, webhook_id, state, seq)",
+    ],
+  },
 ];

@@ -120,6 +120,13 @@ export const PatchAgent = z.strictObject({
 });
 export type PatchAgent = z.infer<typeof PatchAgent>;
 
+// ── webhooks ────────────────────────────────────────────────────────────────────────────────────
+
+/** `GET /rooms/:id/webhooks` */
+export const WebhooksQuery = z.strictObject({});
+/** `GET /rooms/:id/webhooks/:webhook/deliveries` (newest first; default 50, max 100) */
+export const DeliveriesQuery = z.strictObject({ limit: QueryInt.optional() });
+
 // ── export and import ───────────────────────────────────────────────────────────────────────────
 
 export const EXPORT_FORMAT = "agent-sync.room/v1";
@@ -177,6 +184,7 @@ const SnapshotAudit = z.strictObject({
   ok: z.boolean(),
   status: z.number().int(),
   error: z.string().nullable(),
+  traceparent: z.string().max(64).optional(),
 });
 /** Fields the server stamps on a stored action or view definition. */
 export const StampedDef = { registrar: z.string().max(129), created_at: Iso, timer: StoredTimer };

@@ -7,13 +7,16 @@ import { HEALTH_TIMEOUT_MS, type Limits } from "../config.ts";
 import type { Clock } from "../timers.ts";
 import { EngineMetrics } from "./metrics.ts";
 import { type RegistryOptions, RoomRegistry } from "./registry.ts";
+import { type DeliveryOptions, WebhookDeliverer } from "./webhook_delivery.ts";
 
-export type EngineOptions = RegistryOptions & { limits: Limits };
+export type EngineOptions = RegistryOptions & { limits: Limits; delivery?: DeliveryOptions };
 
 export class Engine {
   readonly limits: Limits;
   readonly clock: Clock;
   readonly rooms: RoomRegistry;
+  /** webhook deliveries: started by `startDelivery` (the server), idle otherwise */
+  readonly webhooks: WebhookDeliverer;
   readonly metrics = new EngineMetrics();
   closing = false;
   #shutdownHooks = new Set<() => void>();
@@ -22,6 +25,13 @@ export class Engine {
     this.limits = o.limits;
     this.clock = o.clock;
     this.rooms = new RoomRegistry(o);
+    this.webhooks = new WebhookDeliverer(this, o.delivery);
+    this.rooms.onOutbox = (room, added, rearmed) => this.webhooks.poke(room, added, rearmed);
+  }
+
+  /** Starts the webhook delivery loop (the outbox rows of every room, then each new commit's). */
+  startDelivery(): void {
+    this.webhooks.start();
   }
 
   now(): number {
@@ -53,11 +63,12 @@ export class Engine {
     return () => this.#shutdownHooks.delete(fn);
   }
 
-  /** Ends waiters and feeds (503), stops watching peers, and writes everything outstanding. */
+  /** Ends waiters and feeds (503), stops deliveries and watching peers, and writes everything outstanding. */
   async close(): Promise<void> {
     this.closing = true;
     for (const fn of this.#shutdownHooks) fn();
     this.#shutdownHooks.clear();
+    await this.webhooks.close();
     await this.rooms.close();
   }
 }

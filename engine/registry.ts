@@ -14,6 +14,7 @@ import {
   type RoomListing,
   type RoomStore,
 } from "../store/room_store.ts";
+import type { OutboxStore } from "../store/outbox_store.ts";
 import type { Clock } from "../timers.ts";
 import { roomFromRows, roomRow, takeWrite } from "./registry_rows.ts";
 import type { Room } from "./room.ts";
@@ -34,6 +35,8 @@ export class RoomRegistry {
   readonly #peerPollMs: number;
   #peerTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
+  /** told, once a batch is durable, which webhooks of a room got deliveries and which were registered again */
+  onOutbox?: (roomId: string, added: Set<string>, rearmed: string[]) => void;
 
   constructor(o: RegistryOptions) {
     this.#store = o.store;
@@ -47,6 +50,9 @@ export class RoomRegistry {
         if (!w.seq) return;
         room.rt.persistedSeq = w.seq.to;
         if (w.seq.to > room.rt.committedSeq) room.rt.committedSeq = w.seq.to;
+        if (this.onOutbox && (w.put.webhook_outbox || w.rearm)) {
+          this.onOutbox(room.id, new Set(w.put.webhook_outbox?.map((d) => d.webhook_id)), w.rearm ?? []);
+        }
       },
       woken: (room) => this.notify(room),
       failed: (room) => this.forget(room),
@@ -222,6 +228,11 @@ export class RoomRegistry {
   }
 
   // ── reads of storage ─────────────────────────────────────────────────────────────────────────
+
+  /** The webhook outbox's bookkeeping (the delivery loop's claims and outcomes; listings). */
+  get outbox(): OutboxStore {
+    return this.#store.outbox;
+  }
 
   readAudit(room: Room, q: AuditQuery): Promise<AuditRow[]> {
     return this.#store.readAudit(room.id, q);

@@ -12,6 +12,8 @@ import type {
   IdempotentReply,
   Message,
   ViewDef,
+  WebhookDef,
+  WebhookDelivery,
 } from "./model.ts";
 import { Scheduler } from "./scheduler.ts";
 
@@ -34,6 +36,7 @@ export class Room {
   #actions?: Map<string, ActionDef>;
   #views?: Map<string, ViewDef>;
   #ticks?: Map<string, number>;
+  #webhooks?: Map<string, WebhookDef>;
   viewOrder: string[] = [];
   messages: Message[] = [];
   auditSeq = 0;
@@ -77,6 +80,13 @@ export class Room {
   }
   get ticks(): Map<string, number> {
     return this.#ticks ??= new Map();
+  }
+  get webhooks(): Map<string, WebhookDef> {
+    return this.#webhooks ??= new Map();
+  }
+  /** whether any webhook is registered (allocates nothing: every commit asks) */
+  get hasWebhooks(): boolean {
+    return (this.#webhooks?.size ?? 0) > 0;
   }
 
   getEntry(scope: string, key: string): Entry | undefined {
@@ -147,6 +157,12 @@ export class Dirty {
   /** rows a commit adds (rather than current memory written back) */
   audit?: AuditRow[];
   idempotency?: IdempotentReply[];
+  /** webhooks registered, disabled or deleted; deliveries their commits added (engine/webhooks.ts) */
+  webhooks?: Set<string>;
+  outbox?: WebhookDelivery[];
+  /** webhooks deleted (their stored deliveries go), and registered again (their pending ones are due now) */
+  purged?: Set<string>;
+  rearmed?: Set<string>;
   /** the room row's meta or view token changed */
   room = false;
 
@@ -174,12 +190,18 @@ export class Dirty {
   addReply(r: IdempotentReply): void {
     (this.idempotency ??= []).push(r);
   }
+  webhook(id: string): void {
+    (this.webhooks ??= new Set()).add(id);
+  }
+  addOutbox(row: WebhookDelivery): void {
+    (this.outbox ??= []).push(row);
+  }
 
   /** Nothing touched (allocates nothing). */
   isEmpty(): boolean {
     return !this.room && !this.entries?.size && !this.agents?.size && !this.actions?.size &&
       !this.views?.size && !this.messages?.size && !this.ticks?.size && !this.audit?.length &&
-      !this.idempotency?.length;
+      !this.idempotency?.length && !this.webhooks?.size && !this.outbox?.length;
   }
 }
 

@@ -17,8 +17,10 @@ import {
   entryId,
   type Message,
   type ViewDef,
+  type WebhookDef,
 } from "./model.ts";
 import { NO_OP, type Op } from "./op.ts";
+import { applyWebhookChanges, stageDeliveries } from "./outbox.ts";
 import type { Room } from "./room.ts";
 import { touchAgents, touchScope } from "./snapshot.ts";
 
@@ -38,6 +40,7 @@ export class Tx {
   actions = new Map<string, ActionDef | null>();
   views = new Map<string, ViewDef | null>();
   agents = new Map<string, Agent>();
+  webhooks = new Map<string, WebhookDef | null>();
   newTicks = new Set<string>();
   appendSeq = new Map<string, number>();
   audit: Omit<AuditRow, "seq"> | null = null;
@@ -99,7 +102,7 @@ export class Tx {
   isEmpty(): boolean {
     return !this.entries.size && !this.newMessages.length && !this.updatedMessages.size &&
       !this.actions.size &&
-      !this.views.size && !this.agents.size;
+      !this.views.size && !this.agents.size && !this.webhooks.size;
   }
 }
 
@@ -179,6 +182,8 @@ export function applyTx(tx: Tx): number {
     room.auditCount++;
     dirty.addAudit(audit);
   }
+  if (tx.webhooks.size) applyWebhookChanges(room, tx.webhooks, seq);
+  if (room.hasWebhooks) stageDeliveries(room, tx, seq, audit);
   const messages = [...tx.newMessages.map((m) => m.seq), ...tx.updatedMessages.keys()];
   // many commits (joins) have no changes or messages: one shared empty array (10,000 resident rooms)
   const log = room.rt.log;

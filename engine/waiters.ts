@@ -15,6 +15,7 @@ import { setWaiting, watchPresence } from "./presence.ts";
 import { buildContext } from "./reads.ts";
 import type { Room } from "./room.ts";
 import { nextTimerBoundary } from "./snapshot.ts";
+import { wokeBy } from "./traces.ts";
 
 export type WaitRequest = Op & {
   condition: string;
@@ -78,6 +79,7 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
   const ctxNow = () => readCtx(eng, room, currentCaller(room, caller), req);
   // remember views and action availability at registration: invoke-and-wait registers right at its cursor
   if (wantsChanges) observe(ctxNow());
+  let checked: number | undefined; // the seq the condition was last not met at: set once the wait blocks
   const check = (): WaitResult | undefined => {
     const rc = ctxNow();
     const r = evaluate(program, withActions(celContext(rc), rc), eng.limits.celTimeoutMs);
@@ -87,9 +89,17 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
         detail: r.error,
       });
     }
-    if (!r.ok || r.value === false || r.value === null) return undefined;
-    if (req.after !== undefined && !hasVisibleChange(rc, req.after, wantsChanges)) return undefined;
-    return respond(eng, rc, req, r.value, since, started);
+    if (
+      !r.ok || r.value === false || r.value === null ||
+      (req.after !== undefined && !hasVisibleChange(rc, req.after, wantsChanges))
+    ) {
+      checked = rc.room.seq;
+      return undefined;
+    }
+    const out = respond(eng, rc, req, r.value, since, started);
+    const by = checked === undefined ? undefined : wokeBy(rc, checked);
+    if (by) out.woke_by = by;
+    return out;
   };
   const first = check();
   if (first) return first;

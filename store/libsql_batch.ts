@@ -11,12 +11,14 @@ import type {
   CommitBatch,
   IdempotencyRow,
   MessageRow,
+  OutboxRow,
   PresenceRow,
   PutRows,
   RoomRow,
   StateRow,
   TickRow,
   ViewRow,
+  WebhookRow,
 } from "./room_store.ts";
 
 const j = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
@@ -124,7 +126,19 @@ const TABLES: { [K in keyof Required<PutRows>]: Table<NonNullable<PutRows[K]>[nu
   },
   audit: {
     name: "audit",
-    cols: ["room_id", "seq", "ts", "agent", "action", "builtin", "params", "ok", "status", "error"],
+    cols: [
+      "room_id",
+      "seq",
+      "ts",
+      "agent",
+      "action",
+      "builtin",
+      "params",
+      "ok",
+      "status",
+      "error",
+      "traceparent",
+    ],
     key: ["room_id", "seq"],
     encode: (id, r: AuditRow, a) =>
       a.push(
@@ -138,6 +152,7 @@ const TABLES: { [K in keyof Required<PutRows>]: Table<NonNullable<PutRows[K]>[nu
         r.ok ? 1 : 0,
         r.status,
         r.error,
+        r.traceparent ?? null,
       ),
   },
   idempotency: {
@@ -164,6 +179,21 @@ const TABLES: { [K in keyof Required<PutRows>]: Table<NonNullable<PutRows[K]>[nu
     cols: ["room_id", "target", "count"],
     key: ["room_id", "target"],
     encode: (id, r: TickRow, a) => a.push(id, r.target, r.count),
+  },
+  webhooks: {
+    name: "webhooks",
+    cols: ["room_id", "id", "url", "secret", "events", "created_at", "seq", "disabled_at", "disabled_reason"],
+    key: ["room_id", "id"],
+    encode: (id, w: WebhookRow, a) =>
+      a.push(id, w.id, w.url, w.secret, j(w.events), w.created_at, w.seq, w.disabled_at, w.disabled_reason),
+  },
+  // a commit only inserts outbox rows; their delivery columns belong to the delivery loop (libsql_outbox.ts)
+  webhook_outbox: {
+    name: "webhook_outbox",
+    cols: ["room_id", "webhook_id", "seq", "delivery_id", "body", "traceparent", "created_at", "next_at"],
+    key: ["room_id", "webhook_id", "seq"],
+    encode: (id, o: OutboxRow, a) =>
+      a.push(id, o.webhook_id, o.seq, o.delivery_id, o.body, o.traceparent, o.created_at, o.next_at),
   },
 };
 
@@ -259,6 +289,19 @@ export function batchStatements(b: CommitBatch): { statements: InStatement[]; la
     }
     for (const v of w.remove?.views ?? []) {
       out.push({ sql: "DELETE FROM views WHERE room_id = ? AND id = ?", args: [id, v] });
+    }
+    for (const h of w.remove?.webhooks ?? []) {
+      out.push({ sql: "DELETE FROM webhooks WHERE room_id = ? AND id = ?", args: [id, h] });
+    }
+    for (const h of [...(w.remove?.webhooks ?? []), ...(w.remove?.outbox ?? [])]) {
+      out.push({ sql: "DELETE FROM webhook_outbox WHERE room_id = ? AND webhook_id = ?", args: [id, h] });
+    }
+    for (const h of w.rearm ?? []) {
+      out.push({
+        sql: `UPDATE webhook_outbox SET next_at = 0, failures = 0, failing_since = NULL
+              WHERE room_id = ? AND webhook_id = ? AND state = 'pending'`,
+        args: [id, h],
+      });
     }
     if (w.presence?.length) presenceStatements(id, w.presence, out);
     for (const name in w.put) {

@@ -6,6 +6,7 @@
 import { type Client, createClient, type ResultSet } from "@libsql/client";
 import { MIGRATIONS } from "../schema.ts";
 import { batchStatements } from "./libsql_batch.ts";
+import { LibsqlOutbox } from "./libsql_outbox.ts";
 import {
   type AuditQuery,
   type AuditRow,
@@ -24,7 +25,10 @@ const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 const str = (v: unknown) => (v === null || v === undefined ? null : String(v));
 
 export class LibsqlStore implements RoomStore {
-  private constructor(readonly client: Client) {}
+  readonly outbox: LibsqlOutbox;
+  private constructor(readonly client: Client) {
+    this.outbox = new LibsqlOutbox(client);
+  }
 
   /** Opens (creating the file's directory) and migrates. */
   static async open(url: string, authToken?: string): Promise<LibsqlStore> {
@@ -53,6 +57,7 @@ export class LibsqlStore implements RoomStore {
       { sql: "SELECT * FROM messages WHERE room_id = ? ORDER BY seq", args: [id] },
       { sql: "SELECT COALESCE(MAX(seq), 0) AS m, COUNT(*) AS n FROM audit WHERE room_id = ?", args: [id] },
       { sql: "SELECT * FROM ticks WHERE room_id = ?", args: [id] },
+      { sql: "SELECT * FROM webhooks WHERE room_id = ?", args: [id] },
     ], "read");
     const r = rs[0].rows[0];
     if (!r) return undefined;
@@ -97,6 +102,16 @@ export class LibsqlStore implements RoomStore {
       messages: rs[5].rows.map(rowToMessage),
       ticks: rs[7].rows.map((t) => ({ target: String(t.target), count: Number(t.count) })),
       audit: { max_seq: Number(rs[6].rows[0].m), count: Number(rs[6].rows[0].n) },
+      webhooks: rs[8].rows.map((w) => ({
+        id: String(w.id),
+        url: String(w.url),
+        secret: String(w.secret),
+        events: pj(w.events),
+        created_at: String(w.created_at),
+        seq: Number(w.seq),
+        disabled_at: str(w.disabled_at),
+        disabled_reason: str(w.disabled_reason),
+      })),
     };
   }
 
@@ -144,6 +159,7 @@ export class LibsqlStore implements RoomStore {
       ok: Number(a.ok) === 1,
       status: Number(a.status),
       error: str(a.error),
+      ...(a.traceparent ? { traceparent: String(a.traceparent) } : {}),
     }));
   }
 

@@ -3,6 +3,7 @@
  * and returns (a row's fields are its table's columns, JSON columns as values). Nothing here knows the
  * engine; a second backend is a new class implementing this interface.
  */
+import type { OutboxStore } from "./outbox_store.ts";
 
 export type RoomRow = {
   id: string;
@@ -66,6 +67,32 @@ export type AuditRow = {
   ok: boolean;
   status: number;
   error: string | null;
+  traceparent?: string;
+};
+
+/** A webhook as stored (`events` a JSON column); `secret` is read back only by the delivery loop. */
+export type WebhookRow = {
+  id: string;
+  url: string;
+  secret: string;
+  events: unknown;
+  created_at: string;
+  seq: number;
+  disabled_at: string | null;
+  disabled_reason: string | null;
+};
+
+/** A delivery a commit adds to the outbox (the delivery columns start empty). */
+export type OutboxRow = {
+  webhook_id: string;
+  seq: number;
+  delivery_id: string;
+  /** the exact JSON text that is signed and sent */
+  body: string;
+  traceparent: string | null;
+  created_at: string;
+  /** epoch ms: due from then */
+  next_at: number;
 };
 
 /** A stored reply for `Idempotency-Key` retries; `fingerprint` is what was asked. */
@@ -96,6 +123,7 @@ export type StoredRoom = {
   messages: MessageRow[];
   ticks: TickRow[];
   audit: { max_seq: number; count: number };
+  webhooks: WebhookRow[];
 };
 
 /** Rows written as they are now (inserted, or replacing the row with the same key). */
@@ -108,6 +136,8 @@ export type PutRows = {
   ticks?: TickRow[];
   audit?: AuditRow[];
   idempotency?: IdempotencyRow[];
+  webhooks?: WebhookRow[];
+  webhook_outbox?: OutboxRow[];
 };
 
 /** What one room's commit changes. */
@@ -118,8 +148,17 @@ export type RoomWrite = {
   /** the room row's mutable fields, when they changed */
   room?: Pick<RoomRow, "meta" | "view_token_hash">;
   put: PutRows;
-  remove?: { state?: StateKey[]; actions?: string[]; views?: string[] };
+  /** `webhooks` are removed with their outbox rows; `outbox` removes only the rows of those webhook ids */
+  remove?: {
+    state?: StateKey[];
+    actions?: string[];
+    views?: string[];
+    webhooks?: string[];
+    outbox?: string[];
+  };
   presence?: PresenceRow[];
+  /** webhook ids registered again: their pending deliveries are due now, with no failures counted */
+  rearm?: string[];
 };
 
 /** One atomic batch: all of it is written, or none of it. */
@@ -157,6 +196,8 @@ export type AuditQuery = { agent?: string; limit: number; after?: number; max_se
 export type RoomListing = { id: string; created_at: string; meta: unknown };
 
 export interface RoomStore {
+  /** the delivery loop's bookkeeping of webhook_outbox rows (store/outbox_store.ts) */
+  readonly outbox: OutboxStore;
   loadRoom(id: string): Promise<StoredRoom | undefined>;
   /** Writes the batch in one transaction; rejects with `CommitError`. */
   commit(batch: CommitBatch): Promise<CommitOutcome>;

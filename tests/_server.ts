@@ -7,6 +7,7 @@ import { DEFAULT_LIMITS, type Limits } from "../config.ts";
 import { Engine } from "../engine/engine.ts";
 import { LibsqlStore } from "../store/libsql_store.ts";
 import type { Clock } from "../timers.ts";
+import type { DeliveryOptions } from "../engine/webhook_delivery.ts";
 
 /** A clock tests move by hand; advancing it re-checks every waiter, as a real timer boundary would. */
 export class FakeClock implements Clock {
@@ -36,7 +37,7 @@ export type TestServer = {
 };
 
 export async function startServer(
-  opts: { limits?: Partial<Limits>; fakeClock?: boolean; dbPath?: string } = {},
+  opts: { limits?: Partial<Limits>; fakeClock?: boolean; dbPath?: string; delivery?: DeliveryOptions } = {},
 ): Promise<TestServer & { clock: FakeClock }> {
   const dir = opts.dbPath ? undefined : await Deno.makeTempDir({ prefix: "agent-sync-test-" });
   const dbPath = opts.dbPath ?? `${dir}/sync.db`;
@@ -47,7 +48,9 @@ export async function startServer(
     store,
     limits: { ...DEFAULT_LIMITS, ...opts.limits },
     clock: opts.fakeClock ? clock : realClock,
+    delivery: opts.delivery,
   });
+  eng.startDelivery();
   clock.onAdvance = () => {
     for (const room of eng.rooms.values()) eng.rooms.notify(room);
   };

@@ -1,0 +1,305 @@
+/**
+ * @module engine/webhook_delivery — a process's one delivery loop. Told of new deliveries once their commit
+ * is durable (registry `onOutbox`), and asking storage at start and every `webhookPollMs` (rows of other
+ * processes and of earlier runs), it claims each webhook's oldest pending rows and POSTs them in seq order,
+ * signed; a failure blocks only that webhook and is retried with jittered exponential backoff; repeated
+ * failure disables the webhook (a room commit). Never inside a commit; bounded concurrency and timeouts.
+ */
+import { createHmac } from "node:crypto";
+import type { Caller } from "../auth.ts";
+import { WEBHOOK_CLAIM_ROWS, WEBHOOK_DELIVERIES_KEPT, WEBHOOK_MARK_EVERY } from "../config.ts";
+import { EgressRefused, type Resolver, resolveTarget, systemResolver } from "../egress.ts";
+import { ApiError } from "../errors.ts";
+import { HttpClient } from "../http_client.ts";
+import type { Engine } from "./engine.ts";
+import { applyTx, Tx } from "./tx.ts";
+
+export type DeliveryOptions = {
+  /** name resolution of webhook hosts (tests inject one); the system's by default */
+  resolve?: Resolver;
+  /** extra root certificates for https targets (tests) */
+  caCerts?: string[];
+};
+
+type Worker = {
+  /** deliveries were added while it ran: claim again before stopping */
+  more: boolean;
+  /** ends a back-off sleep early (the webhook was registered again) */
+  wake?: () => void;
+  done?: Promise<void>;
+};
+
+/** A claimed row, as one worker uses it. */
+type Row = Awaited<ReturnType<Engine["rooms"]["outbox"]["claim"]>>["rows"][number];
+type Attempt = { ok: true; status: number } | { ok: false; status: number | null; error: string };
+
+const SYSTEM: Caller = { kind: "admin", id: "admin" };
+const enc = new TextEncoder();
+
+export class WebhookDeliverer {
+  readonly #eng: Engine;
+  readonly #resolve: Resolver;
+  readonly #http: HttpClient;
+  /** this process, as its claims name it */
+  readonly #me = `proc_${crypto.randomUUID()}`;
+  readonly #workers = new Map<string, Worker>();
+  /** webhooks whose head could not be claimed: new rows do not retry it before this (the poll does) */
+  readonly #blockedUntil = new Map<string, number>();
+  readonly #stop = new AbortController();
+  #free: number;
+  #queue: (() => void)[] = [];
+  #pollTimer: ReturnType<typeof setTimeout> | undefined;
+  #scan: Promise<void> | undefined;
+  #started = false;
+  #closed = false;
+
+  constructor(eng: Engine, o: DeliveryOptions = {}) {
+    this.#eng = eng;
+    this.#resolve = o.resolve ?? systemResolver;
+    this.#http = new HttpClient({ caCerts: o.caCerts });
+    this.#free = eng.limits.webhookConcurrency;
+  }
+
+  /** Starts delivering: at once what storage holds (every room, in memory or not), then as told and polled. */
+  start(): void {
+    if (this.#started || this.#closed) return;
+    this.#started = true;
+    this.#poll(0);
+  }
+
+  /** After a durable commit: `added` webhooks got deliveries, `rearmed` ones were registered again. */
+  poke(roomId: string, added: Iterable<string>, rearmed: Iterable<string>): void {
+    if (!this.#started || this.#closed) return;
+    for (const id of rearmed) {
+      const key = keyOf(roomId, id);
+      this.#blockedUntil.delete(key);
+      const w = this.#workers.get(key);
+      if (w) (w.more = true, w.wake?.());
+      else this.#spawn(roomId, id);
+    }
+    const now = this.#eng.now();
+    for (const id of added) {
+      const key = keyOf(roomId, id);
+      const w = this.#workers.get(key);
+      if (w) w.more = true;
+      else if ((this.#blockedUntil.get(key) ?? 0) <= now) this.#spawn(roomId, id);
+    }
+  }
+
+  /** Stops: in-flight requests are abandoned (their rows stay pending), claims released for the next run. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#pollTimer);
+    this.#stop.abort();
+    for (const release of this.#queue.splice(0)) release();
+    await this.#scan;
+    await Promise.all([...this.#workers.values()].map((w) => w.done));
+    if (this.#started) await this.#eng.rooms.outbox.release(this.#me).catch(() => {});
+    this.#http.close();
+  }
+
+  #poll(delay: number): void {
+    this.#pollTimer = setTimeout(() => {
+      this.#scan = this.#scanDue().finally(() => {
+        this.#scan = undefined;
+        if (!this.#closed) this.#poll(this.#eng.limits.webhookPollMs);
+      });
+    }, delay);
+  }
+
+  async #scanDue(): Promise<void> {
+    try {
+      const due = await this.#eng.rooms.outbox.due(this.#eng.now(), this.#me, 1000);
+      for (const d of due) {
+        this.#blockedUntil.delete(keyOf(d.room_id, d.webhook_id));
+        this.#spawn(d.room_id, d.webhook_id);
+      }
+    } catch (e) {
+      if (!this.#closed) console.error("webhook delivery: reading the outbox failed:", e);
+    }
+  }
+
+  #spawn(roomId: string, webhookId: string): void {
+    const key = keyOf(roomId, webhookId);
+    if (this.#closed || this.#workers.has(key)) return;
+    const w: Worker = { more: false };
+    this.#workers.set(key, w);
+    w.done = this.#run(roomId, webhookId, w).catch((e) => {
+      if (!this.#closed) console.error(`webhook delivery ${webhookId} of room ${roomId} failed:`, e);
+    }).finally(() => {
+      this.#workers.delete(key);
+      if (w.more) this.#spawn(roomId, webhookId);
+    });
+  }
+
+  /** One webhook: claim its oldest pending rows, deliver them in order, until none is left or one fails. */
+  async #run(roomId: string, webhookId: string, w: Worker): Promise<void> {
+    const l = this.#eng.limits;
+    const lease = 2 * l.webhookTimeoutMs + 1000;
+    const outbox = this.#eng.rooms.outbox;
+    while (!this.#closed) {
+      w.more = false;
+      const now = this.#eng.now();
+      const until = now + lease;
+      const claim = await outbox.claim(roomId, webhookId, this.#me, now, until, WEBHOOK_CLAIM_ROWS);
+      if (!claim.webhook) {
+        if (w.more) continue;
+        // not due yet, or another process holds it: new rows need not ask again before then (the poll will)
+        if (claim.retryAt !== null) this.#blockedUntil.set(keyOf(roomId, webhookId), claim.retryAt);
+        return;
+      }
+      const url = new URL(claim.webhook.url);
+      const marks: { seq: number; status: number; at: string }[] = [];
+      const flush = async () => {
+        if (marks.length) await outbox.delivered(roomId, webhookId, marks.splice(0), WEBHOOK_DELIVERIES_KEPT);
+      };
+      let stopped = false;
+      for (const row of claim.rows) {
+        // the claim must outlast the attempt: otherwise claim again (it is still ours) before sending
+        if (this.#closed || this.#eng.now() + l.webhookTimeoutMs + 500 > until) break;
+        const r = await this.#attempt(url, claim.webhook.secret, webhookId, row);
+        if (r.ok) {
+          marks.push({ seq: row.seq, status: r.status, at: new Date(this.#eng.now()).toISOString() });
+          if (marks.length >= WEBHOOK_MARK_EVERY) await flush();
+          continue;
+        }
+        await flush();
+        if (this.#closed) return;
+        const next = await this.#failed(roomId, webhookId, claim.webhook.seq, row, r, lease);
+        if (next === undefined) return; // disabled
+        await this.#sleep(next - this.#eng.now(), w);
+        stopped = true;
+        break;
+      }
+      await flush();
+      if (stopped) continue;
+    }
+  }
+
+  /** One POST of one delivery; never throws. */
+  async #attempt(url: URL, secret: string, webhookId: string, row: Row): Promise<Attempt> {
+    const body = enc.encode(row.body);
+    const headers: Record<string, string> = {
+      host: url.host,
+      "user-agent": "agent-sync-webhooks/1",
+      "content-type": "application/json",
+      "x-sync-signature": `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`,
+      "x-sync-delivery": row.delivery_id,
+      "x-sync-seq": String(row.seq),
+      "x-sync-webhook": webhookId,
+      "x-sync-attempt": String(row.attempts + 1),
+    };
+    if (row.traceparent) headers.traceparent = row.traceparent;
+    await this.#slot();
+    try {
+      const res = await this.#http.post(
+        `${url.protocol}//${url.host}`,
+        () => resolveTarget(url, this.#resolve, this.#eng.limits.webhookAllowPrivate),
+        { path: url.pathname + url.search, headers, body },
+        this.#eng.limits.webhookTimeoutMs,
+        this.#stop.signal,
+      );
+      if (res.status >= 200 && res.status < 300) return { ok: true, status: res.status };
+      return {
+        ok: false,
+        status: res.status,
+        error: `HTTP ${res.status}${res.reason ? ` ${res.reason}` : ""}`,
+      };
+    } catch (e) {
+      const error = e instanceof EgressRefused ? `refused: ${e.message}` : String((e as Error)?.message ?? e);
+      return { ok: false, status: null, error: error.slice(0, 300) };
+    } finally {
+      this.#release();
+    }
+  }
+
+  /**
+   * Counts a failed attempt; returns when the head is due again, or undefined when the webhook was disabled
+   * (failures in a row, or failing for too long).
+   */
+  async #failed(
+    roomId: string,
+    webhookId: string,
+    registered: number,
+    row: Row,
+    r: Extract<Attempt, { ok: false }>,
+    lease: number,
+  ): Promise<number | undefined> {
+    const l = this.#eng.limits;
+    const now = this.#eng.now();
+    const failures = row.failures + 1;
+    const since = row.failing_since ?? now;
+    const next = now + backoff(failures, l.webhookRetryMinMs, l.webhookRetryMaxMs);
+    const at = new Date(now).toISOString();
+    const outbox = this.#eng.rooms.outbox;
+    await outbox.failed(roomId, webhookId, this.#me, {
+      seq: row.seq,
+      status: r.status,
+      error: r.error,
+      at,
+      now,
+      next_at: next,
+      until: next + lease,
+    });
+    if (failures < l.webhookMaxFailures && now - since < l.webhookMaxFailingMs) return next;
+    const reason = `${failures} consecutive failed deliveries since ${
+      new Date(since).toISOString()
+    }; last: ${r.error}`;
+    await this.#disable(roomId, webhookId, registered, reason);
+    await outbox.release(this.#me, { roomId, webhookId });
+    return undefined;
+  }
+
+  /** Disables a webhook as a room commit (so every process holding the room sees it), if not re-registered. */
+  async #disable(roomId: string, webhookId: string, registered: number, reason: string): Promise<void> {
+    const rooms = this.#eng.rooms;
+    await rooms.retrying(async () => {
+      const room = await rooms.fresh(roomId).catch((e) => {
+        if (e instanceof ApiError && e.code === "room_not_found") return undefined;
+        throw e;
+      });
+      const def = room?.webhooks.get(webhookId);
+      if (!room || !def || def.seq !== registered || def.disabled) return;
+      const tx = new Tx(room, SYSTEM, this.#eng.now(), this.#eng.limits);
+      tx.webhooks.set(webhookId, { ...def, disabled: { at: tx.iso, reason } });
+      applyTx(tx);
+      await rooms.commit(room);
+    });
+  }
+
+  #sleep(ms: number, w: Worker): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#stop.signal.removeEventListener("abort", done);
+        w.wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      this.#stop.signal.addEventListener("abort", done);
+      w.wake = done;
+    });
+  }
+
+  #slot(): Promise<void> {
+    if (this.#free > 0 || this.#closed) {
+      this.#free--;
+      return Promise.resolve();
+    }
+    return new Promise((r) => this.#queue.push(() => (this.#free--, r())));
+  }
+
+  #release(): void {
+    this.#free++;
+    this.#queue.shift()?.();
+  }
+}
+
+const keyOf = (roomId: string, webhookId: string) => `${roomId}\u0000${webhookId}`;
+
+/** Exponential from `min`, capped at `max`, with jitter: a delay between half and all of it. */
+export function backoff(failures: number, min: number, max: number): number {
+  const d = Math.min(max, min * 2 ** Math.min(failures - 1, 30));
+  return Math.round(d / 2 + Math.random() * (d / 2));
+}
