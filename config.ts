@@ -124,10 +124,14 @@ export const SHUTDOWN_GRACE_MS = 10_000;
 export const WEBHOOK_DELIVERIES_KEPT = 100;
 export const WEBHOOK_DELIVERIES_DEFAULT = 50;
 export const WEBHOOK_DELIVERIES_MAX = 100;
-/** pending deliveries one claim takes (delivered in order, one at a time) */
-export const WEBHOOK_CLAIM_ROWS = 32;
-/** delivered rows are marked in storage in groups of at most this many (a crash re-sends at most these) */
-export const WEBHOOK_MARK_EVERY = 16;
+/** pending deliveries one claim takes (delivered in order, one at a time): at most this many, and bytes */
+export const WEBHOOK_CLAIM_ROWS = 64;
+export const WEBHOOK_CLAIM_BYTES = 1024 * 1024;
+/**
+ * delivered rows are marked in storage in groups of at most this many (two statements per group were most of
+ * a delivery's cost at 16); a crash re-sends at most these — at least once, as promised
+ */
+export const WEBHOOK_MARK_EVERY = 64;
 
 export function loadConfig(env: Record<string, string | undefined> = Deno.env.toObject()): Config {
   const e = Env.parse(env);

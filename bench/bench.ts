@@ -7,7 +7,7 @@
  * and again in the database file after SIGKILL-ing the server), and prints one `name: value unit` per line,
  * `#` commentary, and finally one JSON object with every figure and the verdict on each target.
  *
- * Sections (for --only): ceiling, invoke, setstate, context, wait, aging, rooms, game.
+ * Sections (for --only): ceiling, invoke, setstate, context, wait, aging, rooms, game, webhooks.
  * --quick keeps the whole run under a minute; the full run stays under about six.
  */
 import { createClient } from "@libsql/client";
@@ -24,6 +24,7 @@ import {
   sleep,
   summary,
 } from "./_load.ts";
+import { benchWebhooks } from "./webhooks.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const args = Deno.args;
@@ -789,6 +790,32 @@ async function main() {
       await server.stop(PROFILE ? "SIGTERM" : "SIGKILL");
     }
     if (checkedRooms.length) await verifyDb(dbPath);
+  }
+  if (want("webhooks")) {
+    // a server of its own: private targets allowed (the receiver is on loopback), nothing else in it
+    server = await spawn("main.ts", {
+      SYNC_DB_URL: `file:${dir}/webhooks.db`,
+      SYNC_WEBHOOK_ALLOW_PRIVATE: "1",
+    }, profFlags());
+    api = new Client(server.port);
+    try {
+      await section("webhooks", () =>
+        benchWebhooks({
+          quick: QUICK,
+          serverPort: server.port,
+          spawn: (script, env) => spawn(script, env),
+          bumpRoom,
+          bumpLoop: (room, conc, tag) => bumpLoop(room as InvokeRoom, conc, CFG.windows, tag),
+          verifyHttp: (room) => verifyHttp(room as InvokeRoom),
+          invoke: (room, action, params) => invokeMust(room.room, action, params),
+          fig,
+          note,
+          fail,
+        }));
+    } finally {
+      api.close();
+      await server.stop();
+    }
   }
   if (want("rooms")) {
     // a fresh server, so the RSS is that of the rooms and not of the sections before

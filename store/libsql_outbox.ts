@@ -42,20 +42,23 @@ export class LibsqlOutbox implements OutboxStore {
     me: string,
     now: number,
     until: number,
-    limit: number,
+    limit: { rows: number; bytes: number },
   ): Promise<Claim> {
     const [claimed, hook, head] = await this.client.batch([
       {
         sql: `UPDATE webhook_outbox SET claimed_by = ?3, claim_until = ?5
               WHERE room_id = ?1 AND webhook_id = ?2 AND state = 'pending'
-                AND seq IN (SELECT seq FROM webhook_outbox WHERE room_id = ?1 AND webhook_id = ?2
-                            AND state = 'pending' ORDER BY seq LIMIT ?6)
+                AND seq IN (SELECT seq FROM (SELECT seq, length(body) AS len,
+                                   SUM(length(body)) OVER (ORDER BY seq ROWS UNBOUNDED PRECEDING) AS run
+                                 FROM webhook_outbox WHERE room_id = ?1 AND webhook_id = ?2 AND state = 'pending'
+                                 ORDER BY seq LIMIT ?6)
+                            WHERE run - len <= ?7)
                 AND EXISTS (SELECT 1 FROM webhooks WHERE room_id = ?1 AND id = ?2 AND disabled_at IS NULL)
                 AND EXISTS (SELECT 1 FROM (SELECT next_at, claimed_by, claim_until FROM webhook_outbox
                               WHERE room_id = ?1 AND webhook_id = ?2 AND state = 'pending' ORDER BY seq LIMIT 1) h
                             WHERE h.next_at <= ?4 AND (h.claimed_by IS NULL OR h.claimed_by = ?3 OR h.claim_until < ?4))
               RETURNING seq, delivery_id, body, traceparent, attempts, failures, failing_since`,
-        args: [roomId, webhookId, me, now, until, limit],
+        args: [roomId, webhookId, me, now, until, limit.rows, limit.bytes],
       },
       {
         sql: "SELECT url, secret, seq FROM webhooks WHERE room_id = ? AND id = ? AND disabled_at IS NULL",
@@ -86,11 +89,17 @@ export class LibsqlOutbox implements OutboxStore {
     return { webhook: { url: String(w.url), secret: String(w.secret), seq: Number(w.seq) }, rows };
   }
 
-  async delivered(roomId: string, webhookId: string, marks: DeliveredMark[], keep: number): Promise<void> {
+  async delivered(roomId: string, webhookId: string, marks: DeliveredMark[], keep?: number): Promise<void> {
     if (!marks.length) return;
     const args: (string | number)[] = [];
     for (const m of marks) args.push(m.seq, m.status, m.at);
     args.push(roomId, webhookId);
+    const prune = {
+      sql: `DELETE FROM webhook_outbox WHERE room_id = ?1 AND webhook_id = ?2 AND state = 'delivered'
+              AND seq < (SELECT seq FROM webhook_outbox WHERE room_id = ?1 AND webhook_id = ?2
+                         AND state = 'delivered' ORDER BY seq DESC LIMIT 1 OFFSET ?3)`,
+      args: [roomId, webhookId, Math.max(0, (keep ?? 0) - 1)],
+    };
     await this.client.batch([
       {
         sql: `UPDATE webhook_outbox SET state = 'delivered', body = NULL, attempts = attempts + 1,
@@ -101,12 +110,7 @@ export class LibsqlOutbox implements OutboxStore {
                 AND webhook_outbox.seq = v.column1`,
         args,
       },
-      {
-        sql: `DELETE FROM webhook_outbox WHERE room_id = ?1 AND webhook_id = ?2 AND state = 'delivered'
-                AND seq < (SELECT seq FROM webhook_outbox WHERE room_id = ?1 AND webhook_id = ?2
-                           AND state = 'delivered' ORDER BY seq DESC LIMIT 1 OFFSET ?3)`,
-        args: [roomId, webhookId, Math.max(0, keep - 1)],
-      },
+      ...(keep === undefined ? [] : [prune]),
     ], "write");
   }
 

@@ -71,8 +71,9 @@ export interface OutboxStore {
   /** Enabled webhooks whose oldest pending row is due at `now` and unclaimed, expired or claimed by `me`. */
   due(now: number, me: string, limit: number): Promise<DueWebhook[]>;
   /**
-   * Claims (for `me`, until `until`) up to `limit` pending rows from the webhook's head, if the webhook is
-   * enabled, its head is due and no other live claim holds it.
+   * Claims (for `me`, until `until`) pending rows from the webhook's head — at most `limit.rows`, and no
+   * more bodies than `limit.bytes` beyond the first — if the webhook is enabled, its head is due and no other
+   * live claim holds it.
    */
   claim(
     roomId: string,
@@ -80,10 +81,10 @@ export interface OutboxStore {
     me: string,
     now: number,
     until: number,
-    limit: number,
+    limit: { rows: number; bytes: number },
   ): Promise<Claim>;
-  /** Marks rows delivered (their bodies dropped) and keeps only the newest `keep` delivered rows. */
-  delivered(roomId: string, webhookId: string, marks: DeliveredMark[], keep: number): Promise<void>;
+  /** Marks rows delivered (their bodies dropped); with `keep`, keeps only the newest `keep` delivered rows. */
+  delivered(roomId: string, webhookId: string, marks: DeliveredMark[], keep?: number): Promise<void>;
   /** Counts a failed attempt of the head row; the webhook's other rows claimed by `me` are released. */
   failed(roomId: string, webhookId: string, me: string, f: FailedAttempt): Promise<void>;
   /** Releases the claims of `me` (on one webhook, or all of them at shutdown). */

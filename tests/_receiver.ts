@@ -10,8 +10,9 @@ export type Received = {
   body: string;
   // deno-lint-ignore no-explicit-any -- the delivery's JSON, as sent
   json: any;
-  /** performance.now() when it arrived */
+  /** performance.now() when it arrived, and when its answer was sent */
   at: number;
+  answered?: number;
 };
 
 export type Receiver = {
@@ -24,8 +25,13 @@ export type Receiver = {
   [Symbol.asyncDispose](): Promise<void>;
 };
 
-/** `respond` gets each delivery and how many arrived before it; its status is the answer (default 200). */
-export function startReceiver(respond: (d: Received, n: number) => number = () => 200): Receiver {
+/**
+ * `respond` gets each delivery and how many arrived before it; its status (or the promise of one: a slow
+ * receiver) is the answer (default 200).
+ */
+export function startReceiver(
+  respond: (d: Received, n: number) => number | Promise<number> = () => 200,
+): Receiver {
   const got: Received[] = [];
   const statuses: number[] = [];
   const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, async (req) => {
@@ -35,9 +41,10 @@ export function startReceiver(respond: (d: Received, n: number) => number = () =
       json = JSON.parse(body);
     } catch { /* recorded as it came */ }
     const d: Received = { headers: req.headers, body, json, at: performance.now() };
-    const status = respond(d, got.length);
-    got.push(d);
-    statuses.push(status);
+    const i = got.push(d) - 1;
+    const status = await respond(d, i);
+    statuses[i] = status;
+    d.answered = performance.now();
     return new Response(status === 204 ? null : "ok", { status });
   });
   const close = async () => void await server.shutdown();
@@ -49,7 +56,7 @@ export function startReceiver(respond: (d: Received, n: number) => number = () =
       const seen = new Set<string>();
       return got.filter((d, i) => {
         const id = d.headers.get("x-sync-delivery") ?? "";
-        if (statuses[i] < 200 || statuses[i] > 299 || seen.has(id)) return false;
+        if (!(statuses[i] >= 200 && statuses[i] <= 299) || seen.has(id)) return false;
         seen.add(id);
         return true;
       });

@@ -1,0 +1,114 @@
+/**
+ * @module bench/webhooks — the `webhooks` section of `deno task bench`: invoke throughput in a room with one
+ * webhook against one without (alternating rounds, c16; target within 10 %), every acknowledged invocation
+ * delivered, and delivery latency from the commit's acknowledgement to the receiver (paced, one client).
+ */
+import { median, summary } from "./_load.ts";
+
+/** What the section needs of bench.ts: its helpers over the running server, and where figures go. */
+export type WebhookBenchDeps = {
+  quick: boolean;
+  /** the server under test */
+  serverPort: number;
+  spawn(script: string, env: Record<string, string>): Promise<{ port: number; stop(): Promise<void> }>;
+  /** a bump room (as the invoke section's) with `agents` agents */
+  bumpRoom(name: string, agents: number): Promise<BenchRoom>;
+  /** runs bump at `conc` for the configured windows, tagging notes with `tag`; returns the loop's figures */
+  bumpLoop(room: BenchRoom, conc: number, tag: string): Promise<{ rps: number; p99: number; cpu: number }>;
+  verifyHttp(room: BenchRoom): Promise<void>;
+  invoke(room: BenchRoom, action: string, params: unknown): Promise<{ cursor: number }>;
+  fig(name: string, value: number, unit: string): void;
+  note(msg: string): void;
+  fail(msg: string): void;
+};
+export type BenchRoom = { room: { id: string; token: string }; agents: { token: string }[]; acked: string[] };
+
+type Arrival = { room: string; seq: number; delivery: string; t: number };
+const epoch = () => performance.timeOrigin + performance.now();
+
+export async function benchWebhooks(d: WebhookBenchDeps): Promise<void> {
+  const rx = await d.spawn("bench/_webhook_receiver.ts", {});
+  const base = `http://127.0.0.1:${rx.port}`;
+  const arrivals = async (room: string): Promise<Arrival[]> =>
+    await (await fetch(`${base}/arrivals?room=${encodeURIComponent(room)}`)).json();
+  try {
+    const none = await d.bumpRoom("webhooks_none", 16);
+    const one = await d.bumpRoom("webhooks_one", 16);
+    const hook = { id: "bench", url: `${base}/hook`, secret: "bench-secret-0123456789" };
+    await d.invoke(one, "_register_webhook", hook);
+    // rounds alternate between the rooms, so the machine's drift hits both alike
+    const rounds = d.quick ? 2 : 3;
+    const a: { rps: number; p99: number; cpu: number }[] = [];
+    const b: typeof a = [];
+    for (let i = 0; i < rounds; i++) {
+      a.push(await d.bumpLoop(none, 16, `r${i}`));
+      b.push(await d.bumpLoop(one, 16, `r${i}`));
+    }
+    const rps = (xs: typeof a) => median(xs.map((x) => x.rps));
+    const us = (xs: typeof a) => median(xs.map((x) => (x.cpu / 100) * 1e6 / x.rps));
+    d.fig("webhooks_none_c16_rps", rps(a), "inv/s");
+    d.fig("webhooks_one_c16_rps", rps(b), "inv/s");
+    d.fig("webhooks_one_of_none", rps(b) / rps(a), "ratio");
+    d.fig("webhooks_none_c16_p99", median(a.map((x) => x.p99)), "ms");
+    d.fig("webhooks_one_c16_p99", median(b.map((x) => x.p99)), "ms");
+    d.fig("webhooks_none_server_us_per_req", us(a), "µs");
+    d.fig("webhooks_one_server_us_per_req", us(b), "µs");
+    // every acknowledged invocation is delivered (the backlog drains after the load)
+    const t0 = performance.now();
+    let got: Arrival[] = [];
+    while (performance.now() - t0 < 120_000) {
+      got = await arrivals(one.room.id);
+      if (new Set(got.map((x) => x.seq)).size >= one.acked.length) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const distinct = new Set(got.map((x) => x.seq)).size;
+    d.fig("webhooks_drain_s", (performance.now() - t0) / 1000, "s");
+    d.fig("webhooks_delivered", distinct, `of ${one.acked.length} acknowledged`);
+    if (distinct < one.acked.length) {
+      d.fail(`webhooks: ${one.acked.length - distinct} acknowledged invocations undelivered`);
+    }
+    const order = got.map((x) => x.seq);
+    if (order.some((s, i) => i > 0 && s < order[i - 1])) d.fail("webhooks: deliveries out of commit order");
+    await d.verifyHttp(none);
+    await d.verifyHttp(one);
+
+    // latency: one client, paced, so each delivery meets an idle loop
+    const lat = await d.bumpRoom("webhooks_latency", 1);
+    await d.invoke(lat, "_register_webhook", hook);
+    const n = d.quick ? 200 : 1000;
+    const sent = new Map<number, { send: number; ack: number }>();
+    for (let i = 0; i < n; i++) {
+      const send = epoch();
+      const r = await fetch(`http://127.0.0.1:${d.serverPort}/rooms/${lat.room.id}/actions/bump/invoke`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${lat.agents[0].token}`, "content-type": "application/json" },
+        body: JSON.stringify({ params: { note: `l${i}` } }),
+      });
+      const ack = epoch();
+      const body = await r.json();
+      if (r.status === 200) sent.set(body.cursor, { send, ack });
+      await new Promise((res) => setTimeout(res, 3));
+    }
+    let arrived: Arrival[] = [];
+    for (let i = 0; i < 200 && arrived.length < sent.size; i++) {
+      arrived = await arrivals(lat.room.id);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    const fromAck: number[] = [];
+    const fromSend: number[] = [];
+    for (const x of arrived) {
+      const s = sent.get(x.seq);
+      if (!s) continue;
+      fromAck.push(x.t - s.ack);
+      fromSend.push(x.t - s.send);
+    }
+    const sa = summary(fromAck), ss = summary(fromSend);
+    d.fig("webhooks_latency_p50", sa.p50, "ms (commit acknowledged → receiver)");
+    d.fig("webhooks_latency_p99", sa.p99, "ms");
+    d.fig("webhooks_latency_from_send_p50", ss.p50, "ms (invoke sent → receiver)");
+    d.fig("webhooks_latency_from_send_p99", ss.p99, "ms");
+    d.note(`webhooks latency: ${arrived.length} of ${sent.size} paced invocations delivered`);
+  } finally {
+    await rx.stop();
+  }
+}
