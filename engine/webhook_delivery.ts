@@ -183,11 +183,16 @@ export class WebhookDeliverer {
           prune ? WEBHOOK_DELIVERIES_KEPT : undefined,
         );
       };
-      let stopped = false;
       for (const row of claim.rows) {
-        // the claim must outlast the attempt: otherwise claim again (it is still ours) before sending
-        if (this.#closed || this.#eng.now() + l.webhookTimeoutMs + 500 > until) break;
-        const r = await this.#attempt(url, claim.webhook.secret, webhookId, row);
+        await this.#turn();
+        let r: Attempt;
+        try {
+          // the claim must outlast the attempt: otherwise claim again (it is still ours) before sending
+          if (this.#closed || this.#eng.now() + l.webhookTimeoutMs + 500 > until) break;
+          r = await this.#attempt(url, claim.webhook.secret, webhookId, row);
+        } finally {
+          this.#release();
+        }
         if (r.ok) {
           marks.push({ seq: row.seq, status: r.status, at: new Date(this.#eng.now()).toISOString() });
           if (marks.length >= WEBHOOK_MARK_EVERY) await flush();
@@ -198,12 +203,28 @@ export class WebhookDeliverer {
         const next = await this.#failed(roomId, webhookId, claim.webhook.seq, row, r, lease);
         if (next === undefined) return; // disabled
         await this.#sleep(next - this.#eng.now(), w);
-        stopped = true;
-        break;
+        break; // and claim again from the head
       }
       await flush();
-      if (stopped) continue;
     }
+  }
+
+  /**
+   * Waits for this worker's turn: commits first — while they flow, a webhook gets one attempt per batch, so
+   * deliveries (a write and a read on this thread each, ~0.1 ms) take a bounded share of it and catch up
+   * when commits pause — then one of the concurrency slots (released with `#release`).
+   */
+  async #turn(): Promise<void> {
+    const rooms = this.#eng.rooms;
+    if (rooms.committing && !this.#closed) {
+      const signal = this.#stop.signal;
+      await new Promise<void>((resolve) => {
+        const done = () => (signal.removeEventListener("abort", done), resolve());
+        signal.addEventListener("abort", done);
+        rooms.afterCommit().then(done);
+      });
+    }
+    await this.#slot();
   }
 
   /** One POST of one delivery; never throws. */
@@ -220,10 +241,6 @@ export class WebhookDeliverer {
       "x-sync-attempt": String(row.attempts + 1),
     };
     if (row.traceparent) headers.traceparent = row.traceparent;
-    // commits first: while they flow, a webhook gets one attempt per batch, so deliveries (a write and a
-    // read on this thread each, ~0.1 ms) take a bounded share of it and catch up when commits pause
-    if (this.#eng.rooms.committing) await this.#eng.rooms.afterCommit();
-    await this.#slot();
     try {
       const res = await this.#http.post(
         `${url.protocol}//${url.host}`,
@@ -241,8 +258,6 @@ export class WebhookDeliverer {
     } catch (e) {
       const error = e instanceof EgressRefused ? `refused: ${e.message}` : String((e as Error)?.message ?? e);
       return { ok: false, status: null, error: error.slice(0, 300) };
-    } finally {
-      this.#release();
     }
   }
 
