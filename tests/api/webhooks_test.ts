@@ -160,6 +160,21 @@ Deno.test("a webhook that keeps failing is disabled with its reason; registering
   assert.equal(h.failures, 0);
 });
 
+Deno.test("a webhook failing for longer than SYNC_WEBHOOK_MAX_FAILING_MS is disabled before its failure count", async () => {
+  await using rx = startReceiver(() => 500);
+  const fx = await setup({ webhookMaxFailures: 1000, webhookMaxFailingMs: 30 });
+  await using _ = fx.s;
+  await register(fx, "slow", rx.url);
+  await write(fx, "k", 1);
+  const h = await until(async () => {
+    const x = (await fx.req("GET", "/webhooks", fx.room.token)).json[0];
+    return x.enabled === false && x;
+  }, { what: "the webhook to be disabled" });
+  assert.match(h.disabled.reason, /^\d+ consecutive failed deliveries since .*; last: HTTP 500/);
+  assert.ok(h.failures >= 2 && h.failures < 1000, String(h.failures));
+  assert.ok(Date.parse(h.disabled.at) - Date.parse(h.failing_since) >= 30);
+});
+
 Deno.test("a refused invocation is never delivered; a dry run neither", async () => {
   await using rx = startReceiver();
   const fx = await setup();
