@@ -728,6 +728,12 @@ const TARGETS: Target[] = [
   { figure: "rooms_rate", op: ">=", limit: 2000, text: "rooms created >= 2,000/s" },
   { figure: "rooms_rss_after", op: "<=", limit: 200, text: "RSS after the rooms <= 200 MB" },
   { figure: "aging_ratio", op: ">=", limit: 0.9, text: "after 100k invocations within 10 % of fresh" },
+  {
+    figure: "webhooks_one_of_none",
+    op: ">=",
+    limit: 0.9,
+    text: "invoke c16 with one webhook within 10 % of none",
+  },
   { figure: "correctness_failures", op: "<=", limit: 0, text: "zero lost writes" },
 ];
 
@@ -803,6 +809,7 @@ async function main() {
         benchWebhooks({
           quick: QUICK,
           serverPort: server.port,
+          serverPid: server.pid,
           spawn: (script, env) => spawn(script, env),
           bumpRoom,
           bumpLoop: (room, conc, tag) => bumpLoop(room as InvokeRoom, conc, CFG.windows, tag),

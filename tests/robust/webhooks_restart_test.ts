@@ -151,6 +151,31 @@ Deno.test("SIGKILL mid-retry: every committed change is delivered after the rest
   }
 });
 
+Deno.test("after a restart, pending deliveries of rooms no request has touched are sent", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "agent-sync-webhooks-cold-" });
+  const dbPath = `${dir}/sync.db`;
+  let failing = true;
+  await using rx = startReceiver(() => (failing ? 503 : 200));
+  let srv = await spawnServer(dbPath, ENV);
+  try {
+    const { room, tokens } = await bumpRoom(srv.base, rx);
+    const next = Object.fromEntries(Object.keys(tokens).map((a) => [a, 1]));
+    await drive(srv.base, room.id, tokens, next, { now: false }, 3);
+    const committed = await committedBumps(srv.base, room.id, room.token);
+    await until(() => rx.got.length >= 1, { what: "a failed attempt" });
+    assert.equal((await srv.kill("SIGTERM")).code, 0);
+    failing = false;
+    // nothing asks for the room after the restart: the start-up scan finds its deliveries in storage
+    srv = await spawnServer(dbPath, ENV);
+    await until(() => rx.accepted().length >= committed.size, { what: "the pending deliveries" });
+    assert.deepEqual(new Set(rx.accepted().map(bumpOf)), committed);
+    checkDeliveries(rx);
+  } finally {
+    await srv.kill("SIGKILL");
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
 Deno.test("two processes on one database: each row delivered by one process at a time, in order", async () => {
   const dir = await Deno.makeTempDir({ prefix: "agent-sync-webhooks-two-" });
   const dbPath = `${dir}/sync.db`;
