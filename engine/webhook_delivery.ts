@@ -90,9 +90,7 @@ export class WebhookDeliverer {
   #poked(roomId: string, added: Iterable<string>, rearmed: Iterable<string>): void {
     if (this.#closed) return;
     for (const id of rearmed) {
-      const key = keyOf(roomId, id);
-      this.#blockedUntil.delete(key);
-      const w = this.#workers.get(key);
+      const w = this.#workers.get(keyOf(roomId, id));
       if (w) (w.more = true, w.wake?.());
       else this.#spawn(roomId, id);
     }
@@ -130,10 +128,7 @@ export class WebhookDeliverer {
   async #scanDue(): Promise<void> {
     try {
       const due = await this.#eng.rooms.outbox.due(this.#eng.now(), this.#me, 1000);
-      for (const d of due) {
-        this.#blockedUntil.delete(keyOf(d.room_id, d.webhook_id));
-        this.#spawn(d.room_id, d.webhook_id);
-      }
+      for (const d of due) this.#spawn(d.room_id, d.webhook_id);
     } catch (e) {
       if (!this.#closed) console.error("webhook delivery: reading the outbox failed:", e);
     }
@@ -142,6 +137,7 @@ export class WebhookDeliverer {
   #spawn(roomId: string, webhookId: string): void {
     const key = keyOf(roomId, webhookId);
     if (this.#closed || this.#workers.has(key)) return;
+    this.#blockedUntil.delete(key);
     const w: Worker = { more: false, marked: 0 };
     this.#workers.set(key, w);
     w.done = this.#run(roomId, webhookId, w).catch((e) => {
