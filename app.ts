@@ -4,6 +4,7 @@
  */
 import { Hono } from "hono";
 import { ApiError, toErrorResponse } from "./errors.ts";
+import type { HttpPolicy } from "./config.ts";
 import type { Engine } from "./engine/engine.ts";
 import type { AppEnv } from "./routes/http.ts";
 import { roomRoutes } from "./routes/rooms.ts";
@@ -14,27 +15,39 @@ import { compatRoutes } from "./routes/compat.ts";
 import { docRoutes } from "./routes/docs.ts";
 import { opsRoutes } from "./routes/ops.ts";
 import { countRequests, RequestMetrics } from "./middleware/metrics.ts";
+import { DEFAULT_HTTP_POLICY, originGuard } from "./middleware/origin.ts";
 import { rateLimit } from "./middleware/rate_limit.ts";
 import { jsonLogger, requestLog } from "./middleware/request_log.ts";
 import { mcpRoutes } from "./routes/mcp.ts";
+import { openapiRoutes } from "./routes/openapi.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
 
-export type AppDeps = { eng: Engine; log?: (line: Record<string, unknown>) => void; logRequests?: boolean };
+export type AppDeps = {
+  eng: Engine;
+  log?: (line: Record<string, unknown>) => void;
+  logRequests?: boolean;
+  /** origins and Host names answered (default: a loopback-bound server's, config.ts `HttpPolicy`) */
+  http?: HttpPolicy;
+};
 
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const metrics = new RequestMetrics();
   const log = requestLog({ log: deps.logRequests ? (deps.log ?? jsonLogger) : undefined });
   const count = countRequests(metrics);
+  const guard = originGuard(deps.http ?? DEFAULT_HTTP_POLICY);
   const limit = rateLimit(deps.eng);
-  // One Hono middleware level, not four: each level holds a dispatch frame, a closure and a promise per
-  // request in flight (~1.3 KB each; 5,000 idle /wait requests). Order: request id + log, metrics, limits.
+  // One Hono middleware level, not five: each level holds a dispatch frame, a closure and a promise per
+  // request in flight (~1.3 KB each; 5,000 idle /wait requests). Order: request id + log, metrics, the
+  // origin guard, limits.
   app.use("*", (c, next) => {
     c.set("eng", deps.eng);
-    return log(c, () => count(c, () => limit(c, next) as Promise<void>) as Promise<void>);
+    const limited = () => limit(c, next) as Promise<void>;
+    return log(c, () => count(c, () => guard(c, limited) as Promise<void>) as Promise<void>);
   });
   app.route("/", opsRoutes(metrics));
   app.route("/", docRoutes);
+  app.route("/", openapiRoutes);
   app.route("/", roomRoutes);
   app.route("/", actionRoutes);
   app.route("/", readRoutes);

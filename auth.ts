@@ -4,6 +4,7 @@
  * Knows a room only by the shape below, so it depends on nothing of the engine.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
+import { ID_PATTERN } from "./config.ts";
 import { ApiError } from "./errors.ts";
 
 /** What authority needs to know of an agent. */
@@ -54,6 +55,55 @@ export function bearer(header: string | undefined | null): string | undefined {
   return m ? m[1] : undefined;
 }
 
+/**
+ * Names the system uses for itself (the room token is `admin` in audit rows and CEL, the view token
+ * `viewer`; `self` is the caller's own scope in CEL; `system` is kept for the server), compared
+ * case-insensitively. No agent may take one, nor an id starting with `_` (those name system scopes).
+ */
+export const RESERVED_AGENT_IDS: readonly string[] = ["admin", "viewer", "self", "system"];
+const RESERVED = new Set(RESERVED_AGENT_IDS);
+const LONGEST_RESERVED = Math.max(...RESERVED_AGENT_IDS.map((n) => n.length));
+
+/** Whether `id` may name an agent: ID_PATTERN, no leading `_`, not a reserved name (any case). */
+export function isAgentId(id: string): boolean {
+  return id.charCodeAt(0) !== 95 && ID_PATTERN.test(id) && !isReserved(id);
+}
+
+function isReserved(id: string): boolean {
+  return id.length <= LONGEST_RESERVED && RESERVED.has(id.toLowerCase());
+}
+
+/**
+ * The agent-id rule, for every door that creates an agent (join over REST and MCP, import):
+ * `400 invalid_id {field}` (with `reserved: true` for a reserved name).
+ */
+export function checkAgentId(id: string, field = "id"): void {
+  if (!ID_PATTERN.test(id)) {
+    throw new ApiError("invalid_id", `${field} must be 1-128 characters of [A-Za-z0-9._:-]`, { field });
+  }
+  if (id.startsWith("_")) {
+    throw new ApiError(
+      "invalid_id",
+      `${field} ${JSON.stringify(id)} starts with _: ids starting with _ name system scopes, not agents`,
+      { field },
+    );
+  }
+  if (isReserved(id)) {
+    throw new ApiError(
+      "invalid_id",
+      `${field} ${JSON.stringify(id)} is reserved: ${
+        RESERVED_AGENT_IDS.join(", ")
+      } (in any case) name the system`,
+      { field, reserved: true },
+    );
+  }
+}
+
+/** The room token, also when it acts as an agent: the authority that may do anything in the room. */
+export function isRoomToken(caller: Caller): boolean {
+  return caller.kind === "admin" || (caller.kind === "agent" && caller.viaRoomToken);
+}
+
 /** Resolves a token against a room; `undefined` token → undefined caller. Unknown → 401 invalid_token. */
 export function identify(room: TokenRealm, token: string | undefined): Caller | undefined {
   if (token === undefined) return undefined;
@@ -62,7 +112,9 @@ export function identify(room: TokenRealm, token: string | undefined): Caller | 
   if (token.startsWith("view_") && sameHash(h, room.view_token_hash)) return { kind: "viewer", id: "viewer" };
   if (token.startsWith("as_")) {
     const agent = room.agents.get(room.agentByToken.get(h) ?? "");
-    if (agent && sameHash(h, agent.token_hash)) {
+    // an agent row whose id is no longer a legal agent id (written by an older version) cannot sign in:
+    // it could otherwise pass for a system scope or a system name
+    if (agent && sameHash(h, agent.token_hash) && isAgentId(agent.id)) {
       return { kind: "agent", id: agent.id, agent, viaRoomToken: false };
     }
   }
@@ -111,11 +163,17 @@ export function actAs(room: TokenRealm, caller: Caller, claimed: unknown, field 
   return { kind: "agent", id: agent.id, agent, viaRoomToken: true };
 }
 
+/** An agent's own private scope: its id, only when that id is a legal agent id (never a `_…` scope). */
+export function ownScope(caller: Caller): string | undefined {
+  return caller.kind === "agent" && isAgentId(caller.id) ? caller.id : undefined;
+}
+
 /** Write authority of a direct (builtin) write, SPEC §4. */
 export function canWriteScope(caller: Caller, scope: string): boolean {
   if (scope === "_audit") return false;
   if (caller.kind === "admin") return true;
   if (caller.kind === "viewer") return false;
   if (caller.viaRoomToken) return true;
-  return scope === caller.id || caller.agent.grants.includes(scope);
+  if (scope === caller.id) return isAgentId(scope);
+  return caller.agent.grants.includes(scope);
 }

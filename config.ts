@@ -5,16 +5,24 @@
 import { z } from "zod";
 
 const int = (def: number) => z.coerce.number().int().positive().default(def);
+/** `SYNC_PEER_POLL_MS` unless set (and for a remote database, where 0 cannot promise a single process) */
+const PEER_POLL_DEFAULT_MS = 100;
+/** A comma-separated list; empty entries dropped. */
+const list = z.string().default("").transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean));
 
 const Env = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8787),
-  HOST: z.string().default("0.0.0.0"),
+  HOST: z.string().default("127.0.0.1"),
   SYNC_DB_URL: z.string().default("file:./data/sync.db"),
   SYNC_DB_AUTH_TOKEN: z.string().optional(),
   SYNC_MAX_BODY_BYTES: int(1024 * 1024),
   SYNC_MAX_VALUE_BYTES: int(256 * 1024),
   SYNC_MAX_CEL_LENGTH: int(4096),
   SYNC_CEL_TIMEOUT_MS: int(50),
+  SYNC_CEL_REQUEST_MS: int(100),
+  SYNC_CEL_VIEWS_MS: int(100),
+  SYNC_CEL_COMMIT_MS: int(100),
+  SYNC_ROOM_CEL_MS_PER_SEC: z.coerce.number().min(0).default(250),
   SYNC_MAX_WAIT_MS: int(25_000),
   SYNC_MAX_BATCH: int(20),
   SYNC_RATE_LIMIT_PER_SEC: z.coerce.number().min(0).default(10_000),
@@ -23,8 +31,20 @@ const Env = z.object({
   SYNC_ROOM_MAX_BYTES: int(64 * 1024 * 1024),
   SYNC_ROOM_MAX_ACTIONS: int(1000),
   SYNC_ROOM_MAX_VIEWS: int(1000),
+  SYNC_ROOM_MAX_EXPRESSIONS: int(2000),
   SYNC_ROOM_MESSAGES_PER_SEC: z.coerce.number().min(0).default(50_000),
-  SYNC_PEER_POLL_MS: z.coerce.number().int().min(0).default(0),
+  SYNC_PEER_POLL_MS: z.coerce.number().int().min(0).default(PEER_POLL_DEFAULT_MS),
+  SYNC_ALLOWED_ORIGINS: list,
+  SYNC_ALLOWED_HOSTS: list,
+  SYNC_MAX_JSON_DEPTH: int(64),
+  SYNC_MAX_IMPORT_BYTES: int(32 * 1024 * 1024),
+  SYNC_BODY_TIMEOUT_MS: int(10_000),
+  SYNC_ROOM_MAX_MESSAGES: int(100_000),
+  SYNC_MAX_DEFINITION_BYTES: int(64 * 1024),
+  SYNC_ROOM_MAX_AGENTS: int(1000),
+  SYNC_MAX_META_BYTES: int(8 * 1024),
+  SYNC_ROOM_MAX_WAITERS: int(10_000),
+  SYNC_MAX_WAITERS: int(50_000),
   SYNC_ROOM_MAX_WEBHOOKS: int(20),
   SYNC_WEBHOOK_ALLOW_PRIVATE: z.enum(["0", "1", "true", "false"]).default("0"),
   SYNC_WEBHOOK_TIMEOUT_MS: int(10_000),
@@ -43,8 +63,27 @@ export type Config = {
   dbUrl: string;
   dbAuthToken?: string;
   limits: Limits;
+  /** how other processes on the database are found (engine/peers.ts) */
+  peers: PeerMode;
+  /** how often rooms with waiters or feeds are compared with storage while other processes are alive */
   peerPollMs: number;
+  http: HttpPolicy;
   logRequests: boolean;
+};
+
+/**
+ * `detect`: a local file, other processes found through the `peers` table (freshness checks on while
+ * one is alive); `shared`: a remote libSQL server, always treated as shared; `single`: `SYNC_PEER_POLL_MS=0`
+ * on a local file, the operator's promise that no other process uses it.
+ */
+export type PeerMode = "detect" | "shared" | "single";
+
+/** Which browsers and Host names the server answers (middleware/origin.ts). */
+export type HttpPolicy = {
+  /** origins (`scheme://host[:port]`) whose pages may mutate, besides the server's own */
+  allowedOrigins: readonly string[];
+  /** bound to loopback: Host names answered besides loopback ones; `null` when bound to other interfaces */
+  allowedHosts: readonly string[] | null;
 };
 
 /** Every client-facing limit in one place (SPEC §13); defaults are the spec's. */
@@ -52,7 +91,13 @@ export type Limits = {
   maxBodyBytes: number;
   maxValueBytes: number;
   maxCelLength: number;
+  /** CEL evaluation time: one expression, one request, one view computation, one wake round of waiters */
   celTimeoutMs: number;
+  celRequestMs: number;
+  celViewsMs: number;
+  celCommitMs: number;
+  /** CEL time a room may spend per second (0: unbounded) */
+  roomCelMsPerSec: number;
   maxWaitMs: number;
   maxBatch: number;
   rateLimitPerSec: number;
@@ -61,7 +106,23 @@ export type Limits = {
   roomMaxBytes: number;
   roomMaxActions: number;
   roomMaxViews: number;
+  roomMaxExpressions: number;
   roomMessagesPerSec: number;
+  /** nesting of arrays and objects in any JSON the server takes or stores */
+  maxJsonDepth: number;
+  /** `POST /rooms/import` bodies (room snapshots are bigger than ordinary requests) */
+  maxImportBytes: number;
+  /** a request body must arrive whole within this (408 request_timeout) */
+  bodyTimeoutMs: number;
+  roomMaxMessages: number;
+  /** one action or view definition, as JSON */
+  maxDefinitionBytes: number;
+  roomMaxAgents: number;
+  /** a room's or an agent's `meta`, as JSON */
+  maxMetaBytes: number;
+  /** blocked waiters and open change feeds: per room, and in the whole process */
+  roomMaxWaiters: number;
+  maxWaiters: number;
   /** webhooks (reference/api.md "Webhooks"): per room, and how the delivery loop treats a target */
   roomMaxWebhooks: number;
   /** private, loopback and link-local targets are allowed (tests, a trusted network) */
@@ -82,6 +143,8 @@ export type Limits = {
 
 export const ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 export const MAX_KEY_LENGTH = 256;
+/** agents one message may be addressed to (`to`) */
+export const MESSAGE_MAX_RECIPIENTS = 1000;
 /** `/context` messages section, and `include=changes` message objects */
 export const CONTEXT_MESSAGES_DEFAULT = 50;
 export const CONTEXT_MESSAGES_MAX = 200;
@@ -96,6 +159,14 @@ export const CEL_MAX_STEPS = 1_000_000;
 export const CEL_MAX_BUILT = 4_000_000;
 /** compiled expressions kept */
 export const CEL_CACHE_MAX = 10_000;
+/** `matches`: pattern length, and compiled RE2 patterns kept (each with a lazily built DFA of at most
+ * CEL_PATTERN_DFA_BYTES, so the cache stays bounded in memory too) */
+export const CEL_MAX_PATTERN_LENGTH = 1024;
+export const CEL_PATTERN_CACHE_MAX = 128;
+export const CEL_PATTERN_DFA_BYTES = 1024 * 1024;
+/** a waiter whose last evaluation took longer than this is expensive: re-evaluated only within the
+ * wake round's budget (SYNC_CEL_COMMIT_MS), otherwise answered `cel_limit` */
+export const WAITER_EXPENSIVE_MS = 5;
 /** a token whose expressions hit the CEL limit twice within this window waits it out (429) */
 export const CEL_PENALTY_MS = 1000;
 /** stored `Idempotency-Key` replies are answered for this long */
@@ -116,10 +187,31 @@ export const MCP_MAX_WAIT_MS = 45_000;
 export const SSE_HEARTBEAT_MS = 15_000;
 /** `/healthz` answers 503 when storage does not answer within this */
 export const HEALTH_TIMEOUT_MS = 2000;
-/** room snapshots are bigger than ordinary requests (`POST /rooms/import`); still bounded */
-export const IMPORT_MIN_BYTES = 32 * 1024 * 1024;
+/** `compact=true` strips empty fields this deep; deeper (values stored before SYNC_MAX_JSON_DEPTH) goes as stored */
+export const COMPACT_MAX_DEPTH = 256;
 /** in-flight requests get this long to finish at shutdown */
 export const SHUTDOWN_GRACE_MS = 10_000;
+/** a process writes its `peers` row this often */
+export const PEER_BEAT_MS = 1000;
+/** a `peers` row not written for this long is a process that is gone */
+export const PEER_ALIVE_MS = 3000;
+/** a starting process re-reads the `peers` table this often until every live peer has seen it */
+export const PEER_JOIN_POLL_MS = 50;
+
+/** Interface names and addresses of the local machine only (`HOST`). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[(.*)\]$/, "$1");
+  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/** An origin as browsers send it (`new URL(o).origin`), or the text itself if it is not a URL. */
+function origin(o: string): string {
+  try {
+    return new URL(o).origin;
+  } catch {
+    return o;
+  }
+}
 /** delivered webhook rows kept per webhook, and how many `GET …/deliveries` lists (default, max) */
 export const WEBHOOK_DELIVERIES_KEPT = 100;
 export const WEBHOOK_DELIVERIES_DEFAULT = 50;
@@ -140,13 +232,22 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
     host: e.HOST,
     dbUrl: e.SYNC_DB_URL,
     dbAuthToken: e.SYNC_DB_AUTH_TOKEN,
-    peerPollMs: e.SYNC_PEER_POLL_MS,
+    peers: !e.SYNC_DB_URL.startsWith("file:") ? "shared" : e.SYNC_PEER_POLL_MS === 0 ? "single" : "detect",
+    peerPollMs: e.SYNC_PEER_POLL_MS || PEER_POLL_DEFAULT_MS,
+    http: {
+      allowedOrigins: e.SYNC_ALLOWED_ORIGINS.map(origin),
+      allowedHosts: isLoopbackHost(e.HOST) ? e.SYNC_ALLOWED_HOSTS.map((h) => h.toLowerCase()) : null,
+    },
     logRequests: e.SYNC_LOG === "requests",
     limits: {
       maxBodyBytes: e.SYNC_MAX_BODY_BYTES,
       maxValueBytes: e.SYNC_MAX_VALUE_BYTES,
       maxCelLength: e.SYNC_MAX_CEL_LENGTH,
       celTimeoutMs: e.SYNC_CEL_TIMEOUT_MS,
+      celRequestMs: e.SYNC_CEL_REQUEST_MS,
+      celViewsMs: e.SYNC_CEL_VIEWS_MS,
+      celCommitMs: e.SYNC_CEL_COMMIT_MS,
+      roomCelMsPerSec: e.SYNC_ROOM_CEL_MS_PER_SEC,
       maxWaitMs: e.SYNC_MAX_WAIT_MS,
       maxBatch: e.SYNC_MAX_BATCH,
       rateLimitPerSec: e.SYNC_RATE_LIMIT_PER_SEC,
@@ -155,7 +256,17 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
       roomMaxBytes: e.SYNC_ROOM_MAX_BYTES,
       roomMaxActions: e.SYNC_ROOM_MAX_ACTIONS,
       roomMaxViews: e.SYNC_ROOM_MAX_VIEWS,
+      roomMaxExpressions: e.SYNC_ROOM_MAX_EXPRESSIONS,
       roomMessagesPerSec: e.SYNC_ROOM_MESSAGES_PER_SEC,
+      maxJsonDepth: e.SYNC_MAX_JSON_DEPTH,
+      maxImportBytes: e.SYNC_MAX_IMPORT_BYTES,
+      bodyTimeoutMs: e.SYNC_BODY_TIMEOUT_MS,
+      roomMaxMessages: e.SYNC_ROOM_MAX_MESSAGES,
+      maxDefinitionBytes: e.SYNC_MAX_DEFINITION_BYTES,
+      roomMaxAgents: e.SYNC_ROOM_MAX_AGENTS,
+      maxMetaBytes: e.SYNC_MAX_META_BYTES,
+      roomMaxWaiters: e.SYNC_ROOM_MAX_WAITERS,
+      maxWaiters: e.SYNC_MAX_WAITERS,
       roomMaxWebhooks: e.SYNC_ROOM_MAX_WEBHOOKS,
       webhookAllowPrivate: e.SYNC_WEBHOOK_ALLOW_PRIVATE === "1" || e.SYNC_WEBHOOK_ALLOW_PRIVATE === "true",
       webhookTimeoutMs: e.SYNC_WEBHOOK_TIMEOUT_MS,

@@ -210,6 +210,11 @@ const AGENT_LINKS: [string, string, string][] = [
     "reference/operations.md",
     "health, metrics, logs, backups, limits, several processes",
   ],
+  [
+    "/reference/security.md",
+    "reference/security.md",
+    "who can see and do what; origins, Host names, several processes",
+  ],
   ["/reference/architecture.md", "reference/architecture.md", "how a request moves through the code"],
   ["/openapi.json", "openapi.json", "the OpenAPI document"],
 ];

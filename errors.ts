@@ -17,6 +17,7 @@ export const ERROR_STATUS = {
   invalid_template: 400,
   invalid_timer: 400,
   value_too_large: 400,
+  too_deep: 400,
   url_not_allowed: 400,
   unauthorized: 401,
   invalid_token: 401,
@@ -25,6 +26,7 @@ export const ERROR_STATUS = {
   scope_denied: 403,
   not_owner: 403,
   forbidden: 403,
+  forbidden_origin: 403,
   room_not_found: 404,
   agent_not_found: 404,
   action_not_found: 404,
@@ -35,6 +37,7 @@ export const ERROR_STATUS = {
   webhook_not_found: 404,
   not_found: 404,
   method_not_allowed: 405,
+  request_timeout: 408,
   room_exists: 409,
   agent_exists: 409,
   precondition_failed: 409,
@@ -54,42 +57,74 @@ export const ERROR_STATUS = {
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
 
-/** The per-room and per-snapshot quotas `quota_exceeded` names. */
-export type Quota =
-  | "room_entries"
-  | "room_bytes"
-  | "room_messages_per_sec"
-  | "room_actions"
-  | "room_views"
-  | "room_webhooks";
+/** The per-room, per-snapshot and per-process quotas `quota_exceeded` names. */
+export const Quota = z.enum([
+  "room_entries",
+  "room_bytes",
+  "room_messages_per_sec",
+  "room_messages",
+  "room_actions",
+  "room_views",
+  "room_agents",
+  "room_waiters",
+  "waiters",
+  "room_expressions",
+  "room_webhooks",
+]);
+export type Quota = z.infer<typeof Quota>;
 
 /** One zod issue as an error lists it. */
-export type IssueSummary = { path: string; message: string };
+export const IssueSummary = z.object({ path: z.string(), message: z.string() });
+export type IssueSummary = z.infer<typeof IssueSummary>;
 
-/** The detail fields of the codes that carry a fixed set; every other code takes any fields. */
-export type ErrorDetails = {
-  quota_exceeded: { quota: Quota; limit: number; stored?: number; retry_after_ms?: number };
-  rate_limited: { retry_after_ms: number; limit_per_sec?: number; burst?: number };
-  precondition_failed: {
-    expression: unknown;
-    field?: string;
-    /** what the condition evaluated to (null when it failed at run time or was not boolean) */
-    evaluated?: boolean | null;
-    runtime_error?: string;
-    /** each state/views path the condition reads, with its value, as far as the invoker may see it */
-    detail?: Record<string, unknown>;
-  };
-  version_conflict: { expected_version: number; current: unknown };
-  invalid_params: {
-    field?: string;
-    issues?: IssueSummary[];
-    params?: { param: string; problem: string }[];
-  };
-  cel_limit: { field?: string; limit?: number; expression?: string; detail?: string };
-  /** `reason`: scheme, credentials, local_name, or the address class (loopback, private, link_local, …) */
-  url_not_allowed: { field: string; reason: string };
-  webhook_not_found: { webhook: string };
-};
+/**
+ * The detail fields of the codes that carry a fixed set (every other code takes any fields). Schemas, so
+ * that the constructor's types and the OpenAPI document's error shapes come from one definition.
+ */
+export const ERROR_DETAILS = {
+  quota_exceeded: z.object({
+    quota: Quota,
+    limit: z.number(),
+    stored: z.number().optional(),
+    retry_after_ms: z.number().optional(),
+  }),
+  rate_limited: z.object({
+    retry_after_ms: z.number(),
+    limit_per_sec: z.number().optional(),
+    burst: z.number().optional(),
+  }),
+  precondition_failed: z.object({
+    expression: z.unknown(),
+    field: z.string().optional(),
+    evaluated: z.boolean().nullable().optional()
+      .describe("what the condition evaluated to (null when it failed at run time or was not boolean)"),
+    runtime_error: z.string().optional(),
+    detail: z.record(z.string(), z.unknown()).optional()
+      .describe(
+        "each state/views path the condition reads, with its value, as far as the invoker may see it",
+      ),
+  }),
+  version_conflict: z.object({ expected_version: z.number(), current: z.unknown() }),
+  invalid_params: z.object({
+    field: z.string().optional(),
+    issues: z.array(IssueSummary).optional(),
+    params: z.array(z.object({ param: z.string(), problem: z.string() })).optional(),
+  }),
+  cel_limit: z.object({
+    field: z.string().optional(),
+    limit: z.number().optional(),
+    expression: z.string().optional(),
+    detail: z.string().optional(),
+  }),
+  url_not_allowed: z.object({
+    field: z.string(),
+    reason: z.string()
+      .describe("scheme, credentials, local_name, or the address class (loopback, private, link_local, …)"),
+  }),
+  webhook_not_found: z.object({ webhook: z.string() }),
+} satisfies { [C in ErrorCode]?: z.ZodObject };
+
+export type ErrorDetails = { [C in keyof typeof ERROR_DETAILS]: z.input<(typeof ERROR_DETAILS)[C]> };
 
 /** The details code `C` is made with (any code: an open record). */
 export type DetailsOf<C extends ErrorCode> = [ErrorCode] extends [C] ? Record<string, unknown>

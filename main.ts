@@ -10,10 +10,19 @@ import { systemClock } from "./timers.ts";
 
 const config = loadConfig();
 const store = await LibsqlStore.open(config.dbUrl, config.dbAuthToken);
-const eng = new Engine({ store, limits: config.limits, clock: systemClock, peerPollMs: config.peerPollMs });
-eng.rooms.startPeerWatch();
+const eng = new Engine({
+  store,
+  limits: config.limits,
+  clock: systemClock,
+  peers: config.peers,
+  peerPollMs: config.peerPollMs,
+});
+// another process on this database must know of this one before it serves anything
+await eng.rooms.startPeers((n) =>
+  console.log(`waiting for ${n} other process${n > 1 ? "es" : ""} on this database to see this one`)
+);
 eng.startDelivery();
-const app = createApp({ eng, logRequests: config.logRequests });
+const app = createApp({ eng, logRequests: config.logRequests, http: config.http });
 
 const server = Deno.serve({
   port: config.port,

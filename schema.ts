@@ -118,6 +118,24 @@ export const MIGRATIONS: Migration[] = [
     ],
   },
   {
+    version: 3,
+    name: "peers",
+    statements: [
+      // one row per server process on this database (engine/peers.ts): `joined` numbers the processes in
+      // the order they arrived, `seen` is the highest `joined` a process had read at its last beat, and
+      // `beat_at` (ms since the epoch) when that was. A row not beaten for a while is a process that is gone;
+      // `proc` says where it runs (host, pid namespace, pid, start time), so one on this machine that
+      // crashed is known gone at once.
+      `CREATE TABLE peers (
+        id TEXT PRIMARY KEY,
+        joined INTEGER NOT NULL,
+        seen INTEGER NOT NULL,
+        beat_at INTEGER NOT NULL,
+        proc TEXT NOT NULL DEFAULT ''
+      ) WITHOUT ROWID`,
+    ],
+  },
+  {
     version: 7,
     name: "webhooks, their outbox, audit traceparent",
     statements: [

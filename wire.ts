@@ -13,7 +13,7 @@ const QueryInt = z.string().regex(/^\d{1,15}$/, "must be a non-negative integer"
 const Cursor = z.number().int().min(0);
 /** Section names, as a comma list or an array (checked against the known sections by the engine). */
 const Sections = z.union([z.string(), z.array(z.string())]);
-const AgentStatus = z.enum(["active", "idle", "busy", "waiting", "done", "unknown"]);
+export const AgentStatus = z.enum(["active", "idle", "busy", "waiting", "done", "unknown"]);
 
 // ── invoke and wait ─────────────────────────────────────────────────────────────────────────────
 
@@ -39,7 +39,7 @@ export const InvokeQuery = z.strictObject({ dry_run: z.enum(["true", "false", "1
 
 /** `GET /rooms/:id/wait` */
 export const WaitQuery = z.strictObject({
-  condition: z.string().optional(),
+  condition: z.string({ error: "required: a CEL condition" }),
   timeout: QueryInt.optional(),
   include: z.string().optional(),
   agent: z.string().optional(),
@@ -162,7 +162,8 @@ const SnapshotEntry = z.strictObject({
   sort_key: z.number().int().nullable().optional(),
   seq: z.number().int().min(0),
 });
-const SnapshotMessage = z.strictObject({
+/** A message as stored (`extra`: fields a custom action appended beside the usual ones). */
+export const SnapshotMessage = z.strictObject({
   seq: z.number().int().min(1),
   from: z.string().max(129).nullable(),
   kind: z.string().max(128),

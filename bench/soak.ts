@@ -146,7 +146,9 @@ async function idleWaiters() {
   for (let i = 0; i < 50; i++) {
     const conn = await Deno.connect({ hostname: u.hostname, port: Number(u.port) });
     await conn.write(
-      new TextEncoder().encode(`POST /rooms HTTP/1.1\r\nhost: x\r\ncontent-length: 100000\r\n\r\n{"id"`),
+      new TextEncoder().encode(
+        `POST /rooms HTTP/1.1\r\nhost: ${u.host}\r\ncontent-length: 100000\r\n\r\n{"id"`,
+      ),
     );
     slow.push(conn);
   }

@@ -17,7 +17,7 @@ export async function enterRoom(
 ): Promise<{ room: Room; caller?: Caller }> {
   const room = await eng.rooms.fresh(roomId);
   const caller = identify(room, op.token);
-  if (caller) touch(eng, room, caller);
+  if (caller && !op.head) touch(eng, room, caller);
   return { room, caller };
 }
 

@@ -3,7 +3,7 @@
  * invocation steps 1–5 for one. Pure over the Tx: refusals throw ApiError and the Tx is dropped.
  */
 import { z } from "zod";
-import { compile, evaluate, isTrue } from "../cel.ts";
+import { type CelBudget, compile, evaluate, evaluateOrLimit } from "../cel.ts";
 import { ID_PATTERN } from "../config.ts";
 import { ApiError } from "../errors.ts";
 import { actionLiveness } from "./snapshot.ts";
@@ -12,9 +12,17 @@ import type { ActionDef, ParamSpec } from "./model.ts";
 import { checkParamSchema, ParamsSchema, validateParams } from "./params.ts";
 import { checkTemplate, resolveTemplate } from "./templates.ts";
 import type { Tx } from "./tx.ts";
-import { applyWrite, checkPredicate, checkScopeName, type WriteResult, WriteSpec } from "./write_modes.ts";
-import type { Caller } from "../auth.ts";
-import { canReadScope } from "./privacy.ts";
+import {
+  applyWrite,
+  checkPredicate,
+  checkScopeName,
+  checkValue,
+  type WriteResult,
+  WriteSpec,
+} from "./write_modes.ts";
+import { type Caller, isRoomToken } from "../auth.ts";
+import type { ActionEyes } from "./action_ctx.ts";
+import { checkTickOn } from "./privacy.ts";
 import { checkDefinitionQuota } from "./quotas.ts";
 
 export const RegisterAction = z.strictObject({
@@ -61,10 +69,15 @@ export function checkOwner(caller: Caller, registrar: string, what: string): voi
   );
 }
 
-export function registerAction(tx: Tx, raw: unknown): ActionDef {
+/** `field` names the definition in refusals (`params` of `_register_action`). */
+export function registerAction(tx: Tx, raw: unknown, field = "params"): ActionDef {
   const p = RegisterAction.parse(raw);
   if (p.id.startsWith("_")) {
     throw new ApiError("invalid_id", `action ids starting with _ are reserved for builtins`, { field: "id" });
+  }
+  if (p.id === "help" && !isRoomToken(tx.caller)) {
+    // help is what every participant calls first: a custom one speaks for the room, so only its token
+    throw new ApiError("forbidden", "only the room token may register or replace help", { field: "id" });
   }
   const existing = tx.action(p.id);
   if (existing) checkOwner(tx.caller, existing.registrar, `action ${p.id}`);
@@ -92,7 +105,11 @@ export function registerAction(tx: Tx, raw: unknown): ActionDef {
       }
       compile(w.value, celLimits(tx), `${f}.value`);
     }
-    if (w.timer) TimerSpec.parse(w.timer);
+    if (w.timer) {
+      TimerSpec.parse(w.timer);
+      // a literal tick_on is checked now; one with a template when it is resolved, at invocation
+      if (!String(w.timer.tick_on ?? "").includes("${")) checkTickOn(tx.caller, w.timer, `${f}.timer`);
+    }
     if (w.scope === "_audit") {
       throw new ApiError("scope_denied", `${f} writes _audit, which nobody writes`, { field: `${f}.scope` });
     }
@@ -116,6 +133,9 @@ export function registerAction(tx: Tx, raw: unknown): ActionDef {
     created_at: tx.iso,
     cooldown: null,
   };
+  checkTickOn(tx.caller, def.timer, "timer");
+  checkTickOn(tx.caller, def.on_invoke?.timer, "on_invoke.timer");
+  checkValue(def, tx.limits, field, tx.limits.maxDefinitionBytes);
   if (def.timer?.tick_on) tx.newTicks.add(def.timer.tick_on);
   if (def.on_invoke?.timer && (def.on_invoke.timer as { tick_on?: string }).tick_on) {
     tx.newTicks.add((def.on_invoke.timer as { tick_on: string }).tick_on);
@@ -138,49 +158,51 @@ export function checkActionLive(tx: Tx, a: ActionDef): void {
   });
 }
 
-export function isActionEnabled(
-  a: ActionDef,
-  ctx: Record<string, unknown>,
-  tx: { limits: Tx["limits"] },
-): boolean {
+/** Where an action's expressions run: the room, the limits and the CEL budget (a Tx or a ReadCtx). */
+type CelSite = { room: Tx["room"]; limits: Tx["limits"]; cel: CelBudget };
+
+/**
+ * An action's `enabled` for a listing: false when it does not hold, fails, or a CEL limit stopped it (the
+ * budget then says so). `strict` (an invocation: the caller's own request) throws `400 cel_limit` instead.
+ */
+export function isActionEnabled(a: ActionDef, ctx: Record<string, unknown>, at: CelSite, strict = false) {
   if (!a.enabled) return true;
+  let p;
   try {
-    const p = compile(
+    p = compile(
       a.enabled,
-      { maxLength: tx.limits.maxCelLength, timeoutMs: tx.limits.celTimeoutMs },
+      { maxLength: at.limits.maxCelLength, timeoutMs: at.limits.celTimeoutMs },
       "enabled",
     );
-    return isTrue(evaluate(p, ctx, tx.limits.celTimeoutMs));
   } catch {
     return false;
   }
+  const r = strict
+    ? evaluateOrLimit(p, ctx, at.cel, at.room.rt.celTime, `action ${a.id}'s enabled`)
+    : evaluate(p, ctx, at.cel, at.room.rt.celTime);
+  return r.ok && r.value === true;
 }
 
 /**
- * Steps 1–5 for a custom action, staging its writes and cooldown in the Tx. `ctxFor(params)` builds the
- * invoker's CEL context with the owner's scope visible; it is rebuilt per write so later writes see earlier.
+ * Steps 1–5 for a custom action, staging its writes and cooldown in the Tx. Every expression is evaluated
+ * with `eyes` (the registrar's authority, action_ctx.ts), rebuilt per write so later writes see earlier;
+ * refusals explain only what the invoker may read (`eyes.explain`).
  */
 export function runCustomAction(
   tx: Tx,
   a: ActionDef,
   rawParams: Record<string, unknown>,
-  ctxFor: (params: Record<string, unknown>, withOwner?: boolean) => Record<string, unknown>,
+  eyes: ActionEyes,
 ): WriteResult[] {
   checkActionLive(tx, a);
-  if (a.enabled && !isActionEnabled(a, ctxFor({}), tx)) {
+  if (a.enabled && !isActionEnabled(a, eyes.ctx({}), tx, true)) {
     throw new ApiError("action_disabled", `action ${a.id} is disabled right now`, {
       action: a.id,
       enabled: a.enabled,
     });
   }
   const params = validateParams(a.params, rawParams);
-  // the owner scope is visible to the action's CEL; when the invoker may not read it, refusals explain
-  // only what the invoker sees
-  const hidden = !canReadScope(tx.caller, a.scope);
-  if (a.if) {
-    const ctx = ctxFor(params);
-    checkPredicate(a.if, ctx, tx, "if", hidden ? ctxFor(params, false) : ctx);
-  }
+  if (a.if) checkPredicate(a.if, eyes.ctx(params), tx, "if", () => eyes.explain(params));
   const vars = { self: tx.caller.id, now: tx.iso, params };
   const results: WriteResult[] = [];
   (a.writes ?? []).forEach((tmpl, i) => {
@@ -196,11 +218,10 @@ export function runCustomAction(
         maxLength: tx.limits.maxCelLength,
         timeoutMs: tx.limits.celTimeoutMs,
       }, `${field}.value`);
-      const ctx = ctxFor(params);
-      const r = evaluate(p, ctx, tx.limits.celTimeoutMs);
+      const r = evaluateOrLimit(p, eyes.ctx(params), tx.cel, tx.room.rt.celTime, `${field}.value`);
       if (!r.ok) {
-        // the error text can quote values of an owner scope the invoker may not read
-        const why = hidden ? "it failed at run time" : r.error;
+        // the error text can quote values the registrar reads and the invoker may not
+        const why = eyes.explain(params) ? "it failed at run time" : r.error;
         throw new ApiError("precondition_failed", `${field}.value could not be computed: ${why}`, {
           expression: tmpl.value,
           field: `${field}.value`,
@@ -213,6 +234,8 @@ export function runCustomAction(
     if (!canActionWrite(tx.caller, a, scope)) {
       throw new ApiError("scope_denied", `action ${a.id} may not write scope ${scope}`, { scope, field });
     }
+    if (scope === "_messages") checkMessageFrom(tx.caller, spec.value, `${field}.value.from`);
+    checkTickOn(eyes.registrar, spec.timer, `${field}.timer`);
     if (typeof spec.increment === "string") {
       const n = Number(spec.increment);
       if (spec.increment.trim() === "" || !Number.isFinite(n)) {
@@ -226,14 +249,28 @@ export function runCustomAction(
       }
       spec.increment = n;
     }
-    const explain = hidden ? () => ctxFor(params, false) : undefined;
-    results.push(applyWrite(tx, spec, scope, () => ctxFor(params), field, explain));
+    results.push(applyWrite(tx, spec, scope, () => eyes.ctx(params), field, () => eyes.explain(params)));
   });
   if (a.on_invoke?.timer) {
     const cooldown = startTimer(a.on_invoke.timer, tx.now, (t) => tx.room.tick(t), "on_invoke.timer");
     tx.actions.set(a.id, { ...a, cooldown });
   }
   return results;
+}
+
+/**
+ * A custom action's message speaks for its invoker: `from` is the invoker's id (the default when absent);
+ * naming anyone else is `403 identity_mismatch`, whoever registered or invokes the action.
+ */
+function checkMessageFrom(invoker: Caller, value: unknown, field: string): void {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return;
+  const from = (value as Record<string, unknown>).from;
+  if (from === undefined || from === null || from === invoker.id) return;
+  throw new ApiError(
+    "identity_mismatch",
+    `${field} is ${JSON.stringify(from)}: a message an action sends is from its invoker, ${invoker.id}`,
+    { field, authenticated_as: invoker.id, claimed: from },
+  );
 }
 
 /** Step 5: system scopes except `_audit`, the owner scope, the invoker's own scope. */

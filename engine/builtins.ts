@@ -9,6 +9,7 @@ import { renewTimer } from "../timers.ts";
 import { checkOwner, registerAction } from "./actions.ts";
 import type { ActionDef, ParamSpec } from "./model.ts";
 import { messageView } from "./messages.ts";
+import { checkTickOn } from "./privacy.ts";
 import type { Tx } from "./tx.ts";
 import { deleteView, publishKey, registerView } from "./views.ts";
 import { deleteWebhook, redactSecret, registerWebhook } from "./webhooks.ts";
@@ -61,6 +62,7 @@ function writeOne(tx: Tx, w: WriteSpec, env: BuiltinEnv, field: string): WriteRe
   const scope = w.scope ?? defaultScope(tx.caller);
   checkScopeName(scope, `${field}scope`);
   authorize(tx, scope);
+  checkTickOn(tx.caller, w.timer, `${field}timer`);
   if (scope === "_messages") {
     // a direct append speaks for the caller: `from` may only name the caller itself (SPEC §4)
     const from = (w.value as Record<string, unknown> | null)?.from;
@@ -78,19 +80,26 @@ function writeOne(tx: Tx, w: WriteSpec, env: BuiltinEnv, field: string): WriteRe
   return r;
 }
 
-const BatchParams = z.strictObject({ writes: z.array(WriteSpec).min(1), if: z.string().optional() });
-const DeleteParams = z.strictObject({ scope: z.string().optional(), key: z.union([z.string(), z.number()]) });
-const MessageParams = z.strictObject({
+export const BatchParams = z.strictObject({ writes: z.array(WriteSpec).min(1), if: z.string().optional() });
+export const DeleteParams = z.strictObject({
+  scope: z.string().optional(),
+  key: z.union([z.string(), z.number()]),
+});
+export const MessageParams = z.strictObject({
   body: z.unknown().refine((v) => v !== undefined, "body is required"),
   kind: z.string().min(1).max(128).optional(),
-  to: z.union([z.string(), z.array(z.string()).max(1000)]).nullable().optional(),
+  // what `to` may hold is buildMessage's rule (agent ids), for every way of sending
+  to: z.unknown().optional(),
   reply_to: z.union([z.number().int(), z.string()]).nullable().optional(),
   from: z.string().optional(),
 });
 const IdParams = z.strictObject({ id: z.string() });
-const HeartbeatParams = z.strictObject({ status: z.enum(STATUSES).optional(), agent: z.string().optional() });
+export const HeartbeatParams = z.strictObject({
+  status: z.enum(STATUSES).optional(),
+  agent: z.string().optional(),
+});
 const RenewParams = z.strictObject({ scope: z.string().optional(), key: z.union([z.string(), z.number()]) });
-const ClaimParams = z.strictObject({
+export const ClaimParams = z.strictObject({
   seq: z.union([z.number().int(), z.string()]),
   agent: z.string().optional(),
 });

@@ -1,13 +1,14 @@
 /**
  * @module engine/catalog — the actions a caller sees (`/actions`, `/context`, CEL `actions`): builtins (a
- * custom `help` replaces the builtin) and custom actions with availability for that caller and cooldown state.
+ * custom `help` replaces the builtin) and custom actions with availability for that caller (their `enabled`
+ * and `if` read with the registrar's authority, as at invocation: action_ctx.ts) and cooldown state.
  */
-import { compile, evaluate } from "../cel.ts";
+import { type CelMap, celMap, compile, evaluate } from "../cel.ts";
 import { ticksRemaining } from "../timers.ts";
 import { isActionEnabled } from "./actions.ts";
 import { BUILTINS } from "./builtins.ts";
-import { celContext, type ReadCtx } from "./context.ts";
-import { ownerScopeContext } from "./invoke_ctx.ts";
+import { actionContext } from "./action_ctx.ts";
+import type { ReadCtx } from "./context.ts";
 import type { ActionDef } from "./model.ts";
 import { actionLiveness } from "./snapshot.ts";
 
@@ -20,12 +21,14 @@ export type ActionSummary = Record<string, unknown> & { id: string; available: b
 export function actionCatalog(rc: ReadCtx, forContext: boolean): ActionSummary[] {
   const out: ActionSummary[] = [];
   const canInvoke = rc.caller.kind !== "viewer";
-  let base: Record<string, unknown> | undefined;
+  // actions of one registrar and owner scope read the same: one context for all of them
+  const contexts = new Map<string, Record<string, unknown>>();
   for (const a of rc.room.actions.values()) {
     const live = actionLiveness(rc.room, a, rc.now);
     if (live === "gone" || (forContext && live !== "live")) continue;
-    base ??= celContext(rc);
-    const ctx = ownerScopeContext(rc, a, base);
+    const key = `${a.registrar}\u0000${a.scope}`;
+    let ctx = contexts.get(key);
+    if (!ctx) contexts.set(key, ctx = actionContext(rc, a));
     const enabled = isActionEnabled(a, { ...ctx, params: {} }, rc);
     if (forContext && !enabled) continue;
     const summary: ActionSummary = {
@@ -73,9 +76,10 @@ function predicateMayPass(a: ActionDef, ctx: Record<string, unknown>, rc: ReadCt
   for (const [k, s] of Object.entries(a.params ?? {})) if (s.default !== undefined) defaults[k] = s.default;
   try {
     const p = compile(a.if, { maxLength: rc.limits.maxCelLength, timeoutMs: rc.limits.celTimeoutMs }, "if");
-    const r = evaluate(p, { ...ctx, params: defaults }, rc.limits.celTimeoutMs);
+    const r = evaluate(p, { ...ctx, params: defaults }, rc.cel, rc.room.rt.celTime);
+    if (!r.ok && r.limit) return false; // out of CEL time: unavailable (the response says the budget ran out)
     if (r.ok) return r.value === true;
-    const missingParams = Object.keys(a.params ?? {}).some((k) => !(k in defaults));
+    const missingParams = Object.keys(a.params ?? {}).some((k) => !Object.hasOwn(defaults, k));
     return missingParams && /params/.test(a.if);
   } catch {
     return false;
@@ -84,15 +88,16 @@ function predicateMayPass(a: ActionDef, ctx: Record<string, unknown>, rc: ReadCt
 
 /** Adds `actions` (availability for the caller) to a CEL context, computed only if the expression reads it. */
 export function withActions(ctx: Record<string, unknown>, rc: ReadCtx): Record<string, unknown> {
-  let built: Record<string, unknown> | undefined;
+  let built: CelMap | undefined;
   Object.defineProperty(ctx, "actions", {
     enumerable: true,
     get() {
       if (!built) {
-        built = {};
+        const byId: Record<string, unknown> = {};
         for (const a of actionCatalog(rc, false)) {
-          built[a.id] = { available: a.available, enabled: a.enabled };
+          byId[a.id] = { available: a.available, enabled: a.enabled };
         }
+        built = celMap(byId);
       }
       return built;
     },

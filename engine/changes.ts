@@ -152,7 +152,7 @@ export function describeChanges(rc: ReadCtx, since: number): Record<string, unkn
   const live = new Map<string, Record<string, unknown>>();
   const valueOf = (scope: string, key: string) => {
     let json = live.get(scope);
-    if (!json) live.set(scope, json = liveScope(rc.room, scope, rc.now, rc.limits).json);
+    if (!json) live.set(scope, json = liveScope(rc.room, scope, rc.now, rc.limits, rc.cel).json);
     return json[key];
   };
   const entries = d.changes.slice(0, CONTEXT_MESSAGES_MAX);

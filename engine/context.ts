@@ -3,7 +3,8 @@
  * sections of §5. Built from the snapshot, filtered through privacy.ts; never reads another agent's scope.
  * (The `actions` entry of a CEL context is added by catalog.ts, which builds on this module.)
  */
-import type { Caller } from "../auth.ts";
+import { type Caller, ownScope } from "../auth.ts";
+import { CelBudget } from "../cel.ts";
 import type { Limits } from "../config.ts";
 import type { Engine } from "./engine.ts";
 import { messageCounts } from "./messages.ts";
@@ -12,26 +13,40 @@ import { canReadScope } from "./privacy.ts";
 import type { Room } from "./room.ts";
 import { agentsCel, defineMessagesScope, liveScope, stateScopes, viewsCel, viewValues } from "./snapshot.ts";
 
-/** One read: the room, who reads, the moment, the limits, and the request it serves. */
-export type ReadCtx = { room: Room; caller: Caller; now: number; limits: Limits; op: Op };
+/** One read: the room, who reads, the moment, the limits, the request it serves and its CEL budget. */
+export type ReadCtx = { room: Room; caller: Caller; now: number; limits: Limits; op: Op; cel: CelBudget };
 
-export function readCtx(eng: Engine, room: Room, caller: Caller, op: Op = NO_OP): ReadCtx {
-  return { room, caller, now: eng.now(), limits: eng.limits, op };
+export function readCtx(eng: Engine, room: Room, caller: Caller, op: Op = NO_OP, cel?: CelBudget): ReadCtx {
+  return {
+    room,
+    caller,
+    now: eng.now(),
+    limits: eng.limits,
+    op,
+    cel: cel ?? op.cel ?? new CelBudget(eng.limits),
+  };
 }
 
-/** Scopes the caller sees in `state`, by name (its own included under its id). */
-export function visibleScopes(rc: ReadCtx): string[] {
-  const scopes = stateScopes(rc.room).filter((s) => canReadScope(rc.caller, s));
-  const own = rc.caller.kind === "agent" ? rc.caller.id : undefined;
+/** Scopes `reader` sees in `state`, by name (its own included under its id). */
+export function visibleScopes(rc: ReadCtx, reader: Caller = rc.caller): string[] {
+  const scopes = stateScopes(rc.room).filter((s) => canReadScope(reader, s));
+  const own = ownScope(reader);
   if (own && !scopes.includes(own)) scopes.push(own);
   return scopes;
 }
 
+/** The CEL state map `reader` (default: the caller) sees: system scopes, its own scope, grants. */
+export function scopesCel(rc: ReadCtx, reader: Caller = rc.caller): Record<string, unknown> {
+  const state: Record<string, unknown> = {};
+  for (const s of visibleScopes(rc, reader)) state[s] = liveScope(rc.room, s, rc.now, rc.limits, rc.cel).cel;
+  return state;
+}
+
 /** The caller's CEL state map: system scopes, own scope under its id and as `self`, grants. */
 export function celState(rc: ReadCtx): Record<string, unknown> {
-  const state: Record<string, unknown> = {};
-  for (const s of visibleScopes(rc)) state[s] = liveScope(rc.room, s, rc.now, rc.limits).cel;
-  if (rc.caller.kind === "agent") state.self = state[rc.caller.id];
+  const state = scopesCel(rc);
+  const own = ownScope(rc.caller);
+  if (own) state.self = state[own];
   defineMessagesScope(rc.room, state);
   return state;
 }
@@ -54,11 +69,16 @@ export function celMessages(rc: ReadCtx) {
 
 /**
  * The CEL context for expressions a caller writes (eval, wait, if), `actions` aside (catalog.ts
- * `withActions` adds it where an expression may read it; an action's own `if` may not).
+ * `withActions` adds it where an expression may read it; an action's own `if` may not). `state` replaces
+ * the caller's state map (an action's expressions read with their registrar's, action_ctx.ts).
  */
-export function celContext(rc: ReadCtx, extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function celContext(
+  rc: ReadCtx,
+  extra: Record<string, unknown> = {},
+  state: Record<string, unknown> = celState(rc),
+): Record<string, unknown> {
   const ctx: Record<string, unknown> = {
-    state: celState(rc),
+    state,
     views: celViews(rc),
     messages: celMessages(rc),
     self: rc.caller.id,
@@ -77,10 +97,10 @@ export function celContext(rc: ReadCtx, extra: Record<string, unknown> = {}): Re
 /** `state` as JSON for responses: own scope shown once, as `self`. */
 export function jsonState(rc: ReadCtx, only?: string): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  const own = rc.caller.kind === "agent" ? rc.caller.id : undefined;
+  const own = ownScope(rc.caller);
   for (const s of visibleScopes(rc)) {
     if (only !== undefined && s !== only && !(only === "self" && s === own)) continue;
-    const json = liveScope(rc.room, s, rc.now, rc.limits).json;
+    const json = liveScope(rc.room, s, rc.now, rc.limits, rc.cel).json;
     if (s === own) out.self = json;
     else out[s] = json;
   }

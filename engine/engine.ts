@@ -6,6 +6,7 @@ import { ApiError } from "../errors.ts";
 import { HEALTH_TIMEOUT_MS, type Limits } from "../config.ts";
 import type { Clock } from "../timers.ts";
 import { EngineMetrics } from "./metrics.ts";
+import { ListenerQuota } from "./quotas.ts";
 import { type RegistryOptions, RoomRegistry } from "./registry.ts";
 import { type DeliveryOptions, WebhookDeliverer } from "./webhook_delivery.ts";
 
@@ -18,6 +19,8 @@ export class Engine {
   /** webhook deliveries: started by `startDelivery` (the server), idle otherwise */
   readonly webhooks: WebhookDeliverer;
   readonly metrics = new EngineMetrics();
+  /** open waits and feeds, per room and in all (SYNC_ROOM_MAX_WAITERS, SYNC_MAX_WAITERS) */
+  readonly listeners = new ListenerQuota();
   closing = false;
   #shutdownHooks = new Set<() => void>();
 

@@ -4,6 +4,8 @@
  * feed following its room across reloads. The route only frames the events; nothing here knows SSE.
  */
 import type { Caller } from "../auth.ts";
+import { ApiError } from "../errors.ts";
+import { credentialOf, recheck } from "./credential.ts";
 import { visibleAudit, visibleChanges } from "./changes.ts";
 import type { Engine } from "./engine.ts";
 import { messageView } from "./messages.ts";
@@ -19,8 +21,12 @@ export type FeedEvent =
     data: { cursor: number; changes: Change[]; messages: Record<string, unknown>[]; audit: AuditRow | null };
   };
 
-/** Where events go: `send` each, `end` once when the engine ends the feed (room gone, shutdown). */
-export type FeedSink = { send(e: FeedEvent): void; end(): void };
+/**
+ * Where events go: `send` each, `end` once when the engine ends the feed — with the refusal that ended it
+ * (`invalid_token` once its token was rotated, `room_not_found` once the room was deleted), or none at
+ * shutdown.
+ */
+export type FeedSink = { send(e: FeedEvent): void; end(error?: ApiError): void };
 
 export type FeedRequest = Op & {
   /** the last commit the client has seen (`after` or `Last-Event-ID`); default: the current commit */
@@ -36,19 +42,31 @@ export type Feed = {
   close(): void;
 };
 
+/**
+ * A feed holds a place of the waiter quotas (`429 quota_exceeded` when none is left) and is bound to the
+ * credential it was opened with: before each delivery the caller is resolved again (grants as they are now)
+ * and a rotated token or a deleted room ends the feed.
+ */
 export function openFeed(eng: Engine, first: Room, caller: Caller, req: FeedRequest): Feed {
+  const release = eng.listeners.admit(eng.limits, first.id);
+  eng.metrics.feeds++;
+  const cred = credentialOf(first, caller, req);
+  let who = caller;
   let room = first;
   let sent = req.after ?? first.rt.committedSeq;
   let sink: FeedSink | undefined;
   let closed = false;
   let offShutdown = () => {};
-  const end = () => {
+  const end = (error?: unknown) => {
     if (closed) return;
     close();
-    sink?.end();
+    sink?.end(error instanceof ApiError ? error : undefined);
   };
   const close = () => {
+    if (closed) return;
     closed = true;
+    release();
+    eng.metrics.feeds--;
     offShutdown();
     room.rt.listeners.delete(flush);
   };
@@ -62,6 +80,11 @@ export function openFeed(eng: Engine, first: Room, caller: Caller, req: FeedRequ
       }, end);
       return;
     }
+    try {
+      who = recheck(room, cred, who);
+    } catch (e) {
+      return end(e);
+    }
     const { log, committedSeq } = room.rt;
     const oldest = log.length ? log[0].seq : committedSeq + 1;
     if (sent < oldest - 1 && sent < committedSeq) {
@@ -70,9 +93,9 @@ export function openFeed(eng: Engine, first: Room, caller: Caller, req: FeedRequ
     }
     for (const rec of log) {
       if (rec.seq <= sent || rec.seq > committedSeq) continue;
-      const changes = visibleChanges(caller, rec);
+      const changes = visibleChanges(who, rec);
       const messages = rec.messages.map((s) => room.messages[s - 1]).filter(Boolean).map(messageView);
-      const audit = visibleAudit(caller, rec);
+      const audit = visibleAudit(who, rec);
       sent = rec.seq;
       if (!changes.length && !messages.length && !audit) continue;
       sink.send({ event: "change", id: rec.seq, data: { cursor: rec.seq, changes, messages, audit } });
@@ -83,7 +106,7 @@ export function openFeed(eng: Engine, first: Room, caller: Caller, req: FeedRequ
     start(s) {
       sink = s;
       room.rt.listeners.add(flush);
-      offShutdown = eng.onShutdown(end);
+      offShutdown = eng.onShutdown(() => end());
       flush();
     },
     close,

@@ -7,19 +7,19 @@
 import { actAs, type Caller, hashToken, identify, requireReader } from "../auth.ts";
 import { IDEMPOTENCY_TTL_MS } from "../config.ts";
 import { ApiError, asRefusal } from "../errors.ts";
+import { invocationEyes, stageOverlay } from "./action_ctx.ts";
 import { runCustomAction } from "./actions.ts";
 import { type BuiltinOutcome, BUILTINS } from "./builtins.ts";
 import { celContext, type ReadCtx } from "./context.ts";
 import type { Engine } from "./engine.ts";
 import { participantGuide } from "./guide.ts";
-import { ownerScopeContext } from "./invoke_ctx.ts";
 import type { IdempotentReply } from "./model.ts";
 import type { Op } from "./op.ts";
 import { touch } from "./presence.ts";
 import { checkQuotas } from "./quotas.ts";
 import { canReadScope } from "./privacy.ts";
 import type { Room } from "./room.ts";
-import { celValue, viewValues } from "./snapshot.ts";
+import { viewValues } from "./snapshot.ts";
 import { applyTx, Tx } from "./tx.ts";
 
 /** One invocation; the request is its own Op (no second object per invocation). */
@@ -36,7 +36,7 @@ export type InvokeReply = {
   body: Record<string, unknown>;
   room: Room;
   caller: Caller;
-  /** the commit of this invocation (the room's seq for a dry run or a replayed reply) */
+  /** the commit of this invocation (a replayed reply's: the first call's; a dry run: the room's seq) */
   seq: number;
 };
 
@@ -57,7 +57,11 @@ export async function invoke(eng: Engine, req: InvokeRequest): Promise<InvokeRep
           );
         }
         await eng.rooms.settle(room);
-        return { body: reply.response as Record<string, unknown>, room, caller, seq: room.seq };
+        // the replay answers as the first call did, at its cursor: an invoke-and-wait retried after the
+        // wake-up commit must still see that commit as after its own
+        const body = reply.response as Record<string, unknown>;
+        const seq = typeof body.cursor === "number" ? body.cursor : room.seq;
+        return { body, room, caller, seq };
       }
       if (!room.rt.alive) continue; // reloaded while the reply was looked up
     }
@@ -107,7 +111,7 @@ function runInvocation(eng: Engine, room: Room, caller: Caller, req: InvokeReque
   const now = eng.now();
   let tx = new Tx(room, caller, now, eng.limits, req);
   const custom = room.actions.get(req.action);
-  const builtin = custom ? undefined : BUILTINS[req.action];
+  const builtin = custom || !Object.hasOwn(BUILTINS, req.action) ? undefined : BUILTINS[req.action];
   const audit = (ok: boolean, status: number, error: string | null) => ({
     ts: tx.iso,
     agent: caller.id,
@@ -121,15 +125,10 @@ function runInvocation(eng: Engine, room: Room, caller: Caller, req: InvokeReque
   });
   try {
     if (caller.kind === "viewer") throw new ApiError("read_only_token", "a view token cannot invoke actions");
-    const rc: ReadCtx = { room, caller, now, limits: eng.limits, op: req };
+    const rc: ReadCtx = { room, caller, now, limits: eng.limits, op: req, cel: tx.cel };
     let outcome: BuiltinOutcome;
     if (custom) {
-      const ctxFor = (params: Record<string, unknown>, withOwner = true) => {
-        const base = celContext(rc, { params });
-        stageOverlay(base, tx);
-        return withOwner ? ownerScopeContext(rc, custom, base) : base;
-      };
-      outcome = { writes: runCustomAction(tx, custom, req.params, ctxFor) };
+      outcome = { writes: runCustomAction(tx, custom, req.params, invocationEyes(rc, tx, custom)) };
     } else if (builtin) {
       outcome = builtin.run(tx, req.params, {
         ctx: () => {
@@ -162,23 +161,6 @@ function runInvocation(eng: Engine, room: Room, caller: Caller, req: InvokeReque
     tx = new Tx(room, caller, now, eng.limits, req);
     tx.audit = audit(false, error.status, error.code);
     return { ok: false, tx, error };
-  }
-}
-
-/** Staged writes of earlier steps are visible to later CEL (e.g. a batch's per-write `if`). */
-function stageOverlay(ctx: Record<string, unknown>, tx: Tx): void {
-  if (!tx.entries.size) return;
-  const state = ctx.state as Record<string, unknown>;
-  for (const [id, e] of tx.entries) {
-    const [scope, key] = id.split("\u0000");
-    const target = scope === tx.caller.id ? [scope, "self"] : [scope];
-    for (const name of target) {
-      if (!(name in state)) continue;
-      const copy = { ...(state[name] as Record<string, unknown>) };
-      if (e) copy[key] = celValue(e);
-      else delete copy[key];
-      state[name] = copy;
-    }
   }
 }
 

@@ -31,6 +31,7 @@ export async function invokeAndWait(
   const w = await wait(eng, r.room, r.caller, {
     token: req.token,
     signal: req.signal,
+    cel: req.cel,
     condition: spec.condition,
     timeout: Math.min(spec.timeout ?? maxTimeout, maxTimeout),
     include: include ?? ["changes"],

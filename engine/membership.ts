@@ -3,7 +3,7 @@
  * re-join with token rotation, PATCH by the room token, view-token rotation, listings. Tokens are shown
  * once. Every write runs under the registry's stale-commit policy, on fresh state each attempt.
  */
-import { type Caller, hashToken, mintToken, requireAdmin, requireReader } from "../auth.ts";
+import { type Caller, checkAgentId, hashToken, mintToken, requireAdmin, requireReader } from "../auth.ts";
 import { ApiError, asRefusal } from "../errors.ts";
 import type { CreateRoom, JoinAgent, PatchAgent } from "../wire.ts";
 import { enterRoom } from "./access.ts";
@@ -13,7 +13,8 @@ import type { Op } from "./op.ts";
 import { Room } from "./room.ts";
 import { applyTx, Tx } from "./tx.ts";
 import { publishKey, registerView } from "./views.ts";
-import { applyWrite, checkKey } from "./write_modes.ts";
+import { checkQuotas } from "./quotas.ts";
+import { applyWrite, checkKey, checkValue } from "./write_modes.ts";
 
 export const randomId = (prefix: string) => `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
 
@@ -38,6 +39,7 @@ export function agentJson(room: Room, a: Agent): Record<string, unknown> {
 
 /** `POST /rooms`: a new room with its room and view tokens (shown once). */
 export async function createRoom(eng: Engine, p: CreateRoom) {
+  if (p.meta !== undefined) checkMeta(eng, p.meta, "meta");
   const token = mintToken("room");
   const viewToken = mintToken("view");
   const room = new Room({
@@ -74,7 +76,9 @@ export async function listAgents(eng: Engine, roomId: string, op: Op) {
  * Inline state, public keys and views are staged in one Tx with the agent: all or nothing.
  */
 export function joinAgent(eng: Engine, roomId: string, op: Op, p: JoinAgent) {
+  if (p.id !== undefined) checkAgentId(p.id);
   const id = p.id ?? randomId("agent");
+  if (p.meta !== undefined) checkMeta(eng, p.meta, "meta");
   return eng.rooms.retrying(async () => {
     const { room, caller: who } = await enterRoom(eng, roomId, op);
     const existing = room.agents.get(id);
@@ -116,7 +120,8 @@ export function joinAgent(eng: Engine, roomId: string, op: Op, p: JoinAgent) {
         applyWrite(tx, { key: checkKey(k, `state.${k}`), value: v }, id, () => ({}), `state.${k}`);
       }
       for (const k of p.public_keys ?? []) publishKey(tx, id, checkKey(k, "public_keys"));
-      (p.views ?? []).forEach((v) => registerView(tx, v));
+      (p.views ?? []).forEach((v, i) => registerView(tx, v, `views[${i}]`));
+      checkQuotas(tx);
     } catch (e) {
       throw asRefusal(e);
     }
@@ -133,6 +138,7 @@ export function patchAgent(eng: Engine, roomId: string, op: Op, agentId: string,
     const admin = requireAdmin(caller);
     const a = room.agents.get(agentId);
     if (!a) throw new ApiError("agent_not_found", `no agent ${agentId} in this room`, { agent: agentId });
+    if (p.meta !== undefined) checkMeta(eng, p.meta, "meta");
     for (const g of p.grants ?? []) {
       if (g === "_audit") throw new ApiError("invalid_body", "_audit cannot be granted", { field: "grants" });
     }
@@ -146,10 +152,16 @@ export function patchAgent(eng: Engine, roomId: string, op: Op, agentId: string,
     };
     const tx = new Tx(room, admin, eng.now(), eng.limits, op);
     tx.agents.set(agentId, next);
+    checkQuotas(tx);
     applyTx(tx);
     await eng.rooms.commit(room);
     return agentJson(room, next);
   });
+}
+
+/** A room's or an agent's `meta`: plain JSON of at most SYNC_MAX_META_BYTES (`400 value_too_large`). */
+export function checkMeta(eng: Engine, meta: unknown, field: string): void {
+  checkValue(meta, eng.limits, field, eng.limits.maxMetaBytes);
 }
 
 /** `POST /rooms/:id/rotate-view-token` (room token): the old view token stops working. */

@@ -1,7 +1,9 @@
 /**
  * @module engine/messages — the `_messages` log (SPEC §11): appending with per-room seq, the unread and
- * directed-unread counts per agent, listing with filters, and the message object as the API shows it.
+ * directed-unread counts per agent, listing with filters, the message object as the API shows it, and the
+ * log as CEL reads it (`state._messages`, kept up to date per message).
  */
+import { toCel } from "../cel.ts";
 import type { Message } from "./model.ts";
 import type { Room } from "./room.ts";
 
@@ -10,6 +12,29 @@ export function indexMessage(room: Room, m: Message): void {
   room.messages.push(m);
   if (m.from) push(room.ownSeqs, m.from, m.seq);
   for (const to of recipients(m)) if (to !== m.from) push(room.directedSeqs, to, m.seq);
+  const cel = room.rt.messagesCel;
+  if (cel) cel[String(m.seq)] = toCel(messageView(m));
+}
+
+/** A message changed in place (claimed). */
+export function replaceMessage(room: Room, m: Message): void {
+  room.messages[m.seq - 1] = m;
+  const cel = room.rt.messagesCel;
+  if (cel) cel[String(m.seq)] = toCel(messageView(m));
+}
+
+/**
+ * `state._messages` in CEL, `{"<seq>": message}`: converted once per message when first read, then kept
+ * current by appends and claims (a long log is not rebuilt per evaluation).
+ */
+export function messagesCel(room: Room): Record<string, unknown> {
+  let cel = room.rt.messagesCel;
+  if (!cel) {
+    cel = {};
+    for (const m of room.messages) cel[String(m.seq)] = toCel(messageView(m));
+    room.rt.messagesCel = cel;
+  }
+  return cel;
 }
 
 export function recipients(m: Message): string[] {

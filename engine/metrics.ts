@@ -1,6 +1,7 @@
 /**
- * @module engine/metrics — the engine's own counters for `/metrics`: invocations by outcome and the waiters
- * blocked now. Commit statistics are the committer's (`eng.rooms.commitStats`); request counts are HTTP's.
+ * @module engine/metrics — the engine's own counters for `/metrics`: invocations by outcome, the waiters
+ * blocked and the feeds open now. Commit statistics are the committer's (`eng.rooms.commitStats`); request
+ * counts are HTTP's.
  */
 
 export class EngineMetrics {
@@ -8,6 +9,8 @@ export class EngineMetrics {
   readonly invocations = new Map<string, number>();
   /** requests blocked in /wait or invoke-and-wait right now */
   waiters = 0;
+  /** change feeds (`/events`) open right now */
+  feeds = 0;
 
   countInvocation(outcome: string): void {
     this.invocations.set(outcome, (this.invocations.get(outcome) ?? 0) + 1);

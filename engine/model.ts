@@ -27,7 +27,33 @@ export function entryBytes(e: Entry): number {
   return e.bytes ??= JSON.stringify(e.value).length;
 }
 
+// What else a room holds counts toward its bytes (`room_bytes`) as well: messages, action and view
+// definitions, agents' meta. Each is measured once per object: rows are replaced, never edited in place
+// (a claim, a cooldown, a PATCH make new objects; presence edits an agent but never its meta).
+const measured = new WeakMap<object, number>();
+function jsonLength(v: unknown): number {
+  if (v === null || typeof v !== "object") return v === undefined ? 0 : JSON.stringify(v).length;
+  let n = measured.get(v);
+  if (n === undefined) measured.set(v, n = JSON.stringify(v).length);
+  return n;
+}
+
+export const messageBytes = (m: Message): number => jsonLength(m);
+export const definitionBytes = (d: ActionDef | ViewDef): number => jsonLength(d);
+export const agentBytes = (a: Agent): number => jsonLength(a.meta);
+
+/**
+ * An entry's id in memory maps: scope, NUL, key. Collision-proof because a scope never holds a NUL
+ * (ID_PATTERN), so the first NUL ends it whatever the key holds (even a key stored before keys were
+ * checked for control characters).
+ */
 export const entryId = (scope: string, key: string) => `${scope}\u0000${key}`;
+
+/** The scope and key of an entry id (split at the first NUL only). */
+export function splitEntryId(id: string): [scope: string, key: string] {
+  const at = id.indexOf("\u0000");
+  return [id.slice(0, at), id.slice(at + 1)];
+}
 
 export type Agent = {
   id: string;
@@ -80,6 +106,30 @@ export type ViewDef = {
   registrar: string;
   created_at: string;
 };
+
+/**
+ * Stored CEL expressions of a definition or entry (the room_expressions quota): an action's `if`,
+ * `enabled` and each write's `if`, `enabled` and `expr` value; a view's `expr` and `enabled`; an entry's
+ * `enabled`.
+ */
+export function actionExpressions(
+  a: Pick<ActionDef, "if" | "enabled" | "writes"> | null | undefined,
+): number {
+  if (!a) return 0;
+  let n = (typeof a.if === "string" ? 1 : 0) + (typeof a.enabled === "string" ? 1 : 0);
+  for (const w of a.writes ?? []) {
+    n += (typeof w.if === "string" ? 1 : 0) + (typeof w.enabled === "string" ? 1 : 0) + (w.expr ? 1 : 0);
+  }
+  return n;
+}
+
+export function viewExpressions(v: Pick<ViewDef, "enabled"> | null | undefined): number {
+  return v ? 1 + (typeof v.enabled === "string" ? 1 : 0) : 0;
+}
+
+export function entryExpressions(e: { enabled?: string | null } | null | undefined): number {
+  return typeof e?.enabled === "string" ? 1 : 0;
+}
 
 export type Message = {
   seq: number;

@@ -62,12 +62,13 @@ export function validateParams(
 ) {
   const s = schema ?? {};
   const problems: { param: string; problem: string }[] = [];
+  // own properties only: a param named `constructor` or `toString` is unknown unless declared
   for (const name of Object.keys(params)) {
-    if (!(name in s)) problems.push({ param: name, problem: "unknown param" });
+    if (!Object.hasOwn(s, name)) problems.push({ param: name, problem: "unknown param" });
   }
   const out: Record<string, unknown> = {};
   for (const [name, spec] of Object.entries(s)) {
-    let v = params[name];
+    let v = Object.hasOwn(params, name) ? params[name] : undefined;
     if (v === undefined && spec.default !== undefined) v = structuredClone(spec.default);
     if (v === undefined) {
       if (spec.required) problems.push({ param: name, problem: "required" });

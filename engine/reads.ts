@@ -3,7 +3,7 @@
  * (changes since a cursor: changes.ts). Privacy comes from privacy.ts through context.ts; nothing here
  * bypasses it.
  */
-import { compile, evaluateOrLimit } from "../cel.ts";
+import { celKeys, type CelMap, compile, evaluateOrLimit } from "../cel.ts";
 import {
   CONTEXT_MESSAGES_DEFAULT,
   CONTEXT_MESSAGES_MAX,
@@ -95,7 +95,7 @@ export function buildContext(eng: Engine, rc: ReadCtx, q: ContextQuery = {}): Re
       ? rc.room.messages.length - (q.messages_after + list.length)
       : shownFrom - 1;
     if (notShown > 0) elided.messages = notShown;
-    if (list.length) markRead(eng, rc.room, rc.caller, list[list.length - 1].seq);
+    if (list.length && !rc.op.head) markRead(eng, rc.room, rc.caller, list[list.length - 1].seq);
   }
   out.self = rc.caller.id;
   out.cursor = rc.room.seq;
@@ -153,7 +153,7 @@ export async function readState(eng: Engine, rc: ReadCtx, scope?: string, key?: 
     return rows;
   }
   const scopes = scope !== undefined ? [scope] : visibleScopes(rc);
-  const rows = scopes.flatMap((s) => liveScope(rc.room, s, rc.now, rc.limits).entries.map(entryJson));
+  const rows = scopes.flatMap((s) => liveScope(rc.room, s, rc.now, rc.limits, rc.cel).entries.map(entryJson));
   if (key !== undefined) return one(rows.find((r) => r.key === key), scope!, key);
   return rows;
 }
@@ -171,11 +171,11 @@ export function evalExpression(rc: ReadCtx, expr: unknown) {
     "expr",
   );
   const ctx = withActions(celContext(rc), rc);
-  const r = evaluateOrLimit(program, ctx, rc.limits.celTimeoutMs);
+  const r = evaluateOrLimit(program, ctx, rc.cel, rc.room.rt.celTime);
   const context_keys = {
     state: Object.keys(ctx.state as object),
     views: Object.keys(ctx.views as object),
-    agents: Object.keys(ctx.agents as object),
+    agents: celKeys(ctx.agents as CelMap),
     messages: messageCounts(rc.room, rc.caller.kind === "agent" ? rc.caller.id : null, lastSeen(rc)),
     self: rc.caller.id,
   };

@@ -1,29 +1,53 @@
 /**
  * @module engine/registry — the rooms held in memory and the only holder of the store: rooms loaded on
  * first use and evicted when idle, every write through its one committer under one stale-commit policy,
- * listeners woken after commits, and the watch on rooms other processes may change.
+ * listeners woken after commits, and — while other processes use the database (peers.ts) — rooms checked
+ * against storage before use and watched while someone listens.
  */
 import { ApiError } from "../errors.ts";
-import { MAX_COMMIT_ATTEMPTS, MAX_ROOMS_IN_MEMORY } from "../config.ts";
+import { MAX_COMMIT_ATTEMPTS, MAX_ROOMS_IN_MEMORY, type PeerMode } from "../config.ts";
 import { type CommitStats, Committer } from "../store/committer.ts";
 import {
   type AuditQuery,
   type AuditRow,
   CommitError,
   type IdempotencyRow,
+  type RoomHead,
   type RoomListing,
   type RoomStore,
 } from "../store/room_store.ts";
 import type { OutboxStore } from "../store/outbox_store.ts";
 import type { Clock } from "../timers.ts";
+import { Peers } from "./peers.ts";
 import { roomFromRows, roomRow, takeWrite } from "./registry_rows.ts";
 import type { Room } from "./room.ts";
 
-export type RegistryOptions = { store: RoomStore; clock: Clock; peerPollMs?: number; maxRooms?: number };
+export type RegistryOptions = {
+  store: RoomStore;
+  clock: Clock;
+  /** how other processes are found (default `single`: none, no checks) */
+  peers?: PeerMode;
+  /** the watch interval of rooms with listeners while other processes are alive */
+  peerPollMs?: number;
+  maxRooms?: number;
+};
+
+/** rooms compared with storage in one statement */
+const SEQ_CHUNK = 500;
 
 const notFound = (id: string) =>
   new ApiError("room_not_found", `no room ${JSON.stringify(id)}`, { room: id });
 const exists = (id: string) => new ApiError("room_exists", `room ${id} already exists`, { room: id });
+
+/**
+ * Storage holds something else than the room in memory, which has nothing of its own pending: another
+ * process committed, deleted the room, or deleted it and created another under its id (the seqs may then
+ * even agree).
+ */
+function moved(room: Room, head: RoomHead | undefined): boolean {
+  return room.seq === room.rt.persistedSeq &&
+    (head === undefined || head.seq !== room.rt.persistedSeq || head.token_hash !== room.token_hash);
+}
 
 export class RoomRegistry {
   readonly #store: RoomStore;
@@ -33,6 +57,7 @@ export class RoomRegistry {
   readonly #loading = new Map<string, Promise<Room | undefined>>();
   readonly #maxRooms: number;
   readonly #peerPollMs: number;
+  readonly #peers: Peers;
   #peerTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
   /** told, once a batch is durable, which webhooks of a room got deliveries and which were registered again */
@@ -42,7 +67,8 @@ export class RoomRegistry {
     this.#store = o.store;
     this.#clock = o.clock;
     this.#maxRooms = o.maxRooms ?? MAX_ROOMS_IN_MEMORY;
-    this.#peerPollMs = o.peerPollMs ?? 0;
+    this.#peerPollMs = o.peerPollMs ?? 100;
+    this.#peers = new Peers(o.store, o.peers ?? "single");
     this.#committer = new Committer<Room>(o.store, {
       live: (room) => room.rt.alive,
       take: takeWrite,
@@ -97,16 +123,21 @@ export class RoomRegistry {
     return await p;
   }
 
+  /** Whether other processes may change the database now (peers.ts). */
+  get shared(): boolean {
+    return this.#peers.shared;
+  }
+
   /** The room, checked against storage first when other processes may have changed it. */
   async fresh(id: string): Promise<Room> {
     const room = await this.get(id);
-    if (!this.#peerPollMs || room.seq !== room.rt.persistedSeq) return room;
-    const s = (await this.#store.roomSeqs([id])).get(id);
-    if (s === undefined) {
+    if (!this.#peers.shared || room.seq !== room.rt.persistedSeq) return room;
+    const head = (await this.#store.roomHeads([id])).get(id);
+    if (head === undefined) {
       this.forget(room);
       throw notFound(id);
     }
-    if (s !== room.rt.persistedSeq && room.seq === room.rt.persistedSeq) {
+    if (moved(room, head)) {
       this.forget(room);
       return await this.get(id);
     }
@@ -116,10 +147,14 @@ export class RoomRegistry {
   /**
    * The live room that took the place of `room` after it left memory (reloaded because another process
    * wrote, or after a failed batch): where a waiter or a feed follows it. `404 room_not_found` when the room
-   * is gone. (The one place that decides what a listener may follow.)
+   * is gone, and when the room now under its id is another incarnation (deleted and re-created, here or by
+   * another process): a listener never binds to a successor. (The one place that decides what a listener
+   * may follow.)
    */
-  successor(room: Room): Promise<Room> {
-    return this.get(room.id);
+  async successor(room: Room): Promise<Room> {
+    const next = await this.get(room.id);
+    if (next.token_hash !== room.token_hash) throw notFound(room.id);
+    return next;
   }
 
   /** Wakes listeners (waiters, change feeds) of a room: after a commit or a liveness change. */
@@ -272,27 +307,35 @@ export class RoomRegistry {
   // ── several processes on one database ────────────────────────────────────────────────────────
 
   /**
-   * A room this process holds may be changed by another process. While a room has listeners, its seq is
-   * compared with storage's every `peerPollMs` and a moved room reloaded (its listeners follow).
+   * Joins the other processes on the database (peers.ts: resolves once each live one has seen this one;
+   * `waiting` is told how many it waits for) and starts the watch: while another process is alive, rooms
+   * with listeners are compared with storage every `peerPollMs` and a moved room is reloaded (its listeners
+   * follow). When a first peer appears, every room in memory is compared once.
    */
-  startPeerWatch(): void {
-    if (!this.#peerPollMs || this.#peerTimer !== undefined) return;
+  async startPeers(waiting?: (n: number) => void): Promise<void> {
+    this.#peers.onArrival = () => void this.#recheck([...this.#rooms.values()]);
+    await this.#peers.start(waiting);
+    if (!this.#peers.shared && !this.#peers.detecting) return;
+    if (this.#peerTimer !== undefined) return;
     const tick = async () => {
-      const watched = [...this.#rooms.values()].filter((r) =>
-        r.rt.hasListeners && r.seq === r.rt.persistedSeq
-      );
-      if (watched.length) {
-        try {
-          const seqs = await this.#store.roomSeqs(watched.map((r) => r.id));
-          for (const r of watched) {
-            const s = seqs.get(r.id);
-            if (s !== r.rt.persistedSeq && r.seq === r.rt.persistedSeq) this.forget(r); // moved or deleted
-          }
-        } catch { /* the next tick tries again */ }
-      }
+      if (this.#peers.shared) await this.#recheck([...this.#rooms.values()].filter((r) => r.rt.hasListeners));
       if (!this.#closed) this.#peerTimer = setTimeout(tick, this.#peerPollMs);
     };
     this.#peerTimer = setTimeout(tick, this.#peerPollMs);
+  }
+
+  /** Drops the rooms whose seq moved in storage (another process committed), that are gone or re-created. */
+  async #recheck(rooms: Room[]): Promise<void> {
+    const clean = rooms.filter((r) => r.seq === r.rt.persistedSeq);
+    for (let i = 0; i < clean.length; i += SEQ_CHUNK) {
+      const chunk = clean.slice(i, i + SEQ_CHUNK);
+      try {
+        const heads = await this.#store.roomHeads(chunk.map((r) => r.id));
+        for (const r of chunk) {
+          if (moved(r, heads.get(r.id))) this.forget(r); // moved, deleted or re-created
+        }
+      } catch { /* the next tick tries again */ }
+    }
   }
 
   /** Writes everything outstanding. */
@@ -300,10 +343,11 @@ export class RoomRegistry {
     return this.#committer.drain();
   }
 
-  /** Stops watching peers and writes everything outstanding. */
+  /** Stops watching peers, writes everything outstanding, and leaves the peers. */
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#peerTimer !== undefined) clearTimeout(this.#peerTimer);
     await this.#committer.drain();
+    await this.#peers.close();
   }
 }

@@ -5,26 +5,54 @@
  */
 import type { RoomRow, RoomWrite, StateKey, StoredRoom, WebhookRow } from "../store/room_store.ts";
 import { indexMessage } from "./messages.ts";
-import type { ActionDef, Agent, Entry, Message, ViewDef, WebhookDef, WebhookEvents } from "./model.ts";
+import {
+  type ActionDef,
+  actionExpressions,
+  type Agent,
+  agentBytes,
+  definitionBytes,
+  type Entry,
+  entryExpressions,
+  type Message,
+  messageBytes,
+  splitEntryId,
+  type ViewDef,
+  viewExpressions,
+  type WebhookDef,
+  type WebhookEvents,
+} from "./model.ts";
 import { Room } from "./room.ts";
 
 export function roomFromRows(s: StoredRoom): Room {
   const room = new Room(s.room);
+  // storedBytes counts what room_bytes bounds: state values, agents' meta, definitions, messages
   for (const a of s.agents) {
-    room.agents.set(a.id, { ...a, waiting_on: null } as Agent);
+    const agent = { ...a, waiting_on: null } as Agent;
+    room.agents.set(a.id, agent);
     room.agentByToken.set(a.token_hash, a.id);
+    room.storedBytes += agentBytes(agent);
   }
   for (const e of s.state) {
     room.scope(e.scope).set(e.key, e as Entry);
     room.entryCount++;
     room.storedBytes += e.bytes;
+    room.expressionCount += entryExpressions(e as Entry);
   }
-  for (const a of s.actions) room.actions.set(a.id, a.def as ActionDef);
+  for (const a of s.actions) {
+    room.actions.set(a.id, a.def as ActionDef);
+    room.storedBytes += definitionBytes(a.def as ActionDef);
+    room.expressionCount += actionExpressions(a.def as ActionDef);
+  }
   for (const v of s.views) {
     room.views.set(v.id, v.def as ViewDef);
     room.viewOrder.push(v.id);
+    room.storedBytes += definitionBytes(v.def as ViewDef);
+    room.expressionCount += viewExpressions(v.def as ViewDef);
   }
-  for (const m of s.messages) indexMessage(room, m as Message);
+  for (const m of s.messages) {
+    indexMessage(room, m as Message);
+    room.storedBytes += messageBytes(m as Message);
+  }
   for (const t of s.ticks) room.ticks.set(t.target, t.count);
   room.auditSeq = s.audit.max_seq;
   room.auditCount = s.audit.count;
@@ -84,7 +112,7 @@ export function takeWrite(room: Room): RoomWrite | undefined {
     const put: Entry[] = [];
     const gone: StateKey[] = [];
     for (const id of d.entries) {
-      const [scope, key] = id.split("\u0000");
+      const [scope, key] = splitEntryId(id);
       const e = room.getEntry(scope, key);
       if (e) put.push(e);
       else gone.push({ scope, key });

@@ -15,6 +15,7 @@ import type {
   WebhookDef,
   WebhookDelivery,
 } from "./model.ts";
+import { CelBucket, type CelMap } from "../cel.ts";
 import { Scheduler } from "./scheduler.ts";
 
 export class Room {
@@ -42,6 +43,8 @@ export class Room {
   auditSeq = 0;
   auditCount = 0;
   entryCount = 0;
+  /** stored CEL expressions (actions, views, entries' `enabled`): the room_expressions quota */
+  expressionCount = 0;
   storedBytes = 0;
   readonly rt: RoomRuntime;
 
@@ -111,8 +114,8 @@ export type ScopeCache = {
   volatile: boolean;
   validUntil: number;
   json: Record<string, unknown>;
-  cel: Record<string, unknown>;
-  rawCel: Record<string, unknown>;
+  cel: CelMap;
+  rawCel: CelMap;
   entries: Entry[];
 };
 
@@ -124,6 +127,8 @@ export type ViewCache = {
   validUntil: number;
   values: Map<string, ViewValue>;
   cel: Record<string, unknown>;
+  /** the room's CEL time ran out during the computation: computed again once it refills */
+  starved: boolean;
 };
 
 /** View values and action availability as one caller saw them at a cursor (changes.ts). */
@@ -139,7 +144,7 @@ export class SnapshotCaches {
   /** counts presence and agent edits, which change `agents` in CEL without a commit */
   agentsVersion = 0;
   views?: ViewCache;
-  agentsCel?: { seq: number; version: number; value: Record<string, unknown> };
+  agentsCel?: { seq: number; version: number; value: CelMap };
 }
 
 /**
@@ -226,6 +231,9 @@ export class RoomRuntime {
   #observations?: Map<string, Observation[]>;
   #waiting?: Map<string, number>;
   #scheduler?: Scheduler;
+  #celTime?: CelBucket;
+  /** `state._messages` as CEL sees it: built on first read, then kept up to date message by message */
+  messagesCel?: Record<string, unknown>;
 
   constructor(seq: number) {
     this.persistedSeq = seq;
@@ -283,6 +291,11 @@ export class RoomRuntime {
   /** the room's one timer: "wake me at T" for whoever needs it. */
   get scheduler(): Scheduler {
     return this.#scheduler ??= new Scheduler();
+  }
+
+  /** the room's CEL time per second (cel.ts): every evaluation in the room spends it */
+  get celTime(): CelBucket {
+    return this.#celTime ??= new CelBucket();
   }
 
   /** Stops the room's timer (the room leaves memory). */

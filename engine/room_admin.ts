@@ -4,20 +4,28 @@
  * room. Token hashes are secrets and never leave the server: an import mints new tokens, shown once.
  */
 import { z } from "zod";
-import { hashToken, mintToken, requireAdmin } from "../auth.ts";
+import { checkAgentId, hashToken, mintToken, requireAdmin } from "../auth.ts";
 import { compile } from "../cel.ts";
 import { ApiError, fromZod } from "../errors.ts";
 import { EXPORT_FORMAT, type ImportBody, StampedDef, StoredTimer } from "../wire.ts";
 import { RegisterAction } from "./actions.ts";
 import { enterRoom } from "./access.ts";
 import type { Engine } from "./engine.ts";
-import { randomId } from "./membership.ts";
-import { type ActionDef, entryId, type Message, type ViewDef } from "./model.ts";
+import { checkMeta, randomId } from "./membership.ts";
+import {
+  type ActionDef,
+  actionExpressions,
+  entryExpressions,
+  entryId,
+  type Message,
+  type ViewDef,
+  viewExpressions,
+} from "./model.ts";
 import type { Op } from "./op.ts";
 import { checkSnapshotQuotas } from "./quotas.ts";
 import { Room } from "./room.ts";
 import { RegisterView } from "./views.ts";
-import { entryJson } from "./write_modes.ts";
+import { checkKey, checkRecipients, checkValue, entryJson } from "./write_modes.ts";
 
 /** `GET /rooms/:id/export` (room token). */
 export async function exportRoom(eng: Engine, roomId: string, op: Op): Promise<Record<string, unknown>> {
@@ -56,7 +64,7 @@ export async function exportRoom(eng: Engine, roomId: string, op: Op): Promise<R
 
 /** Restores a snapshot under `body.id` (or a fresh id); answers with the new tokens, shown once. */
 export async function importRoom(eng: Engine, s: ImportBody) {
-  checkImportLimits(eng, s);
+  const bytes = checkImportLimits(eng, s);
   const id = s.id ?? randomId("room");
   const token = mintToken("room");
   const viewToken = mintToken("view");
@@ -71,6 +79,7 @@ export async function importRoom(eng: Engine, s: ImportBody) {
   room.seq = Math.max(1, s.room.seq);
   const dirty = room.rt.dirty;
   const agentTokens: Record<string, string> = {};
+  s.agents.forEach((a, i) => checkAgentId(a.id, `agents[${i}].id`));
   for (const a of s.agents) {
     const t = mintToken("agent");
     agentTokens[a.id] = t;
@@ -89,18 +98,23 @@ export async function importRoom(eng: Engine, s: ImportBody) {
     });
     dirty.entry(id);
   }
+  let defBytes = 0;
   s.actions.forEach((a, i) => {
     const def = checkAction(eng, a, `actions[${i}]`);
+    defBytes += checkValue(def, eng.limits, `actions[${i}]`, eng.limits.maxDefinitionBytes);
     room.actions.set(def.id, def);
     dirty.action(def.id);
   });
   s.views.forEach((v, i) => {
     const def = checkView(eng, v, `views[${i}]`);
+    defBytes += checkValue(def, eng.limits, `views[${i}]`, eng.limits.maxDefinitionBytes);
     if (room.views.has(def.id)) throw bad(`views has ${def.id} twice`, `views[${i}]`);
     room.views.set(def.id, def);
     room.viewOrder.push(def.id);
     dirty.view(def.id);
   });
+  // the definitions' bytes are known once they are checked: the room's total again with them
+  checkSnapshotQuotas(eng.limits, { bytes: bytes + defBytes });
   s.messages.forEach((m, i) => {
     if (m.seq !== i + 1) {
       throw bad(
@@ -154,22 +168,41 @@ export async function deleteRoom(eng: Engine, roomId: string, op: Op) {
   return { ok: true, deleted: room.id };
 }
 
-function checkImportLimits(eng: Engine, s: ImportBody): void {
+/**
+ * A snapshot is checked as the writes that built it would have been: keys, values, meta and definition
+ * sizes, and every quota of the room it becomes. Returns the bytes of its state, messages and agents' meta
+ * (the definitions' are added once they are checked).
+ */
+function checkImportLimits(eng: Engine, s: ImportBody): number {
   const l = eng.limits;
-  checkSnapshotQuotas(l, { entries: s.state.length, actions: s.actions.length, views: s.views.length });
+  let expressions = 0;
+  for (const e of s.state) expressions += entryExpressions(e);
+  for (const a of s.actions) expressions += actionExpressions(a as Parameters<typeof actionExpressions>[0]);
+  for (const v of s.views) expressions += viewExpressions(v as Parameters<typeof viewExpressions>[0]);
+  checkSnapshotQuotas(l, {
+    entries: s.state.length,
+    actions: s.actions.length,
+    views: s.views.length,
+    agents: s.agents.length,
+    messages: s.messages.length,
+    expressions,
+  });
+  if (s.room.meta !== undefined) checkMeta(eng, s.room.meta, "room.meta");
   let bytes = 0;
+  s.agents.forEach((a, i) => {
+    if (a.meta !== undefined) bytes += checkValue(a.meta, l, `agents[${i}].meta`, l.maxMetaBytes);
+  });
   s.state.forEach((e, i) => {
-    const n = JSON.stringify(e.value ?? null).length;
-    if (n > l.maxValueBytes) {
-      throw new ApiError(
-        "value_too_large",
-        `state[${i}].value is ${n} bytes; the limit is ${l.maxValueBytes}`,
-        { field: `state[${i}].value` },
-      );
-    }
-    bytes += n;
+    checkKey(e.key, `state[${i}].key`);
+    bytes += checkValue(e.value ?? null, l, `state[${i}].value`);
+  });
+  s.messages.forEach((m, i) => {
+    checkValue(m.body, l, `messages[${i}].body`);
+    checkRecipients(m.to, `messages[${i}].to`);
+    bytes += JSON.stringify({ ...m, extra: m.extra ?? null }).length;
   });
   checkSnapshotQuotas(l, { bytes });
+  return bytes;
 }
 
 function celLimits(eng: Engine) {

@@ -1,14 +1,15 @@
 /**
  * @module engine/snapshot — what is live in a room right now: entries after timers and `enabled`, view
  * values, live actions. Cached per scope and per commit; a timer boundary invalidates like a commit does.
- * Privacy is not decided here (see privacy.ts): this is the room as the room token sees it.
+ * Privacy is not decided here (see privacy.ts): this is the room as the room token sees it. Views are
+ * computed once per commit for every reader, within one budget (SYNC_CEL_VIEWS_MS).
  */
-import { compile, evaluate, isTrue, toCel } from "../cel.ts";
+import { CelBudget, type CelMap, celMap, type CelResult, compile, evaluate, toCel } from "../cel.ts";
 import type { Limits } from "../config.ts";
 import { isGone, isLive, nextBoundary } from "../timers.ts";
 import type { ActionDef, Entry, ViewDef } from "./model.ts";
 import type { Room, ScopeCache, SnapshotCaches, ViewCache, ViewValue } from "./room.ts";
-import { messageView } from "./messages.ts";
+import { messagesCel } from "./messages.ts";
 
 function cachesOf(room: Room): SnapshotCaches {
   return room.rt.caches;
@@ -34,8 +35,18 @@ function tickReader(room: Room) {
   return (t: string) => room.tick(t);
 }
 
-/** One scope as live now: entries whose timer allows them and whose `enabled` holds. */
-export function liveScope(room: Room, scope: string, now: number, limits: Limits): ScopeCache {
+/**
+ * One scope as live now: entries whose timer allows them and whose `enabled` holds. `enabled` expressions
+ * are charged to `budget` (the reading request's, or the views' computation); an entry whose `enabled` a CEL
+ * limit stopped is hidden, and that scope is not cached (the next reader evaluates again).
+ */
+export function liveScope(
+  room: Room,
+  scope: string,
+  now: number,
+  limits: Limits,
+  budget?: CelBudget,
+): ScopeCache {
   const c = cachesOf(room);
   const scopeSeq = c.scopeSeq.get(scope) ?? 0;
   const hit = c.scopes.get(scope);
@@ -60,9 +71,16 @@ export function liveScope(room: Room, scope: string, now: number, limits: Limits
     rawCel[e.key] = celValue(e);
   }
   let entries = live;
+  let partial = false;
   if (hasEnabled) {
     volatile = true;
-    entries = live.filter((e) => !e.enabled || entryEnabled(room, e, now, limits));
+    const b = budget ?? new CelBudget(limits);
+    entries = live.filter((e) => {
+      if (!e.enabled) return true;
+      const on = entryEnabled(room, e, now, limits, b);
+      if (on === undefined) partial = true;
+      return on === true;
+    });
   }
   const json: Record<string, unknown> = {};
   const cel: Record<string, unknown> = hasEnabled ? {} : rawCel;
@@ -70,22 +88,27 @@ export function liveScope(room: Room, scope: string, now: number, limits: Limits
     json[e.key] = e.value;
     if (hasEnabled) cel[e.key] = celValue(e);
   }
+  const raw = celMap(rawCel);
   const built: ScopeCache = {
     builtSeq: room.seq,
     scopeSeq,
     volatile,
     validUntil,
     json,
-    cel,
-    rawCel,
+    cel: hasEnabled ? celMap(cel) : raw,
+    rawCel: raw,
     entries,
   };
-  c.scopes.set(scope, built);
+  if (partial) c.scopes.delete(scope);
+  else c.scopes.set(scope, built);
   return built;
 }
 
-/** `enabled` on an entry is evaluated against the timer-live state of the system scopes and its own scope. */
-function entryEnabled(room: Room, e: Entry, now: number, limits: Limits): boolean {
+/**
+ * `enabled` on an entry is evaluated against the timer-live state of the system scopes and its own scope;
+ * undefined when a CEL limit stopped it.
+ */
+function entryEnabled(room: Room, e: Entry, now: number, limits: Limits, budget: CelBudget) {
   const state: Record<string, unknown> = {};
   for (const s of room.scopes.keys()) {
     if (s === "_audit" || (!s.startsWith("_") && s !== e.scope)) continue;
@@ -94,22 +117,22 @@ function entryEnabled(room: Room, e: Entry, now: number, limits: Limits): boolea
   if (!e.scope.startsWith("_")) state.self = state[e.scope];
   const program = safeProgram(e.enabled!, limits);
   if (!program) return false;
-  return isTrue(
-    evaluate(program, { state, self: e.scope.startsWith("_") ? "" : e.scope }, limits.celTimeoutMs),
-  );
+  const ctx = { state, self: e.scope.startsWith("_") ? "" : e.scope };
+  const r = evaluate(program, ctx, budget, room.rt.celTime);
+  return r.ok ? r.value === true : r.limit ? undefined : false;
 }
 
-function liveRaw(room: Room, scope: string, now: number): Record<string, unknown> {
+function liveRaw(room: Room, scope: string, now: number): CelMap {
   const ticks = tickReader(room);
   const out: Record<string, unknown> = {};
   for (const e of room.scopes.get(scope)?.values() ?? []) {
     if (!isLive(e.timer, now, ticks)) continue;
     out[e.key] = celValue(e);
   }
-  return out;
+  return celMap(out);
 }
 
-function liveScopeRawOnly(room: Room, scope: string, now: number, _limits: Limits): Record<string, unknown> {
+function liveScopeRawOnly(room: Room, scope: string, now: number, _limits: Limits): CelMap {
   const hit = cachesOf(room).scopes.get(scope);
   if (hit && hit.builtSeq === room.seq && now < hit.validUntil) return hit.rawCel;
   return liveRaw(room, scope, now);
@@ -174,18 +197,27 @@ export function viewsCel(room: Room, now: number, limits: Limits): Record<string
 
 /**
  * A view sees the system scopes and its owner's scope (under the owner's id and as `self`), and the
- * views registered before it. Computed once per commit (and timer boundary) for every reader.
+ * views registered before it. Computed once per commit (and timer boundary) for every reader, whatever
+ * their privacy, within one budget: views past it are `null` with a `cel_limit` error. A computation the
+ * room's CEL time cut short is computed again once the room has time again.
  */
 function computeViews(room: Room, now: number, limits: Limits): ViewCache {
   const c = cachesOf(room);
-  if (c.views && c.views.seq === room.seq && now < c.views.validUntil) return c.views;
+  const hit = c.views;
+  if (
+    hit && hit.seq === room.seq && now < hit.validUntil &&
+    !(hit.starved && room.rt.celTime.level(performance.now(), limits) > 0)
+  ) return hit;
+  const budget = new CelBudget(limits, "views' computation", limits.celViewsMs);
+  const bucket = room.rt.celTime;
+  let starved = false;
   const values = new Map<string, ViewValue>();
   const celViews: Record<string, unknown> = {};
   let validUntil = Infinity;
   const system: Record<string, unknown> = {};
   for (const s of stateScopes(room)) {
     if (!s.startsWith("_")) continue;
-    const sc = liveScope(room, s, now, limits);
+    const sc = liveScope(room, s, now, limits, budget);
     system[s] = sc.cel;
     validUntil = Math.min(validUntil, sc.validUntil);
   }
@@ -199,53 +231,55 @@ function computeViews(room: Room, now: number, limits: Limits): ViewCache {
     if (!viewLive(room, v, now)) continue;
     let state = system;
     if (!v.scope.startsWith("_")) {
-      const own = liveScope(room, v.scope, now, limits);
+      const own = liveScope(room, v.scope, now, limits, budget);
       validUntil = Math.min(validUntil, own.validUntil);
       state = { ...system, [v.scope]: own.cel, self: own.cel };
       defineMessagesScope(room, state);
     }
     const ctx = { state, views: celViews, agents, self: v.scope.startsWith("_") ? "" : v.scope };
+    let r: CelResult | undefined;
     if (v.enabled) {
       const p = safeProgram(v.enabled, limits);
-      if (!p || !isTrue(evaluate(p, ctx, limits.celTimeoutMs))) continue;
+      if (!p) continue;
+      const on = evaluate(p, ctx, budget, bucket);
+      if (on.ok && on.value !== true) continue;
+      if (!on.ok && !on.limit) continue;
+      if (!on.ok) r = on;
     }
-    const p = safeProgram(v.expr, limits);
-    const r = p ? evaluate(p, ctx, limits.celTimeoutMs) : { ok: false as const, error: "invalid expression" };
-    const vv: ViewValue = r.ok ? { value: r.value } : { value: null, error: r.error };
+    if (!r) {
+      const p = safeProgram(v.expr, limits);
+      r = p ? evaluate(p, ctx, budget, bucket) : { ok: false, error: "invalid expression", limit: false };
+    }
+    if (!r.ok && r.limit === "room") starved = true;
+    const vv: ViewValue = r.ok
+      ? { value: r.value }
+      : { value: null, error: r.limit ? `cel_limit: ${r.error}` : r.error };
     values.set(id, vv);
     celViews[id] = toCel(vv.value);
   }
-  return c.views = { seq: room.seq, validUntil, values, cel: celViews };
+  return c.views = { seq: room.seq, validUntil, values, cel: celViews, starved };
 }
 
-/** `state._messages` in CEL: built only if an expression reads it (logs can be long). */
+/** `state._messages` in CEL: the room's one copy (messages.ts), converted only once something reads it. */
 export function defineMessagesScope(room: Room, state: Record<string, unknown>): void {
-  let built: Record<string, unknown> | undefined;
   Object.defineProperty(state, "_messages", {
     enumerable: true,
     configurable: true,
-    get() {
-      if (!built) {
-        built = {};
-        for (const m of room.messages) {
-          built[String(m.seq)] = toCel(messageView(m));
-        }
-      }
-      return built;
-    },
+    get: () => messagesCel(room),
   });
 }
 
 /** `agents` in CEL: `{id: {name, role, status, waiting_on}}`. */
-export function agentsCel(room: Room): Record<string, unknown> {
+export function agentsCel(room: Room): CelMap {
   const c = cachesOf(room);
   if (c.agentsCel && c.agentsCel.seq === room.seq && c.agentsCel.version === c.agentsVersion) {
     return c.agentsCel.value;
   }
-  const value: Record<string, unknown> = {};
+  const byId: Record<string, unknown> = {};
   for (const a of room.agents.values()) {
-    value[a.id] = { name: a.name, role: a.role, status: a.status, waiting_on: a.waiting_on };
+    byId[a.id] = { name: a.name, role: a.role, status: a.status, waiting_on: a.waiting_on };
   }
+  const value = celMap(byId);
   c.agentsCel = { seq: room.seq, version: c.agentsVersion, value };
   return value;
 }

@@ -16,7 +16,8 @@ function lookup(path: string, vars: TemplateVars): unknown {
   if (path === "now") return vars.now;
   let v: unknown = vars.params;
   for (const part of path.split(".").slice(1)) {
-    if (v === null || typeof v !== "object") return undefined;
+    // own properties only: `${params.o.constructor}` names nothing unless `o` has such a field
+    if (v === null || typeof v !== "object" || !Object.hasOwn(v, part)) return undefined;
     v = (v as Record<string, unknown>)[part];
   }
   return v;

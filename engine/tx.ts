@@ -4,19 +4,27 @@
  * A refusal simply drops the Tx. Durability is the registry's (engine/registry.ts commit: group commit).
  */
 import type { Caller } from "../auth.ts";
+import { CelBudget } from "../cel.ts";
 import { type Limits, LOG_RING } from "../config.ts";
 import { isGone } from "../timers.ts";
-import { indexMessage } from "./messages.ts";
+import { indexMessage, replaceMessage } from "./messages.ts";
 import {
   type ActionDef,
+  actionExpressions,
   type Agent,
+  agentBytes,
   type AuditRow,
   type Change,
+  definitionBytes,
   type Entry,
   entryBytes,
+  entryExpressions,
   entryId,
   type Message,
+  messageBytes,
+  splitEntryId,
   type ViewDef,
+  viewExpressions,
   type WebhookDef,
 } from "./model.ts";
 import { NO_OP, type Op } from "./op.ts";
@@ -32,8 +40,9 @@ export class Tx {
   readonly now: number;
   readonly iso: string;
   readonly limits: Limits;
-  /** the request this invocation serves */
+  /** the request this invocation serves, and its CEL budget */
   readonly op: Op;
+  readonly cel: CelBudget;
   entries = new Map<string, Entry | null>();
   newMessages: Message[] = [];
   updatedMessages = new Map<number, Message>();
@@ -52,6 +61,7 @@ export class Tx {
     this.iso = new Date(now).toISOString();
     this.limits = limits;
     this.op = op;
+    this.cel = op.cel ?? new CelBudget(limits);
   }
 
   /** The current entry, staged writes first; an entry whose delete-timer fired counts as absent. */
@@ -116,12 +126,13 @@ export function applyTx(tx: Tx): number {
   const seq = ++room.seq;
   const changes: Change[] = [];
   for (const [id, e] of tx.entries) {
-    const [scope, key] = id.split("\u0000");
+    const [scope, key] = splitEntryId(id);
     const old = room.getEntry(scope, key);
     if (old) {
       room.entryCount--;
       room.storedBytes -= entryBytes(old);
     }
+    room.expressionCount += entryExpressions(e) - entryExpressions(old);
     if (e) {
       e.seq = seq;
       e.cel = undefined;
@@ -147,18 +158,29 @@ export function applyTx(tx: Tx): number {
   }
   for (const m of tx.newMessages) {
     indexMessage(room, m);
+    room.storedBytes += messageBytes(m);
     dirty.message(m.seq);
   }
   for (const [s, m] of tx.updatedMessages) {
-    room.messages[s - 1] = m;
+    const old = room.messages[s - 1];
+    if (old) room.storedBytes -= messageBytes(old);
+    replaceMessage(room, m);
+    room.storedBytes += messageBytes(m);
     dirty.message(s);
   }
   for (const [id, a] of tx.actions) {
-    if (a) room.actions.set(id, a);
+    const old = room.actions.get(id);
+    if (old) room.storedBytes -= definitionBytes(old);
+    room.expressionCount += actionExpressions(a) - actionExpressions(old);
+    if (a) room.actions.set(id, a), room.storedBytes += definitionBytes(a);
     else room.actions.delete(id);
     dirty.action(id);
   }
   for (const [id, v] of tx.views) {
+    const old = room.views.get(id);
+    if (old) room.storedBytes -= definitionBytes(old);
+    if (v) room.storedBytes += definitionBytes(v);
+    room.expressionCount += viewExpressions(v) - viewExpressions(old);
     if (v) {
       if (!room.views.has(id)) room.viewOrder.push(id);
       room.views.set(id, v);
@@ -171,6 +193,8 @@ export function applyTx(tx: Tx): number {
   if (tx.agents.size) touchAgents(room);
   for (const [id, a] of tx.agents) {
     const old = room.agents.get(id);
+    if (old) room.storedBytes -= agentBytes(old);
+    room.storedBytes += agentBytes(a);
     if (old && old.token_hash !== a.token_hash) room.agentByToken.delete(old.token_hash);
     room.agents.set(id, a);
     room.agentByToken.set(a.token_hash, id);

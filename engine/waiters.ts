@@ -2,13 +2,17 @@
  * @module engine/waiters — `/wait` (SPEC §9): a condition evaluated with the waiter's privacy, woken by the
  * commit that makes it true (listeners run after commit, never inside a transaction) or by a timer boundary
  * (the room's scheduler); no polling. `after=CURSOR` makes it edge-triggered. An abort releases it at once.
+ * A blocked wait holds a place of the waiter quotas and ends when its credential stops being valid.
+ * Re-evaluations share one CEL budget per room and wake round; expensive conditions that do not fit end.
  */
 import type { Caller } from "../auth.ts";
-import { compile, evaluate, type Program } from "../cel.ts";
+import { CelBudget, compile, evaluateOrLimit, type Program } from "../cel.ts";
+import { WAITER_EXPENSIVE_MS } from "../config.ts";
 import { ApiError } from "../errors.ts";
 import { withActions } from "./catalog.ts";
 import { changesSince, describeChanges, hasVisibleChange, observe } from "./changes.ts";
 import { celContext, type ReadCtx, readCtx } from "./context.ts";
+import { credentialOf, recheck } from "./credential.ts";
 import type { Engine } from "./engine.ts";
 import type { Op } from "./op.ts";
 import { setWaiting, watchPresence } from "./presence.ts";
@@ -61,6 +65,42 @@ export function compileCondition(eng: Engine, condition: string | undefined): Pr
   );
 }
 
+/**
+ * The waiters' CEL time of the current wake round of each room (one commit, timer boundary or presence
+ * change wakes a room's listeners synchronously); forgotten once the round's synchronous work is done.
+ */
+const rounds = new Map<Room, { spent: number }>();
+
+function roundOf(room: Room): { spent: number } {
+  let r = rounds.get(room);
+  if (!r) {
+    if (rounds.size === 0) queueMicrotask(() => rounds.clear());
+    rounds.set(room, r = { spent: 0 });
+  }
+  return r;
+}
+
+/**
+ * Cheap waiters met once their round's budget or the room's CEL time is spent: re-evaluated in a later
+ * macrotask (once the room has time again), one round at a time, so however many waiters a room holds the
+ * thread goes to other rooms in between and the room keeps to its CEL time per second. A waiter waits in
+ * this queue at most once (its re-evaluation then sees every wake that came meanwhile).
+ */
+const LATER = Symbol("later");
+const later = new Map<Room, (() => void)[]>();
+
+function reevaluateLater(room: Room, run: () => void, afterMs: number): void {
+  let q = later.get(room);
+  if (!q) {
+    later.set(room, q = []);
+    setTimeout(() => {
+      later.delete(room);
+      for (const f of q!) f();
+    }, afterMs);
+  }
+  q.push(run);
+}
+
 /** `/wait` and MCP `wait_for`: a new wait, refused once shutdown began. */
 export function waitFor(eng: Engine, room: Room, caller: Caller, req: WaitRequest): Promise<WaitResult> {
   eng.assertOpen();
@@ -76,19 +116,36 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
   const agentId = caller.kind === "agent" ? caller.id : null;
   const wantsChanges = req.include?.includes("changes") === true;
   const since = req.since ?? req.after ?? room.seq;
-  const ctxNow = () => readCtx(eng, room, currentCaller(room, caller), req);
+  // what the wait was opened with: every check re-checks it first (a token rotated meanwhile — even while
+  // the first check awaited durability — or a deleted room end the wait)
+  const cred = credentialOf(room, caller, req);
+  let who = caller;
+  // the request's budget, and after registration the waiter's account: every evaluation is charged here
+  // (the penalty sees a cut-off re-evaluation as the request's), limits are set per check below
+  const cel = req.cel ?? new CelBudget(eng.limits);
+  const ctxNow = () => readCtx(eng, room, who, req, cel);
   // remember views and action availability at registration: invoke-and-wait registers right at its cursor
   if (wantsChanges) observe(ctxNow());
+  // what the condition costs: the lesser of its last two evaluations' times (a GC pause or a busy machine
+  // during one evaluation does not make a cheap condition expensive); `sure` once there are two
+  let costMs = Infinity;
+  let lastMs = Infinity;
+  let sure = false;
   let checked: number | undefined; // the seq the condition was last not met at: set once the wait blocks
   const check = (): WaitResult | undefined => {
+    who = recheck(room, cred, who);
+    cel.exhausted = false; // this check's context and answer only
     const rc = ctxNow();
-    const r = evaluate(program, withActions(celContext(rc), rc), eng.limits.celTimeoutMs);
-    if (!r.ok && r.limit) {
-      throw new ApiError("cel_limit", "condition exceeded the evaluation limit", {
-        expression: req.condition,
-        detail: r.error,
-      });
-    }
+    const r = evaluateOrLimit(
+      program,
+      withActions(celContext(rc), rc),
+      cel,
+      room.rt.celTime,
+      "wait condition",
+    );
+    sure = lastMs !== Infinity;
+    costMs = Math.min(lastMs, cel.last);
+    lastMs = cel.last;
     if (
       !r.ok || r.value === false || r.value === null ||
       (req.after !== undefined && !hasVisibleChange(rc, req.after, wantsChanges))
@@ -96,20 +153,57 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
       checked = rc.room.seq;
       return undefined;
     }
+    // the answer's listings within a request's budget, whatever the condition was allowed
+    cel.limitMs = cel.spent + eng.limits.celRequestMs;
+    cel.overdraw = false;
     const out = respond(eng, rc, req, r.value, since, started);
     const by = checked === undefined ? undefined : wokeBy(rc, checked);
     if (by) out.woke_by = by;
     return out;
   };
+  /**
+   * A re-evaluation after a wake: a cheap condition is always re-evaluated — in this round, or (LATER) once
+   * the round's budget or the room's CEL time is spent, in a later one — and is never cut off by the room's
+   * CEL time; an expensive one (two evaluations over 5 ms: one slow measurement alone does not count) only
+   * within what is left of this round's budget, else the wait ends `cel_limit`.
+   */
+  const reevaluate = (): WaitResult | undefined | typeof LATER => {
+    who = recheck(room, cred, who); // a credential that stopped being valid ends the wait now, not later
+    const round = roundOf(room);
+    const left = eng.limits.celCommitMs - round.spent;
+    const expensive = sure && costMs > WAITER_EXPENSIVE_MS;
+    if (!expensive && (left <= 0 || room.rt.celTime.level(performance.now(), eng.limits) <= 0)) return LATER;
+    if (expensive && costMs > left) {
+      cel.struck = true;
+      throw new ApiError(
+        "cel_limit",
+        `the wait condition takes ${costMs.toFixed(1)} ms to evaluate and does not fit in what is left of ` +
+          `the room's ${eng.limits.celCommitMs} ms budget for re-evaluating waiters after a commit; ` +
+          "wait with a cheaper condition",
+        { expression: req.condition, limit: eng.limits.celCommitMs },
+      );
+    }
+    const before = cel.spent;
+    cel.limitMs = expensive ? before + left : Infinity;
+    cel.overdraw = !expensive;
+    try {
+      return check();
+    } finally {
+      round.spent += cel.spent - before;
+    }
+  };
   const first = check();
   if (first) return first;
-  if (req.signal?.aborted) return timeoutResult(room, started);
+  // a HEAD request only looks: it never blocks (nor shows its agent as waiting)
+  if (req.signal?.aborted || req.head) return timeoutResult(room, started);
 
+  const release = eng.listeners.admit(eng.limits, room.id);
   eng.metrics.waiters++;
   if (agentId) enterWaiting(eng, room, agentId, req.condition);
   try {
     const result = await new Promise<WaitResult>((resolve, reject) => {
       let done = false;
+      let queued = false; // a re-evaluation is already waiting for a later slice: it will see this wake too
       // presence (an agent starting to wait, a heartbeat) is not a commit: conditions that read `agents` are
       // re-checked on presence changes too
       const watchesPresence = /\bagents\b/.test(req.condition);
@@ -132,6 +226,7 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
         scheduleBoundary(eng, room);
       };
       const onChange = () => {
+        if (done || queued) return;
         if (!room.rt.alive) {
           // the room was reloaded (another process wrote, or a failed batch): follow the new one
           room.rt.listeners.delete(onChange);
@@ -145,8 +240,14 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
           return;
         }
         try {
-          const r = check();
-          if (r) finish(r);
+          const r = reevaluate();
+          if (r === LATER) {
+            queued = true;
+            reevaluateLater(room, () => {
+              queued = false;
+              onChange();
+            }, room.rt.celTime.refillMs(eng.limits));
+          } else if (r) finish(r);
         } catch (e) {
           finish(e as Error);
         }
@@ -167,16 +268,10 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
     }
     return result;
   } finally {
+    release();
     eng.metrics.waiters--;
     if (agentId) leaveWaiting(eng, room, agentId);
   }
-}
-
-/** The caller bound to the current room object (after a reload the agent record is a new object). */
-function currentCaller(room: Room, caller: Caller): Caller {
-  if (caller.kind !== "agent") return caller;
-  const agent = room.agents.get(caller.id);
-  return agent && agent !== caller.agent ? { ...caller, agent } : caller;
 }
 
 function enterWaiting(eng: Engine, room: Room, agentId: string, condition: string) {

@@ -5,8 +5,9 @@
  */
 import { z } from "zod";
 import { compile, evaluateOrLimit, explainPaths } from "../cel.ts";
-import { ID_PATTERN, MAX_KEY_LENGTH } from "../config.ts";
+import { ID_PATTERN, type Limits, MAX_KEY_LENGTH, MESSAGE_MAX_RECIPIENTS } from "../config.ts";
 import { ApiError } from "../errors.ts";
+import { checkJsonValue } from "../json_shape.ts";
 import { startTimer } from "../timers.ts";
 import type { Entry, Message } from "./model.ts";
 import type { Tx } from "./tx.ts";
@@ -31,24 +32,30 @@ export type WriteSpec = z.infer<typeof WriteSpec>;
 
 export type WriteResult = { scope: string; key: string; value: unknown; version: number };
 
-/** Evaluates `if` for a write or batch: false or a runtime error is `409 precondition_failed`. */
+/**
+ * Evaluates `if` for a write or batch: false or a runtime error is `409 precondition_failed`. `explain`,
+ * asked only on a refusal, gives the invoker's own context when `ctx` shows more than the invoker may read:
+ * the refusal is then explained from it.
+ */
 export function checkPredicate(
   source: string,
   ctx: Record<string, unknown>,
   tx: Tx,
   field = "if",
-  explainCtx: Record<string, unknown> = ctx,
+  explain?: () => Record<string, unknown> | undefined,
 ): void {
   const program = compile(
     source,
     { maxLength: tx.limits.maxCelLength, timeoutMs: tx.limits.celTimeoutMs },
     field,
   );
-  const r = evaluateOrLimit(program, ctx, tx.limits.celTimeoutMs);
+  const r = evaluateOrLimit(program, ctx, tx.cel, tx.room.rt.celTime);
   if (r.ok && r.value === true) return;
+  const own = explain?.();
+  const explainCtx = own ?? ctx;
   // a runtime error message can quote values (e.g. "No such key: <value>"): hidden when the predicate saw
-  // an owner scope the invoker may not read
-  const runtimeError = r.ok ? undefined : explainCtx === ctx ? r.error : "the condition failed at run time";
+  // a scope the invoker may not read
+  const runtimeError = r.ok ? undefined : own ? "the condition failed at run time" : r.error;
   throw new ApiError(
     "precondition_failed",
     `the ${field} condition ${JSON.stringify(source)} is not satisfied`,
@@ -56,8 +63,8 @@ export function checkPredicate(
       expression: source,
       evaluated: r.ok && typeof r.value === "boolean" ? r.value : null,
       ...(r.ok ? {} : { runtime_error: runtimeError }),
-      // values the invoker may read only: an owner scope visible to the predicate is not explained
-      detail: explainPaths(program, explainCtx, tx.limits.celTimeoutMs),
+      // values the invoker may read only: a scope only the action's registrar reads is not explained
+      detail: explainPaths(program, explainCtx, tx.cel, tx.room.rt.celTime),
     },
   );
 }
@@ -75,6 +82,16 @@ export function checkScopeName(scope: string, field = "scope"): void {
   }
 }
 
+/** U+0000–U+001F and U+007F: invisible, and NUL once let `k\u0000x` stand for `k` in memory. */
+function hasControlCharacter(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
+}
+
+/** The one rule for state keys, wherever a key comes from: 1–256 characters, no control characters. */
 export function checkKey(key: unknown, field = "key"): string {
   const k = typeof key === "number" ? String(key) : key;
   if (typeof k !== "string" || k.length === 0 || k.length > MAX_KEY_LENGTH) {
@@ -82,21 +99,36 @@ export function checkKey(key: unknown, field = "key"): string {
       field,
     });
   }
+  if (hasControlCharacter(k)) {
+    throw new ApiError(
+      "invalid_body",
+      `${field} may not contain control characters (U+0000–U+001F, U+007F)`,
+      {
+        field,
+      },
+    );
+  }
   return k;
 }
 
-/** Refuses a value over the size limit; returns its JSON length. */
-function checkSize(value: unknown, tx: Tx, field: string): number {
+/**
+ * The one check of a value the server is asked to store, wherever it was built (a body, a template, a CEL
+ * result, a merge, an increment): nesting, finite numbers, no `__proto__` keys (json_shape.ts), and at most
+ * `max` characters of JSON (`400 value_too_large {field, limit}`). Returns its JSON length.
+ */
+export function checkValue(
+  value: unknown,
+  limits: Limits,
+  field: string,
+  max = limits.maxValueBytes,
+): number {
+  checkJsonValue(value, field, limits.maxJsonDepth);
   const n = JSON.stringify(value ?? null).length;
-  if (n > tx.limits.maxValueBytes) {
-    throw new ApiError(
-      "value_too_large",
-      `${field} is ${n} bytes of JSON; the limit is ${tx.limits.maxValueBytes}`,
-      {
-        field,
-        limit: tx.limits.maxValueBytes,
-      },
-    );
+  if (n > max) {
+    throw new ApiError("value_too_large", `${field} is ${n} bytes of JSON; the limit is ${max}`, {
+      field,
+      limit: max,
+    });
   }
   return n;
 }
@@ -111,7 +143,8 @@ function toNumber(v: unknown, field: string): number {
 
 /**
  * Applies one write to the Tx. `ctx` is the CEL context for `if` (evaluated before the write, seeing the
- * writes staged earlier in the same invocation).
+ * writes staged earlier in the same invocation); `explainCtx`, when it gives one, is what a refusal may
+ * explain from (the invoker's own context, when `ctx` shows more than the invoker may read).
  */
 export function applyWrite(
   tx: Tx,
@@ -119,12 +152,11 @@ export function applyWrite(
   scope: string,
   ctx: () => Record<string, unknown>,
   field: string,
-  explainCtx?: () => Record<string, unknown>,
+  explainCtx?: () => Record<string, unknown> | undefined,
 ) {
   checkScopeName(scope, `${field}.scope`);
   if (w.if !== undefined) {
-    const c = ctx();
-    checkPredicate(w.if, c, tx, `${field}.if`, explainCtx ? explainCtx() : c);
+    checkPredicate(w.if, ctx(), tx, `${field}.if`, explainCtx);
   }
   const readable = canReadScope(tx.caller, scope);
   if (scope === "_messages") return appendMessage(tx, w, field);
@@ -168,6 +200,11 @@ export function applyWrite(
       });
     }
     value = base + delta;
+    if (!Number.isFinite(value)) {
+      throw new ApiError("invalid_body", `${scope}.${key} + ${delta} is out of the double range`, {
+        field: `${field}.increment`,
+      });
+    }
   } else if (w.append && w.key !== undefined) {
     const base = cur === undefined ? [] : Array.isArray(cur.value) ? cur.value : [cur.value];
     value = [...base, w.value ?? null];
@@ -179,7 +216,7 @@ export function applyWrite(
     }
     value = w.value;
   }
-  const bytes = checkSize(value, tx, `${field}.value`);
+  const bytes = checkValue(value, tx.limits, `${field}.value`);
   let enabled = cur?.enabled ?? null;
   if (w.enabled !== undefined) {
     if (w.enabled !== null) {
@@ -251,14 +288,7 @@ export function buildMessage(
   },
   field: string,
 ): Message {
-  if (
-    p.to !== null && typeof p.to !== "string" &&
-    !(Array.isArray(p.to) && p.to.every((x) => typeof x === "string"))
-  ) {
-    throw new ApiError("invalid_body", `${field}.to must be an agent id or a list of them`, {
-      field: `${field}.to`,
-    });
-  }
+  checkRecipients(p.to, `${field}.to`);
   let replyTo: number | null = null;
   if (p.reply_to !== null && p.reply_to !== undefined) {
     replyTo = Number(p.reply_to);
@@ -272,7 +302,8 @@ export function buildMessage(
       );
     }
   }
-  checkSize(p.body, tx, `${field}.body`);
+  checkValue(p.body, tx.limits, `${field}.body`);
+  if (p.extra) checkValue(p.extra, tx.limits, field);
   const m: Message = {
     seq: tx.nextMessageSeq(),
     from: p.from,
@@ -287,6 +318,22 @@ export function buildMessage(
   };
   tx.newMessages.push(m);
   return m;
+}
+
+/** A message's `to`, however it was sent or imported: null, an agent id, or a list of at most 1000 of them. */
+export function checkRecipients(to: unknown, field: string): void {
+  if (to === null || isAgentId(to)) return;
+  if (Array.isArray(to) && to.length <= MESSAGE_MAX_RECIPIENTS && to.every(isAgentId)) return;
+  throw new ApiError(
+    "invalid_body",
+    `${field} must be an agent id or a list of at most ${MESSAGE_MAX_RECIPIENTS} agent ids`,
+    { field },
+  );
+}
+
+/** What could be an agent's id (ids starting with _ name system scopes). */
+function isAgentId(v: unknown): boolean {
+  return typeof v === "string" && ID_PATTERN.test(v) && !v.startsWith("_");
 }
 
 /** A state row as `/state` and `/poll` show it. */

@@ -2,9 +2,11 @@
  * @module middleware/rate_limit — a token bucket per bearer token (per client address without one):
  * `rateLimitPerSec` refill, `rateLimitBurst` capacity; over it, `429 rate_limited` with `Retry-After`.
  * Time comes from the engine's clock so tests can move it. Operational endpoints are never limited.
+ * Each request gets its CEL budget here; the penalty reads it back.
  */
 import type { Context, MiddlewareHandler, Next } from "hono";
 import { bearer, hashToken } from "../auth.ts";
+import { CelBudget } from "../cel.ts";
 import { CEL_PENALTY_MS } from "../config.ts";
 import { ApiError, toErrorResponse } from "../errors.ts";
 import type { Engine } from "../engine/engine.ts";
@@ -56,9 +58,12 @@ export function rateLimit(eng: Engine): MiddlewareHandler {
   };
 
   /**
-   * An expression cut off by the CEL limit spent its whole budget on the one JS thread. A token that does
-   * it twice within a second waits out a penalty second, so a few clients cannot starve every other room
-   * (even with the request rate limit off). Instant refusals (too long, invalid) do not count.
+   * A token whose own expressions were answered `cel_limit` twice within a second waits out a penalty
+   * second, so a few clients cannot starve every other room (even with the request rate limit off). The
+   * request's CEL budget (made here, carried by its Op through REST, MCP, waits and invocations) says
+   * whether that happened: the CEL layer decides it from measured evaluation time (per expression, per
+   * request, a waiter's round, the room's CEL time), so instant refusals (too long, invalid) and the time a
+   * body takes to arrive never count.
    */
   async function penalized(key: string, now: number, c: Context, next: Next) {
     const p = celPenalty.get(key);
@@ -72,14 +77,14 @@ export function rateLimit(eng: Engine): MiddlewareHandler {
         ),
       );
     }
-    const t0 = performance.now();
+    const cel = new CelBudget(eng.limits);
+    c.set("cel", cel);
     await next();
-    // the error the route threw (onError answered it): a `cel_limit` is an expression cut off by the limit
-    if (!(c.error instanceof ApiError) || c.error.code !== "cel_limit") return;
-    if (performance.now() - t0 < eng.limits.celTimeoutMs / 2) return;
-    const hits = (p?.hits ?? []).filter((t) => now - t < CEL_PENALTY_MS);
-    hits.push(now);
-    celPenalty.set(key, { hits, until: hits.length >= 2 ? now + CEL_PENALTY_MS : 0 });
+    if (!cel.struck) return;
+    const at = eng.now(); // a wait can end with cel_limit long after it began
+    const hits = (celPenalty.get(key)?.hits ?? []).filter((t) => at - t < CEL_PENALTY_MS);
+    hits.push(at);
+    celPenalty.set(key, { hits, until: hits.length >= 2 ? at + CEL_PENALTY_MS : 0 });
   }
 }
 

@@ -29,6 +29,7 @@ import {
 export function invokeCompat(c: Ctx, action: string, params: Record<string, unknown>): Promise<InvokeReply> {
   return invoke(c.get("eng"), {
     token: token(c),
+    cel: c.get("cel"),
     roomId: c.req.param("id")!,
     action,
     params,
@@ -44,6 +45,7 @@ export const actionRoutes = new Hono<AppEnv>()
     const q = parseQuery(c, InvokeQuery);
     const req = {
       token: token(c),
+      cel: c.get("cel"),
       // only an invoke-and-wait listens for a disconnect (see opOf)
       signal: body.wait ? c.req.raw.signal : undefined,
       roomId: c.req.param("id"),

@@ -86,13 +86,11 @@ export const compatRoutes = new Hono<AppEnv>()
     const rc = await openRead(c.get("eng"), c.req.param("id"), opOf(c));
     return send(c, listMessages(rc, q).map((m) => v3(rc.room.id, m)));
   })
-  // an already-claimed message is the builtin's 409 already_claimed, whose details carry `claimed: false`
+  // an already-claimed message is the builtin's 409 already_claimed, whose details carry `claimed: false`;
+  // the body (`{agent?}`) goes to the builtin whole, so an unknown field is refused as on every route
   .post("/rooms/:id/messages/:seq/claim", async (c) => {
     const body = await readJson(c, { optional: true }) as Record<string, unknown>;
-    const r = await invokeCompat(c, "_claim_message", {
-      seq: c.req.param("seq"),
-      ...(body.agent !== undefined ? { agent: body.agent } : {}),
-    });
+    const r = await invokeCompat(c, "_claim_message", { ...body, seq: c.req.param("seq") });
     return send(c, {
       claimed: true,
       claimed_by: r.body.claimed_by,

@@ -19,7 +19,7 @@ import { ApiError, fromZod, toApiError } from "../errors.ts";
 import { enterRoom } from "../engine/access.ts";
 import type { Engine } from "../engine/engine.ts";
 import { roomsOfToken } from "../engine/membership.ts";
-import { type AppEnv, compact, token } from "./http.ts";
+import { type AppEnv, compact, readJson, token, withBudgetFlag } from "./http.ts";
 import { findTool, type McpSession, toolList, TOOLS } from "./mcp_tools.ts";
 
 const root = new URL("../", import.meta.url);
@@ -30,12 +30,13 @@ async function session(
   eng: Engine,
   bearer: string | undefined,
   signal: () => AbortSignal,
+  cel: McpSession["cel"],
 ): Promise<McpSession> {
-  if (bearer === undefined) return { eng, signal };
+  if (bearer === undefined) return { eng, signal, cel };
   const [row] = await roomsOfToken(eng, { token: bearer });
   if (!row) throw new ApiError("invalid_token", "the bearer token belongs to no room");
   const { room, caller } = await enterRoom(eng, row.id, { token: bearer });
-  return { eng, token: bearer, room, caller, signal };
+  return { eng, token: bearer, room, caller, signal, cel };
 }
 
 function instructions(s: McpSession): string {
@@ -65,7 +66,8 @@ async function callTool(s: McpSession, name: string, args: unknown): Promise<Cal
     }
     const parsed = tool.input.safeParse(args ?? {});
     if (!parsed.success) throw fromZod(parsed.error, "invalid_params");
-    const out = await tool.run(s, parsed.data);
+    let out = await tool.run(s, parsed.data);
+    if (s.cel?.exhausted) out = withBudgetFlag(out);
     return { content: [{ type: "text", text: JSON.stringify(compact(out)) }] };
   } catch (e) {
     return toolError(e);
@@ -112,16 +114,21 @@ async function buildServer(s: McpSession): Promise<McpServer> {
 export const mcpRoutes = new Hono<AppEnv>()
   .post("/mcp", async (c) => {
     const eng = c.get("eng");
-    const s = await session(eng, token(c), () => c.req.raw.signal);
+    // the one body reader (size, time, nesting, shape) before the SDK sees anything; the transport gets the
+    // parsed value. One POST is one JSON-RPC request, with one CEL budget: a batch (MCP 2025-06-18 removed
+    // them) is refused before any of it runs
+    const body = await readJson(c, {
+      array: "JSON-RPC batches are not supported (MCP 2025-06-18 removed them): send one request per POST",
+    });
+    const s = await session(eng, token(c), () => c.req.raw.signal, c.get("cel"));
     const mcp = await buildServer(s);
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: undefined,
       enableJsonResponse: true,
-      maxRequestBodySize: eng.limits.maxBodyBytes,
     });
     await mcp.connect(transport);
     try {
-      return await transport.handleRequest(c.req.raw);
+      return await transport.handleRequest(c.req.raw, { parsedBody: body });
     } finally {
       await mcp.close();
     }

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import type { Caller } from "../auth.ts";
+import type { CelBudget } from "../cel.ts";
 import { MCP_MAX_WAIT_MS } from "../config.ts";
 import { ApiError } from "../errors.ts";
 import { readCtx } from "../engine/context.ts";
@@ -32,6 +33,8 @@ export type McpSession = {
   caller?: Caller;
   /** aborts when the client goes away (read only by blocking tools) */
   signal: () => AbortSignal;
+  /** the HTTP request's CEL budget: one JSON-RPC request per POST (batches are refused) */
+  cel?: CelBudget;
 };
 
 type Tool = {
@@ -84,11 +87,13 @@ export const TOOLS: Tool[] = [
     input: ReadContextArgs,
     run: (s, a) => {
       const { room, caller } = member(s);
-      return Promise.resolve(buildContext(s.eng, readCtx(s.eng, room, caller, { token: s.token }), {
-        only: parseSections(joinList(a.only), "only"),
-        messages_after: a.messages_after,
-        messages_limit: a.messages_limit,
-      }));
+      return Promise.resolve(
+        buildContext(s.eng, readCtx(s.eng, room, caller, { token: s.token, cel: s.cel }), {
+          only: parseSections(joinList(a.only), "only"),
+          messages_after: a.messages_after,
+          messages_limit: a.messages_limit,
+        }),
+      );
     },
   },
   {
@@ -100,6 +105,7 @@ export const TOOLS: Tool[] = [
       const { room } = member(s);
       const req = {
         token: s.token,
+        cel: s.cel,
         signal: a.wait ? s.signal() : undefined,
         roomId: room.id,
         action: a.action,
@@ -120,6 +126,7 @@ export const TOOLS: Tool[] = [
       const { room, caller } = member(s);
       return waitFor(s.eng, room, caller, {
         token: s.token,
+        cel: s.cel,
         signal: s.signal(),
         condition: a.condition,
         timeout: waitTimeout(s.eng, a.timeout),
@@ -135,7 +142,9 @@ export const TOOLS: Tool[] = [
     input: EvalCelArgs,
     run: (s, a) => {
       const { room, caller } = member(s);
-      return Promise.resolve(evalExpression(readCtx(s.eng, room, caller, { token: s.token }), a.expr));
+      return Promise.resolve(
+        evalExpression(readCtx(s.eng, room, caller, { token: s.token, cel: s.cel }), a.expr),
+      );
     },
   },
   {
@@ -145,7 +154,13 @@ export const TOOLS: Tool[] = [
     input: NoArgs,
     run: async (s) => {
       member(s);
-      const r = await invoke(s.eng, { roomId: s.room!.id, token: s.token, action: "help", params: {} });
+      const r = await invoke(s.eng, {
+        roomId: s.room!.id,
+        token: s.token,
+        cel: s.cel,
+        action: "help",
+        params: {},
+      });
       return { ...r.body, mcp: MCP_WORKFLOW };
     },
   },

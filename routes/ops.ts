@@ -8,7 +8,7 @@
  *   DELETE /rooms/:id            room token: the room and all its rows
  */
 import { Hono } from "hono";
-import { IMPORT_MIN_BYTES } from "../config.ts";
+import { celStats } from "../cel.ts";
 import { deleteRoom, exportRoom, importRoom } from "../engine/room_admin.ts";
 import { PromText, type RequestMetrics } from "../middleware/metrics.ts";
 import { ImportBody } from "../wire.ts";
@@ -31,7 +31,7 @@ export function opsRoutes(metrics: RequestMetrics) {
     )
     .post("/rooms/import", async (c) => {
       const eng = c.get("eng");
-      const raw = await readJson(c, { max: Math.max(IMPORT_MIN_BYTES, eng.limits.maxBodyBytes) });
+      const raw = await readJson(c, { max: Math.max(eng.limits.maxImportBytes, eng.limits.maxBodyBytes) });
       return send(c, await importRoom(eng, parseBody(ImportBody, raw)), 201);
     })
     .delete("/rooms/:id", async (c) => send(c, await deleteRoom(c.get("eng"), c.req.param("id"), opOf(c))));
@@ -64,8 +64,22 @@ function renderMetrics(c: Ctx, m: RequestMetrics): string {
   for (const [outcome, n] of eng.metrics.invocations) {
     p.sample("agent_sync_invocations_total", { outcome }, n);
   }
+  p.family("agent_sync_cel_evaluations_total", "counter", "CEL evaluations run.")
+    .sample("agent_sync_cel_evaluations_total", {}, celStats.evaluations);
+  p.family("agent_sync_cel_seconds_total", "counter", "Measured CEL evaluation time.")
+    .sample("agent_sync_cel_seconds_total", {}, round(celStats.seconds));
+  p.family(
+    "agent_sync_cel_limited_total",
+    "counter",
+    "CEL evaluations refused or stopped, by limit: expression (time, steps, size), budget (request, views, waiters), room (its CEL time per second).",
+  );
+  for (const [limit, n] of Object.entries(celStats.limited)) {
+    p.sample("agent_sync_cel_limited_total", { limit }, n);
+  }
   p.family("agent_sync_waiters", "gauge", "Requests blocked in /wait (and invoke-and-wait).")
     .sample("agent_sync_waiters", {}, eng.metrics.waiters);
+  p.family("agent_sync_feeds", "gauge", "Change feeds (/events) open now.")
+    .sample("agent_sync_feeds", {}, eng.metrics.feeds);
   p.family("agent_sync_rooms_in_memory", "gauge", "Rooms held in memory by this process.")
     .sample("agent_sync_rooms_in_memory", {}, eng.rooms.size);
   const st = eng.rooms.commitStats;

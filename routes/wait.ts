@@ -6,7 +6,7 @@
  */
 import { Hono } from "hono";
 import { actAs, requireReader } from "../auth.ts";
-import { ApiError } from "../errors.ts";
+import type { ApiError } from "../errors.ts";
 import { SSE_HEARTBEAT_MS } from "../config.ts";
 import { enterRoom } from "../engine/access.ts";
 import { type FeedEvent, openFeed } from "../engine/feed.ts";
@@ -17,15 +17,18 @@ import { type AppEnv, opOf, parseQuery, send } from "./http.ts";
 
 const encoder = new TextEncoder();
 
+const SSE_HEADERS = {
+  "content-type": "text/event-stream; charset=utf-8",
+  "cache-control": "no-cache",
+  "x-accel-buffering": "no",
+};
+
 const frame = (e: FeedEvent) => `id: ${e.id}\nevent: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`;
 
 export const waitRoutes = new Hono<AppEnv>()
   .get("/rooms/:id/wait", async (c) => {
     const eng = c.get("eng");
     const q = parseQuery(c, WaitQuery);
-    if (q.condition === undefined) {
-      throw new ApiError("invalid_query", "condition is required", { field: "condition" });
-    }
     const include = parseSections(q.include, "include", ["context", "changes"]);
     const op = opOf(c, true);
     const { room, caller } = await enterRoom(eng, c.req.param("id"), op);
@@ -47,6 +50,7 @@ export const waitRoutes = new Hono<AppEnv>()
     const op = opOf(c);
     const { room, caller } = await enterRoom(eng, c.req.param("id"), op);
     const who = actAs(room, requireReader(caller), q.agent);
+    if (op.head) return new Response(null, { headers: SSE_HEADERS }); // no body: nothing to follow
     const lastId = c.req.header("last-event-id");
     const after = q.after ?? (lastId && /^\d+$/.test(lastId) ? Number(lastId) : undefined);
     const feed = openFeed(eng, room, who, { ...op, after });
@@ -62,8 +66,11 @@ export const waitRoutes = new Hono<AppEnv>()
         const write = (s: string) => {
           if (!closed) ctrl.enqueue(encoder.encode(s));
         };
-        const end = () => {
+        // the engine ends a feed whose token stopped being valid or whose room is gone: the client is told
+        // why (`event: error`, the error body as data) before the stream closes
+        const end = (error?: ApiError) => {
           if (closed) return;
+          if (error) write(`event: error\ndata: ${JSON.stringify(error.toBody())}\n\n`);
           stop();
           try {
             ctrl.close();
@@ -75,16 +82,9 @@ export const waitRoutes = new Hono<AppEnv>()
           () => write(`: heartbeat ${new Date(eng.now()).toISOString()}\n\n`),
           SSE_HEARTBEAT_MS,
         );
-        c.req.raw.signal.addEventListener("abort", end);
+        c.req.raw.signal.addEventListener("abort", () => end());
       },
       cancel: stop,
     });
-    return new Response(stream, {
-      headers: {
-        "content-type": "text/event-stream; charset=utf-8",
-        "cache-control": "no-cache",
-        "x-accel-buffering": "no",
-      },
-    });
-  })
-  .get("/debug/waiters", (c) => send(c, { waiters: c.get("eng").metrics.waiters }));
+    return new Response(stream, { headers: SSE_HEADERS });
+  });

@@ -120,6 +120,9 @@ export class Committer<S> {
   async drain(): Promise<void> {
     while (this.#running || this.#dirty.size || this.#scheduled || this.#hasAdmin()) {
       if (this.#running) await this.#running;
+      // a batch scheduled but not started starts on the next macrotask: wait for it there. Flushing here
+      // instead left `#scheduled` set, and a loop of already-resolved awaits never let that macrotask run
+      else if (this.#scheduled) await new Promise((r) => setImmediate(r));
       else await this.#flush();
     }
     if (this.#lazyTimer !== undefined) {

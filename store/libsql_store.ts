@@ -15,6 +15,8 @@ import {
   type CommitOutcome,
   type IdempotencyRow,
   type MessageRow,
+  type PeerRow,
+  type RoomHead,
   type RoomListing,
   type RoomStore,
   type StoredRoom,
@@ -195,15 +197,40 @@ export class LibsqlStore implements RoomStore {
     return r.rows.map((x) => ({ id: String(x.id), created_at: String(x.created_at), meta: pj(x.meta) }));
   }
 
-  async roomSeqs(ids: string[]): Promise<Map<string, number>> {
-    const out = new Map<string, number>();
+  async roomHeads(ids: string[]): Promise<Map<string, RoomHead>> {
+    const out = new Map<string, RoomHead>();
     if (!ids.length) return out;
     const r = await this.client.execute({
-      sql: `SELECT id, seq FROM rooms WHERE id IN (${ids.map(() => "?").join(",")})`,
+      sql: `SELECT id, seq, token_hash FROM rooms WHERE id IN (${ids.map(() => "?").join(",")})`,
       args: ids,
     });
-    for (const row of r.rows) out.set(String(row.id), Number(row.seq));
+    for (const row of r.rows) {
+      out.set(String(row.id), { seq: Number(row.seq), token_hash: String(row.token_hash) });
+    }
     return out;
+  }
+
+  async beatPeer(id: string, proc: string, now: number, aliveSince: number, forgetBefore: number) {
+    const next = "(SELECT COALESCE(MAX(joined), 0) + 1 FROM peers)";
+    const rs = await this.client.batch([
+      { sql: "DELETE FROM peers WHERE beat_at < ? AND id != ?", args: [forgetBefore, id] },
+      {
+        sql: `INSERT INTO peers (id, joined, seen, beat_at, proc) VALUES (?1, ${next}, ${next}, ?2, ?3)
+              ON CONFLICT (id) DO UPDATE SET beat_at = excluded.beat_at, seen = (SELECT MAX(joined) FROM peers)`,
+        args: [id, now, proc],
+      },
+      { sql: "SELECT joined FROM peers WHERE id = ?", args: [id] },
+      { sql: PEERS_ALIVE, args: [id, aliveSince] },
+    ], "write");
+    return { joined: Number(rs[2].rows[0].joined), peers: rs[3].rows.map(rowToPeer) };
+  }
+
+  async livePeers(id: string, aliveSince: number): Promise<PeerRow[]> {
+    return (await this.client.execute({ sql: PEERS_ALIVE, args: [id, aliveSince] })).rows.map(rowToPeer);
+  }
+
+  async leavePeer(id: string): Promise<void> {
+    await this.client.execute({ sql: "DELETE FROM peers WHERE id = ?", args: [id] });
   }
 
   async ping(): Promise<void> {
@@ -213,6 +240,18 @@ export class LibsqlStore implements RoomStore {
   close(): void {
     this.client.close();
   }
+}
+
+const PEERS_ALIVE = "SELECT id, joined, seen, beat_at, proc FROM peers WHERE id != ? AND beat_at >= ?";
+
+function rowToPeer(r: Record<string, unknown>): PeerRow {
+  return {
+    id: String(r.id),
+    joined: Number(r.joined),
+    seen: Number(r.seen),
+    beat_at: Number(r.beat_at),
+    proc: String(r.proc),
+  };
 }
 
 function rowToMessage(m: Record<string, unknown>): MessageRow {

@@ -105,6 +105,12 @@ export type IdempotencyRow = {
   fingerprint: string;
 };
 
+/**
+ * A server process on the database: when it arrived (`joined`), what it had seen at its last beat and
+ * when that was, and where it runs (`proc`, opaque to storage).
+ */
+export type PeerRow = { id: string; joined: number; seen: number; beat_at: number; proc: string };
+
 export type ActionRow = { id: string; def: unknown };
 export type ViewRow = { id: string; def: unknown; position: number };
 export type TickRow = { target: string; count: number };
@@ -180,6 +186,12 @@ export type CommitOutcome = {
 };
 
 /**
+ * Where a room stands in storage: its commit counter and its incarnation (the room-token hash, which a room
+ * keeps for life: a room deleted and re-created under the same id has another).
+ */
+export type RoomHead = { seq: number; token_hash: string };
+
+/**
  * A batch that was not written. `stale`: a room's seq had moved (another process committed first);
  * `exists`: a restored room's id was taken; `failed`: storage refused or broke.
  */
@@ -212,8 +224,22 @@ export interface RoomStore {
   ): Promise<IdempotencyRow | undefined>;
   /** Rooms a token hash belongs to (as room, view or agent token), oldest first. */
   roomsForToken(tokenHash: string): Promise<RoomListing[]>;
-  /** The stored commit counter of each room that exists. */
-  roomSeqs(ids: string[]): Promise<Map<string, number>>;
+  /** The stored commit counter and incarnation of each room that exists. */
+  roomHeads(ids: string[]): Promise<Map<string, RoomHead>>;
+  /**
+   * One beat of process `id` (running at `proc`) at `now` (its row inserted on the first, numbered after
+   * every row there):
+   * in one transaction its `seen` becomes the highest `joined` and the other rows beaten since
+   * `aliveSince` are read; rows older than `forgetBefore` are removed.
+   */
+  beatPeer(id: string, proc: string, now: number, aliveSince: number, forgetBefore: number): Promise<{
+    joined: number;
+    peers: PeerRow[];
+  }>;
+  /** The other processes' rows beaten since `aliveSince`. */
+  livePeers(id: string, aliveSince: number): Promise<PeerRow[]>;
+  /** Removes process `id`'s row (it stops). */
+  leavePeer(id: string): Promise<void>;
   /** Resolves when storage answers. */
   ping(): Promise<void>;
   close(): void;

@@ -162,3 +162,42 @@ Deno.test("invoke-and-wait with wait.after lists changes since the caller's curs
   assert.deepEqual(keys, ["go", "mine", "meanwhile"].sort(), "bob's earlier write is not lost between calls");
   assert.equal(r.json.wait.state._shared.go, 1);
 });
+
+Deno.test("a retried invoke-and-wait (same Idempotency-Key) waits after the first call's commit: a wake in between is not missed", async () => {
+  const { s, c, room, alice, bob } = await setup();
+  await using _ = s;
+  const body = {
+    params: { key: "ping", value: 1 },
+    wait: { condition: "has(state._shared.pong)", timeout: 10_000 },
+  };
+  const send = (signal?: AbortSignal) =>
+    c.http("POST", `/rooms/${room.id}/actions/put/invoke`, {
+      token: alice,
+      body,
+      headers: { "idempotency-key": "turn-7" },
+      signal,
+    });
+  // the first call commits and blocks; its client goes away before the answer
+  const ac = new AbortController();
+  const first = send(ac.signal).catch((e) => e);
+  await until(() => s.eng.metrics.waiters === 1, { what: "alice to block" });
+  ac.abort();
+  assert.ok((await first) instanceof Error);
+  await until(() => s.eng.metrics.waiters === 0, { what: "the waiter to be released" });
+  const committedAt = (await c.context(room.id, alice)).cursor; // nothing else committed since
+  // the wake-up arrives while alice is reconnecting
+  await c.ok(room.id, bob, "put", { key: "pong", value: 2 });
+  const retry = await send();
+  assert.equal(retry.status, 200, retry.text);
+  assert.equal(retry.json.cursor, committedAt, "the replay answers at the first call's cursor");
+  assert.deepEqual(
+    retry.json.writes,
+    [{ scope: "_shared", key: "ping", value: 1, version: 1 }],
+    "not run twice",
+  );
+  assert.equal(retry.json.wait.triggered, true, `the retry saw bob's commit: ${retry.text}`);
+  assert.ok(retry.json.wait.cursor > retry.json.cursor, "the wake is after the first call's commit");
+  assert.deepEqual(retry.json.wait.changes, [{ scope: "_shared", key: "pong", version: 1, value: 2 }]);
+  const ping = await c.http("GET", `/rooms/${room.id}/state?scope=_shared&key=ping`, { token: alice });
+  assert.equal(ping.json.version, 1, "the retry wrote nothing");
+});

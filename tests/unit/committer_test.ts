@@ -27,7 +27,10 @@ class RecordingStore implements RoomStore {
   readAudit = () => Promise.resolve([]);
   readReply = () => Promise.resolve(undefined);
   roomsForToken = () => Promise.resolve([]);
-  roomSeqs = () => Promise.resolve(new Map());
+  roomHeads = () => Promise.resolve(new Map());
+  beatPeer = () => Promise.resolve({ joined: 1, peers: [] });
+  livePeers = () => Promise.resolve([]);
+  leavePeer = () => Promise.resolve();
   ping = () => Promise.resolve();
   close() {}
 }
@@ -98,4 +101,32 @@ Deno.test("rooms created in one turn share the batch; the same id twice is creat
   assert.deepEqual([x, dup, y], [true, false, true]);
   assert.equal(store.batches.length, 1);
   assert.deepEqual(store.batches[0].create?.map((r) => r.id), ["x", "y"]);
+});
+
+Deno.test("drain() right after a submit returns once the batch is written (no spin on the scheduled batch)", async () => {
+  // a livelock would starve this process's timers too, so the scenario runs in a child the test can kill
+  const committer = new URL("../../store/committer.ts", import.meta.url).href;
+  const script = `
+    import { Committer } from ${JSON.stringify(committer)};
+    const written = [];
+    const store = { commit: (b) => (written.push(b), Promise.resolve({ created: new Set(), dropped: new Set(), statements: 1 })) };
+    const src = { pending: true };
+    const take = (s) => s.pending ? (s.pending = false, { room_id: "a", seq: { from: 0, to: 1 }, put: {} }) : undefined;
+    const c = new Committer(store, { live: () => true, take, committed() {}, woken() {}, failed() {} });
+    const answered = c.submit(src);
+    await c.drain();
+    await answered;
+    console.log(written.length);
+  `;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", script],
+    stdout: "piped",
+    stderr: "piped",
+  })
+    .spawn();
+  const kill = setTimeout(() => child.kill("SIGKILL"), 20_000);
+  const out = await child.output();
+  clearTimeout(kill);
+  assert.equal(out.code, 0, `drain() did not return: ${new TextDecoder().decode(out.stderr)}`);
+  assert.equal(new TextDecoder().decode(out.stdout).trim(), "1");
 });

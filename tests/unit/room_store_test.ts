@@ -95,7 +95,13 @@ for (const b of BACKENDS) {
       assert.deepEqual(loaded?.state, [], "and none of its rows were written");
       await store.commit({ writes: [wa] });
       assert.equal((await store.loadRoom("a"))?.room.seq, a.seq, "alone, a commits");
-      assert.deepEqual(await store.roomSeqs(["a", "z", "nope"]), new Map([["a", a.seq], ["z", 0]]));
+      assert.deepEqual(
+        await store.roomHeads(["a", "z", "nope"]),
+        new Map([["a", { seq: a.seq, token_hash: a.token_hash }], ["z", {
+          seq: 0,
+          token_hash: z.token_hash,
+        }]]),
+      );
     }));
 
   Deno.test(`${b.name}: create skips a taken id, restore refuses it, drop removes every row`, () =>
@@ -121,5 +127,35 @@ for (const b of BACKENDS) {
       assert.deepEqual([...dropped.dropped], ["taken"]);
       assert.equal(await store.loadRoom("taken"), undefined);
       assert.deepEqual(await store.readAudit("taken", { limit: 10 }), []);
+    }));
+
+  Deno.test(`${b.name}: peers are numbered as they arrive, see each other at their beats, and age out`, () =>
+    withStore(b.open, async (store) => {
+      const a = await store.beatPeer("a", "pa", 1000, 0, 0);
+      assert.deepEqual(a, { joined: 1, peers: [] });
+      const bee = await store.beatPeer("b", "pb", 1100, 0, 0);
+      assert.equal(bee.joined, 2);
+      assert.deepEqual(
+        bee.peers,
+        [{ id: "a", joined: 1, seen: 1, beat_at: 1000, proc: "pa" }],
+        "a has not seen b yet",
+      );
+      const again = await store.beatPeer("a", "pa", 2000, 0, 0);
+      assert.equal(again.joined, 1, "a beat keeps the number");
+      assert.deepEqual(again.peers, [{ id: "b", joined: 2, seen: 2, beat_at: 1100, proc: "pb" }]);
+      assert.deepEqual(await store.livePeers("b", 0), [{
+        id: "a",
+        joined: 1,
+        seen: 2,
+        beat_at: 2000,
+        proc: "pa",
+      }]);
+      assert.deepEqual(await store.livePeers("b", 2001), [], "a row not beaten since is not alive");
+      // b's next beat removes a, long gone; a returning later is a new arrival
+      await store.beatPeer("b", "pb", 9000, 8000, 5000);
+      assert.deepEqual(await store.livePeers("b", 0), []);
+      assert.equal((await store.beatPeer("a", "pa", 9100, 8000, 5000)).joined, 3);
+      await store.leavePeer("a");
+      assert.deepEqual(await store.livePeers("b", 0), []);
     }));
 }

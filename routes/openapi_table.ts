@@ -1,0 +1,449 @@
+/**
+ * @module routes/openapi_table — every route the app serves, as an OpenAPI operation: its tokens, the zod
+ * schemas its body and query are parsed with (wire.ts, the builtins' params), the schema of its answer
+ * (wire_responses.ts). A new route is a row here; tests/api/openapi_test.ts compares the table with the
+ * routes the app serves and calls each operation.
+ */
+import { z } from "zod";
+import { RegisterAction } from "../engine/actions.ts";
+import {
+  BatchParams,
+  ClaimParams,
+  DeleteParams,
+  HeartbeatParams,
+  MessageParams,
+} from "../engine/builtins.ts";
+import { RegisterView } from "../engine/views.ts";
+import { WriteSpec } from "../engine/write_modes.ts";
+import type { Operation, TokenKind } from "../openapi.ts";
+import * as wire from "../wire.ts";
+import * as out from "../wire_responses.ts";
+
+const ANY: TokenKind[] = ["room", "view", "agent"];
+const WRITERS: TokenKind[] = ["room", "agent"];
+const ROOM: TokenKind[] = ["room"];
+const NONE: TokenKind[] = [];
+
+// request bodies of the compatibility routes, as the routes hand them to the builtins
+const ClaimBody = ClaimParams.pick({ agent: true });
+const HeartbeatBody = HeartbeatParams.omit({ agent: true });
+/** seed 003: `PUT /rooms/:id/state {scope: "_view", key, expr}` is `_register_view` with `id` = key */
+const ViewAsState = RegisterView.omit({ id: true, scope: true }).extend({
+  scope: z.literal("_view"),
+  key: RegisterView.shape.id,
+});
+const CompatStateBody = z.union([WriteSpec, ViewAsState]);
+/** Not parsed by us: the MCP SDK reads JSON-RPC. */
+const McpMessage = z.looseObject({
+  jsonrpc: z.literal("2.0"),
+  method: z.string().optional(),
+  id: z.union([z.string(), z.number()]).optional(),
+  params: z.unknown().optional(),
+}).describe(
+  "a JSON-RPC 2.0 message of MCP Streamable HTTP (initialize, tools/list, tools/call, …); see reference/mcp.md",
+);
+const McpReply = z.looseObject({ jsonrpc: z.literal("2.0") }).describe("the JSON-RPC response");
+/** The schemas the table names beyond wire.ts and wire_responses.ts: components under these names. */
+export const TABLE_SCHEMAS = {
+  requests: {
+    WriteSpec,
+    BatchParams,
+    DeleteParams,
+    MessageParams,
+    ClaimBody,
+    HeartbeatBody,
+    RegisterAction,
+    RegisterView,
+    ViewAsState,
+    CompatStateBody,
+    McpMessage,
+  },
+  responses: { McpReply },
+};
+/** `GET /`: read by the page, not validated (any other parameter is ignored) */
+const RootQuery = z.object({ room: z.string().optional().describe("a room id: the dashboard page") });
+
+type Answer = Operation["ok"];
+/**
+ * A row of the table: `route` is "METHOD /hono/:path", the tag comes from its group, and `tokens` defaults
+ * to any token of the room (room, view or agent).
+ */
+type Row = Omit<Operation, "method" | "path" | "tag" | "tokens"> & { route: string; tokens?: TokenKind[] };
+
+const json = (status: number, schema: z.ZodType, description: string): Answer => ({
+  status,
+  schema,
+  description,
+});
+const text = (type: string, description: string): Answer => ({ status: 200, type, description });
+const INVOKED = json(200, out.InvokeResult, "the invocation's result");
+/** The compatibility routes take Idempotency-Key like an invoke: they are one. */
+const IDEMPOTENT = { tokens: WRITERS, headers: ["idempotency_key"] };
+
+function group(tag: string, rows: Row[]): Operation[] {
+  return rows.map(({ route, tokens = ANY, ...o }) => {
+    const [method, path] = route.split(" ");
+    return { ...o, tag, tokens, method: method.toLowerCase() as Operation["method"], path };
+  });
+}
+
+export const OPERATIONS: Operation[] = [
+  ...group("rooms", [
+    {
+      route: "POST /rooms",
+      id: "createRoom",
+      tokens: NONE,
+      summary: "Create a room; its two tokens are shown only in this answer",
+      body: wire.CreateRoom,
+      bodyOptional: true,
+      ok: json(201, out.CreatedRoom, "the room with its room and view tokens"),
+    },
+    {
+      route: "GET /rooms",
+      id: "listRooms",
+      tokenOptional: true,
+      summary: "The rooms the bearer token belongs to (without a token: [])",
+      ok: json(200, z.array(out.RoomInfo), "rooms"),
+    },
+    {
+      route: "GET /rooms/:id",
+      id: "getRoom",
+      tokens: NONE,
+      summary: "What anyone may know of a room",
+      ok: json(200, out.RoomInfo, "the room"),
+    },
+    {
+      route: "POST /rooms/:id/rotate-view-token",
+      id: "rotateViewToken",
+      tokens: ROOM,
+      summary: "A new view token; the old one stops working at once",
+      ok: json(200, out.RotatedViewToken, "the new view token, shown once"),
+    },
+  ]),
+  ...group("agents", [
+    {
+      route: "POST /rooms/:id/agents",
+      id: "joinAgent",
+      tokens: WRITERS,
+      tokenOptional: true,
+      summary: "Join (no token), or re-join with the agent's or the room token (a new agent token)",
+      body: wire.JoinAgent,
+      bodyOptional: true,
+      ok: json(201, out.JoinedAgent, "the agent with its token, shown once"),
+    },
+    {
+      route: "GET /rooms/:id/agents",
+      id: "listAgents",
+      summary: "The presence list",
+      ok: json(200, z.array(out.AgentInfo), "agents"),
+    },
+    {
+      route: "PATCH /rooms/:id/agents/:agent",
+      id: "patchAgent",
+      tokens: ROOM,
+      summary: "Grants, role, name, meta, status of an agent",
+      body: wire.PatchAgent,
+      ok: json(200, out.AgentInfo, "the agent"),
+    },
+  ]),
+  ...group("actions", [
+    {
+      route: "POST /rooms/:id/actions/:action/invoke",
+      id: "invoke",
+      summary: "Invoke an action (builtin or custom); with `wait`, block until a condition holds after it",
+      ...IDEMPOTENT,
+      query: wire.InvokeQuery,
+      body: wire.InvokeBody,
+      bodyOptional: true,
+      ok: json(200, out.InvokeResult, "the writes and the commit's cursor (and `wait` for invoke-and-wait)"),
+    },
+    {
+      route: "GET /rooms/:id/actions",
+      id: "listActions",
+      summary: "Every action that has not expired, with its availability for the caller",
+      ok: json(200, z.array(out.ActionInfo), "actions, builtins first"),
+    },
+    {
+      route: "GET /rooms/:id/actions/:action",
+      id: "getAction",
+      summary: "One action",
+      ok: json(200, out.ActionInfo, "the action"),
+    },
+  ]),
+  ...group("reads", [
+    {
+      route: "GET /rooms/:id/context",
+      id: "getContext",
+      summary: "What the caller may see: state, views, agents, actions, messages, and the cursor",
+      query: wire.ContextQuery,
+      ok: json(200, out.Context, "the context"),
+    },
+    {
+      route: "GET /rooms/:id/state",
+      id: "getState",
+      summary: "State rows: every visible scope, one scope, or one key",
+      query: wire.StateQuery,
+      ok: json(200, out.StateRead, "rows, or one row"),
+    },
+    {
+      route: "POST /rooms/:id/eval",
+      id: "evalCel",
+      summary: "Evaluate a CEL expression against what the caller may see",
+      body: wire.EvalBody,
+      ok: json(200, out.EvalResult, "the value (a run-time error is `error`, not an HTTP error)"),
+    },
+    {
+      route: "GET /rooms/:id/poll",
+      id: "poll",
+      summary: "The dashboard's bundle: room, agents, state, messages, actions, views, audit",
+      query: wire.PollQuery,
+      ok: json(200, out.Poll, "the bundle"),
+    },
+    {
+      route: "GET /rooms/:id/views",
+      id: "listViews",
+      summary: "Live views with their values",
+      query: wire.AgentQuery,
+      ok: json(200, z.array(out.ViewInfo), "views"),
+    },
+    {
+      route: "GET /rooms/:id/views/:view",
+      id: "getView",
+      summary: "One view",
+      query: wire.AgentQuery,
+      ok: json(200, out.ViewInfo, "the view"),
+    },
+  ]),
+  ...group("wait", [
+    {
+      route: "GET /rooms/:id/wait",
+      id: "wait",
+      summary:
+        "Block until a CEL condition holds (with `after`: for a change after that cursor), or time out",
+      query: wire.WaitQuery,
+      ok: json(200, out.WaitResult, "triggered, or `{triggered: false, timeout: true}`"),
+    },
+    {
+      route: "GET /rooms/:id/events",
+      id: "events",
+      summary: "Server-Sent Events: one `change` event per commit the caller may see",
+      description: "Frames `id: <cursor>`, `event: change` with data `FeedChange` (components), or " +
+        "`event: reset` with data `FeedReset` when the cursor is older than the room's in-memory log. Opens " +
+        "with `retry: 1000` and a comment `: connected to ROOM at cursor N`; a comment every 15 s.",
+      query: wire.EventsQuery,
+      headers: ["last_event_id"],
+      ok: text("text/event-stream", "the event stream"),
+    },
+  ]),
+  ...group("compatibility", [
+    {
+      route: "PUT /rooms/:id/state",
+      id: "putState",
+      summary: "_set_state (scope `_view` with `expr`: _register_view)",
+      ...IDEMPOTENT,
+      body: CompatStateBody,
+      ok: json(200, out.CompatStateWritten, "the row written"),
+    },
+    {
+      route: "PUT /rooms/:id/state/batch",
+      id: "putStateBatch",
+      summary: "_batch_set_state: all or nothing",
+      ...IDEMPOTENT,
+      body: BatchParams,
+      ok: json(200, out.CompatBatch, "the rows written"),
+    },
+    {
+      route: "DELETE /rooms/:id/state",
+      id: "deleteState",
+      summary: "_delete_state",
+      ...IDEMPOTENT,
+      body: DeleteParams,
+      ok: json(200, out.CompatDeleted, "whether a key was deleted"),
+    },
+    {
+      route: "PUT /rooms/:id/actions",
+      id: "putAction",
+      summary: "_register_action",
+      ...IDEMPOTENT,
+      body: RegisterAction,
+      ok: INVOKED,
+    },
+    {
+      route: "DELETE /rooms/:id/actions/:action",
+      id: "deleteAction",
+      summary: "_delete_action",
+      ...IDEMPOTENT,
+      ok: INVOKED,
+    },
+    ...(["PUT", "POST"] as const).map((m) => ({
+      route: `${m} /rooms/:id/views`,
+      id: `${m.toLowerCase()}View`,
+      summary: "_register_view",
+      ...IDEMPOTENT,
+      body: RegisterView,
+      ok: json(200, out.InvokeResult, "the invocation's result merged with the view and its value"),
+    })),
+    {
+      route: "DELETE /rooms/:id/views/:view",
+      id: "deleteView",
+      summary: "_delete_view",
+      ...IDEMPOTENT,
+      ok: INVOKED,
+    },
+    {
+      route: "POST /rooms/:id/messages",
+      id: "postMessage",
+      summary: "_send_message",
+      ...IDEMPOTENT,
+      body: MessageParams,
+      ok: json(201, out.CompatMessage, "the message"),
+    },
+    {
+      route: "GET /rooms/:id/messages",
+      id: "listMessages",
+      summary: "The message log with filters, oldest first",
+      query: wire.MessagesQuery,
+      ok: json(200, z.array(out.CompatMessage), "messages"),
+    },
+    {
+      route: "POST /rooms/:id/messages/:seq/claim",
+      id: "claimMessage",
+      summary: "_claim_message (already claimed: 409 already_claimed with `claimed: false`)",
+      ...IDEMPOTENT,
+      body: ClaimBody,
+      bodyOptional: true,
+      ok: json(200, out.Claimed, "claimed"),
+    },
+    {
+      route: "POST /rooms/:id/agents/:agent/heartbeat",
+      id: "heartbeat",
+      summary: "_heartbeat: set the agent's presence status",
+      ...IDEMPOTENT,
+      body: HeartbeatBody,
+      bodyOptional: true,
+      ok: json(200, out.Heartbeat, "the presence"),
+    },
+  ]),
+  ...group("mcp", [
+    {
+      route: "POST /mcp",
+      id: "mcp",
+      tokenOptional: true,
+      summary: "MCP over Streamable HTTP, stateless; the bearer token picks room and identity",
+      description: "JSON-RPC in, JSON-RPC out. The tools' arguments are the components *Args and " +
+        "CreateRoom; without a token only create_room and join_room are offered.",
+      body: McpMessage,
+      ok: { status: 200, type: "application/json", schema: McpReply, description: "the JSON-RPC response" },
+    },
+    ...(["GET", "DELETE"] as const).map((m) => ({
+      route: `${m} /mcp`,
+      id: `${m.toLowerCase()}Mcp`,
+      tokens: NONE,
+      summary: "Not served: no server-initiated stream, no sessions (POST only)",
+      ok: json(405, out.ErrorBody, "method_not_allowed, with `Allow: POST`"),
+    })),
+  ]),
+  ...group("docs", [
+    {
+      route: "GET /",
+      id: "home",
+      tokens: NONE,
+      summary:
+        "The README as text/markdown; with Accept: text/html the landing page; with ?room= the dashboard",
+      query: RootQuery,
+      ok: text("text/markdown", "the README (or an HTML page)"),
+    },
+    {
+      route: "GET /SKILL.md",
+      id: "skill",
+      tokens: NONE,
+      summary: "The README, as an agent's skill file",
+      ok: text("text/markdown", "the README"),
+    },
+    {
+      route: "GET /reference/:file",
+      id: "reference",
+      tokens: NONE,
+      summary: "A reference document (api.md, cel.md, examples.md, mcp.md, operations.md, architecture.md)",
+      ok: text("text/markdown", "the document"),
+    },
+    {
+      route: "GET /dashboard/:version/:file",
+      id: "dashboardAsset",
+      tokens: NONE,
+      summary:
+        "A script (text/javascript) or stylesheet (text/css) of the pages, cached for good under the current version",
+      ok: text("text/javascript", "the file"),
+    },
+    {
+      route: "GET /openapi.json",
+      id: "openapi",
+      tokens: NONE,
+      summary: "This document",
+      ok: {
+        status: 200,
+        type: "application/json",
+        schema: z.looseObject({ openapi: z.string() }).describe("an OpenAPI 3.1 document"),
+        description: "OpenAPI 3.1",
+      },
+    },
+  ]),
+  ...group("webhooks", [
+    {
+      route: "GET /rooms/:id/webhooks",
+      id: "listWebhooks",
+      tokens: ["room", "view"],
+      summary: "The room's webhooks with their delivery state (never their secrets)",
+      description:
+        "Registered with the builtin `_register_webhook` (room token), deleted with `_delete_webhook`.",
+      query: wire.WebhooksQuery,
+      ok: json(200, z.array(out.WebhookInfo), "webhooks, by id"),
+    },
+    {
+      route: "GET /rooms/:id/webhooks/:webhook/deliveries",
+      id: "listDeliveries",
+      tokens: ["room", "view"],
+      summary: "A webhook's recent deliveries, pending and delivered, newest first",
+      query: wire.DeliveriesQuery,
+      ok: json(200, out.WebhookDeliveries, "deliveries"),
+    },
+  ]),
+  ...group("operations", [
+    {
+      route: "GET /healthz",
+      id: "health",
+      tokens: NONE,
+      summary: "200 while the database answers, else 503 db_unavailable",
+      ok: json(200, out.Health, "healthy"),
+    },
+    {
+      route: "GET /metrics",
+      id: "metrics",
+      tokens: NONE,
+      summary: "Prometheus text: requests, invocations, waiters, commits, rooms",
+      ok: text("text/plain", "Prometheus exposition format 0.0.4"),
+    },
+    {
+      route: "GET /rooms/:id/export",
+      id: "exportRoom",
+      tokens: ROOM,
+      summary: "The room as one JSON snapshot, audit included (never tokens)",
+      ok: json(200, out.RoomExport, "the snapshot"),
+    },
+    {
+      route: "POST /rooms/import",
+      id: "importRoom",
+      tokens: NONE,
+      summary: "Restore a snapshot as a new room with new tokens",
+      body: wire.ImportBody,
+      ok: json(201, out.ImportedRoom, "the new room with its tokens, shown once"),
+    },
+    {
+      route: "DELETE /rooms/:id",
+      id: "deleteRoom",
+      tokens: ROOM,
+      summary: "Delete the room and all its rows",
+      ok: json(200, out.DeletedRoom, "deleted"),
+    },
+  ]),
+];
