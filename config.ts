@@ -54,6 +54,7 @@ const Env = z.object({
   SYNC_WEBHOOK_MAX_FAILURES: int(20),
   SYNC_WEBHOOK_MAX_FAILING_MS: int(24 * 3600 * 1000),
   SYNC_WEBHOOK_POLL_MS: int(1000),
+  SYNC_WEBHOOK_MAX_PENDING: int(50_000),
   SYNC_LOG: z.enum(["none", "requests"]).default("none"),
 });
 
@@ -137,6 +138,8 @@ export type Limits = {
   webhookMaxFailingMs: number;
   /** how often storage is asked for deliveries this process was not told of (other processes, restarts) */
   webhookPollMs: number;
+  /** a webhook with this many undelivered deliveries is disabled (its receiver is down or too slow) */
+  webhookMaxPending: number;
 };
 
 // ── fixed limits and constants (not configurable; each names what it bounds) ──────────────────────
@@ -276,6 +279,7 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
       webhookMaxFailures: e.SYNC_WEBHOOK_MAX_FAILURES,
       webhookMaxFailingMs: e.SYNC_WEBHOOK_MAX_FAILING_MS,
       webhookPollMs: e.SYNC_WEBHOOK_POLL_MS,
+      webhookMaxPending: e.SYNC_WEBHOOK_MAX_PENDING,
     },
   };
 }

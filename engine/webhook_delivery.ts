@@ -164,6 +164,13 @@ export class WebhookDeliverer {
         if (claim.retryAt !== null) this.#blockedUntil.set(keyOf(roomId, webhookId), claim.retryAt);
         return;
       }
+      // a full claim means a backlog: bounded (a receiver that is down or too slow for the room)
+      if (
+        claim.rows.length === WEBHOOK_CLAIM_ROWS &&
+        await this.#overBacklog(roomId, webhookId, claim.webhook.seq)
+      ) {
+        return;
+      }
       const url = new URL(claim.webhook.url);
       const marks: { seq: number; status: number; at: string }[] = [];
       const flush = async () => {
@@ -198,7 +205,11 @@ export class WebhookDeliverer {
         if (this.#closed) return;
         const next = await this.#failed(roomId, webhookId, claim.webhook.seq, row, r, lease);
         if (next === undefined) return; // disabled
-        await this.#sleep(next - this.#eng.now(), w);
+        // the back-off may be long (10 min): the backlog is looked at every poll interval meanwhile
+        while (!this.#closed && this.#eng.now() < next) {
+          if (await this.#overBacklog(roomId, webhookId, claim.webhook.seq)) return;
+          if (await this.#sleep(Math.min(next - this.#eng.now(), l.webhookPollMs), w)) break;
+        }
         break; // and claim again from the head
       }
       await flush();
@@ -289,39 +300,59 @@ export class WebhookDeliverer {
     const reason = `${failures} consecutive failed deliveries since ${
       new Date(since).toISOString()
     }; last: ${r.error}`;
-    await this.#disable(roomId, webhookId, registered, reason);
-    await outbox.release(this.#me, { roomId, webhookId });
-    return undefined;
+    return await this.#disable(roomId, webhookId, registered, reason) ? undefined : now;
   }
 
-  /** Disables a webhook as a room commit (so every process holding the room sees it), if not re-registered. */
-  async #disable(roomId: string, webhookId: string, registered: number, reason: string): Promise<void> {
+  /**
+   * Disables a webhook as a room commit (so every process holding the room sees it) and releases its
+   * claims; false (nothing done) when it was registered again meanwhile.
+   */
+  async #disable(roomId: string, webhookId: string, registered: number, reason: string): Promise<boolean> {
     const rooms = this.#eng.rooms;
-    await rooms.retrying(async () => {
+    const done = await rooms.retrying(async () => {
       const room = await rooms.fresh(roomId).catch((e) => {
         if (e instanceof ApiError && e.code === "room_not_found") return undefined;
         throw e;
       });
       const def = room?.webhooks.get(webhookId);
-      if (!room || !def || def.seq !== registered || def.disabled) return;
+      if (!room || !def || def.disabled) return true; // gone, or disabled already
+      if (def.seq !== registered) return false;
       const tx = new Tx(room, SYSTEM, this.#eng.now(), this.#eng.limits);
       tx.webhooks.set(webhookId, { ...def, disabled: { at: tx.iso, reason } });
       applyTx(tx);
       await rooms.commit(room);
+      return true;
     });
+    if (done) await rooms.outbox.release(this.#me, { roomId, webhookId });
+    return done;
   }
 
-  #sleep(ms: number, w: Worker): Promise<void> {
+  /** Disables the webhook if its backlog reached SYNC_WEBHOOK_MAX_PENDING; true when it did. */
+  async #overBacklog(roomId: string, webhookId: string, registered: number): Promise<boolean> {
+    const max = this.#eng.limits.webhookMaxPending;
+    const n = await this.#eng.rooms.outbox.pending(roomId, webhookId);
+    if (n < max) return false;
+    return await this.#disable(
+      roomId,
+      webhookId,
+      registered,
+      `${n} deliveries undelivered (the limit is ${max})`,
+    );
+  }
+
+  /** Sleeps `ms`; true when woken early (registered again, or shutdown). */
+  #sleep(ms: number, w: Worker): Promise<boolean> {
     return new Promise((resolve) => {
-      const done = () => {
+      const done = (early: boolean) => {
         clearTimeout(timer);
-        this.#stop.signal.removeEventListener("abort", done);
+        this.#stop.signal.removeEventListener("abort", wake);
         w.wake = undefined;
-        resolve();
+        resolve(early);
       };
-      const timer = setTimeout(done, Math.max(0, ms));
-      this.#stop.signal.addEventListener("abort", done);
-      w.wake = done;
+      const wake = () => done(true);
+      const timer = setTimeout(() => done(false), Math.max(0, ms));
+      this.#stop.signal.addEventListener("abort", wake);
+      w.wake = wake;
     });
   }
 

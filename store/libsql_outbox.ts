@@ -131,6 +131,15 @@ export class LibsqlOutbox implements OutboxStore {
     ], "write");
   }
 
+  async pending(roomId: string, webhookId: string): Promise<number> {
+    const r = await this.client.execute({
+      sql:
+        "SELECT COUNT(*) AS n FROM webhook_outbox WHERE room_id = ? AND webhook_id = ? AND state = 'pending'",
+      args: [roomId, webhookId],
+    });
+    return Number(r.rows[0].n);
+  }
+
   async release(me: string, on?: { roomId: string; webhookId: string }): Promise<void> {
     await this.client.execute(
       on

@@ -87,6 +87,8 @@ export interface OutboxStore {
   delivered(roomId: string, webhookId: string, marks: DeliveredMark[], keep?: number): Promise<void>;
   /** Counts a failed attempt of the head row; the webhook's other rows claimed by `me` are released. */
   failed(roomId: string, webhookId: string, me: string, f: FailedAttempt): Promise<void>;
+  /** How many of the webhook's deliveries are not delivered yet. */
+  pending(roomId: string, webhookId: string): Promise<number>;
   /** Releases the claims of `me` (on one webhook, or all of them at shutdown). */
   release(me: string, on?: { roomId: string; webhookId: string }): Promise<void>;
   status(roomId: string): Promise<WebhookStatusRow[]>;

@@ -175,6 +175,22 @@ Deno.test("a webhook failing for longer than SYNC_WEBHOOK_MAX_FAILING_MS is disa
   assert.ok(Date.parse(h.disabled.at) - Date.parse(h.failing_since) >= 30);
 });
 
+Deno.test("a webhook whose backlog reaches SYNC_WEBHOOK_MAX_PENDING is disabled: its outbox stops growing", async () => {
+  await using rx = startReceiver(() => 500);
+  const fx = await setup({ webhookMaxPending: 3, webhookRetryMinMs: 60_000, webhookRetryMaxMs: 60_000 });
+  await using _ = fx.s;
+  await register(fx, "slow", rx.url);
+  for (let i = 0; i < 3; i++) await write(fx, "k", i);
+  const h = await until(async () => {
+    const x = (await fx.req("GET", "/webhooks", fx.room.token)).json[0];
+    return x.enabled === false && x;
+  }, { what: "the webhook to be disabled" });
+  assert.equal(h.disabled.reason, "3 deliveries undelivered (the limit is 3)");
+  await write(fx, "k", 9);
+  assert.equal((await fx.req("GET", "/webhooks", fx.room.token)).json[0].pending, 3);
+  assert.equal(rx.got.length, 1, "one attempt, then the back-off");
+});
+
 Deno.test("a refused invocation is never delivered; a dry run neither", async () => {
   await using rx = startReceiver();
   const fx = await setup();
