@@ -155,7 +155,9 @@ export const MIGRATIONS: Migration[] = [
         PRIMARY KEY (room_id, id)
       ) WITHOUT ROWID`,
       // One row per (webhook, matching commit), inserted by that commit's batch. The delivery columns
-      // (state … claim_until) are written only by the delivery loop (engine/webhook_delivery.ts).
+      // (state … claim_until) are written only by the delivery loop (engine/webhook_delivery.ts). No other
+      // index: deliveries go in seq order, so a webhook's delivered rows (at most ~150 kept) sit below its
+      // pending ones and the primary key finds the head, the newest and the prunable rows alike.
       `CREATE TABLE webhook_outbox (
         room_id TEXT NOT NULL,
         webhook_id TEXT NOT NULL,
@@ -177,8 +179,6 @@ export const MIGRATIONS: Migration[] = [
         claim_until INTEGER,
         PRIMARY KEY (room_id, webhook_id, seq)
       )`,
-      // the head of a webhook's pending rows, and its newest delivered ones, without scanning the other
-      "CREATE INDEX webhook_outbox_by_state ON webhook_outbox (room_id, webhook_id, state, seq)",
     ],
   },
 ];

@@ -9,6 +9,7 @@ import { createHmac } from "node:crypto";
 import { setImmediate } from "node:timers";
 import type { Caller } from "../auth.ts";
 import {
+  WEBHOOK_BUSY_GAP_MS,
   WEBHOOK_CLAIM_BYTES,
   WEBHOOK_CLAIM_ROWS,
   WEBHOOK_DELIVERIES_KEPT,
@@ -30,8 +31,11 @@ export type DeliveryOptions = {
 type Worker = {
   /** deliveries were added while it ran: claim again before stopping */
   more: boolean;
-  /** rows marked delivered since the kept ones were last trimmed */
-  marked: number;
+  /** seqs this worker marked delivered, oldest first (the newest WEBHOOK_DELIVERIES_KEPT are kept) */
+  recent: number[];
+  /** undelivered rows when last counted, and when that was (performance.now()) */
+  backlog: number;
+  countedAt: number;
   /** ends a back-off sleep early (the webhook was registered again) */
   wake?: () => void;
   done?: Promise<void>;
@@ -60,6 +64,8 @@ export class WebhookDeliverer {
   #pollTimer: ReturnType<typeof setTimeout> | undefined;
   #scan: Promise<void> | undefined;
   #pokes: (() => void)[] = [];
+  /** when the last attempt started while commits were being written */
+  #busyAt = 0;
   #started = false;
   #closed = false;
 
@@ -138,7 +144,7 @@ export class WebhookDeliverer {
     const key = keyOf(roomId, webhookId);
     if (this.#closed || this.#workers.has(key)) return;
     this.#blockedUntil.delete(key);
-    const w: Worker = { more: false, marked: 0 };
+    const w: Worker = { more: false, recent: [], backlog: 0, countedAt: -Infinity };
     this.#workers.set(key, w);
     w.done = this.#run(roomId, webhookId, w).catch((e) => {
       if (!this.#closed) console.error(`webhook delivery ${webhookId} of room ${roomId} failed:`, e);
@@ -167,27 +173,24 @@ export class WebhookDeliverer {
       // a full claim means a backlog: bounded (a receiver that is down or too slow for the room)
       if (
         claim.rows.length === WEBHOOK_CLAIM_ROWS &&
-        await this.#overBacklog(roomId, webhookId, claim.webhook.seq)
+        await this.#overBacklog(roomId, webhookId, claim.webhook.seq, w)
       ) {
         return;
       }
+      if (claim.rows.length < WEBHOOK_CLAIM_ROWS) w.backlog = claim.rows.length;
       const url = new URL(claim.webhook.url);
       const marks: { seq: number; status: number; at: string }[] = [];
       const flush = async () => {
         if (!marks.length) return;
-        // the kept delivered rows are trimmed now and then, not with every group of marks
-        w.marked += marks.length;
-        const prune = w.marked >= WEBHOOK_DELIVERIES_KEPT / 2;
-        if (prune) w.marked = 0;
-        await outbox.delivered(
-          roomId,
-          webhookId,
-          marks.splice(0),
-          prune ? WEBHOOK_DELIVERIES_KEPT : undefined,
-        );
+        // the kept delivered rows are trimmed now and then, below the oldest of the last ones this worker
+        // marked: delivered rows all sit below the pending ones (deliveries go in order)
+        for (const m of marks) w.recent.push(m.seq);
+        const prune = w.recent.length >= 1.5 * WEBHOOK_DELIVERIES_KEPT;
+        if (prune) w.recent.splice(0, w.recent.length - WEBHOOK_DELIVERIES_KEPT);
+        await outbox.delivered(roomId, webhookId, marks.splice(0), prune ? w.recent[0] : undefined);
       };
       for (const row of claim.rows) {
-        await this.#turn();
+        await this.#turn(w);
         let r: Attempt;
         try {
           // the claim must outlast the attempt: otherwise claim again (it is still ours) before sending
@@ -207,7 +210,7 @@ export class WebhookDeliverer {
         if (next === undefined) return; // disabled
         // the back-off may be long (10 min): the backlog is looked at every poll interval meanwhile
         while (!this.#closed && this.#eng.now() < next) {
-          if (await this.#overBacklog(roomId, webhookId, claim.webhook.seq)) return;
+          if (await this.#overBacklog(roomId, webhookId, claim.webhook.seq, w, true)) return;
           if (await this.#sleep(Math.min(next - this.#eng.now(), l.webhookPollMs), w)) break;
         }
         break; // and claim again from the head
@@ -217,20 +220,29 @@ export class WebhookDeliverer {
   }
 
   /**
-   * Waits for this worker's turn: commits first — while they flow, a webhook gets one attempt per batch, so
-   * deliveries (a write and a read on this thread each, ~0.1 ms) take a bounded share of it and catch up
-   * when commits pause — then one of the concurrency slots (released with `#release`).
+   * Waits for this worker's turn: commits first — while they flow, an attempt starts only after a batch is
+   * written and at most every WEBHOOK_BUSY_GAP_MS over all webhooks, so deliveries (a write and a read on
+   * this thread each, ~0.1 ms) take a small share of it and catch up when commits pause; but a webhook whose
+   * backlog passed half its bound is not held back (the server's own load must not disable it) — then one
+   * of the concurrency slots (released with `#release`).
    */
-  async #turn(): Promise<void> {
+  async #turn(w: Worker): Promise<void> {
     const rooms = this.#eng.rooms;
-    if (rooms.committing && !this.#closed) {
-      const signal = this.#stop.signal;
+    const signal = this.#stop.signal;
+    const yields = w.backlog < this.#eng.limits.webhookMaxPending / 2;
+    let waited = false;
+    while (
+      yields && rooms.committing && !this.#closed &&
+      (!waited || performance.now() - this.#busyAt < WEBHOOK_BUSY_GAP_MS)
+    ) {
       await new Promise<void>((resolve) => {
         const done = () => (signal.removeEventListener("abort", done), resolve());
         signal.addEventListener("abort", done);
         rooms.afterCommit().then(done);
       });
+      waited = true;
     }
+    if (waited) this.#busyAt = performance.now();
     await this.#slot();
   }
 
@@ -327,10 +339,16 @@ export class WebhookDeliverer {
     return done;
   }
 
-  /** Disables the webhook if its backlog reached SYNC_WEBHOOK_MAX_PENDING; true when it did. */
-  async #overBacklog(roomId: string, webhookId: string, registered: number): Promise<boolean> {
+  /**
+   * Counts the webhook's backlog (at most once per poll interval unless `now`: a count reads every pending
+   * row) and disables the webhook if it reached SYNC_WEBHOOK_MAX_PENDING; true when it did.
+   */
+  async #overBacklog(roomId: string, webhookId: string, registered: number, w: Worker, now = false) {
+    const t = performance.now();
+    if (!now && t - w.countedAt < this.#eng.limits.webhookPollMs) return false;
+    w.countedAt = t;
     const max = this.#eng.limits.webhookMaxPending;
-    const n = await this.#eng.rooms.outbox.pending(roomId, webhookId);
+    const n = w.backlog = await this.#eng.rooms.outbox.pending(roomId, webhookId);
     if (n < max) return false;
     return await this.#disable(
       roomId,

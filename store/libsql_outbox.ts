@@ -89,16 +89,21 @@ export class LibsqlOutbox implements OutboxStore {
     return { webhook: { url: String(w.url), secret: String(w.secret), seq: Number(w.seq) }, rows };
   }
 
-  async delivered(roomId: string, webhookId: string, marks: DeliveredMark[], keep?: number): Promise<void> {
+  async delivered(
+    roomId: string,
+    webhookId: string,
+    marks: DeliveredMark[],
+    dropBelow?: number,
+  ): Promise<void> {
     if (!marks.length) return;
     const args: (string | number)[] = [];
     for (const m of marks) args.push(m.seq, m.status, m.at);
     args.push(roomId, webhookId);
+    // a range of the primary key: delivered rows sit below every pending one
     const prune = {
-      sql: `DELETE FROM webhook_outbox WHERE room_id = ?1 AND webhook_id = ?2 AND state = 'delivered'
-              AND seq < (SELECT seq FROM webhook_outbox WHERE room_id = ?1 AND webhook_id = ?2
-                         AND state = 'delivered' ORDER BY seq DESC LIMIT 1 OFFSET ?3)`,
-      args: [roomId, webhookId, Math.max(0, (keep ?? 0) - 1)],
+      sql:
+        "DELETE FROM webhook_outbox WHERE room_id = ? AND webhook_id = ? AND seq < ? AND state = 'delivered'",
+      args: [roomId, webhookId, dropBelow ?? 0],
     };
     await this.client.batch([
       {
@@ -110,7 +115,7 @@ export class LibsqlOutbox implements OutboxStore {
                 AND webhook_outbox.seq = v.column1`,
         args,
       },
-      ...(keep === undefined ? [] : [prune]),
+      ...(dropBelow === undefined ? [] : [prune]),
     ], "write");
   }
 

@@ -191,6 +191,27 @@ Deno.test("a webhook whose backlog reaches SYNC_WEBHOOK_MAX_PENDING is disabled:
   assert.equal(rx.got.length, 1, "one attempt, then the back-off");
 });
 
+Deno.test("the deliveries listing shows the newest; older delivered rows are dropped from storage", async () => {
+  await using rx = startReceiver();
+  const fx = await setup();
+  await using _ = fx.s;
+  await register(fx, "many", rx.url);
+  let last = 0;
+  for (let i = 0; i < 220; i++) last = await write(fx, "k", i);
+  await until(() => rx.got.some((d) => d.json.seq === last), { what: "the last delivery" });
+  const rows = await until(async () => {
+    const r = (await fx.req("GET", "/webhooks/many/deliveries?limit=100", fx.room.token)).json.deliveries;
+    return r[0]?.seq === last && r[0].state === "delivered" && r;
+  }, { what: "the last delivery marked" });
+  assert.equal(rows.length, 100);
+  assert.deepEqual(rows.map((r: { seq: number }) => r.seq), Array.from({ length: 100 }, (_, i) => last - i));
+  const stored = await fx.s.store.client.execute(
+    "SELECT COUNT(*) AS n FROM webhook_outbox WHERE webhook_id = 'many' AND state = 'delivered'",
+  );
+  const n = Number(stored.rows[0].n);
+  assert.ok(n >= 100 && n <= 160, `delivered rows kept: ${n}`);
+});
+
 Deno.test("a refused invocation is never delivered; a dry run neither", async () => {
   await using rx = startReceiver();
   const fx = await setup();
