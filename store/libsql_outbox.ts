@@ -17,19 +17,27 @@ import type {
 const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 const str = (v: unknown) => (v === null || v === undefined ? null : String(v));
 
-/** The webhook's oldest pending row (the only one that may be attempted: deliveries go in seq order). */
-const HEAD = `(SELECT MIN(p.seq) FROM webhook_outbox p
-  WHERE p.room_id = o.room_id AND p.webhook_id = o.webhook_id AND p.state = 'pending')`;
+/**
+ * Each enabled webhook with the seq of its oldest pending row (the only one that may be attempted: deliveries
+ * go in seq order), found through the primary key per webhook — materialized, so the planner does not turn
+ * it into a scan of every outbox row with a subquery each.
+ */
+const HEADS = (where: string) =>
+  `WITH h AS MATERIALIZED (
+     SELECT w.room_id, w.id AS webhook_id,
+       (SELECT p.seq FROM webhook_outbox p WHERE p.room_id = w.room_id AND p.webhook_id = w.id
+          AND p.state = 'pending' ORDER BY p.seq LIMIT 1) AS head
+     FROM webhooks w WHERE ${where})
+   SELECT o.* FROM h JOIN webhook_outbox o ON o.room_id = h.room_id AND o.webhook_id = h.webhook_id
+     AND o.seq = h.head`;
 
 export class LibsqlOutbox implements OutboxStore {
   constructor(readonly client: Client) {}
 
   async due(now: number, me: string, limit: number): Promise<DueWebhook[]> {
     const r = await this.client.execute({
-      sql: `SELECT o.room_id, o.webhook_id FROM webhooks w JOIN webhook_outbox o
-              ON o.room_id = w.room_id AND o.webhook_id = w.id AND o.state = 'pending' AND o.seq = ${HEAD}
-            WHERE w.disabled_at IS NULL AND o.next_at <= ?1
-              AND (o.claimed_by IS NULL OR o.claimed_by = ?2 OR o.claim_until < ?1)
+      sql: `${HEADS("w.disabled_at IS NULL")}
+            WHERE o.next_at <= ?1 AND (o.claimed_by IS NULL OR o.claimed_by = ?2 OR o.claim_until < ?1)
             LIMIT ?3`,
       args: [now, me, limit],
     });
@@ -48,10 +56,11 @@ export class LibsqlOutbox implements OutboxStore {
       {
         sql: `UPDATE webhook_outbox SET claimed_by = ?3, claim_until = ?5
               WHERE room_id = ?1 AND webhook_id = ?2 AND state = 'pending'
-                AND seq IN (SELECT seq FROM (SELECT seq, length(body) AS len,
-                                   SUM(length(body)) OVER (ORDER BY seq ROWS UNBOUNDED PRECEDING) AS run
-                                 FROM webhook_outbox WHERE room_id = ?1 AND webhook_id = ?2 AND state = 'pending'
-                                 ORDER BY seq LIMIT ?6)
+                AND seq IN (SELECT seq FROM (
+                              SELECT seq, len, SUM(len) OVER (ORDER BY seq ROWS UNBOUNDED PRECEDING) AS run
+                              FROM (SELECT seq, length(body) AS len FROM webhook_outbox
+                                    WHERE room_id = ?1 AND webhook_id = ?2 AND state = 'pending'
+                                    ORDER BY seq LIMIT ?6))
                             WHERE run - len <= ?7)
                 AND EXISTS (SELECT 1 FROM webhooks WHERE room_id = ?1 AND id = ?2 AND disabled_at IS NULL)
                 AND EXISTS (SELECT 1 FROM (SELECT next_at, claimed_by, claim_until FROM webhook_outbox
@@ -168,11 +177,7 @@ export class LibsqlOutbox implements OutboxStore {
               FROM webhook_outbox WHERE room_id = ? GROUP BY webhook_id`,
         args: [roomId],
       },
-      {
-        sql: `SELECT o.webhook_id, o.failures, o.failing_since, o.last_status, o.last_error, o.next_at
-              FROM webhook_outbox o WHERE o.room_id = ? AND o.state = 'pending' AND o.seq = ${HEAD}`,
-        args: [roomId],
-      },
+      { sql: HEADS("w.room_id = ?"), args: [roomId] },
     ], "read");
     const head = new Map(heads.rows.map((h) => [String(h.webhook_id), h]));
     return counts.rows.map((c) => {
