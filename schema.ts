@@ -178,7 +178,7 @@ export const MIGRATIONS: Migration[] = [
         claimed_by TEXT,
         claim_until INTEGER,
         PRIMARY KEY (room_id, webhook_id, seq)
-      )`,
+      ) WITHOUT ROWID`,
     ],
   },
 ];

@@ -1,7 +1,8 @@
 /**
  * @module bench/webhooks — the `webhooks` section of `deno task bench`: invoke throughput in a room with one
  * webhook against one without (alternating rounds, c16; target within 10 %), every acknowledged invocation
- * delivered, and delivery latency from the commit's acknowledgement to the receiver (paced, one client).
+ * delivered, the engine's own CPU per invocation with and without the outbox (bench/_webhook_cost.ts), and
+ * delivery latency from the commit's acknowledgement to the receiver (paced, one client).
  */
 import { median, procCpuMs, summary } from "./_load.ts";
 
@@ -87,6 +88,30 @@ export async function benchWebhooks(d: WebhookBenchDeps): Promise<void> {
     d.fig("webhooks_delivered", delivered, `of ${acked} acknowledged`);
     if (delivered < acked) d.fail(`webhooks: ${acked - delivered} acknowledged invocations undelivered`);
     if (disordered) d.fail(`webhooks: ${disordered} deliveries out of commit order`);
+
+    // the engine alone, in processes of their own (no HTTP, no load generator on the thread): CPU per
+    // invocation without a webhook, with the outbox only, with the delivery loop running; rounds alternate
+    const cost: Record<string, number[]> = { none: [], staged: [], delivered: [] };
+    for (let i = 0; i < (d.quick ? 2 : 3); i++) {
+      for (const mode of Object.keys(cost)) {
+        const out = await new Deno.Command(Deno.execPath(), {
+          args: ["run", "-A", "bench/_webhook_cost.ts", mode, d.quick ? "8000" : "20000", String(rx.port)],
+          stdout: "piped",
+          stderr: "inherit",
+        }).output();
+        cost[mode].push(
+          JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!).us_per_inv,
+        );
+      }
+    }
+    for (const [mode, xs] of Object.entries(cost)) {
+      d.fig(`webhooks_engine_${mode}_us_per_inv`, median(xs), "µs");
+    }
+    d.fig(
+      "webhooks_engine_outbox_us_per_inv",
+      median(cost.staged) - median(cost.none),
+      "µs (commit-time cost)",
+    );
 
     // latency: one client, paced, so each delivery meets an idle loop
     const lat = await d.bumpRoom("webhooks_latency", 1);
