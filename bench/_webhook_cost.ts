@@ -30,7 +30,7 @@ const eng = new Engine({
 });
 if (mode === "delivered") eng.startDelivery();
 const created = await createRoom(eng, {});
-const room = { id: String(created.id), token: created.token };
+const room = { id: String((created as Record<string, unknown>).id), token: created.token };
 const tokens: string[] = [];
 for (let i = 0; i < 16; i++) {
   tokens.push((await joinAgent(eng, room.id, {}, { id: `a${i}` })).token as string);
