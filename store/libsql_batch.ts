@@ -227,7 +227,9 @@ class Upserts<R> {
     const { name, cols, key, insertOnly } = this.table;
     const ph = `(${cols.map(() => "?").join(",")})`;
     const updates = cols.filter((c) => !key.includes(c)).map((c) => `${c} = excluded.${c}`).join(", ");
-    const conflict = insertOnly ? "" : ` ON CONFLICT (${key.join(",")}) DO ${updates ? `UPDATE SET ${updates}` : "NOTHING"}`;
+    const conflict = insertOnly
+      ? ""
+      : ` ON CONFLICT (${key.join(",")}) DO ${updates ? `UPDATE SET ${updates}` : "NOTHING"}`;
     for (const c of this.#chunks) {
       out.push({
         sql: `INSERT INTO ${name} (${cols.join(",")}) VALUES ${Array(c.rows).fill(ph).join(",")}${conflict}`,
