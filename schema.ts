@@ -154,8 +154,8 @@ export const MIGRATIONS: Migration[] = [
         disabled_reason TEXT,
         PRIMARY KEY (room_id, id)
       ) WITHOUT ROWID`,
-      // One row per (webhook, matching commit), inserted by that commit's batch. The delivery columns
-      // (state … claim_until) are written only by the delivery loop (engine/webhook_delivery.ts). No other
+      // One row per (webhook, matching commit), inserted by that commit's batch (the first five columns). The
+      // delivery columns (next_at … claim_until) are written only by the delivery loop. No other
       // index: deliveries go in seq order, so a webhook's delivered rows (at most ~150 kept) sit below its
       // pending ones and the primary key finds the head, the newest and the prunable rows alike.
       `CREATE TABLE webhook_outbox (
@@ -164,9 +164,7 @@ export const MIGRATIONS: Migration[] = [
         seq INTEGER NOT NULL,
         delivery_id TEXT NOT NULL,
         body TEXT,
-        traceparent TEXT,
-        created_at TEXT NOT NULL,
-        next_at INTEGER NOT NULL,
+        next_at INTEGER NOT NULL DEFAULT 0,
         state TEXT NOT NULL DEFAULT 'pending',
         attempts INTEGER NOT NULL DEFAULT 0,
         failures INTEGER NOT NULL DEFAULT 0,
@@ -175,6 +173,8 @@ export const MIGRATIONS: Migration[] = [
         last_error TEXT,
         last_attempt_at TEXT,
         delivered_at TEXT,
+        -- the commit's time, kept from the body when that is dropped on delivery
+        created_at TEXT,
         claimed_by TEXT,
         claim_until INTEGER,
         PRIMARY KEY (room_id, webhook_id, seq)

@@ -176,17 +176,13 @@ export type WebhookDef = {
   disabled: { at: string; reason: string } | null;
 };
 
-/** A delivery a commit adds to the outbox: what the delivery loop will sign and send. */
+/** A delivery a commit adds to the outbox: what the delivery loop will sign and send (due at once). */
 export type WebhookDelivery = {
   webhook_id: string;
   seq: number;
   delivery_id: string;
-  /** the exact JSON text that is signed and sent */
+  /** the exact JSON text that is signed and sent (its `ts` and `traceparent` are the commit's) */
   body: string;
-  traceparent: string | null;
-  created_at: string;
-  /** epoch ms: due from then */
-  next_at: number;
 };
 
 /** A stored reply for `Idempotency-Key` retries (24 h). */

@@ -98,9 +98,6 @@ export function stageDeliveries(room: Room, c: CommitParts, seq: number, audit: 
       seq,
       delivery_id: `dlv_${crypto.randomUUID().replaceAll("-", "")}`,
       body,
-      traceparent: c.op.traceparent ?? null,
-      created_at: c.iso,
-      next_at: c.now,
     });
   }
 }

@@ -192,11 +192,10 @@ const TABLES: { [K in keyof Required<PutRows>]: Table<NonNullable<PutRows[K]>[nu
   // a commit only inserts outbox rows; their delivery columns belong to the delivery loop (libsql_outbox.ts)
   webhook_outbox: {
     name: "webhook_outbox",
-    cols: ["room_id", "webhook_id", "seq", "delivery_id", "body", "traceparent", "created_at", "next_at"],
+    cols: ["room_id", "webhook_id", "seq", "delivery_id", "body"],
     key: ["room_id", "webhook_id", "seq"],
     insertOnly: true,
-    encode: (id, o: OutboxRow, a) =>
-      a.push(id, o.webhook_id, o.seq, o.delivery_id, o.body, o.traceparent, o.created_at, o.next_at),
+    encode: (id, o: OutboxRow, a) => a.push(id, o.webhook_id, o.seq, o.delivery_id, o.body),
   },
 };
 

@@ -66,7 +66,8 @@ export class LibsqlOutbox implements OutboxStore {
                 AND EXISTS (SELECT 1 FROM (SELECT next_at, claimed_by, claim_until FROM webhook_outbox
                               WHERE room_id = ?1 AND webhook_id = ?2 AND state = 'pending' ORDER BY seq LIMIT 1) h
                             WHERE h.next_at <= ?4 AND (h.claimed_by IS NULL OR h.claimed_by = ?3 OR h.claim_until < ?4))
-              RETURNING seq, delivery_id, body, traceparent, attempts, failures, failing_since`,
+              RETURNING seq, delivery_id, body, json_extract(body, '$.traceparent') AS traceparent, attempts,
+                failures, failing_since`,
         args: [roomId, webhookId, me, now, until, limit.rows, limit.bytes],
       },
       {
@@ -117,6 +118,7 @@ export class LibsqlOutbox implements OutboxStore {
     await this.client.batch([
       {
         sql: `UPDATE webhook_outbox SET state = 'delivered', body = NULL, attempts = attempts + 1,
+                created_at = COALESCE(created_at, json_extract(body, '$.ts')),
                 last_status = v.column2, last_error = NULL, last_attempt_at = v.column3, delivered_at = v.column3,
                 failures = 0, failing_since = NULL, claimed_by = NULL, claim_until = NULL
               FROM (VALUES ${marks.map(() => "(?,?,?)").join(",")}) AS v
@@ -198,7 +200,7 @@ export class LibsqlOutbox implements OutboxStore {
   async deliveries(roomId: string, webhookId: string, limit: number): Promise<DeliveryRow[]> {
     const r = await this.client.execute({
       sql: `SELECT seq, delivery_id, state, attempts, last_status, last_error, last_attempt_at, next_at,
-              delivered_at, created_at
+              delivered_at, COALESCE(created_at, json_extract(body, '$.ts')) AS created_at
             FROM webhook_outbox WHERE room_id = ? AND webhook_id = ? ORDER BY seq DESC LIMIT ?`,
       args: [roomId, webhookId, limit],
     });

@@ -82,17 +82,16 @@ export type WebhookRow = {
   disabled_reason: string | null;
 };
 
-/** A delivery a commit adds to the outbox (the delivery columns start empty). */
+/**
+ * A delivery a commit adds to the outbox, due at once (the delivery columns start empty). Five columns:
+ * each bound value of the commit's multi-row INSERT costs the driver, so the rest is read from the body.
+ */
 export type OutboxRow = {
   webhook_id: string;
   seq: number;
   delivery_id: string;
-  /** the exact JSON text that is signed and sent */
+  /** the exact JSON text that is signed and sent (its `ts` and `traceparent` are the commit's) */
   body: string;
-  traceparent: string | null;
-  created_at: string;
-  /** epoch ms: due from then */
-  next_at: number;
 };
 
 /** A stored reply for `Idempotency-Key` retries; `fingerprint` is what was asked. */
