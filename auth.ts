@@ -1,6 +1,6 @@
 /**
  * @module auth — tokens (mint, hash, constant-time compare), who a bearer token is in a room, and the
- * authority table of SPEC §4. Privacy of reads is decided in engine/privacy.ts from the Caller built here.
+ * authority table of reference/security.md. Privacy of reads is decided in engine/privacy.ts from the Caller built here.
  * Knows a room only by the shape below, so it depends on nothing of the engine.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
@@ -168,7 +168,7 @@ export function ownScope(caller: Caller): string | undefined {
   return caller.kind === "agent" && isAgentId(caller.id) ? caller.id : undefined;
 }
 
-/** Write authority of a direct (builtin) write, SPEC §4. */
+/** Write authority of a direct (builtin) write, reference/security.md. */
 export function canWriteScope(caller: Caller, scope: string): boolean {
   if (scope === "_audit") return false;
   if (caller.kind === "admin") return true;

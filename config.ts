@@ -33,6 +33,7 @@ const Env = z.object({
   SYNC_ROOM_MAX_VIEWS: int(1000),
   SYNC_ROOM_MAX_EXPRESSIONS: int(2000),
   SYNC_ROOM_MESSAGES_PER_SEC: z.coerce.number().min(0).default(50_000),
+  SYNC_ROOM_MAX_PENDING_PROPOSALS: int(100),
   SYNC_PEER_POLL_MS: z.coerce.number().int().min(0).default(PEER_POLL_DEFAULT_MS),
   SYNC_ALLOWED_ORIGINS: list,
   SYNC_ALLOWED_HOSTS: list,
@@ -45,6 +46,9 @@ const Env = z.object({
   SYNC_MAX_META_BYTES: int(8 * 1024),
   SYNC_ROOM_MAX_WAITERS: int(10_000),
   SYNC_MAX_WAITERS: int(50_000),
+  SYNC_MCP_MAX_SESSIONS: int(10_000),
+  SYNC_MCP_SESSION_IDLE_MS: int(24 * 3600 * 1000),
+  SYNC_MCP_PROGRESS_MS: int(5000),
   SYNC_ROOM_MAX_WEBHOOKS: int(20),
   SYNC_WEBHOOK_ALLOW_PRIVATE: z.enum(["0", "1", "true", "false"]).default("0"),
   SYNC_WEBHOOK_TIMEOUT_MS: int(10_000),
@@ -87,7 +91,7 @@ export type HttpPolicy = {
   allowedHosts: readonly string[] | null;
 };
 
-/** Every client-facing limit in one place (SPEC §13); defaults are the spec's. */
+/** Every client-facing limit in one place (reference/api.md#limits has each with its default). */
 export type Limits = {
   maxBodyBytes: number;
   maxValueBytes: number;
@@ -124,6 +128,14 @@ export type Limits = {
   /** blocked waiters and open change feeds: per room, and in the whole process */
   roomMaxWaiters: number;
   maxWaiters: number;
+  /** MCP sessions held in memory (connections opened without a token, which may join or create) */
+  mcpMaxSessions: number;
+  /** an MCP session unused for this long is forgotten */
+  mcpSessionIdleMs: number;
+  /** a blocking MCP tool call with a `progressToken` sends a progress notification this often */
+  mcpProgressMs: number;
+  /** proposals of actions with `approval` waiting for a decision, per room */
+  roomMaxPendingProposals: number;
   /** webhooks (reference/api.md "Webhooks"): per room, and how the delivery loop treats a target */
   roomMaxWebhooks: number;
   /** private, loopback and link-local targets are allowed (tests, a trusted network) */
@@ -184,16 +196,26 @@ export const LOG_RING = 4096;
 export const OBSERVATIONS_KEPT = 8;
 /** presence and read markers (no commit of their own) reach storage with the next batch, or this late */
 export const PRESENCE_WRITE_MS = 1000;
-/** a tool call returns well within the common 60 s MCP client timeout, whatever SYNC_MAX_WAIT_MS says */
+/**
+ * a tool call returns well within the common 60 s MCP client timeout, whatever SYNC_MAX_WAIT_MS says (a call
+ * that asked for progress notifications may wait up to SYNC_MAX_WAIT_MS)
+ */
 export const MCP_MAX_WAIT_MS = 45_000;
 /** an SSE comment line keeps idle `/events` connections open through proxies */
 export const SSE_HEARTBEAT_MS = 15_000;
+/** a change feed sends at most one `presence` event per this long (the latest state of each agent) */
+export const FEED_PRESENCE_MS = 250;
 /** `/healthz` answers 503 when storage does not answer within this */
 export const HEALTH_TIMEOUT_MS = 2000;
 /** `compact=true` strips empty fields this deep; deeper (values stored before SYNC_MAX_JSON_DEPTH) goes as stored */
 export const COMPACT_MAX_DEPTH = 256;
 /** in-flight requests get this long to finish at shutdown */
 export const SHUTDOWN_GRACE_MS = 10_000;
+/** an action's `approval`: at most this many approvers, proposals pending at most this long */
+export const APPROVAL_MAX_COUNT = 20;
+export const APPROVAL_MAX_EXPIRES_MS = 365 * 24 * 3600 * 1000;
+/** decided proposals a room keeps (the oldest beyond this are dropped, from memory and storage) */
+export const PROPOSALS_DECIDED_KEPT = 100;
 /** a process writes its `peers` row this often */
 export const PEER_BEAT_MS = 1000;
 /** a `peers` row not written for this long is a process that is gone */
@@ -275,6 +297,10 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
       maxMetaBytes: e.SYNC_MAX_META_BYTES,
       roomMaxWaiters: e.SYNC_ROOM_MAX_WAITERS,
       maxWaiters: e.SYNC_MAX_WAITERS,
+      mcpMaxSessions: e.SYNC_MCP_MAX_SESSIONS,
+      mcpSessionIdleMs: e.SYNC_MCP_SESSION_IDLE_MS,
+      mcpProgressMs: e.SYNC_MCP_PROGRESS_MS,
+      roomMaxPendingProposals: e.SYNC_ROOM_MAX_PENDING_PROPOSALS,
       roomMaxWebhooks: e.SYNC_ROOM_MAX_WEBHOOKS,
       webhookAllowPrivate: e.SYNC_WEBHOOK_ALLOW_PRIVATE === "1" || e.SYNC_WEBHOOK_ALLOW_PRIVATE === "true",
       webhookTimeoutMs: e.SYNC_WEBHOOK_TIMEOUT_MS,

@@ -1,5 +1,5 @@
 /**
- * @module dashboard — the browser dashboard (SPEC §12) and the landing page: server-rendered HTML shells
+ * @module dashboard — the browser dashboard (reference/api.md#docs-and-operations) and the landing page: server-rendered HTML shells
  * (hono/html escapes every interpolation) that load ES modules and stylesheets from `dashboard/`, served by
  * this server under a content-versioned path. No CDN, no build step, no inline script or style. The token
  * never appears in a URL: the page reads it from the fragment, keeps it in sessionStorage and sends it only
@@ -123,12 +123,19 @@ export function dashboardPage(roomId: string): string {
         <div id="app" hidden>
           <div id="banner" class="banner" hidden></div>
           <nav class="jump" aria-label="panels">
-        <button data-jump="agents">Agents</button><button data-jump="state">State</button>
+        <button data-jump="agents">Agents</button><button data-jump="proposals" id="jump-proposals"
+          hidden>Approvals</button><button data-jump="state">State</button>
         <button data-jump="messages">Messages</button><button data-jump="actions">Actions</button>
         <button data-jump="views">Views</button><button data-jump="audit">Audit</button><button data-jump="cel">CEL</button>
       </nav>
           <main class="grid">
         ${panel("agents", "Agents")}
+        ${panel(
+          "proposals",
+          "Approvals",
+          "",
+          html`<div class="foot"><span id="proposal-result" class="hint" role="status" hidden></span></div>`,
+        )}
         ${panel(
           "state",
           "State",
@@ -217,6 +224,12 @@ const AGENT_LINKS: [string, string, string][] = [
   ],
   ["/reference/architecture.md", "reference/architecture.md", "how a request moves through the code"],
   ["/openapi.json", "openapi.json", "the OpenAPI document"],
+  ["/docs/index.md", "docs/index.md", "the guides:"],
+  ["/docs/getting-started.md", "docs/getting-started.md", "from a fresh checkout to two agents"],
+  ["/docs/agent-loop.md", "docs/agent-loop.md", "read, act, wait in curl, Python, TypeScript, MCP"],
+  ["/docs/mcp-clients.md", "docs/mcp-clients.md", "Claude Code, Cursor, Codex CLI, Gemini CLI"],
+  ["/docs/deployment.md", "docs/deployment.md", "one process, several processes, libSQL"],
+  ["/docs/security-model.md", "docs/security-model.md", "who can see and do what"],
 ];
 
 export function landingPage(): string {

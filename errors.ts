@@ -1,7 +1,7 @@
 /**
  * @module errors — failure, written once: the closed table of error codes, `ApiError` with typed details per
  * code, the one translator from zod issues, and the one function that turns anything thrown into the
- * `{error, message, …details}` response (SPEC §14). No other module builds an error body.
+ * `{error, message, …details}` response (reference/api.md#errors). No other module builds an error body.
  */
 import { z } from "zod";
 
@@ -27,6 +27,7 @@ export const ERROR_STATUS = {
   not_owner: 403,
   forbidden: 403,
   forbidden_origin: 403,
+  not_an_approver: 403,
   room_not_found: 404,
   agent_not_found: 404,
   action_not_found: 404,
@@ -34,6 +35,8 @@ export const ERROR_STATUS = {
   view_not_found: 404,
   message_not_found: 404,
   state_not_found: 404,
+  proposal_not_found: 404,
+  session_not_found: 404,
   webhook_not_found: 404,
   not_found: 404,
   method_not_allowed: 405,
@@ -46,6 +49,8 @@ export const ERROR_STATUS = {
   action_disabled: 409,
   already_claimed: 409,
   idempotency_conflict: 409,
+  proposal_closed: 409,
+  action_changed: 409,
   payload_too_large: 413,
   quota_exceeded: 429,
   rate_limited: 429,
@@ -69,6 +74,8 @@ export const Quota = z.enum([
   "room_waiters",
   "waiters",
   "room_expressions",
+  "room_pending_proposals",
+  "mcp_sessions",
   "room_webhooks",
 ]);
 export type Quota = z.infer<typeof Quota>;
@@ -109,6 +116,12 @@ export const ERROR_DETAILS = {
     field: z.string().optional(),
     issues: z.array(IssueSummary).optional(),
     params: z.array(z.object({ param: z.string(), problem: z.string() })).optional(),
+  }),
+  not_an_approver: z.object({ proposal: z.string() }),
+  proposal_not_found: z.object({ proposal: z.string() }),
+  proposal_closed: z.object({
+    proposal: z.string(),
+    status: z.enum(["executed", "failed", "rejected", "expired"]).describe("how it was decided"),
   }),
   cel_limit: z.object({
     field: z.string().optional(),
@@ -176,12 +189,17 @@ export type ZodCode = keyof typeof ZOD_ROOT;
  */
 export function fromZod(e: z.ZodError, code: ZodCode, at?: string): ApiError {
   const issue = e.issues[0];
-  const path = issue?.path.map(String).join(".") ?? "";
+  let path = issue?.path.map(String).join(".") ?? "";
+  // an unknown key is the field at fault: `read_context {"extra": 1}` names `extra`, not the whole body
+  if (issue?.code === "unrecognized_keys" && issue.keys.length) {
+    path = path ? `${path}.${issue.keys[0]}` : issue.keys[0];
+  }
   const field = at ? (path ? `${at}.${path}` : at) : (path || ZOD_ROOT[code]);
+  const where = issue?.path.length ? issue.path.map(String).join(".") : "";
   const message = issue?.code === "unrecognized_keys"
     ? `unknown field${issue.keys.length > 1 ? "s" : ""} ${
       issue.keys.map((k) => JSON.stringify(k)).join(", ")
-    }${at || path ? ` in ${field}` : ""}`
+    }${at || where ? ` in ${at ? (where ? `${at}.${where}` : at) : where}` : ""}`
     : `${field}: ${issue?.message}`;
   const issues = e.issues.slice(0, 10).map((i) => ({
     path: i.path.map(String).join("."),

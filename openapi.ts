@@ -34,6 +34,8 @@ export type Operation = {
     /** a media type other than our JSON (which takes the `jsonParameters`) */
     type?: string;
   };
+  /** other answers than `ok` it documents (a 202 beside a 200) */
+  also?: Operation["ok"][];
   /** more than the summary says */
   description?: string;
 };
@@ -138,8 +140,11 @@ function operation(
   }
   const shared = [...(op.headers ?? []), ...(op.ok.type ? [] : d.jsonParameters)];
   for (const name of shared) parameters.push({ $ref: `#/components/parameters/${name}` });
-  const media = op.ok.type ?? "application/json";
   const error = { $ref: "#/components/responses/Error" };
+  const answer = (a: Operation["ok"]) => ({
+    description: a.description,
+    content: { [a.type ?? "application/json"]: { schema: a.schema ? resRef(a.schema) : { type: "string" } } },
+  });
   return {
     operationId: op.id,
     summary: op.summary,
@@ -159,10 +164,8 @@ function operation(
       }
       : {}),
     responses: {
-      [op.ok.status]: {
-        description: op.ok.description,
-        content: { [media]: { schema: op.ok.schema ? resRef(op.ok.schema) : { type: "string" } } },
-      },
+      [op.ok.status]: answer(op.ok),
+      ...Object.fromEntries((op.also ?? []).map((a) => [a.status, answer(a)])),
       "4XX": error,
       "5XX": error,
     },

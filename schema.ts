@@ -136,6 +136,23 @@ export const MIGRATIONS: Migration[] = [
     ],
   },
   {
+    version: 5,
+    name: "proposals",
+    statements: [
+      // proposals of actions with `approval` (engine/proposals.ts): the record as JSON in `data`, written in
+      // the batch of the commit that makes or decides it; a room keeps its pending ones and the latest
+      // decided ones, read back in `rowid` order: the order they were made in.
+      `CREATE TABLE proposals (
+        room_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (room_id, id)
+      )`,
+    ],
+  },
+  {
     version: 7,
     name: "webhooks, their outbox, audit traceparent",
     statements: [

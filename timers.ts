@@ -1,5 +1,5 @@
 /**
- * @module timers — pure timer maths (SPEC §10). `now` is always passed in, so tests inject a clock.
+ * @module timers — pure timer maths (reference/api.md#_set_state: `timer`). `now` is always passed in, so tests inject a clock.
  * `delete`: live now, gone at expiry. `enable`: dormant now, live at expiry.
  */
 import { z } from "zod";

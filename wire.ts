@@ -52,8 +52,12 @@ export const EventsQuery = z.strictObject({ after: QueryInt.optional(), agent: z
 // ── reads ───────────────────────────────────────────────────────────────────────────────────────
 
 /** `GET /rooms/:id/context` */
+/** `actions=brief`: builtins as `{id, description, builtin}` (full params from `GET /actions` and `help`) */
+export const ActionsForm = z.enum(["full", "brief"]);
+export type ActionsForm = z.infer<typeof ActionsForm>;
 export const ContextQuery = z.strictObject({
   only: z.string().optional(),
+  actions: ActionsForm.optional(),
   messages_after: QueryInt.optional(),
   messages_limit: QueryInt.optional(),
   agent: z.string().optional(),
@@ -73,10 +77,18 @@ export const PollQuery = z.strictObject({
 });
 /** `GET /rooms/:id/views`, `/views/:view`: the room token may read as one agent */
 export const AgentQuery = z.strictObject({ agent: z.string().optional() });
+/** `GET /rooms/:id/actions` and `/actions/:action` */
+export const ActionsQuery = z.strictObject({ agent: z.string().optional(), actions: ActionsForm.optional() });
 /** `POST /rooms/:id/eval` (`expression` is the older name of `expr`) */
 export const EvalBody = z.strictObject({
   expr: z.string().optional(),
   expression: z.string().optional(),
+  agent: z.string().optional(),
+});
+/** `GET /rooms/:id/proposals` */
+export const ProposalStatus = z.enum(["pending", "executed", "failed", "rejected", "expired"]);
+export const ProposalsQuery = z.strictObject({
+  status: ProposalStatus.optional().describe("only proposals with this status now"),
   agent: z.string().optional(),
 });
 /** `GET /rooms/:id/messages` (seed 000) */
@@ -187,6 +199,27 @@ const SnapshotAudit = z.strictObject({
   error: z.string().nullable(),
   traceparent: z.string().max(64).optional(),
 });
+/** A proposal as stored (engine/model.ts `Proposal`). */
+export const SnapshotProposal = z.strictObject({
+  id: Id,
+  action: Id,
+  params: z.record(z.string(), z.unknown()),
+  proposer: z.string().max(129),
+  count: z.number().int().min(1),
+  from: z.string(),
+  proposer_counts: z.boolean(),
+  registrar: z.string().max(129),
+  scope: Scope,
+  approvals: z.array(z.strictObject({ by: z.string().max(129), at: Iso })),
+  status: ProposalStatus,
+  created_at: Iso,
+  expires_at: Iso.nullable(),
+  decided_at: Iso.nullable(),
+  rejected_by: z.string().max(129).nullable().optional(),
+  reason: z.string().nullable().optional(),
+  writes: z.array(z.strictObject({ scope: Scope, key: z.string(), version: z.number().int() })).optional(),
+  error: z.looseObject({ error: z.string(), message: z.string() }).nullable().optional(),
+});
 /** Fields the server stamps on a stored action or view definition. */
 export const StampedDef = { registrar: z.string().max(129), created_at: Iso, timer: StoredTimer };
 
@@ -208,6 +241,7 @@ export const ImportBody = z.strictObject({
   messages: z.array(SnapshotMessage),
   audit: z.array(SnapshotAudit),
   ticks: z.record(z.string(), z.number().int().min(0)).default({}),
+  proposals: z.array(SnapshotProposal).default([]),
 });
 export type ImportBody = z.infer<typeof ImportBody>;
 
@@ -221,6 +255,7 @@ export const ReadContextArgs = z.strictObject({
   only: Sections.optional().describe("sections: state, views, agents, actions, messages, state.<scope>"),
   messages_after: Cursor.optional().describe("message seq"),
   messages_limit: z.number().int().min(1).optional(),
+  actions: ActionsForm.optional().describe("builtins brief (default) or full"),
 });
 export const InvokeActionArgs = z.strictObject({
   action: z.string().min(1).describe("action id"),

@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { ERROR_DETAILS, ERROR_STATUS, type ErrorCode, IssueSummary } from "./errors.ts";
-import { AgentStatus, ImportBody, SnapshotMessage } from "./wire.ts";
+import { AgentStatus, ImportBody, ProposalStatus, SnapshotMessage } from "./wire.ts";
 
 const Iso = z.string().describe("ISO-8601 UTC timestamp");
 const Cursor = z.number().int().min(0).describe("the room's commit sequence");
@@ -69,6 +69,8 @@ export const Context = z.looseObject({
   views: z.record(z.string(), z.unknown()).optional(),
   agents: z.record(z.string(), z.looseObject({})).optional(),
   actions: z.record(z.string(), z.looseObject({ available: z.boolean(), enabled: z.boolean() })).optional(),
+  proposals: z.record(z.string(), z.looseObject({ status: z.string() })).optional()
+    .describe("pending proposals you proposed or may decide (room and view tokens: all), by id"),
   messages: z.looseObject({
     count: z.number().int(),
     unread: z.number().int(),
@@ -101,6 +103,29 @@ export const WaitResult = z.looseObject({
   }).optional().describe("a wait that blocked and a commit woke"),
 }).describe("with a section list in include, those sections (state, views, …) are top-level fields");
 
+/** A proposal of an action with `approval`, as the reader sees it. */
+export const ProposalInfo = z.looseObject({
+  id: z.string(),
+  action: z.string(),
+  params: z.record(z.string(), z.unknown()).describe("shown to whoever sees the proposal"),
+  proposer: z.string(),
+  count: z.number().int().describe("approvals needed"),
+  from: z.string().describe("CEL: who may approve (`approver`)"),
+  proposer_counts: z.boolean(),
+  approvals: z.array(z.object({ by: z.string(), at: Iso })),
+  status: ProposalStatus,
+  created_at: Iso,
+  expires_at: Iso.nullable(),
+  decided_at: Iso.nullable(),
+  may_decide: z.boolean().describe("whether the reader may approve or reject it now"),
+  rejected_by: z.string().optional(),
+  reason: z.string().nullable().optional(),
+  writes: z.array(z.object({ scope: z.string(), key: z.string(), version: z.number().int() })).optional()
+    .describe("executed: what it wrote"),
+  error: z.looseObject({ error: z.string(), message: z.string() }).optional()
+    .describe("failed: the refusal (whole for its proposer and the room and view tokens, else its code)"),
+});
+
 export const InvokeResult = z.looseObject({
   ok: z.literal(true),
   action: z.string(),
@@ -108,7 +133,14 @@ export const InvokeResult = z.looseObject({
   cursor: Cursor.optional().describe("the commit of this invocation (absent in a dry run)"),
   dry_run: z.literal(true).optional(),
   wait: WaitResult.optional(),
-}).describe("builtins add their own fields (count, message, deleted, …)");
+}).describe(
+  "builtins add their own fields (count, message, deleted, …; `_approve`/`_reject`: proposal, counted)",
+);
+/** `202`: the action waits for approval; nothing ran, its proposal was recorded. */
+export const Proposed = InvokeResult.extend({
+  pending: z.literal(true),
+  proposal: ProposalInfo,
+});
 
 // ── reads ───────────────────────────────────────────────────────────────────────────────────────
 
@@ -128,8 +160,8 @@ export const EvalResult = z.looseObject({
 });
 export const ActionInfo = z.looseObject({
   id: z.string(),
-  available: z.boolean(),
-  enabled: z.boolean(),
+  available: z.boolean().optional().describe("absent only on a builtin listed with `actions=brief`"),
+  enabled: z.boolean().optional().describe("absent only on a builtin listed with `actions=brief`"),
   description: z.string().optional(),
   params: z.record(z.string(), z.unknown()).optional(),
   builtin: z.literal(true).optional(),
@@ -148,6 +180,7 @@ export const Poll = z.looseObject({
   audit: z.array(z.looseObject({})),
   audit_count: z.number().int(),
   _cel_budget_exhausted: CelBudgetExhausted,
+  proposals: z.array(ProposalInfo).optional().describe("the proposals you see, pending and recently decided"),
 });
 
 /** One SSE `change` event's data (event `reset` carries only `{cursor}`). */
@@ -156,8 +189,15 @@ export const FeedChange = z.object({
   changes: z.array(Change),
   messages: z.array(Message),
   audit: z.looseObject({}).nullable().describe("the commit's audit row, if you may read it"),
+  proposals: z.array(z.string()).optional().describe("ids of proposals it made or decided that you see"),
+  agents: z.array(AgentInfo).optional().describe("the agents a join, re-join, PATCH or `_heartbeat` changed"),
 });
 export const FeedReset = z.object({ cursor: Cursor });
+/** An SSE `presence` event's data (no `id:` line: presence is not a commit). */
+export const FeedPresence = z.object({
+  cursor: Cursor,
+  agents: z.array(AgentInfo.pick({ id: true, status: true, waiting_on: true, last_heartbeat: true })),
+});
 
 // ── compatibility routes ────────────────────────────────────────────────────────────────────────
 

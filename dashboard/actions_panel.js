@@ -56,6 +56,7 @@ function details(a) {
     rows.push(markup`<span>writes</span><span class="writes">${a.writes.map(writeSummary)}</span>`);
   }
   if (a.if) rows.push(markup`<span>if</span><span><code>${a.if}</code></span>`);
+  if (a.enabled_expr) rows.push(markup`<span>enabled if</span><span><code>${a.enabled_expr}</code></span>`);
   if (a.registrar) rows.push(markup`<span>by</span><span>${a.registrar} · scope ${a.scope}</span>`);
   return rows.length ? markup`<div class="detail">${rows}</div>` : "";
 }

@@ -1,4 +1,4 @@
-// The dashboard's entry module (SPEC §12): takes the token, reads the room (/poll) and keeps it current
+// The dashboard's entry module (reference/api.md#docs-and-operations): takes the token, reads the room (/poll) and keeps it current
 // through the live feed. A missing room or a refused token stops every request and says why.
 import { startTicker } from "./format.js";
 import { trackOpenState } from "./json_view.js";
@@ -14,6 +14,7 @@ import { renderViews } from "./views_panel.js";
 import { initAudit, renderAudit } from "./audit_panel.js";
 import { initCel } from "./cel_console.js";
 import { initInvoke } from "./invoke_dialog.js";
+import { initProposals, renderProposals } from "./proposals_panel.js";
 
 const $ = (id) => document.getElementById(id);
 let live = null;
@@ -24,6 +25,7 @@ function renderAll() {
   if (!d) return;
   renderHeader(d);
   renderAgents(d);
+  renderProposals(d);
   renderState(d);
   renderMessages(d);
   renderActions(d);
@@ -172,4 +174,5 @@ initMessages();
 initAudit();
 initCel();
 initInvoke(refresh);
+initProposals(refresh);
 start();

@@ -1,5 +1,6 @@
 // The State panel: scopes grouped (shared, other system scopes, private ones), each key with its JSON
-// tree, version, timer and enabled badges; a key filter. A value whose version moved flashes.
+// tree, version, timer and enabled badges — and, for the room and view tokens, entries hidden from agents
+// badged "dormant" or "disabled"; a key filter. A value whose version moved flashes.
 import { markup } from "./html.js";
 import { plural, short, stamp, timerBadge } from "./format.js";
 import { isOpen, openState, tree } from "./json_view.js";
@@ -15,17 +16,30 @@ function scopeBadge(scope, me) {
   return markup`<span class="badge warn">private</span>`;
 }
 
+/** Why an entry is hidden from agents (only the room and view tokens get such rows): dormant or disabled. */
+function hiddenBadge(r) {
+  if (!r.hidden) return "";
+  const why = r.hidden === "dormant"
+    ? "hidden from agents until its enable timer fires"
+    : "hidden from agents while its enabled condition is not true";
+  return markup`<span class="badge bad" data-hidden="${r.hidden}" title="${why}">${r.hidden}</span>`;
+}
+
 function row(r) {
   const enabled = r.enabled
-    ? markup`<span class="badge ok" title="${r.enabled}">enabled if ${short(r.enabled, 28)}</span>`
+    ? markup`<span class="badge ${r.hidden === "disabled" ? "warn" : "ok"}" title="${r.enabled}">enabled if ${
+      short(r.enabled, 28)
+    }</span>`
     : "";
-  return markup`<div class="row" data-key="${r.key}"><div class="k">${r.key}</div><div class="v">
+  return markup`<div class="row${
+    r.hidden ? " hidden-row" : ""
+  }" data-key="${r.key}"><div class="k">${r.key}</div><div class="v">
 <div class="val" data-flash-id="${r.scope}/${r.key}" data-flash="${r.version}">${
     tree(r.value, `v:${r.scope}/${r.key}`)
   }</div>
-<div class="meta"><span class="badge outline" title="updated ${stamp(r.updated_at)}">v${r.version}</span>${
-    timerBadge(r.timer)
-  }${enabled}</div></div></div>`;
+<div class="meta">${hiddenBadge(r)}<span class="badge outline" title="updated ${
+    stamp(r.updated_at)
+  }">v${r.version}</span>${timerBadge(r.timer)}${enabled}</div></div></div>`;
 }
 
 function scopeBlock(scope, list, me) {

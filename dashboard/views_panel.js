@@ -1,5 +1,6 @@
 // The Views panel: each view's live value drawn by its render hint (progress, badge, list, table, json,
-// or plain), with its scope, timer and error. A value that changed flashes.
+// or plain), with its scope, timer and error; a view hidden from agents (dormant or disabled: the room and
+// view tokens see those) with its expression and condition. A value that changed flashes.
 import { markup } from "./html.js";
 import { timerBadge } from "./format.js";
 import { inline, longText, openState, tree } from "./json_view.js";
@@ -33,6 +34,11 @@ function viewValue(v) {
   const t = h.type.toLowerCase();
   const path = "view:" + v.id;
   if (v.error) return markup`<div class="error-text">${v.error}</div>`;
+  if (v.hidden) {
+    return markup`<div class="hint">hidden from agents (${v.hidden}): <code>${v.expr}</code>${
+      v.enabled ? markup` while <code>${v.enabled}</code> is not true` : ""
+    }</div>`;
+  }
   if ((t === "progress" || t === "meter" || t === "bar") && typeof val === "number") {
     const max = typeof h.max === "number" && h.max > 0 ? h.max : val <= 1 ? 1 : 100;
     return markup`<div class="big">${val}<span class="hint"> / ${max}</span></div>
@@ -57,10 +63,14 @@ function viewValue(v) {
 
 function viewCard(v) {
   const h = hintOf(v.render);
-  return markup`<div class="card" data-view="${v.id}"><div class="line1"><span class="title">${v.id}</span>
-<span class="badge">${v.scope}</span>${h.type ? markup`<span class="badge outline">${h.type}</span>` : ""}${
-    v.error ? markup`<span class="badge bad">error</span>` : ""
-  }${timerBadge(v.timer)}</div>${v.description ? markup`<div class="desc">${v.description}</div>` : ""}
+  return markup`<div class="card${v.hidden ? " hidden-row" : ""}" data-view="${v.id}"><div class="line1">
+<span class="title">${v.id}</span>${
+    v.hidden ? markup`<span class="badge bad" data-hidden="${v.hidden}">${v.hidden}</span>` : ""
+  }<span class="badge">${v.scope}</span>${
+    h.type ? markup`<span class="badge outline">${h.type}</span>` : ""
+  }${v.error ? markup`<span class="badge bad">error</span>` : ""}${timerBadge(v.timer)}</div>${
+    v.description ? markup`<div class="desc">${v.description}</div>` : ""
+  }
 <div class="view-value" data-flash-id="${v.id}" data-flash="${fingerprint([v.value, v.error])}">${
     viewValue(v)
   }</div></div>`;

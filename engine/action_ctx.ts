@@ -1,6 +1,6 @@
 /**
  * @module engine/action_ctx — the CEL context of an action's expressions (`if`, `enabled`, each write's
- * `if`, `expr` values), read with its **registrar's** authority, never the invoker's (SPEC §4). Invocation
+ * `if`, `expr` values), read with its **registrar's** authority, never the invoker's (reference/security.md). Invocation
  * and the catalog (`/actions`, `/context`, CEL `actions`, help) both build it here.
  */
 import { type Caller, ownScope } from "../auth.ts";

@@ -1,5 +1,5 @@
 /**
- * @module engine/actions — custom actions: registration (every field validated up front, SPEC §6) and the
+ * @module engine/actions — custom actions: registration (every field validated up front, reference/api.md#custom-actions) and the
  * invocation steps 1–5 for one. Pure over the Tx: refusals throw ApiError and the Tx is dropped.
  */
 import { z } from "zod";
@@ -24,6 +24,7 @@ import { type Caller, isRoomToken } from "../auth.ts";
 import type { ActionEyes } from "./action_ctx.ts";
 import { checkTickOn } from "./privacy.ts";
 import { checkDefinitionQuota } from "./quotas.ts";
+import { ApprovalSchema, checkApproval } from "./approval.ts";
 
 export const RegisterAction = z.strictObject({
   id: z.string().regex(ID_PATTERN, "id must be 1-128 characters of [A-Za-z0-9._:-]"),
@@ -35,6 +36,7 @@ export const RegisterAction = z.strictObject({
   scope: z.string().optional(),
   timer: TimerSpec.optional(),
   on_invoke: z.strictObject({ timer: TimerSpec }).optional(),
+  approval: ApprovalSchema.optional(),
 });
 
 const celLimits = (tx: Tx) => ({ maxLength: tx.limits.maxCelLength, timeoutMs: tx.limits.celTimeoutMs });
@@ -88,6 +90,7 @@ export function registerAction(tx: Tx, raw: unknown, field = "params"): ActionDe
   checkParamSchema(params, "params");
   if (p.if !== undefined) compile(p.if, celLimits(tx), "if");
   if (p.enabled !== undefined) compile(p.enabled, celLimits(tx), "enabled");
+  const approval = p.approval && checkApproval(p.approval, celLimits(tx), "approval");
   const declared = new Set(Object.keys(params));
   (p.writes ?? []).forEach((w, i) => {
     const f = `writes[${i}]`;
@@ -132,6 +135,7 @@ export function registerAction(tx: Tx, raw: unknown, field = "params"): ActionDe
     registrar: tx.caller.id,
     created_at: tx.iso,
     cooldown: null,
+    ...(approval ? { approval } : {}),
   };
   checkTickOn(tx.caller, def.timer, "timer");
   checkTickOn(tx.caller, def.on_invoke?.timer, "on_invoke.timer");

@@ -1,5 +1,5 @@
 /**
- * @module engine/builtins — the builtin actions of SPEC §6 as one table: description and param docs (for
+ * @module engine/builtins — the builtin actions (reference/api.md#builtin-actions) as one table: description and param docs (for
  * listings) beside the handler. Handlers stage changes in the Tx and throw ApiError to refuse.
  */
 import { z } from "zod";
@@ -10,6 +10,7 @@ import { checkOwner, registerAction } from "./actions.ts";
 import type { ActionDef, ParamSpec } from "./model.ts";
 import { messageView } from "./messages.ts";
 import { checkTickOn } from "./privacy.ts";
+import { approve, closeProposalsOf, reject } from "./proposals.ts";
 import type { Tx } from "./tx.ts";
 import { deleteView, publishKey, registerView } from "./views.ts";
 import { deleteWebhook, redactSecret, registerWebhook } from "./webhooks.ts";
@@ -64,7 +65,7 @@ function writeOne(tx: Tx, w: WriteSpec, env: BuiltinEnv, field: string): WriteRe
   authorize(tx, scope);
   checkTickOn(tx.caller, w.timer, `${field}timer`);
   if (scope === "_messages") {
-    // a direct append speaks for the caller: `from` may only name the caller itself (SPEC §4)
+    // a direct append speaks for the caller: `from` may only name the caller itself (reference/security.md)
     const from = (w.value as Record<string, unknown> | null)?.from;
     if (from !== undefined) actAs(tx.room, tx.caller, from, `${field}value.from`);
   }
@@ -211,9 +212,14 @@ export const BUILTINS: Record<string, Builtin> = {
       scope: { type: "string", description: "owner scope (default _shared)" },
       timer: { type: "object", description: "lifecycle timer of the action" },
       on_invoke: { type: "object", description: "{timer}: cooldown started by each invocation" },
+      approval: {
+        type: "object",
+        description: "{count, from, expires_ms?, proposer_counts?}: invoking proposes; runs once approved",
+      },
     },
     run(tx, raw) {
       const def = registerAction(tx, raw);
+      if (tx.room.actions.has(def.id)) closeProposalsOf(tx, def.id, "replaced");
       return { writes: [], extra: { id: def.id, registered: publicAction(def) } };
     },
   },
@@ -226,6 +232,7 @@ export const BUILTINS: Record<string, Builtin> = {
       if (!a) throw new ApiError("action_not_found", `no action ${id} in this room`, { action: id });
       checkOwner(tx.caller, a.registrar, `action ${id}`);
       tx.actions.set(id, null);
+      closeProposalsOf(tx, id, "deleted");
       return { writes: [], extra: { id, deleted: true } };
     },
   },
@@ -348,6 +355,21 @@ export const BUILTINS: Record<string, Builtin> = {
       return { writes: [], extra: deleteWebhook(tx, raw) };
     },
   },
+  _approve: {
+    description:
+      "Approve a pending proposal you may decide; the approval that completes its quorum runs the action as its proposer.",
+    params: { proposal: { type: "string", required: true, description: "the proposal id" } },
+    run: (tx, raw) => approve(tx, raw),
+  },
+  _reject: {
+    description:
+      "Reject a pending proposal you may decide (or withdraw your own): it ends, with your reason.",
+    params: {
+      proposal: { type: "string", required: true, description: "the proposal id" },
+      reason: { type: "string", description: "why, shown with the proposal" },
+    },
+    run: (tx, raw) => reject(tx, raw),
+  },
   help: {
     description: "Participant guide: how to read context, invoke actions and wait, plus this room's actions.",
     params: {},
@@ -369,6 +391,7 @@ export function publicAction(a: ActionDef): Record<string, unknown> {
     scope: a.scope,
     timer: a.timer,
     on_invoke: a.on_invoke,
+    ...(a.approval ? { approval: a.approval } : {}),
     registrar: a.registrar,
   };
 }

@@ -10,6 +10,7 @@ import { BUILTINS } from "./builtins.ts";
 import { actionContext } from "./action_ctx.ts";
 import type { ReadCtx } from "./context.ts";
 import type { ActionDef } from "./model.ts";
+import { seesHidden } from "./privacy.ts";
 import { actionLiveness } from "./snapshot.ts";
 
 export type ActionSummary = Record<string, unknown> & { id: string; available: boolean; enabled: boolean };
@@ -39,6 +40,9 @@ export function actionCatalog(rc: ReadCtx, forContext: boolean): ActionSummary[]
       params: a.params ?? {},
       writes: a.writes ?? [],
       ...(a.if ? { if: a.if } : {}),
+      // why an action is disabled: its condition, for those who oversee the room
+      ...(a.enabled && seesHidden(rc.caller) ? { enabled_expr: a.enabled } : {}),
+      ...(a.approval ? { approval: a.approval } : {}),
       scope: a.scope,
       registrar: a.registrar,
     };

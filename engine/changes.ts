@@ -13,6 +13,7 @@ import type { AuditRow, Change, CommitRecord } from "./model.ts";
 import { canReadAudit, canReadScope } from "./privacy.ts";
 import type { Observation } from "./room.ts";
 import { liveScope, viewValues } from "./snapshot.ts";
+import { visibleProposalIds } from "./proposal_views.ts";
 
 export type Delta = { changes: Change[]; messages: number[]; complete: boolean };
 
@@ -127,13 +128,24 @@ export function viewActionDiff(rc: ReadCtx, after: number): ViewActionDiff {
   return { views, actions, exact: base?.exact === true };
 }
 
+/** Whether a commit after the cursor made or decided a proposal the caller sees (a decision writes no entry). */
+function proposalsChangedSince(rc: ReadCtx, after: number): boolean {
+  if (!rc.room.hasProposals) return false;
+  const log = rc.room.rt.log;
+  for (let i = log.length - 1; i >= 0 && log[i].seq > after; i--) {
+    const ids = log[i].proposals;
+    if (ids && visibleProposalIds(rc, ids).length) return true;
+  }
+  return false;
+}
+
 /**
  * Edge trigger: did anything the caller can see change after the cursor? Entries and messages always
  * count; views and action availability count when `withObserved` and the caller was observed at the cursor.
  */
 export function hasVisibleChange(rc: ReadCtx, after: number, withObserved = false): boolean {
   const d = changesSince(rc, after);
-  if (d.changes.length || d.messages.length) return true;
+  if (d.changes.length || d.messages.length || proposalsChangedSince(rc, after)) return true;
   if (!withObserved) return false;
   const diff = viewActionDiff(rc, after);
   return diff.exact && (Object.keys(diff.views).length > 0 || Object.keys(diff.actions).length > 0);

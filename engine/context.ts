@@ -1,5 +1,5 @@
 /**
- * @module engine/context — a caller's view of the room: the CEL context of SPEC §8 and the `/context`
+ * @module engine/context — a caller's view of the room: the CEL context of reference/cel.md and the `/context`
  * sections of §5. Built from the snapshot, filtered through privacy.ts; never reads another agent's scope.
  * (The `actions` entry of a CEL context is added by catalog.ts, which builds on this module.)
  */

@@ -7,6 +7,7 @@ import { HEALTH_TIMEOUT_MS, type Limits } from "../config.ts";
 import type { Clock } from "../timers.ts";
 import { EngineMetrics } from "./metrics.ts";
 import { ListenerQuota } from "./quotas.ts";
+import { armProposalExpiry } from "./proposal_expiry.ts";
 import { type RegistryOptions, RoomRegistry } from "./registry.ts";
 import { type DeliveryOptions, WebhookDeliverer } from "./webhook_delivery.ts";
 
@@ -27,7 +28,8 @@ export class Engine {
   constructor(o: EngineOptions) {
     this.limits = o.limits;
     this.clock = o.clock;
-    this.rooms = new RoomRegistry(o);
+    // a room's proposals expire on time from the moment it is in memory, also after a restart
+    this.rooms = new RoomRegistry({ ...o, adopted: (room) => armProposalExpiry(this, room) });
     this.webhooks = new WebhookDeliverer(this, o.delivery);
     this.rooms.onOutbox = (room, added, rearmed) => this.webhooks.poke(room, added, rearmed);
   }

@@ -1,25 +1,52 @@
 /**
  * @module engine/feed — the change feed (`/events`): one event per durable commit the caller may see
- * (privacy from changes.ts, as for cursors), a `reset` when the cursor is older than memory holds, and the
- * feed following its room across reloads. The route only frames the events; nothing here knows SSE.
+ * (privacy from changes.ts, as for cursors; the agents a membership commit created or changed), `presence`
+ * events for what changes without a commit (coalesced), a `reset` when the cursor is older than memory
+ * holds, and the feed following its room across reloads. The route only frames the events.
  */
 import type { Caller } from "../auth.ts";
+import { FEED_PRESENCE_MS } from "../config.ts";
 import { ApiError } from "../errors.ts";
 import { credentialOf, recheck } from "./credential.ts";
 import { visibleAudit, visibleChanges } from "./changes.ts";
 import type { Engine } from "./engine.ts";
+import { agentJson } from "./membership.ts";
 import { messageView } from "./messages.ts";
-import type { AuditRow, Change } from "./model.ts";
+import type { Agent, AuditRow, Change } from "./model.ts";
 import type { Op } from "./op.ts";
+import { watchPresence } from "./presence.ts";
 import type { Room } from "./room.ts";
+import { readCtx } from "./context.ts";
+import { visibleProposalIds } from "./proposal_views.ts";
+
+/**
+ * What a `presence` event carries of an agent, besides its id. Every field but `last_heartbeat` decides
+ * whether a change is worth an event (a call that only moves `last_heartbeat` sends none): a new presence
+ * field (liveness) is added here.
+ */
+export const PRESENCE_FIELDS = ["status", "waiting_on", "last_heartbeat"] as const satisfies (keyof Agent)[];
+
+/** One agent's presence as a `presence` event carries it. */
+export type PresenceJson = { id: string } & Pick<Agent, (typeof PRESENCE_FIELDS)[number]>;
 
 export type FeedEvent =
   | { event: "reset"; id: number; data: { cursor: number } }
   | {
     event: "change";
     id: number;
-    data: { cursor: number; changes: Change[]; messages: Record<string, unknown>[]; audit: AuditRow | null };
-  };
+    data: {
+      cursor: number;
+      changes: Change[];
+      messages: Record<string, unknown>[];
+      audit: AuditRow | null;
+      /** proposals the commit made or decided that the caller sees (their ids; read them for the rest) */
+      proposals?: string[];
+      /** the agents the commit created or changed, as `GET /agents` shows them (only when there are some) */
+      agents?: Record<string, unknown>[];
+    };
+  }
+  /** not a commit: no id (a client resuming with Last-Event-ID never moves back) */
+  | { event: "presence"; data: { cursor: number; agents: PresenceJson[] } };
 
 /**
  * Where events go: `send` each, `end` once when the engine ends the feed — with the refusal that ended it
@@ -43,6 +70,25 @@ export type Feed = {
 };
 
 /**
+ * The agents a reader sees, by id: every agent of the room, for every reader — the rule of `/context`'s
+ * `agents` section (context.ts `jsonAgents`), which lists them all.
+ */
+function visibleAgents(_who: Caller, room: Room, ids: Iterable<string>): Agent[] {
+  const out: Agent[] = [];
+  for (const id of ids) {
+    const a = room.agents.get(id);
+    if (a) out.push(a);
+  }
+  return out;
+}
+
+function presenceOf(a: Agent): PresenceJson {
+  const out: Record<string, unknown> = { id: a.id };
+  for (const f of PRESENCE_FIELDS) out[f] = a[f];
+  return out as PresenceJson;
+}
+
+/**
  * A feed holds a place of the waiter quotas (`429 quota_exceeded` when none is left) and is bound to the
  * credential it was opened with: before each delivery the caller is resolved again (grants as they are now)
  * and a rotated token or a deleted room ends the feed.
@@ -57,6 +103,12 @@ export function openFeed(eng: Engine, first: Room, caller: Caller, req: FeedRequ
   let sink: FeedSink | undefined;
   let closed = false;
   let offShutdown = () => {};
+  let offPresence = () => {};
+  // presence: the agents that changed since the last `presence` event, what each event showed of them
+  const pending = new Set<string>();
+  const shown = new Map<string, string>();
+  let presenceTimer: ReturnType<typeof setTimeout> | undefined;
+  let presenceAt = -Infinity;
   const end = (error?: unknown) => {
     if (closed) return;
     close();
@@ -68,15 +120,22 @@ export function openFeed(eng: Engine, first: Room, caller: Caller, req: FeedRequ
     release();
     eng.metrics.feeds--;
     offShutdown();
+    offPresence();
+    clearTimeout(presenceTimer);
     room.rt.listeners.delete(flush);
+  };
+  const follow = (r: Room) => {
+    room = r;
+    room.rt.listeners.add(flush);
+    offPresence = watchPresence(room, onPresence);
   };
   const flush = () => {
     if (closed || !sink) return;
     if (!room.rt.alive) {
       room.rt.listeners.delete(flush);
+      offPresence();
       eng.rooms.successor(room).then((fresh) => {
-        room = fresh;
-        if (!closed) room.rt.listeners.add(flush), flush();
+        if (!closed) follow(fresh), flush();
       }, end);
       return;
     }
@@ -96,19 +155,63 @@ export function openFeed(eng: Engine, first: Room, caller: Caller, req: FeedRequ
       const changes = visibleChanges(who, rec);
       const messages = rec.messages.map((s) => room.messages[s - 1]).filter(Boolean).map(messageView);
       const audit = visibleAudit(who, rec);
+      const proposals = rec.proposals ? visibleProposalIds(readCtx(eng, room, who), rec.proposals) : [];
+      const agents = rec.agents ? visibleAgents(who, room, rec.agents) : [];
       sent = rec.seq;
-      if (!changes.length && !messages.length && !audit) continue;
-      sink.send({ event: "change", id: rec.seq, data: { cursor: rec.seq, changes, messages, audit } });
+      if (!changes.length && !messages.length && !audit && !proposals.length && !agents.length) continue;
+      for (const a of agents) shown.set(a.id, fingerprint(a)); // a presence event need not repeat it
+      const data = {
+        cursor: rec.seq,
+        changes,
+        messages,
+        audit,
+        ...(proposals.length ? { proposals } : {}),
+        ...(agents.length ? { agents: agents.map((a) => agentJson(room, a)) } : {}),
+      };
+      sink.send({ event: "change", id: rec.seq, data });
     }
+  };
+  // presence is not a commit: the latest state of each agent that changed, at most once per FEED_PRESENCE_MS
+  const sendPresence = () => {
+    presenceTimer = undefined;
+    if (closed || !sink || !room.rt.alive) return;
+    try {
+      who = recheck(room, cred, who);
+    } catch (e) {
+      return end(e);
+    }
+    const agents: PresenceJson[] = [];
+    for (const a of visibleAgents(who, room, pending)) {
+      const f = fingerprint(a);
+      if (shown.get(a.id) === f) continue; // only `last_heartbeat` moved
+      shown.set(a.id, f);
+      agents.push(presenceOf(a));
+    }
+    pending.clear();
+    if (!agents.length) return;
+    presenceAt = performance.now();
+    sink.send({ event: "presence", data: { cursor: room.rt.committedSeq, agents } });
+  };
+  const onPresence = (agentId: string) => {
+    if (closed) return;
+    pending.add(agentId);
+    if (presenceTimer !== undefined) return;
+    const wait = Math.max(0, presenceAt + FEED_PRESENCE_MS - performance.now());
+    presenceTimer = setTimeout(sendPresence, wait);
   };
   return {
     cursor: first.rt.committedSeq,
     start(s) {
       sink = s;
-      room.rt.listeners.add(flush);
+      follow(room);
       offShutdown = eng.onShutdown(() => end());
       flush();
     },
     close,
   };
+}
+
+/** What a `presence` event shows of an agent, as one string (a heartbeat alone does not change it). */
+function fingerprint(a: Agent): string {
+  return JSON.stringify(PRESENCE_FIELDS.filter((f) => f !== "last_heartbeat").map((f) => a[f]));
 }

@@ -12,6 +12,7 @@ export function participantGuide(rc: ReadCtx): Record<string, unknown> {
     available: a.available,
     description: a.description,
     params: a.params,
+    ...(a.approval ? { approval: a.approval } : {}),
   }));
   return {
     room: rc.room.id,
@@ -32,6 +33,8 @@ export function participantGuide(rc: ReadCtx): Record<string, unknown> {
         'state._shared.turn, views["id"], agents.bob.status, messages.unread, self; integers are int: use double(x) to mix with decimals.',
       authority:
         "you write your own scope and granted scopes directly; anything else through actions the room defines.",
+      approvals:
+        "an action with `approval` answers 202 with a proposal instead of running; it runs (as its proposer) once `count` approvers for whom `from` holds invoke _approve {proposal}. See proposals in /context and GET /proposals.",
     },
     actions,
     docs: ["/", "/reference/api.md", "/reference/cel.md", "/reference/examples.md"],

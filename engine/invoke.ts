@@ -1,6 +1,6 @@
 /**
  * @module engine/invoke — `POST /actions/:id/invoke` as one function: authenticate, run the action against
- * a Tx (SPEC §6 steps 1–5), apply it and its audit row at once (step 6), answer after the commit (step 7).
+ * a Tx (reference/api.md#custom-actions, invocation steps 1–5), apply it and its audit row at once (step 6), answer after the commit (step 7).
  * A refusal is audited on its own. A commit that lost a race with another process is re-run on fresh state
  * (the registry's stale-commit policy). Waiting after the write is invoke_wait.ts's.
  */
@@ -17,6 +17,9 @@ import type { IdempotentReply } from "./model.ts";
 import type { Op } from "./op.ts";
 import { touch } from "./presence.ts";
 import { checkQuotas } from "./quotas.ts";
+import { armProposalExpiry } from "./proposal_expiry.ts";
+import { proposalJson } from "./proposal_views.ts";
+import { proposeAction } from "./proposals.ts";
 import { canReadScope } from "./privacy.ts";
 import type { Room } from "./room.ts";
 import { viewValues } from "./snapshot.ts";
@@ -38,6 +41,8 @@ export type InvokeReply = {
   caller: Caller;
   /** the commit of this invocation (a replayed reply's: the first call's; a dry run: the room's seq) */
   seq: number;
+  /** 200, or 202 when the invocation proposed an action that waits for approval */
+  status: number;
 };
 
 export async function invoke(eng: Engine, req: InvokeRequest): Promise<InvokeReply> {
@@ -61,23 +66,30 @@ export async function invoke(eng: Engine, req: InvokeRequest): Promise<InvokeRep
         // wake-up commit must still see that commit as after its own
         const body = reply.response as Record<string, unknown>;
         const seq = typeof body.cursor === "number" ? body.cursor : room.seq;
-        return { body, room, caller, seq };
+        return { body, room, caller, seq, status: reply.status };
       }
       if (!room.rt.alive) continue; // reloaded while the reply was looked up
     }
     const outcome = runInvocation(eng, room, caller, req);
     if (req.dryRun && outcome.ok) {
       eng.metrics.countInvocation("dry_run");
-      return { body: { ...outcome.body, dry_run: true }, room, caller, seq: room.seq };
+      return {
+        body: { ...outcome.body, dry_run: true },
+        room,
+        caller,
+        seq: room.seq,
+        status: outcome.status,
+      };
     }
     const seq = applyTx(outcome.tx);
+    if (outcome.tx.proposals.size) armProposalExpiry(eng, room);
     const body = outcome.ok ? { ...outcome.body, ...(outcome.after?.() ?? {}), cursor: seq } : undefined;
-    if (body && req.idempotencyKey !== undefined) {
+    if (outcome.ok && body && req.idempotencyKey !== undefined) {
       // stored as it is answered (with its cursor), so a retry gets the first response exactly
       const r: IdempotentReply = {
         identity: caller.id,
         key: req.idempotencyKey,
-        status: 200,
+        status: outcome.status,
         response: body,
         created_at: outcome.tx.iso,
         fingerprint,
@@ -98,12 +110,12 @@ export async function invoke(eng: Engine, req: InvokeRequest): Promise<InvokeRep
     }
     eng.metrics.countInvocation(outcome.ok ? "ok" : outcome.error.code);
     if (!outcome.ok) throw outcome.error;
-    return { body: body!, room, caller, seq };
+    return { body: body!, room, caller, seq, status: outcome.status };
   }
 }
 
 type Outcome =
-  | { ok: true; tx: Tx; body: Record<string, unknown>; after?: () => Record<string, unknown> }
+  | { ok: true; tx: Tx; body: Record<string, unknown>; status: number; after?: () => Record<string, unknown> }
   | { ok: false; tx: Tx; error: ApiError };
 
 /** Synchronous from lookup to staged writes: nothing else runs in between, so predicates are atomic. */
@@ -127,7 +139,13 @@ function runInvocation(eng: Engine, room: Room, caller: Caller, req: InvokeReque
     if (caller.kind === "viewer") throw new ApiError("read_only_token", "a view token cannot invoke actions");
     const rc: ReadCtx = { room, caller, now, limits: eng.limits, op: req, cel: tx.cel };
     let outcome: BuiltinOutcome;
-    if (custom) {
+    let status = 200;
+    if (custom?.approval) {
+      // not run now: proposed, to run once approved (proposals.ts)
+      const p = proposeAction(rc, tx, custom, req.params);
+      outcome = { writes: [], extra: { pending: true, proposal: proposalJson(rc, p) } };
+      status = 202;
+    } else if (custom) {
       outcome = { writes: runCustomAction(tx, custom, req.params, invocationEyes(rc, tx, custom)) };
     } else if (builtin) {
       outcome = builtin.run(tx, req.params, {
@@ -143,8 +161,9 @@ function runInvocation(eng: Engine, room: Room, caller: Caller, req: InvokeReque
         action: req.action,
       });
     }
-    checkQuotas(tx);
-    tx.audit = audit(true, 200, null);
+    // an approved action's run had its quotas checked in its own Tx (proposals.ts)
+    if (!tx.absorbed) checkQuotas(tx);
+    tx.audit = audit(true, status, null);
     // writes into a scope the invoker may not read (an owner scope) are reported without their values
     const writes = outcome.writes.map((w) =>
       canReadScope(caller, w.scope) ? w : { scope: w.scope, key: w.key, version: w.version, redacted: true }
@@ -155,7 +174,7 @@ function runInvocation(eng: Engine, room: Room, caller: Caller, req: InvokeReque
         value: viewValues(room, eng.now(), eng.limits).get(String(outcome.extra?.id))?.value ?? null,
       })
       : undefined;
-    return { ok: true, tx, body, after };
+    return { ok: true, tx, body, status, after };
   } catch (e) {
     const error = asRefusal(e);
     tx = new Tx(room, caller, now, eng.limits, req);

@@ -1,5 +1,5 @@
 /**
- * @module engine/messages — the `_messages` log (SPEC §11): appending with per-room seq, the unread and
+ * @module engine/messages — the `_messages` log (reference/api.md#_send_message): appending with per-room seq, the unread and
  * directed-unread counts per agent, listing with filters, the message object as the API shows it, and the
  * log as CEL reads it (`state._messages`, kept up to date per message).
  */

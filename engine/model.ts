@@ -93,6 +93,48 @@ export type ActionDef = {
   created_at: string;
   /** the running cooldown after the last invocation (on_invoke.timer started). */
   cooldown?: Timer | null;
+  /** invoking records a proposal; the action runs once enough approvers agree (proposals.ts) */
+  approval?: ApprovalSpec;
+};
+
+/** Who must agree before an action runs: `count` distinct approvers for whom `from` holds. */
+export type ApprovalSpec = {
+  count: number;
+  /** CEL with `approver` (the candidate's id, `admin` for the room token) and the proposal's `params` */
+  from: string;
+  expires_ms?: number;
+  /** whether the proposer's own approval counts (default false) */
+  proposer_counts?: boolean;
+};
+
+export type ProposalStatus = "pending" | "executed" | "failed" | "rejected" | "expired";
+
+/** One invocation of an action with `approval`, waiting for (or decided by) its approvers. */
+export type Proposal = {
+  id: string;
+  action: string;
+  /** the params as validated at proposing (defaults applied); shown to whoever sees the proposal */
+  params: Record<string, unknown>;
+  proposer: string;
+  /** the action's approval rule when it was proposed */
+  count: number;
+  from: string;
+  proposer_counts: boolean;
+  /** whose authority `from` reads with, and the action's owner scope (its registrar's, action_ctx.ts) */
+  registrar: string;
+  scope: string;
+  approvals: { by: string; at: string }[];
+  status: ProposalStatus;
+  created_at: string;
+  expires_at: string | null;
+  decided_at: string | null;
+  /** rejected: who and why */
+  rejected_by?: string | null;
+  reason?: string | null;
+  /** executed: what it wrote (values are read from state, with the reader's privacy) */
+  writes?: { scope: string; key: string; version: number }[];
+  /** failed: the refusal the proposer would have seen (`{error, message, …details}`) */
+  error?: Record<string, unknown> | null;
 };
 
 export type ViewDef = {
@@ -198,4 +240,13 @@ export type IdempotentReply = {
 
 /** What one commit changed, as cursors and the change feed report it. */
 export type Change = { scope: string; key: string; version: number; deleted?: boolean };
-export type CommitRecord = { seq: number; changes: Change[]; messages: number[]; audit: AuditRow | null };
+export type CommitRecord = {
+  seq: number;
+  changes: Change[];
+  messages: number[];
+  audit: AuditRow | null;
+  /** agents the commit created or changed (join, re-join, PATCH, `_heartbeat`); absent when none */
+  agents?: string[];
+  /** ids of the proposals this commit created or decided */
+  proposals?: string[];
+};

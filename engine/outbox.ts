@@ -20,6 +20,8 @@ export type CommitParts = {
   agents: Map<string, unknown>;
   actions: Map<string, unknown>;
   views: Map<string, unknown>;
+  /** audit rows beside the invocation's own (an approved action run by the approval completing it) */
+  readonly moreAudit?: readonly { action: string; ok: boolean }[];
 };
 
 /** Kinds a webhook hears when it names none: what most receivers want, not every heartbeat. */
@@ -58,7 +60,7 @@ export function commitKinds(c: CommitParts): CommitKind[] {
 /**
  * Whether a commit is delivered to a webhook: it has one of the webhook's kinds, and — where the webhook
  * names them — it wrote one of its scopes (`_messages`: it created or claimed a message) and it was an
- * invocation of one of its actions.
+ * invocation of one of its actions (or ran one: an approval completing a proposal runs its action).
  */
 export function matches(
   events: WebhookEvents | null,
@@ -68,7 +70,10 @@ export function matches(
 ): boolean {
   const wanted = events?.kinds ?? DEFAULT_KINDS;
   if (!kinds.some((k) => wanted.includes(k))) return false;
-  if (events?.actions && !(audit && events.actions.includes(audit.action))) return false;
+  if (events?.actions) {
+    const ran = (a: string) => audit?.action === a || !!c.moreAudit?.some((m) => m.ok && m.action === a);
+    if (!events.actions.some(ran)) return false;
+  }
   if (events?.scopes) {
     const scopes = events.scopes;
     let hit = kinds.includes("message") && scopes.includes("_messages");

@@ -1,6 +1,6 @@
 /**
  * @module engine/params — custom action parameter schemas: validation of a schema at registration and of
- * the params of an invocation (SPEC §6 step 2): every bad param named, unknown params refused, defaults
+ * the params of an invocation (reference/api.md#custom-actions, invocation step 2): every bad param named, unknown params refused, defaults
  * applied.
  */
 import { z } from "zod";

@@ -1,5 +1,5 @@
 /**
- * @module engine/privacy — what a caller may read (SPEC §4). The one place that decides it: every read
+ * @module engine/privacy — what a caller may read (reference/security.md). The one place that decides it: every read
  * path (context, state, poll, eval, wait, views, errors) asks here.
  */
 import { type Caller, isAgentId, isRoomToken, ownScope } from "../auth.ts";
@@ -16,6 +16,36 @@ export function canReadScope(caller: Caller, scope: string): boolean {
   // its own scope: compared first (this runs once per scope of the room for every context built)
   if (scope === caller.id) return isAgentId(scope);
   return caller.agent.grants.includes(scope);
+}
+
+/**
+ * Why something is hidden (a state entry or view that is dormant or disabled, an action's `enabled`
+ * expression): shown to the room and view tokens, which oversee the room. An agent — also the room token
+ * acting as one — sees only what is live for it.
+ */
+export function seesHidden(caller: Caller): boolean {
+  return caller.kind === "admin" || caller.kind === "viewer";
+}
+
+/** The scope a `state…` path of a refusal's `detail` starts with: `state.alice.plan`, `state["alice"].plan`. */
+function rootScope(path: string): string | undefined {
+  const m = /^state(?:\.([A-Za-z0-9_:-]+)|\[\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')\s*\])/.exec(path);
+  return m ? m[1] ?? m[2] ?? m[3] : undefined;
+}
+
+/**
+ * A refusal's `detail` (each path its condition read, with the value) as the invoker may see it: a path
+ * into a scope it may not read is `{hidden: true, error: "not visible to you"}` — never its value, nor an
+ * error text such as "No such key: alice" that would pass for a missing scope.
+ */
+export function visibleDetail(caller: Caller, detail: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [path, v] of Object.entries(detail)) {
+    const scope = rootScope(path);
+    const hidden = scope !== undefined && scope !== "self" && !canReadScope(caller, scope);
+    out[path] = hidden ? { hidden: true, error: "not visible to you" } : v;
+  }
+  return out;
 }
 
 /** Audit rows: agents see only their own; room and view tokens see all. */

@@ -1,6 +1,5 @@
 /**
-/**
- * @module engine/quotas — every quota in one place (SPEC §13): per room state entries, bytes, messages
+ * @module engine/quotas — every quota in one place (reference/api.md#limits): per room state entries, bytes, messages
  * (count and rate), agents, actions, views and stored CEL expressions, open waits and feeds (also per
  * process). Checked while a change is staged, so a refusal writes nothing; `429 quota_exceeded {quota,
  * limit, …}` names the quota.
@@ -20,7 +19,7 @@ import {
 import type { Room } from "./room.ts";
 import type { Tx } from "./tx.ts";
 
-function exceeded(
+export function exceeded(
   quota: Quota,
   limit: number,
   message: string,
@@ -148,6 +147,7 @@ export function checkSnapshotQuotas(
     messages?: number;
     bytes?: number;
     expressions?: number;
+    pendingProposals?: number;
   },
 ): void {
   const over = (quota: Quota, what: string, n: number | undefined, limit: number) => {
@@ -162,6 +162,7 @@ export function checkSnapshotQuotas(
   over("room_messages", "messages", counts.messages, l.roomMaxMessages);
   over("room_bytes", "bytes (state, messages, definitions, agents' meta)", counts.bytes, l.roomMaxBytes);
   over("room_expressions", "stored CEL expressions", counts.expressions, l.roomMaxExpressions);
+  over("room_pending_proposals", "pending proposals", counts.pendingProposals, l.roomMaxPendingProposals);
 }
 
 /**

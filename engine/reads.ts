@@ -13,7 +13,7 @@ import {
   POLL_LIMIT_MAX,
 } from "../config.ts";
 import { ApiError } from "../errors.ts";
-import type { MessagesQuery } from "../wire.ts";
+import type { ActionsForm, MessagesQuery } from "../wire.ts";
 import { actionCatalog, jsonActions, withActions } from "./catalog.ts";
 import {
   celContext,
@@ -28,14 +28,20 @@ import type { Engine } from "./engine.ts";
 import { filterMessages, messageCounts, messagesAfter, messageView, recentMessages } from "./messages.ts";
 import { agentJson, roomJson } from "./membership.ts";
 import { markRead } from "./presence.ts";
-import { canReadAudit, canReadScope } from "./privacy.ts";
+import { scopeEntries, viewHidden } from "./hidden.ts";
+import { canReadAudit, canReadScope, seesHidden } from "./privacy.ts";
 import { liveScope, viewValues } from "./snapshot.ts";
+import { contextProposals, listProposals, withProposals } from "./proposal_views.ts";
 import { entryJson } from "./write_modes.ts";
 
-export const SECTIONS = ["state", "views", "agents", "actions", "messages"] as const;
+export const SECTIONS = ["state", "views", "agents", "actions", "messages", "proposals"] as const;
+
+type Row = Record<string, unknown>;
 
 export type ContextQuery = {
   only?: string[];
+  /** `brief`: builtins without their params (briefBuiltin) */
+  actions?: ActionsForm;
   messages_after?: number;
   messages_limit?: number;
   /** with `after`: only what changed since this cursor (issue: contexts sized by what matters). */
@@ -81,7 +87,14 @@ export function buildContext(eng: Engine, rc: ReadCtx, q: ContextQuery = {}): Re
   }
   if (want("views")) out.views = jsonViews(rc);
   if (want("agents")) out.agents = jsonAgents(rc);
-  if (want("actions")) out.actions = jsonActions(rc);
+  if (want("actions")) {
+    const actions = jsonActions(rc);
+    if (q.actions === "brief") {
+      for (const [id, a] of Object.entries(actions)) actions[id] = briefBuiltin(a as Row);
+    }
+    out.actions = actions;
+  }
+  if (want("proposals")) out.proposals = contextProposals(rc);
   if (want("messages")) {
     const limit = Math.min(q.messages_limit ?? CONTEXT_MESSAGES_DEFAULT, CONTEXT_MESSAGES_MAX);
     const me = rc.caller.kind === "agent" ? rc.caller.id : null;
@@ -153,7 +166,14 @@ export async function readState(eng: Engine, rc: ReadCtx, scope?: string, key?: 
     return rows;
   }
   const scopes = scope !== undefined ? [scope] : visibleScopes(rc);
-  const rows = scopes.flatMap((s) => liveScope(rc.room, s, rc.now, rc.limits, rc.cel).entries.map(entryJson));
+  // the room and view tokens also see entries that are dormant or disabled, marked with why
+  const rows = seesHidden(rc.caller)
+    ? scopes.flatMap((s) =>
+      scopeEntries(rc, s).map(({ entry, hidden }) =>
+        hidden ? { ...entryJson(entry), hidden } : entryJson(entry)
+      )
+    )
+    : scopes.flatMap((s) => liveScope(rc.room, s, rc.now, rc.limits, rc.cel).entries.map(entryJson));
   if (key !== undefined) return one(rows.find((r) => r.key === key), scope!, key);
   return rows;
 }
@@ -170,7 +190,7 @@ export function evalExpression(rc: ReadCtx, expr: unknown) {
     { maxLength: rc.limits.maxCelLength, timeoutMs: rc.limits.celTimeoutMs },
     "expr",
   );
-  const ctx = withActions(celContext(rc), rc);
+  const ctx = withProposals(withActions(celContext(rc), rc), rc);
   const r = evaluateOrLimit(program, ctx, rc.cel, rc.room.rt.celTime);
   const context_keys = {
     state: Object.keys(ctx.state as object),
@@ -185,16 +205,20 @@ export function evalExpression(rc: ReadCtx, expr: unknown) {
   return { expression: program.source, value: r.value, context_keys };
 }
 
+/** Live views with their values; for the room and view tokens also the dormant and disabled ones. */
 export function listViews(rc: ReadCtx) {
   const values = viewValues(rc.room, rc.now, rc.limits);
+  const withHidden = seesHidden(rc.caller);
   const out = [];
   for (const id of rc.room.viewOrder) {
     const v = rc.room.views.get(id)!;
-    const val = values.get(id);
+    const hidden = values.has(id) || !withHidden ? undefined : viewHidden(rc, v);
+    const val = values.get(id) ?? (hidden ? { value: null } : undefined);
     if (!val) continue;
     out.push({
       id,
       value: val.value,
+      ...(hidden ? { hidden } : {}),
       // an error message can quote values of the owner scope: only shown to those who may read it
       ...(val.error
         ? { error: canReadScope(rc.caller, v.scope) ? val.error : "the view failed at run time" }
@@ -217,12 +241,26 @@ export function getView(rc: ReadCtx, id: string) {
   return v;
 }
 
-export function listActions(rc: ReadCtx) {
-  return actionCatalog(rc, false);
+/**
+ * `actions=brief`: a builtin as its id, its description's first line and `builtin: true` (its params are in
+ * the full listing and in `help`); the room's own actions in full. Saves an agent ~5 KB per context.
+ */
+export function briefBuiltin(a: Record<string, unknown>): Record<string, unknown> {
+  if (a.builtin !== true) return a;
+  const out: Record<string, unknown> = {};
+  if (a.id !== undefined) out.id = a.id;
+  out.description = String(a.description ?? "").split("\n")[0];
+  out.builtin = true;
+  return out;
 }
 
-export function getAction(rc: ReadCtx, id: string) {
-  const a = listActions(rc).find((x) => x.id === id);
+export function listActions(rc: ReadCtx, form: ActionsForm = "full") {
+  const list = actionCatalog(rc, false);
+  return form === "brief" ? list.map(briefBuiltin) : list;
+}
+
+export function getAction(rc: ReadCtx, id: string, form: ActionsForm = "full") {
+  const a = listActions(rc, form).find((x) => x.id === id);
   if (!a) {
     throw new ApiError("action_not_found", `no action ${JSON.stringify(id)} in this room`, { action: id });
   }
@@ -249,6 +287,7 @@ export async function poll(eng: Engine, rc: ReadCtx, q: PollQuery) {
     views: listViews(rc),
     audit: await eng.rooms.readAudit(rc.room, { agent, limit: al }),
     audit_count: rc.room.auditCount,
+    proposals: listProposals(rc),
   };
 }
 

@@ -30,6 +30,8 @@ export type RegistryOptions = {
   /** the watch interval of rooms with listeners while other processes are alive */
   peerPollMs?: number;
   maxRooms?: number;
+  /** called for each room taken into memory (loaded or created): where a room's timed jobs are armed */
+  adopted?: (room: Room) => void;
 };
 
 /** rooms compared with storage in one statement */
@@ -58,6 +60,7 @@ export class RoomRegistry {
   readonly #maxRooms: number;
   readonly #peerPollMs: number;
   readonly #peers: Peers;
+  readonly #adopted?: (room: Room) => void;
   #peerTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
   /** told, once a batch is durable, which webhooks of a room got deliveries and which were registered again */
@@ -69,6 +72,7 @@ export class RoomRegistry {
     this.#maxRooms = o.maxRooms ?? MAX_ROOMS_IN_MEMORY;
     this.#peerPollMs = o.peerPollMs ?? 100;
     this.#peers = new Peers(o.store, o.peers ?? "single");
+    this.#adopted = o.adopted;
     this.#committer = new Committer<Room>(o.store, {
       live: (room) => room.rt.alive,
       take: takeWrite,
@@ -175,6 +179,7 @@ export class RoomRegistry {
     room.rt.lastUsed = this.#clock.now();
     this.#rooms.set(room.id, room);
     if (this.#rooms.size > this.#maxRooms) this.#evictIdle();
+    this.#adopted?.(room);
   }
 
   #evictIdle(): void {
@@ -349,5 +354,7 @@ export class RoomRegistry {
     if (this.#peerTimer !== undefined) clearTimeout(this.#peerTimer);
     await this.#committer.drain();
     await this.#peers.close();
+    // no room's timer outlives the engine
+    for (const room of this.#rooms.values()) room.rt.dispose();
   }
 }

@@ -15,6 +15,7 @@ import {
   entryExpressions,
   type Message,
   messageBytes,
+  type Proposal,
   splitEntryId,
   type ViewDef,
   viewExpressions,
@@ -27,7 +28,8 @@ export function roomFromRows(s: StoredRoom): Room {
   const room = new Room(s.room);
   // storedBytes counts what room_bytes bounds: state values, agents' meta, definitions, messages
   for (const a of s.agents) {
-    const agent = { ...a, waiting_on: null } as Agent;
+    // no wait of this process blocks yet: a `waiting` written lazily by an earlier one is not true here
+    const agent = { ...a, status: a.status === "waiting" ? "active" : a.status, waiting_on: null } as Agent;
     room.agents.set(a.id, agent);
     room.agentByToken.set(a.token_hash, a.id);
     room.storedBytes += agentBytes(agent);
@@ -54,6 +56,7 @@ export function roomFromRows(s: StoredRoom): Room {
     room.storedBytes += messageBytes(m as Message);
   }
   for (const t of s.ticks) room.ticks.set(t.target, t.count);
+  for (const p of s.proposals) room.proposals.set(p.id, p.data as Proposal);
   room.auditSeq = s.audit.max_seq;
   room.auditCount = s.audit.count;
   for (const w of s.webhooks) {
@@ -159,6 +162,13 @@ export function takeWrite(room: Room): RoomWrite | undefined {
       const def = room.views.get(id);
       if (def) (w.put.views ??= []).push({ id, def, position: room.viewOrder.indexOf(id) });
       else ((w.remove ??= {}).views ??= []).push(id);
+    }
+  }
+  if (d.proposals) {
+    for (const id of d.proposals) {
+      const p = room.proposals.get(id);
+      if (p) (w.put.proposals ??= []).push({ id, status: p.status, created_at: p.created_at, data: p });
+      else ((w.remove ??= {}).proposals ??= []).push(id);
     }
   }
   if (d.ticks) w.put.ticks = [...d.ticks].map((target) => ({ target, count: room.tick(target) }));

@@ -11,6 +11,7 @@ import type {
   Entry,
   IdempotentReply,
   Message,
+  Proposal,
   ViewDef,
   WebhookDef,
   WebhookDelivery,
@@ -38,6 +39,7 @@ export class Room {
   #views?: Map<string, ViewDef>;
   #ticks?: Map<string, number>;
   #webhooks?: Map<string, WebhookDef>;
+  #proposals?: Map<string, Proposal>;
   viewOrder: string[] = [];
   messages: Message[] = [];
   auditSeq = 0;
@@ -90,6 +92,14 @@ export class Room {
   /** whether any webhook is registered (allocates nothing: every commit asks) */
   get hasWebhooks(): boolean {
     return (this.#webhooks?.size ?? 0) > 0;
+  }
+  /** proposals of actions with `approval`, in the order they were made (pending and recently decided) */
+  get proposals(): Map<string, Proposal> {
+    return this.#proposals ??= new Map();
+  }
+  /** whether the room has any proposal (allocates nothing) */
+  get hasProposals(): boolean {
+    return (this.#proposals?.size ?? 0) > 0;
   }
 
   getEntry(scope: string, key: string): Entry | undefined {
@@ -159,6 +169,7 @@ export class Dirty {
   views?: Set<string>;
   messages?: Set<number>;
   ticks?: Set<string>;
+  proposals?: Set<string>;
   /** rows a commit adds (rather than current memory written back) */
   audit?: AuditRow[];
   idempotency?: IdempotentReply[];
@@ -189,6 +200,9 @@ export class Dirty {
   tick(target: string): void {
     (this.ticks ??= new Set()).add(target);
   }
+  proposal(id: string): void {
+    (this.proposals ??= new Set()).add(id);
+  }
   addAudit(row: AuditRow): void {
     (this.audit ??= []).push(row);
   }
@@ -206,7 +220,7 @@ export class Dirty {
   isEmpty(): boolean {
     return !this.room && !this.entries?.size && !this.agents?.size && !this.actions?.size &&
       !this.views?.size && !this.messages?.size && !this.ticks?.size && !this.audit?.length &&
-      !this.idempotency?.length && !this.webhooks?.size && !this.outbox?.length;
+      !this.idempotency?.length && !this.proposals?.size && !this.webhooks?.size && !this.outbox?.length;
   }
 }
 
@@ -225,7 +239,7 @@ export class RoomRuntime {
   messageBucket?: { tokens: number; at: number };
   #dirty?: Dirty;
   #listeners?: Set<() => void>;
-  #presenceWatchers?: Set<() => void>;
+  #presenceWatchers?: Set<(agentId: string) => void>;
   #replies?: Map<string, IdempotentReply>;
   #caches?: SnapshotCaches;
   #observations?: Map<string, Observation[]>;
@@ -266,8 +280,11 @@ export class RoomRuntime {
   get hasListeners(): boolean {
     return (this.#listeners?.size ?? 0) > 0;
   }
-  /** listeners of presence changes, which are not commits (waiters whose condition reads `agents`). */
-  get presenceWatchers(): Set<() => void> {
+  /**
+   * listeners of presence changes, which are not commits (waiters whose condition reads `agents`, change
+   * feeds), told which agent changed.
+   */
+  get presenceWatchers(): Set<(agentId: string) => void> {
     return this.#presenceWatchers ??= new Set();
   }
   get hasPresenceWatchers(): boolean {

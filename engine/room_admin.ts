@@ -1,6 +1,6 @@
 /**
  * @module engine/room_admin — whole-room operations: a room as one JSON snapshot (state, agents, actions,
- * views, messages, ticks and the whole audit log), restoring such a snapshot under a new id, and deleting a
+ * views, messages, ticks, proposals and the whole audit log), restoring such a snapshot under a new id, and deleting a
  * room. Token hashes are secrets and never leave the server: an import mints new tokens, shown once.
  */
 import { z } from "zod";
@@ -9,6 +9,7 @@ import { compile } from "../cel.ts";
 import { ApiError, fromZod } from "../errors.ts";
 import { EXPORT_FORMAT, type ImportBody, StampedDef, StoredTimer } from "../wire.ts";
 import { RegisterAction } from "./actions.ts";
+import { checkApproval } from "./approval.ts";
 import { enterRoom } from "./access.ts";
 import type { Engine } from "./engine.ts";
 import { checkMeta, randomId } from "./membership.ts";
@@ -18,6 +19,7 @@ import {
   entryExpressions,
   entryId,
   type Message,
+  type Proposal,
   type ViewDef,
   viewExpressions,
 } from "./model.ts";
@@ -56,6 +58,7 @@ export async function exportRoom(eng: Engine, roomId: string, op: Op): Promise<R
     views: room.viewOrder.map((id) => room.views.get(id)).filter(Boolean),
     messages: room.messages.map((m) => ({ ...m, extra: m.extra ?? null })),
     ticks: Object.fromEntries(room.ticks),
+    proposals: [...room.proposals.values()],
     audit: [] as unknown[],
   };
   snapshot.audit = await eng.rooms.readAudit(room, { limit: Number.MAX_SAFE_INTEGER, max_seq: auditSeq });
@@ -137,6 +140,12 @@ export async function importRoom(eng: Engine, s: ImportBody) {
     room.ticks.set(target, n);
     dirty.tick(target);
   }
+  s.proposals.forEach((p, i) => {
+    compile(p.from, celLimits(eng), `proposals[${i}].from`);
+    if (room.proposals.has(p.id)) throw bad(`proposals has ${p.id} twice`, `proposals[${i}].id`);
+    room.proposals.set(p.id, p as Proposal);
+    dirty.proposal(p.id);
+  });
   await eng.rooms.restore(room);
   const loaded = await eng.rooms.get(id);
   return {
@@ -154,6 +163,7 @@ export async function importRoom(eng: Engine, s: ImportBody) {
       views: s.views.length,
       messages: s.messages.length,
       audit: s.audit.length,
+      proposals: s.proposals.length,
     },
   };
 }
@@ -186,6 +196,7 @@ function checkImportLimits(eng: Engine, s: ImportBody): number {
     agents: s.agents.length,
     messages: s.messages.length,
     expressions,
+    pendingProposals: s.proposals.filter((p) => p.status === "pending").length,
   });
   if (s.room.meta !== undefined) checkMeta(eng, s.room.meta, "room.meta");
   let bytes = 0;
@@ -217,6 +228,7 @@ function checkAction(eng: Engine, raw: Record<string, unknown>, field: string): 
   const l = celLimits(eng);
   if (p.if !== undefined) compile(p.if, l, `${field}.if`);
   if (p.enabled !== undefined) compile(p.enabled, l, `${field}.enabled`);
+  if (p.approval !== undefined) checkApproval(p.approval, l, `${field}.approval`);
   (p.writes ?? []).forEach((w, i) => {
     if (typeof w.if === "string") compile(w.if, l, `${field}.writes[${i}].if`);
     if (typeof w.enabled === "string") compile(w.enabled, l, `${field}.writes[${i}].enabled`);

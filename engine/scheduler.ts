@@ -26,6 +26,13 @@ export class Scheduler {
     if (!this.#jobs.size) this.dispose();
   }
 
+  /** Arms again for the earliest job as seen at `now`: the clock jumped (a test's clock moved by hand). */
+  rearm(now: number): void {
+    let next: number | undefined;
+    for (const job of this.#jobs?.values() ?? []) if (next === undefined || job.at < next) next = job.at;
+    if (next !== undefined) this.#arm(next, now);
+  }
+
   /** Cancels every job (the room leaves memory). */
   dispose(): void {
     if (this.#armed) clearTimeout(this.#armed.id);

@@ -1,6 +1,6 @@
 /**
  * @module engine/templates — `${self}`, `${now}`, `${params.x.y}` substitution in write templates
- * (SPEC §6 step 4): values and object keys, deep, one pass; a string that is exactly one placeholder
+ * (reference/api.md#custom-actions, invocation step 4): values and object keys, deep, one pass; a string that is exactly one placeholder
  * keeps the JSON type of what it names. Substituted text is never scanned again.
  */
 import { ApiError } from "../errors.ts";

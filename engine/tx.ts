@@ -22,6 +22,7 @@ import {
   entryId,
   type Message,
   messageBytes,
+  type Proposal,
   splitEntryId,
   type ViewDef,
   viewExpressions,
@@ -31,6 +32,7 @@ import { NO_OP, type Op } from "./op.ts";
 import { applyWebhookChanges, stageDeliveries } from "./outbox.ts";
 import type { Room } from "./room.ts";
 import { touchAgents, touchScope } from "./snapshot.ts";
+import { storeProposals } from "./proposal_records.ts";
 
 const NONE = Object.freeze([]) as never[];
 
@@ -53,6 +55,12 @@ export class Tx {
   newTicks = new Set<string>();
   appendSeq = new Map<string, number>();
   audit: Omit<AuditRow, "seq"> | null = null;
+  /** proposals made or decided (proposals.ts) */
+  proposals = new Map<string, Proposal>();
+  /** audit rows after `audit` in the same commit: an approved action's own run, as its proposer */
+  moreAudit: Omit<AuditRow, "seq">[] = [];
+  /** the changes of another Tx were taken over, their quotas checked there (`absorb`) */
+  absorbed = false;
 
   constructor(room: Room, caller: Caller, now: number, limits: Limits, op: Op = NO_OP) {
     this.room = room;
@@ -112,7 +120,23 @@ export class Tx {
   isEmpty(): boolean {
     return !this.entries.size && !this.newMessages.length && !this.updatedMessages.size &&
       !this.actions.size &&
-      !this.views.size && !this.agents.size && !this.webhooks.size;
+      !this.views.size && !this.agents.size && !this.proposals.size && !this.webhooks.size;
+  }
+
+  /**
+   * Takes over everything `other` staged (an approved action run as its proposer, proposals.ts), into a Tx
+   * that has staged no writes of its own: both were staged against the same room state.
+   */
+  absorb(other: Tx): void {
+    for (const [k, e] of other.entries) this.entries.set(k, e);
+    this.newMessages.push(...other.newMessages);
+    for (const [k, m] of other.updatedMessages) this.updatedMessages.set(k, m);
+    for (const [k, a] of other.actions) this.actions.set(k, a);
+    for (const [k, v] of other.views) this.views.set(k, v);
+    for (const [k, a] of other.agents) this.agents.set(k, a);
+    for (const t of other.newTicks) this.newTicks.add(t);
+    for (const [k, n] of other.appendSeq) this.appendSeq.set(k, n);
+    this.absorbed = true;
   }
 }
 
@@ -206,6 +230,11 @@ export function applyTx(tx: Tx): number {
     room.auditCount++;
     dirty.addAudit(audit);
   }
+  for (const row of tx.moreAudit) {
+    room.auditCount++;
+    dirty.addAudit({ seq: ++room.auditSeq, ...row });
+  }
+  const proposals = tx.proposals.size ? storeProposals(room, tx.proposals) : undefined;
   if (tx.webhooks.size) applyWebhookChanges(room, tx.webhooks, seq);
   if (room.hasWebhooks) stageDeliveries(room, tx, seq, audit);
   const messages = [...tx.newMessages.map((m) => m.seq), ...tx.updatedMessages.keys()];
@@ -216,6 +245,8 @@ export function applyTx(tx: Tx): number {
     changes: changes.length ? changes : NONE,
     messages: messages.length ? messages : NONE,
     audit,
+    ...(proposals ? { proposals } : {}),
+    ...(tx.agents.size ? { agents: [...tx.agents.keys()] } : {}),
   });
   if (log.length > LOG_RING) log.splice(0, log.length - LOG_RING);
   return seq;

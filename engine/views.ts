@@ -1,5 +1,5 @@
 /**
- * @module engine/views — registering and deleting views (SPEC §7), including the `<agent>.<key>` views that
+ * @module engine/views — registering and deleting views (reference/api.md#views), including the `<agent>.<key>` views that
  * `public_keys` and `public: true` create. Values are computed in snapshot.ts.
  */
 import { z } from "zod";

@@ -1,5 +1,5 @@
 /**
- * @module engine/waiters — `/wait` (SPEC §9): a condition evaluated with the waiter's privacy, woken by the
+ * @module engine/waiters — `/wait` (reference/api.md#wait): a condition evaluated with the waiter's privacy, woken by the
  * commit that makes it true (listeners run after commit, never inside a transaction) or by a timer boundary
  * (the room's scheduler); no polling. `after=CURSOR` makes it edge-triggered. An abort releases it at once.
  * A blocked wait holds a place of the waiter quotas and ends when its credential stops being valid.
@@ -19,6 +19,7 @@ import { setWaiting, watchPresence } from "./presence.ts";
 import { buildContext } from "./reads.ts";
 import type { Room } from "./room.ts";
 import { nextTimerBoundary } from "./snapshot.ts";
+import { withProposals } from "./proposal_views.ts";
 import { wokeBy } from "./traces.ts";
 
 export type WaitRequest = Op & {
@@ -29,6 +30,8 @@ export type WaitRequest = Op & {
   after?: number;
   /** where `include=changes` lists changes from (default `after`, else the seq at registration). */
   since?: number;
+  /** variables the condition may read besides the caller's context (`proposal` of an invoke-and-wait) */
+  vars?: (rc: ReadCtx) => Record<string, unknown>;
 };
 
 export type WaitResult = Record<string, unknown> & { triggered: boolean };
@@ -138,7 +141,7 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
     const rc = ctxNow();
     const r = evaluateOrLimit(
       program,
-      withActions(celContext(rc), rc),
+      withProposals(withActions(celContext(rc, req.vars?.(rc)), rc), rc),
       cel,
       room.rt.celTime,
       "wait condition",

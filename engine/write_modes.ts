@@ -1,5 +1,5 @@
 /**
- * @module engine/write_modes — one state write with every `_set_state` mode of SPEC §6: value, merge,
+ * @module engine/write_modes — one state write with every `_set_state` mode (reference/api.md#_set_state): value, merge,
  * increment, append (log row or array push), `if`, `if_version`, timer, enabled, public. Used by the
  * builtins and by custom action templates alike; authority is checked by the caller of `applyWrite`.
  */
@@ -12,7 +12,7 @@ import { startTimer } from "../timers.ts";
 import type { Entry, Message } from "./model.ts";
 import type { Tx } from "./tx.ts";
 import { messageView } from "./messages.ts";
-import { canReadScope } from "./privacy.ts";
+import { canReadScope, visibleDetail } from "./privacy.ts";
 
 export const WriteSpec = z.strictObject({
   scope: z.string().optional(),
@@ -64,7 +64,7 @@ export function checkPredicate(
       evaluated: r.ok && typeof r.value === "boolean" ? r.value : null,
       ...(r.ok ? {} : { runtime_error: runtimeError }),
       // values the invoker may read only: a scope only the action's registrar reads is not explained
-      detail: explainPaths(program, explainCtx, tx.cel, tx.room.rt.celTime),
+      detail: visibleDetail(tx.caller, explainPaths(program, explainCtx, tx.cel, tx.room.rt.celTime)),
     },
   );
 }

@@ -3,7 +3,8 @@
  *
  *   GET /                   README as text/markdown; the dashboard with ?room=; the landing page for browsers
  *   GET /SKILL.md           the README (an agent's skill file)
- *   GET /reference/:file    the files of reference/
+ *   GET /reference/:file    the files of reference/ (the API reference)
+ *   GET /docs/:file         the files of docs/ (the guides)
  *   GET /dashboard/:version/:file   the pages' ES modules and stylesheets (dashboard/*.js, *.css)
  */
 import { Hono } from "hono";
@@ -42,14 +43,15 @@ export const docRoutes = new Hono<AppEnv>()
     return res;
   })
   .get("/SKILL.md", async () => markdown(await doc("README.md")))
-  .get("/reference/:file", async (c) => {
-    const file = c.req.param("file");
-    if (!/^[a-z_-]+\.md$/.test(file)) {
-      throw new ApiError("not_found", `no reference document ${JSON.stringify(file)}`);
-    }
-    try {
-      return markdown(await doc(`reference/${file}`));
-    } catch {
-      throw new ApiError("not_found", `no reference document ${JSON.stringify(file)}`, { file });
-    }
-  });
+  .get("/reference/:file", (c) => served("reference", "reference document", c.req.param("file")))
+  .get("/docs/:file", (c) => served("docs", "guide", c.req.param("file")));
+
+/** A Markdown file of one of the served folders, or `404 not_found` (only plain `name.md` names). */
+async function served(dir: string, what: string, file: string): Promise<Response> {
+  if (!/^[a-z_-]+\.md$/.test(file)) throw new ApiError("not_found", `no ${what} ${JSON.stringify(file)}`);
+  try {
+    return markdown(await doc(`${dir}/${file}`));
+  } catch {
+    throw new ApiError("not_found", `no ${what} ${JSON.stringify(file)}`, { file });
+  }
+}

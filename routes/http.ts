@@ -176,8 +176,33 @@ export function traceparent(c: Ctx): string | undefined {
 }
 
 /**
- * Strips null, undefined and empty strings, arrays and objects (the `compact=true` query). Below
- * COMPACT_MAX_DEPTH a value is sent as it is stored, so no stored value can exhaust the stack.
+ * Fields whose value is user data: whatever a participant stored or sent — state values (`value`, the
+ * `state` and `views` maps of a context, `resolved_value`, `changed_views`), an action's `params` and
+ * `writes` (templates, as registered, and the writes of an invocation), `merge`, message `body`, `meta`,
+ * a view's `render`, a refusal's `detail` and `current`. `compact` sends them exactly as they are: a task's
+ * `"claimed_by": null` is what an action's `if` tests.
+ */
+export const USER_DATA_FIELDS: ReadonlySet<string> = new Set([
+  "value",
+  "resolved_value",
+  "state",
+  "views",
+  "changed_views",
+  "params",
+  "writes",
+  "merge",
+  "body",
+  "meta",
+  "render",
+  "detail",
+  "current",
+]);
+
+/**
+ * `compact=true` (and every MCP result): strips null, undefined and empty strings, arrays and objects from
+ * the envelope — the objects and lists the server builds around user data — and never inside user data
+ * (USER_DATA_FIELDS), which goes as stored. Below COMPACT_MAX_DEPTH a value is sent as it is stored, so no
+ * stored value can exhaust the stack.
  */
 export function compact(v: unknown, depth = 0): unknown {
   if (depth > COMPACT_MAX_DEPTH) return v;
@@ -185,6 +210,10 @@ export function compact(v: unknown, depth = 0): unknown {
   if (v !== null && typeof v === "object") {
     const out: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(v)) {
+      if (USER_DATA_FIELDS.has(k)) {
+        if (x !== undefined) out[k] = x;
+        continue;
+      }
       const y = compact(x, depth + 1);
       if (y === null || y === undefined || y === "") continue;
       if (Array.isArray(y) && y.length === 0) continue;

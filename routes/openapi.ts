@@ -41,6 +41,7 @@ export function openApiDocument(): Record<string, unknown> {
       { name: "agents", description: "joining and presence" },
       { name: "actions", description: "the invocation, the only way anything changes" },
       { name: "reads", description: "what a caller may see" },
+      { name: "proposals", description: "actions waiting for approval (decided with _approve / _reject)" },
       { name: "wait", description: "blocking reads and the change feed" },
       { name: "compatibility", description: "the older API, each route one builtin action" },
       { name: "webhooks", description: "push to systems that do not poll: signed deliveries of commits" },
@@ -54,16 +55,18 @@ export function openApiDocument(): Record<string, unknown> {
       agent: "agent id",
       action: "action id",
       view: "view id",
+      proposal: "proposal id",
       seq: "message seq",
-      file: "a file name (of reference/, or of dashboard/ for the pages)",
+      file: "a file name (of reference/, docs/, or of dashboard/ for the pages)",
       version: "the pages' asset version (another one answers the current file, not cached)",
     },
     parameters: {
       compact: {
         name: "compact",
         in: "query",
-        description: "`true`: drop null, empty strings, arrays and objects from the answer (even fields a " +
-          "response schema requires)",
+        description: "`true`: drop null, empty strings, arrays and objects from the envelope of the answer " +
+          "(even fields a response schema requires); user data (`value`, `state`, `params`, `writes`, " +
+          "`body`, `meta`, …) is sent as stored",
         schema: { type: "string", enum: ["true"] },
       },
       idempotency_key: {

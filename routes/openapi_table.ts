@@ -156,17 +156,20 @@ export const OPERATIONS: Operation[] = [
       body: wire.InvokeBody,
       bodyOptional: true,
       ok: json(200, out.InvokeResult, "the writes and the commit's cursor (and `wait` for invoke-and-wait)"),
+      also: [json(202, out.Proposed, "the action waits for approval: its proposal (nothing ran)")],
     },
     {
       route: "GET /rooms/:id/actions",
       id: "listActions",
       summary: "Every action that has not expired, with its availability for the caller",
-      ok: json(200, z.array(out.ActionInfo), "actions, builtins first"),
+      query: wire.ActionsQuery,
+      ok: json(200, z.array(out.ActionInfo), "the room's own actions first, then the builtins"),
     },
     {
       route: "GET /rooms/:id/actions/:action",
       id: "getAction",
       summary: "One action",
+      query: wire.ActionsQuery,
       ok: json(200, out.ActionInfo, "the action"),
     },
   ]),
@@ -214,6 +217,22 @@ export const OPERATIONS: Operation[] = [
       ok: json(200, out.ViewInfo, "the view"),
     },
   ]),
+  ...group("proposals", [
+    {
+      route: "GET /rooms/:id/proposals",
+      id: "listProposals",
+      summary: "Proposals of actions that wait for approval: those you proposed, took part in or approve",
+      query: wire.ProposalsQuery,
+      ok: json(200, z.array(out.ProposalInfo), "proposals, in the order they were made"),
+    },
+    {
+      route: "GET /rooms/:id/proposals/:proposal",
+      id: "getProposal",
+      summary: "One proposal (404 proposal_not_found also for one you may not see)",
+      query: wire.AgentQuery,
+      ok: json(200, out.ProposalInfo, "the proposal"),
+    },
+  ]),
   ...group("wait", [
     {
       route: "GET /rooms/:id/wait",
@@ -228,8 +247,11 @@ export const OPERATIONS: Operation[] = [
       id: "events",
       summary: "Server-Sent Events: one `change` event per commit the caller may see",
       description: "Frames `id: <cursor>`, `event: change` with data `FeedChange` (components), or " +
-        "`event: reset` with data `FeedReset` when the cursor is older than the room's in-memory log. Opens " +
-        "with `retry: 1000` and a comment `: connected to ROOM at cursor N`; a comment every 15 s.",
+        "`event: reset` with data `FeedReset` when the cursor is older than the room's in-memory log; " +
+        "`event: presence` (no `id:`) with data `FeedPresence` when agents start or stop waiting or change " +
+        "status without a commit, at most one per 250 ms; `event: error` with the error body before the " +
+        "server ends the feed. Opens with `retry: 1000` and a comment `: connected to ROOM at cursor N`; a " +
+        "comment every 15 s.",
       query: wire.EventsQuery,
       headers: ["last_event_id"],
       ok: text("text/event-stream", "the event stream"),
@@ -329,18 +351,37 @@ export const OPERATIONS: Operation[] = [
       route: "POST /mcp",
       id: "mcp",
       tokenOptional: true,
-      summary: "MCP over Streamable HTTP, stateless; the bearer token picks room and identity",
-      description: "JSON-RPC in, JSON-RPC out. The tools' arguments are the components *Args and " +
-        "CreateRoom; without a token only create_room and join_room are offered.",
+      summary: "MCP over Streamable HTTP; the bearer token picks room and identity",
+      description: "JSON-RPC in, JSON-RPC out (an SSE stream for a tools/call with a progressToken). The " +
+        "tools' arguments are the components *Args and CreateRoom. Without a token, `initialize` opens an " +
+        "MCP session (`Mcp-Session-Id`) that acts as whoever its join_room / create_room made it; a tool " +
+        "that needs a token, called with neither, is `401` with `WWW-Authenticate`, as is a bad token.",
       body: McpMessage,
       ok: { status: 200, type: "application/json", schema: McpReply, description: "the JSON-RPC response" },
     },
-    ...(["GET", "DELETE"] as const).map((m) => ({
-      route: `${m} /mcp`,
-      id: `${m.toLowerCase()}Mcp`,
+    {
+      route: "DELETE /mcp",
+      id: "deleteMcp",
       tokens: NONE,
-      summary: "Not served: no server-initiated stream, no sessions (POST only)",
-      ok: json(405, out.ErrorBody, "method_not_allowed, with `Allow: POST`"),
+      summary: "Ends the MCP session named by the Mcp-Session-Id header",
+      description: "`404 session_not_found` for an unknown or expired session; without the header `405`.",
+      ok: json(200, z.object({ closed: z.literal(true) }), "the session is gone"),
+    },
+    {
+      route: "GET /mcp",
+      id: "getMcp",
+      tokens: NONE,
+      summary: "Not served: there is no server-initiated stream",
+      ok: json(405, out.ErrorBody, "method_not_allowed, with `Allow: POST, DELETE`"),
+    },
+    ...["", "/mcp"].map((suffix) => ({
+      route: `GET /.well-known/:document${suffix}`,
+      id: `wellKnown${suffix ? "Mcp" : ""}`,
+      tokens: NONE,
+      summary: `OAuth discovery documents${suffix ? " (with the MCP path)" : ""}: there are none`,
+      description: "The bearer token is the whole of authorization (no OAuth): a fast `404 not_found` lets " +
+        "MCP clients report the real error instead of starting an authorization flow.",
+      ok: json(404, out.ErrorBody, "not_found"),
     })),
   ]),
   ...group("docs", [
@@ -364,8 +405,17 @@ export const OPERATIONS: Operation[] = [
       route: "GET /reference/:file",
       id: "reference",
       tokens: NONE,
-      summary: "A reference document (api.md, cel.md, examples.md, mcp.md, operations.md, architecture.md)",
+      summary:
+        "A reference document (api.md, cel.md, examples.md, mcp.md, operations.md, security.md, architecture.md)",
       ok: text("text/markdown", "the document"),
+    },
+    {
+      route: "GET /docs/:file",
+      id: "guide",
+      tokens: NONE,
+      summary:
+        "A guide (index.md, getting-started.md, agent-loop.md, mcp-clients.md, deployment.md, security-model.md)",
+      ok: text("text/markdown", "the guide"),
     },
     {
       route: "GET /dashboard/:version/:file",

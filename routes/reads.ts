@@ -1,7 +1,7 @@
 /**
  * @module routes/reads — the read endpoints (a token of the room is required; privacy per caller).
  *
- *   GET  /rooms/:id/context   only, messages_after, messages_limit, agent
+ *   GET  /rooms/:id/context   only, actions, messages_after, messages_limit, agent
  *   GET  /rooms/:id/state     scope, key, resolve
  *   POST /rooms/:id/eval      {expr}
  *   GET  /rooms/:id/poll      messages_limit, audit_limit, agent
@@ -33,6 +33,7 @@ export const readRoutes = new Hono<AppEnv>()
       c,
       buildContext(c.get("eng"), rc, {
         only: parseSections(q.only, "only"),
+        actions: q.actions,
         messages_after: q.messages_after,
         messages_limit: q.messages_limit,
       }),

@@ -1,7 +1,7 @@
 /**
  * @module routes/wait — blocking reads.
  *
- *   GET /rooms/:id/wait     condition, timeout, include, agent, after   (SPEC §9)
+ *   GET /rooms/:id/wait     condition, timeout, include, agent, after   (reference/api.md#wait)
  *   GET /rooms/:id/events   after / Last-Event-ID: Server-Sent Events, one per visible commit
  */
 import { Hono } from "hono";
@@ -23,7 +23,9 @@ const SSE_HEADERS = {
   "x-accel-buffering": "no",
 };
 
-const frame = (e: FeedEvent) => `id: ${e.id}\nevent: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`;
+// a `presence` event has no id: it is not a commit, so Last-Event-ID never moves back
+const frame = (e: FeedEvent) =>
+  `${"id" in e ? `id: ${e.id}\n` : ""}event: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`;
 
 export const waitRoutes = new Hono<AppEnv>()
   .get("/rooms/:id/wait", async (c) => {

@@ -13,6 +13,7 @@ import type {
   MessageRow,
   OutboxRow,
   PresenceRow,
+  ProposalRow,
   PutRows,
   RoomRow,
   StateRow,
@@ -182,6 +183,12 @@ const TABLES: { [K in keyof Required<PutRows>]: Table<NonNullable<PutRows[K]>[nu
     key: ["room_id", "target"],
     encode: (id, r: TickRow, a) => a.push(id, r.target, r.count),
   },
+  proposals: {
+    name: "proposals",
+    cols: ["room_id", "id", "status", "created_at", "data"],
+    key: ["room_id", "id"],
+    encode: (id, r: ProposalRow, a) => a.push(id, r.id, r.status, r.created_at, JSON.stringify(r.data)),
+  },
   webhooks: {
     name: "webhooks",
     cols: ["room_id", "id", "url", "secret", "events", "created_at", "seq", "disabled_at", "disabled_reason"],
@@ -292,6 +299,9 @@ export function batchStatements(b: CommitBatch): { statements: InStatement[]; la
     }
     for (const v of w.remove?.views ?? []) {
       out.push({ sql: "DELETE FROM views WHERE room_id = ? AND id = ?", args: [id, v] });
+    }
+    for (const p of w.remove?.proposals ?? []) {
+      out.push({ sql: "DELETE FROM proposals WHERE room_id = ? AND id = ?", args: [id, p] });
     }
     for (const h of w.remove?.webhooks ?? []) {
       out.push({ sql: "DELETE FROM webhooks WHERE room_id = ? AND id = ?", args: [id, h] });

@@ -59,6 +59,7 @@ export class LibsqlStore implements RoomStore {
       { sql: "SELECT * FROM messages WHERE room_id = ? ORDER BY seq", args: [id] },
       { sql: "SELECT COALESCE(MAX(seq), 0) AS m, COUNT(*) AS n FROM audit WHERE room_id = ?", args: [id] },
       { sql: "SELECT * FROM ticks WHERE room_id = ?", args: [id] },
+      { sql: "SELECT * FROM proposals WHERE room_id = ? ORDER BY rowid", args: [id] },
       { sql: "SELECT * FROM webhooks WHERE room_id = ?", args: [id] },
     ], "read");
     const r = rs[0].rows[0];
@@ -104,7 +105,13 @@ export class LibsqlStore implements RoomStore {
       messages: rs[5].rows.map(rowToMessage),
       ticks: rs[7].rows.map((t) => ({ target: String(t.target), count: Number(t.count) })),
       audit: { max_seq: Number(rs[6].rows[0].m), count: Number(rs[6].rows[0].n) },
-      webhooks: rs[8].rows.map((w) => ({
+      proposals: rs[8].rows.map((p) => ({
+        id: String(p.id),
+        status: String(p.status),
+        created_at: String(p.created_at),
+        data: pj(p.data),
+      })),
+      webhooks: rs[9].rows.map((w) => ({
         id: String(w.id),
         url: String(w.url),
         secret: String(w.secret),

@@ -113,6 +113,8 @@ export type PeerRow = { id: string; joined: number; seen: number; beat_at: numbe
 export type ActionRow = { id: string; def: unknown };
 export type ViewRow = { id: string; def: unknown; position: number };
 export type TickRow = { target: string; count: number };
+/** A proposal of an action with `approval`: the whole record as `data`, its status and age as columns. */
+export type ProposalRow = { id: string; status: string; created_at: string; data: unknown };
 export type StateKey = { scope: string; key: string };
 
 /** A room as storage holds it: every row but the audit log, which is only counted. */
@@ -128,6 +130,8 @@ export type StoredRoom = {
   messages: MessageRow[];
   ticks: TickRow[];
   audit: { max_seq: number; count: number };
+  /** in the order they were made */
+  proposals: ProposalRow[];
   webhooks: WebhookRow[];
 };
 
@@ -141,6 +145,7 @@ export type PutRows = {
   ticks?: TickRow[];
   audit?: AuditRow[];
   idempotency?: IdempotencyRow[];
+  proposals?: ProposalRow[];
   webhooks?: WebhookRow[];
   webhook_outbox?: OutboxRow[];
 };
@@ -158,6 +163,7 @@ export type RoomWrite = {
     state?: StateKey[];
     actions?: string[];
     views?: string[];
+    proposals?: string[];
     webhooks?: string[];
     outbox?: string[];
   };

@@ -52,7 +52,10 @@ export async function startServer(
   });
   eng.startDelivery();
   clock.onAdvance = () => {
-    for (const room of eng.rooms.values()) eng.rooms.notify(room);
+    for (const room of eng.rooms.values()) {
+      room.rt.scheduler.rearm(clock.now()); // jobs due by the new time run now (a proposal's expiry)
+      eng.rooms.notify(room);
+    }
   };
   const app = createApp({ eng });
   const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, app.fetch);

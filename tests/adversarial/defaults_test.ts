@@ -295,23 +295,25 @@ Deno.test("/debug/waiters is gone (404); the waiter gauge is in /metrics", async
 });
 
 Deno.test("HEAD changes nothing: HEAD /context marks no message read and does not change presence", async () => {
-  await using s = await startServer();
+  await using s = await startServer({ fakeClock: true });
   const c = client(s.base);
   const room = await c.createRoom("head");
   const alice = await c.join(room.id, "alice");
   const bob = await c.join(room.id, "bob");
   await c.ok(room.id, bob, "_heartbeat", { status: "idle" });
   await c.ok(room.id, alice, "_send_message", { body: "for bob", to: "bob" });
+  type Presence = { id: string; status: string; last_heartbeat: string };
+  const bobNow = async () =>
+    ((await http(s.base, "GET", `/rooms/head/agents`, { token: room.token })).json as Presence[])
+      .find((a) => a.id === "bob");
+  const before = await bobNow();
+  s.clock.advance(5000); // a call now would move bob's last_heartbeat
   for (const path of ["/rooms/head/context", "/rooms/head/context?only=messages", "/rooms/head/poll"]) {
     const r = await fetch(s.base + path, { method: "HEAD", headers: { authorization: `Bearer ${bob}` } });
     await r.body?.cancel();
     assert.ok(r.status < 500, `HEAD ${path}: ${r.status}`);
   }
-  const agents = (await http(s.base, "GET", `/rooms/head/agents`, { token: room.token })).json as {
-    id: string;
-    status: string;
-  }[];
-  assert.equal(agents.find((a) => a.id === "bob")?.status, "idle", "HEAD left bob's presence alone");
+  assert.deepEqual(await bobNow(), before, "HEAD left bob's presence alone");
   const ctx = await c.context(room.id, bob, "?only=messages");
   assert.equal(ctx.messages.unread, 1, "HEAD marked nothing read");
   assert.equal(ctx.messages.directed_unread, 1);

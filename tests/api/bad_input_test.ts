@@ -1,7 +1,7 @@
 /**
- * The bad-input table (SPEC §13, §14): each client mistake gets its own 4xx code in the one error shape,
+ * The bad-input table (reference/api.md#limits, #errors): each client mistake gets its own 4xx code in the one error shape,
  * and nothing is written (state, messages, actions, views and agents are compared before and after; a
- * refused invocation still gets its audit row, SPEC §11).
+ * refused invocation still gets its audit row, reference/api.md#_send_message).
  */
 import assert from "node:assert/strict";
 import { client, http, type Res, startServer } from "../_server.ts";

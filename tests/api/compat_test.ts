@@ -1,5 +1,5 @@
 /**
- * The compatibility routes of SPEC §5 (seeds 000 and 003): each is a thin route onto a builtin, so it is
+ * The compatibility routes of reference/api.md#compatibility-routes (seeds 000 and 003): each is a thin route onto a builtin, so it is
  * audited and obeys the same authority rules, with the status codes and shapes its seed documents.
  */
 import { SEND_MESSAGE } from "../_seed_actions.ts";

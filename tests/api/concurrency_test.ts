@@ -1,5 +1,5 @@
 /**
- * Racing invocations against one room (SPEC §6 step 6): increments never lose an update, a predicate
+ * Racing invocations against one room (reference/api.md#invoke: one atomic step): increments never lose an update, a predicate
  * guarded create or claim has exactly one winner, and nobody sees a 5xx.
  */
 import assert from "node:assert/strict";

@@ -3,69 +3,39 @@
  */
 import { CLAIM_TASK, POST_TASK } from "../_seed_actions.ts";
 import assert from "node:assert/strict";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { Resource, Tool } from "@modelcontextprotocol/sdk/types.js";
+import { ALL_TOOLS, INITIALIZE, mcp } from "../_mcp.ts";
 import { client, http, startServer } from "../_server.ts";
 import { until } from "../_setup.ts";
 
-type Mcp = {
-  client: Client;
-  // deno-lint-ignore no-explicit-any -- tool results are whatever JSON the server sent
-  call(name: string, args?: Record<string, unknown>): Promise<{ isError: boolean; json: any; text: string }>;
-  tools(): Promise<string[]>;
-  [Symbol.asyncDispose](): Promise<void>;
-};
-
-async function mcp(base: string, token?: string): Promise<Mcp> {
-  const c = new Client({ name: "mcp-test", version: "1.0.0" });
-  const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
-  await c.connect(new StreamableHTTPClientTransport(new URL(`${base}/mcp`), { requestInit: { headers } }));
-  return {
-    client: c,
-    async call(name, args = {}) {
-      const r = await c.callTool({ name, arguments: args });
-      const content = r.content as { type: string; text: string }[];
-      assert.equal(content[0].type, "text");
-      const text = content[0].text;
-      return { isError: r.isError === true, json: JSON.parse(text), text };
-    },
-    async tools() {
-      return (await c.listTools()).tools.map((t: Tool) => t.name).sort();
-    },
-    [Symbol.asyncDispose]: () => c.close(),
-  };
-}
-
-const ALL_TOOLS = [
-  "create_room",
-  "eval_cel",
-  "help",
-  "invoke_action",
-  "join_room",
-  "read_context",
-  "wait_for",
-];
-
-Deno.test("/mcp without a token offers only create_room and join_room, which return tokens", async () => {
+Deno.test("/mcp without a token: create_room and join_room return tokens; the session then acts as them", async () => {
   await using s = await startServer();
   await using anon = await mcp(s.base);
-  assert.deepEqual(await anon.tools(), ["create_room", "join_room"]);
+  assert.ok(anon.transport.sessionId, "a connection without a token gets an MCP session");
+  assert.deepEqual(await anon.tools(), ALL_TOOLS, "a session may become someone: every tool is listed");
+  const early = await anon.call("read_context");
+  assert.equal(early.isError, true);
+  assert.equal(early.json.error, "unauthorized");
+  assert.match(early.json.message, /join_room/);
+
   const room = await anon.call("create_room", { id: "mcp-open" });
   assert.equal(room.isError, false);
   assert.match(room.json.token, /^room_/);
   assert.match(room.json.view_token, /^view_/);
-  const joined = await anon.call("join_room", { room: "mcp-open", id: "alice" });
+  assert.equal((await anon.call("read_context")).json.self, "admin", "create_room: the room's admin");
+
+  await using other = await mcp(s.base);
+  const joined = await other.call("join_room", { room: "mcp-open", id: "alice" });
   assert.equal(joined.isError, false);
   assert.match(joined.json.token, /^as_/);
-  const again = await anon.call("join_room", { room: "mcp-open", id: "alice" });
+  assert.equal((await other.call("read_context")).json.self, "alice", "join_room: the joined agent");
+  await using third = await mcp(s.base);
+  const again = await third.call("join_room", { room: "mcp-open", id: "alice" });
   assert.equal(again.isError, true);
-  assert.equal(again.json.error, "agent_exists");
-  const denied = await anon.call("read_context");
-  assert.equal(denied.isError, true);
-  assert.equal(denied.json.error, "unauthorized");
+  assert.equal(again.json.error, "agent_exists", "another session cannot take alice's id");
 
   await using alice = await mcp(s.base, joined.json.token);
+  assert.equal(alice.transport.sessionId, undefined, "a connection with a token needs no session");
   const { tools } = await alice.client.listTools();
   assert.deepEqual(tools.map((t: Tool) => t.name).sort(), ALL_TOOLS);
   for (const t of tools) {
@@ -114,7 +84,7 @@ Deno.test("/mcp runs the task-queue walk-through entirely through tools", async 
     assert.equal(r.isError, false, r.text);
     assert.equal(r.json.dry_run, true);
     const ctx = await bob.call("read_context", { only: "state._tasks" });
-    assert.equal(ctx.json.state._tasks["1"].claimed_by, undefined); // null, stripped by compact
+    assert.equal(ctx.json.state._tasks["1"].claimed_by, null, "user data keeps its nulls");
   });
 
   await t.step("bob claims it", async () => {
@@ -243,6 +213,44 @@ Deno.test("/mcp keeps alice's private scope from bob in every tool, errors inclu
   assert.equal(denied.json.error, "scope_denied");
 });
 
+Deno.test("/mcp invoke_action reports an action waiting for approval, and decides it with _approve / _reject", async () => {
+  await using s = await startServer();
+  const c = client(s.base);
+  const room = await c.createRoom("approvals");
+  const aliceTok = await c.join(room.id, "alice");
+  const revTok = await c.join(room.id, "rev", { role: "reviewer" });
+  await c.ok(room.id, room.token, "_register_action", {
+    id: "deploy",
+    writes: [{ scope: "_shared", key: "deployed", value: true }],
+    approval: { count: 1, from: "agents[approver].role == 'reviewer'" },
+  });
+  await using alice = await mcp(s.base, aliceTok);
+  await using rev = await mcp(s.base, revTok);
+  const made = await alice.call("invoke_action", { action: "deploy" });
+  assert.equal(made.isError, false, made.text);
+  const id = made.json.proposal.id;
+  assert.equal(
+    made.json.note.split(" — ")[0],
+    `pending approval: proposal ${id}, needs 1 approval from agents[approver].role == 'reviewer'`,
+  );
+  assert.equal(made.json.pending, true);
+  const ctx = await rev.call("read_context", { only: "proposals" });
+  assert.equal(ctx.json.proposals[id].may_decide, true);
+  const refused = await alice.call("invoke_action", { action: "_approve", params: { proposal: id } });
+  assert.equal(refused.isError, true);
+  assert.equal(refused.json.error, "not_an_approver");
+  const done = await rev.call("invoke_action", { action: "_approve", params: { proposal: id } });
+  assert.equal(done.isError, false, done.text);
+  assert.equal(done.json.proposal.status, "executed");
+  assert.equal((await rev.call("eval_cel", { expr: `proposals["${id}"].status` })).json.value, "executed");
+  const other = (await alice.call("invoke_action", { action: "deploy" })).json.proposal.id;
+  const no = await rev.call("invoke_action", {
+    action: "_reject",
+    params: { proposal: other, reason: "no" },
+  });
+  assert.equal(no.json.proposal.status, "rejected", no.text);
+});
+
 Deno.test("/mcp with a view token reads but cannot invoke (read_only_token)", async () => {
   await using s = await startServer();
   const c = client(s.base);
@@ -311,24 +319,20 @@ Deno.test("/mcp serves the README and reference docs as resources", async () => 
 
 Deno.test("/mcp rejects an unknown token with 401 invalid_token and other methods with 405", async () => {
   await using s = await startServer();
-  const init = {
-    jsonrpc: "2.0",
-    id: 1,
-    method: "initialize",
-    params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "0" } },
-  };
   const headers = { accept: "application/json, text/event-stream" };
-  const bad = await http(s.base, "POST", "/mcp", { token: "as_nope", body: init, headers });
+  const bad = await http(s.base, "POST", "/mcp", { token: "as_nope", body: INITIALIZE, headers });
   assert.equal(bad.status, 401);
   assert.equal(bad.json.error, "invalid_token");
+  assert.match(bad.headers.get("www-authenticate") ?? "", /^Bearer .*error="invalid_token"/);
   const get = await http(s.base, "GET", "/mcp", { headers });
   assert.equal(get.status, 405);
   assert.equal(get.json.error, "method_not_allowed");
-  assert.equal(get.headers.get("allow"), "POST");
+  assert.equal(get.headers.get("allow"), "POST, DELETE");
   assert.equal(get.headers.get("x-error-code"), "method_not_allowed");
-  const ok = await http(s.base, "POST", "/mcp", { body: init, headers });
+  const ok = await http(s.base, "POST", "/mcp", { body: INITIALIZE, headers });
   assert.equal(ok.status, 200, ok.text);
   assert.equal(ok.json.result.serverInfo.name, "agent-sync");
+  assert.ok(ok.text.endsWith("}\n"), "the JSON-RPC answer ends with a newline");
 });
 
 Deno.test("/mcp wait_for releases its waiter when the client disconnects", async () => {

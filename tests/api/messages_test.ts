@@ -1,5 +1,5 @@
 /**
- * Messages (SPEC §11): per-room seq, kind, to, reply_to, unread and directed_unread per agent, paging with
+ * Messages (reference/api.md#_send_message): per-room seq, kind, to, reply_to, unread and directed_unread per agent, paging with
  * messages_after/messages_limit, custom actions appending to `_messages`, and `_claim_message`.
  */
 import assert from "node:assert/strict";

@@ -197,7 +197,8 @@ function contract(base: string, doc: Json) {
       }
       const r = await send(id, c);
       called.add(id);
-      const ok = successOf(op);
+      // the documented success, or another documented answer the call asked for (a 202)
+      const ok = c.status !== undefined && op.responses[c.status] ? String(c.status) : successOf(op);
       const status = c.status ?? Number(ok);
       assert.equal(r.status, status, `${id}: ${r.status} ${r.text.slice(0, 300)}`);
       if (c.status !== undefined && c.status !== Number(ok)) {
@@ -351,6 +352,22 @@ Deno.test("every documented operation answers as documented: requests, answers, 
   assert.equal(change.event, "change");
   c.called.add("events");
 
+  // ── an action that waits for approval: 202 with its proposal, then decided ──
+  await invoke("_register_action", {
+    params: {
+      id: "ship",
+      writes: [{ scope: "_shared", key: "shipped", value: true }],
+      approval: { count: 1, from: "approver == 'admin'" },
+    },
+  }, ROOM);
+  const proposed = await invoke("ship", { params: {} }, alice, 202);
+  const pid = proposed.json.proposal.id as string;
+  await c.call("listProposals", { params: p, query: { status: "pending" }, token: alice });
+  await c.call("getProposal", { params: { id: room, proposal: pid }, token: VIEW });
+  await c.call("getProposal", { params: { id: room, proposal: pid }, token: bob, status: 404 });
+  const approved = await invoke("_approve", { params: { proposal: pid } }, ROOM);
+  assert.equal(approved.json.proposal.status, "executed");
+
   // ── the compatibility routes ──
   const compat = { params: p, token: ROOM };
   await c.strict("putState", { ...compat, body: { scope: "_shared", key: "note", value: "hi" } });
@@ -416,11 +433,18 @@ Deno.test("every documented operation answers as documented: requests, answers, 
     headers: { accept: "application/json, text/event-stream" },
   };
   assert.equal((await c.call("mcp", { ...mcp, token: alice })).json.id, 1);
+  const opened = await c.call("mcp", mcp); // without a token: a session
+  const session = opened.headers.get("mcp-session-id");
+  assert.ok(session, "a session id");
   await c.call("getMcp", { status: 405 });
-  await c.call("deleteMcp", { status: 405 });
+  await c.call("deleteMcp", { headers: { "mcp-session-id": session } });
+  await c.call("deleteMcp", { headers: { "mcp-session-id": session }, status: 404 });
+  await c.call("wellKnown", { params: { document: "oauth-protected-resource" } });
+  await c.call("wellKnownMcp", { params: { document: "oauth-authorization-server" } });
   await c.call("home");
   await c.call("skill");
   await c.call("reference", { params: { file: "api.md" } });
+  await c.call("guide", { params: { file: "getting-started.md" } });
   await c.call("dashboardAsset", { params: { version: "any", file: "landing.js" } });
   await c.call("openapi");
   await c.call("health");

@@ -1,5 +1,5 @@
 /**
- * GET /rooms/:id/poll (SPEC §5): the dashboard bundle — agents, state without the logs, messages and audit
+ * GET /rooms/:id/poll (reference/api.md#reads): the dashboard bundle — agents, state without the logs, messages and audit
  * with their limits (default 500, max 2000), actions, views — filtered by the caller's privacy.
  */
 import assert from "node:assert/strict";

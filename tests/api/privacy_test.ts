@@ -1,5 +1,5 @@
 /**
- * The privacy matrix of SPEC §4: a secret in alice's scope (and in an audit row, through private params)
+ * The privacy matrix of reference/security.md: a secret in alice's scope (and in an audit row, through private params)
  * reaches no response to bob, to a caller without a token, or to any error body; the room and view
  * tokens see it. Bob cannot reach it through actions, views, `if`, `detail`, dry runs or error messages.
  */

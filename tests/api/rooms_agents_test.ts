@@ -1,5 +1,5 @@
 /**
- * Room and agent lifecycle (SPEC §3–§5): creation and tokens, listings per token kind, view-token rotation,
+ * Room and agent lifecycle (reference/api.md: rooms, agents, reads): creation and tokens, listings per token kind, view-token rotation,
  * join with inline state/public keys/views, the re-join rules with token rotation, PATCH, presence.
  */
 import assert from "node:assert/strict";

@@ -1,5 +1,5 @@
 /**
- * Timers and `enabled` (SPEC §10) on state entries, actions and views, driven by an injected FakeClock
+ * Timers and `enabled` (reference/api.md#_set_state: `timer`, `enabled`) on state entries, actions and views, driven by an injected FakeClock
  * (never sleeping): delete/enable effects, cooldown `available_at`, logical ticks via `tick_on`,
  * `_renew_timer`, `404 action_expired`.
  */

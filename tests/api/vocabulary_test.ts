@@ -1,5 +1,5 @@
 /**
- * The vocabulary layer (SPEC §6, §7): custom actions (registration validation, params, templates, write
+ * The vocabulary layer (reference/api.md#custom-actions, #views): custom actions (registration validation, params, templates, write
  * authority, listings), views, dry runs, idempotent retries, explained refusals and the help override.
  */
 import assert from "node:assert/strict";

@@ -1,5 +1,5 @@
 /**
- * GET /rooms/:id/wait (SPEC §9): immediate and commit-driven triggers, timeout, validation before waiting,
+ * GET /rooms/:id/wait (reference/api.md#wait): immediate and commit-driven triggers, timeout, validation before waiting,
  * include, presence while blocked, release on disconnect, privacy, timer wake-ups and `after=` cursors.
  */
 import assert from "node:assert/strict";
@@ -95,6 +95,7 @@ Deno.test("wait include: context by default, a comma list of sections, state.<sc
     "agents",
     "cursor",
     "messages",
+    "proposals",
     "self",
     "state",
     "views",

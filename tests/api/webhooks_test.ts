@@ -22,7 +22,12 @@ async function setup(limits: Partial<Limits> = {}) {
 }
 type Fx = Awaited<ReturnType<typeof setup>>;
 
-async function register(fx: Fx, id: string, url: string, extra: Record<string, unknown> = {}) {
+async function register(
+  fx: Pick<Fx, "c" | "room">,
+  id: string,
+  url: string,
+  extra: Record<string, unknown> = {},
+) {
   return await fx.c.ok(fx.room.id, fx.room.token, "_register_webhook", { id, url, secret: SECRET, ...extra });
 }
 
@@ -285,6 +290,29 @@ Deno.test("events: scopes, kinds and actions decide which commits a webhook hear
   assert.ok(def < bumped);
 });
 
+Deno.test("actions: an approval that completes a proposal delivers the action it ran; the proposal alone does not", async () => {
+  await using rx = startReceiver();
+  const fx = await setupRoom({
+    agents: ["alice", "rev"],
+    join: { rev: { role: "reviewer" } },
+    server: { limits: LIMITS },
+  });
+  await using _ = fx.s;
+  await fx.c.ok(fx.room.id, fx.room.token, "_register_action", {
+    id: "deploy",
+    writes: [{ scope: "_shared", key: "deployed", value: true }],
+    approval: { count: 1, from: "agents[approver].role == 'reviewer'" },
+  });
+  await register(fx, "deploys", rx.url, { events: { actions: ["deploy"] } });
+  const proposed = await fx.c.invoke(fx.room.id, fx.tokens.alice, "deploy");
+  assert.equal(proposed.status, 202, proposed.text);
+  const ran = await fx.c.ok(fx.room.id, fx.tokens.rev, "_approve", { proposal: proposed.json.proposal.id });
+  await until(() => rx.got.length >= 1, { what: "the delivery of the run" });
+  assert.deepEqual(seqs(rx.got), [ran.cursor], "the run, not the proposal");
+  assert.equal(rx.got[0].json.action, "_approve");
+  assert.deepEqual(rx.got[0].json.writes.map((w: { key: string }) => w.key), ["deployed"]);
+});
+
 Deno.test("only the room token registers and deletes webhooks; agents cannot read them, the view token can", async () => {
   await using rx = startReceiver();
   const fx = await setup();
@@ -361,7 +389,7 @@ Deno.test("registration refuses bad input with a clear 4xx and writes nothing", 
       "invalid_params",
       "events.kinds.0",
     ],
-    [{ id: "a", url, secret: SECRET, events: { when: 1 } }, 400, "invalid_params", "events"],
+    [{ id: "a", url, secret: SECRET, events: { when: 1 } }, 400, "invalid_params", "events.when"],
     [{ id: "a", url, secret: SECRET, extra: 1 }, 400, "invalid_params"],
   ];
   for (const [params, status, code, field] of cases) {

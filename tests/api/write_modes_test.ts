@@ -1,5 +1,5 @@
 /**
- * Every `_set_state` write mode of SPEC §6 with its version numbers, CAS conflicts, and the all-or-nothing
+ * Every `_set_state` write mode (reference/api.md#_set_state) with its version numbers, CAS conflicts, and the all-or-nothing
  * `_batch_set_state`.
  */
 import assert from "node:assert/strict";
@@ -220,33 +220,41 @@ Deno.test("_batch_set_state: all or nothing — a failing 5th write leaves the f
   });
 });
 
-Deno.test("compact=true strips null and empty fields", async () => {
+Deno.test("compact=true strips null and empty fields of the envelope, never inside user data", async () => {
   const { s, c, r, alice } = await room();
   await using _s = s;
   await c.ok(r.id, alice, "_set_state", { key: "e", value: "" });
+  await c.ok(r.id, alice, "_set_state", { key: "task", value: { claimed_by: null, tags: [], notes: {} } });
   const full = await c.http("GET", `/rooms/${r.id}/state?scope=alice&key=e`, { token: alice });
   assert.equal(full.json.timer, null);
   const res = await c.http("GET", `/rooms/${r.id}/state?scope=alice&key=e&compact=true`, { token: alice });
   assert.equal(res.status, 200);
-  assert.ok(!("timer" in res.json));
+  assert.ok(!("timer" in res.json), "an envelope field that is null is stripped");
   assert.ok(!("enabled" in res.json));
-  assert.ok(!("value" in res.json), "an empty string value is stripped");
+  assert.equal(res.json.value, "", "an empty string the agent stored is kept");
   assert.equal(res.json.version, 1);
+  const task = await c.http("GET", `/rooms/${r.id}/state?scope=alice&key=task&compact=true`, {
+    token: alice,
+  });
+  assert.deepEqual(task.json.value, { claimed_by: null, tags: [], notes: {} });
   const ctx = await c.http("GET", `/rooms/${r.id}/context?compact=true`, { token: alice });
-  const walk = (v: unknown): void => {
+  assert.deepEqual(ctx.json.state.self, { e: "", task: { claimed_by: null, tags: [], notes: {} } });
+  // outside user data nothing is null or empty
+  const walk = (v: unknown, at: string): void => {
     if (Array.isArray(v)) {
-      assert.ok(v.length > 0);
-      v.forEach(walk);
+      assert.ok(v.length > 0, at);
+      v.forEach((x, i) => walk(x, `${at}[${i}]`));
     } else if (v !== null && typeof v === "object") {
-      assert.ok(Object.keys(v).length > 0);
-      for (const x of Object.values(v)) {
-        assert.notEqual(x, null);
-        assert.notEqual(x, "");
-        walk(x);
+      assert.ok(Object.keys(v).length > 0, at);
+      for (const [k, x] of Object.entries(v)) {
+        if (["state", "views", "params", "writes", "meta", "body", "value"].includes(k)) continue;
+        assert.notEqual(x, null, `${at}.${k}`);
+        assert.notEqual(x, "", `${at}.${k}`);
+        walk(x, `${at}.${k}`);
       }
     }
   };
-  walk(ctx.json);
+  walk(ctx.json, "context");
   const err = await c.http("GET", `/rooms/${r.id}/state?scope=bob&compact=true`, { token: alice });
   assert.equal(err.status, 403);
   assert.equal(err.json.error, "scope_denied");

@@ -1,5 +1,5 @@
 /**
- * Crash safety (SPEC §6 step 6): the real server is killed with SIGKILL at a random moment under a write
+ * Crash safety (reference/api.md#invoke: one atomic step): the real server is killed with SIGKILL at a random moment under a write
  * load from several agents, restarted on the same database, and every acknowledged invocation must be
  * there with its audit row, nothing half-applied, sequences without gaps, and the file intact.
  */

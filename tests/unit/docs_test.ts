@@ -1,6 +1,6 @@
 /**
- * The served documentation and pages through HTTP (SPEC §5): README at `/` and `/SKILL.md` as Markdown,
- * every `reference/` file, the landing page for browsers, the dashboard shell for `?room=`.
+ * The served documentation and pages through HTTP (reference/api.md#docs-and-operations): README at `/` and `/SKILL.md` as Markdown,
+ * every `reference/` and `docs/` file, the landing page for browsers, the dashboard shell for `?room=`.
  */
 import assert from "node:assert/strict";
 import { startServer } from "../_server.ts";
@@ -12,6 +12,15 @@ const BROWSER_ACCEPT =
 
 /** Reference documents the README links to; they must always be served. */
 const REQUIRED_REFERENCE = ["api.md", "cel.md", "examples.md", "architecture.md"];
+/** The guides of docs/ (issue 14.9). */
+const REQUIRED_GUIDES = [
+  "index.md",
+  "getting-started.md",
+  "agent-loop.md",
+  "mcp-clients.md",
+  "deployment.md",
+  "security-model.md",
+];
 
 async function get(base: string, path: string, accept?: string) {
   const res = await fetch(base + path, { headers: accept ? { accept } : {} });
@@ -42,25 +51,38 @@ Deno.test("GET /SKILL.md serves the README as text/markdown", async () => {
   assert.equal(r.text, await read("README.md"));
 });
 
-Deno.test("GET /reference/:file serves every reference document as text/markdown", async () => {
-  await using s = await startServer();
-  const present = [...Deno.readDirSync(new URL("reference/", root))].filter((e) =>
-    e.isFile && e.name.endsWith(".md")
-  )
+/** The Markdown files of a served folder. */
+const markdownIn = (dir: string) =>
+  [...Deno.readDirSync(new URL(`${dir}/`, root))].filter((e) => e.isFile && e.name.endsWith(".md"))
     .map((e) => e.name);
-  const files = [...new Set([...REQUIRED_REFERENCE, ...present])].sort();
-  for (const file of files) {
-    const r = await get(s.base, `/reference/${file}`);
-    assert.equal(r.status, 200, `reference/${file}: ${r.text.slice(0, 200)}`);
+
+Deno.test("GET /reference/:file and /docs/:file serve every reference document and guide as text/markdown", async () => {
+  await using s = await startServer();
+  const served = [
+    ...[...new Set([...REQUIRED_REFERENCE, ...markdownIn("reference")])].map((f) => `reference/${f}`),
+    ...REQUIRED_GUIDES.map((f) => `docs/${f}`),
+  ];
+  assert.deepEqual(markdownIn("docs").sort(), [...REQUIRED_GUIDES].sort(), "the guides are the ones listed");
+  for (const path of served) {
+    const r = await get(s.base, `/${path}`);
+    assert.equal(r.status, 200, `${path}: ${r.text.slice(0, 200)}`);
     assert.match(r.type, /^text\/markdown/);
-    assert.equal(r.text, await read(`reference/${file}`));
+    assert.equal(r.text, await read(path));
   }
 });
 
-Deno.test("GET /reference/:file answers an unknown or malformed name with 404 JSON", async () => {
+Deno.test("GET /reference/:file and /docs/:file answer an unknown or malformed name with 404 JSON", async () => {
   await using s = await startServer();
   for (
-    const path of ["/reference/nope.md", "/reference/..%2FREADME.md", "/reference/api.txt", "/reference/.env"]
+    const path of [
+      "/reference/nope.md",
+      "/reference/..%2FREADME.md",
+      "/reference/api.txt",
+      "/reference/.env",
+      "/docs/nope.md",
+      "/docs/..%2Freference%2Fapi.md",
+      "/docs/index.txt",
+    ]
   ) {
     const r = await get(s.base, path);
     assert.equal(r.status, 404, path);

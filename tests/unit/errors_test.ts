@@ -17,7 +17,18 @@ Deno.test("fromZod names the first bad field, lists unknown keys, and keeps up t
   assert.match(wrong.message, /^key: /);
   const unknown = fromZod(zodError({ key: "k", colour: "red" }), "invalid_params");
   assert.equal(unknown.message, 'unknown field "colour"');
-  assert.equal(unknown.details.field, "params", "a root-level issue names the root");
+  assert.equal(unknown.details.field, "colour", "an unknown key names itself");
+  const inside = fromZod(
+    z.strictObject({ o: z.strictObject({}) }).safeParse({ o: { x: 1 } }).error!,
+    "invalid_body",
+  );
+  assert.equal(inside.details.field, "o.x");
+  assert.equal(inside.message, 'unknown field "x" in o');
+  assert.equal(
+    fromZod(zodError(null), "invalid_params").details.field,
+    "params",
+    "a root-level issue names the root",
+  );
   const nested = fromZod(zodError({ key: "k", n: 1.5 }), "invalid_body", "actions[2]");
   assert.equal(nested.details.field, "actions[2].n", "`at` says where the value sat");
   assert.deepEqual((nested.details.issues as { path: string }[]).map((i) => i.path), ["n"]);

@@ -1,5 +1,5 @@
 /**
- * Privacy decisions without HTTP (SPEC §4): who reads which scope and audit row, who writes which scope
+ * Privacy decisions without HTTP (reference/security.md): who reads which scope and audit row, who writes which scope
  * directly, and the caller's view of the state built from them.
  */
 import assert from "node:assert/strict";

@@ -43,6 +43,22 @@ function busyRoom(id: string) {
     claimed_at: null,
     ts: new Date(NOW).toISOString(),
   });
+  t.proposals.set("prop-1", {
+    id: "prop-1",
+    action: "deploy",
+    params: { version: "v2" },
+    proposer: "alice",
+    count: 2,
+    from: "agents[approver].role == 'reviewer'",
+    proposer_counts: false,
+    registrar: "admin",
+    scope: "_shared",
+    approvals: [{ by: "bob", at: t.iso }],
+    status: "pending",
+    created_at: t.iso,
+    expires_at: null,
+    decided_at: null,
+  });
   t.audit = {
     ts: t.iso,
     agent: "admin",
@@ -76,7 +92,13 @@ for (const b of BACKENDS) {
       assert.deepEqual(loaded.directedSeqs.get("bob"), [1], "the unread indexes are rebuilt");
       assert.equal(loaded.auditSeq, 1);
       assert.equal(loaded.entryCount, 2);
+      assert.deepEqual([...loaded.proposals.values()], [...room.proposals.values()]);
       assert.equal(await store.loadRoom("nope"), undefined);
+      // a proposal gone from memory (dropped as an old decided one) is removed from storage
+      loaded.proposals.delete("prop-1");
+      loaded.rt.dirty.proposal("prop-1");
+      await store.commit({ writes: [takeWrite(loaded)!] });
+      assert.deepEqual((await store.loadRoom("r1"))!.proposals, []);
     }));
 
   Deno.test(`${b.name}: a batch whose seq compare-and-set fails for one room writes nothing at all`, () =>
@@ -127,6 +149,13 @@ for (const b of BACKENDS) {
       assert.deepEqual([...dropped.dropped], ["taken"]);
       assert.equal(await store.loadRoom("taken"), undefined);
       assert.deepEqual(await store.readAudit("taken", { limit: 10 }), []);
+      // nothing of it is left behind: a new room with its id starts without its proposals
+      const fresh = memoryRoom(["alice"], "taken").room;
+      await store.commit({
+        restore: roomRow(fresh, 0),
+        writes: [takeWrite(fresh) ?? { room_id: "taken", put: {} }],
+      });
+      assert.deepEqual((await store.loadRoom("taken"))?.proposals, []);
     }));
 
   Deno.test(`${b.name}: peers are numbered as they arrive, see each other at their beats, and age out`, () =>
