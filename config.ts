@@ -46,6 +46,7 @@ const Env = z.object({
   SYNC_MAX_META_BYTES: int(8 * 1024),
   SYNC_ROOM_MAX_WAITERS: int(10_000),
   SYNC_MAX_WAITERS: int(50_000),
+  SYNC_LIVENESS_MS: z.coerce.number().int().min(500).max(7 * 24 * 3600 * 1000).default(60_000),
   SYNC_MCP_MAX_SESSIONS: int(10_000),
   SYNC_MCP_SESSION_IDLE_MS: int(24 * 3600 * 1000),
   SYNC_MCP_PROGRESS_MS: int(5000),
@@ -128,6 +129,9 @@ export type Limits = {
   /** blocked waiters and open change feeds: per room, and in the whole process */
   roomMaxWaiters: number;
   maxWaiters: number;
+  /** an agent silent this long is `gone`, and `lease: true` lasts this long past its holder's last sign of
+   * life, unless the room sets its own `liveness_ms` */
+  livenessMs: number;
   /** MCP sessions held in memory (connections opened without a token, which may join or create) */
   mcpMaxSessions: number;
   /** an MCP session unused for this long is forgotten */
@@ -223,6 +227,20 @@ export const PEER_ALIVE_MS = 3000;
 /** a starting process re-reads the `peers` table this often until every live peer has seen it */
 export const PEER_JOIN_POLL_MS = 50;
 
+/** a room's `liveness_ms` and a lease's `ttl_ms`: at least this (a shorter one would lapse between calls) */
+export const LIVENESS_MIN_MS = 500;
+/** …and at most a week */
+export const LIVENESS_MAX_MS = 7 * 24 * 3600 * 1000;
+/** lapsed leases whose expiry one turn of the event loop commits; more wait for the next turn (other rooms
+ * run in between: 10,000 leases lapsing at once never stall the server) */
+export const EXPIRY_CHUNK = 128;
+/** an open wait or feed refreshes its agent's `last_seen` this often (a quarter of the window, within
+ * these bounds); while other processes share the database it is written at once, so they see it */
+export const CONNECTION_BEAT_MIN_MS = 100;
+export const CONNECTION_BEAT_MAX_MS = 15_000;
+/** while other processes share the database, a room's presence rows are re-read at most this often */
+export const PRESENCE_REFRESH_MS = 1000;
+
 /** Interface names and addresses of the local machine only (`HOST`). */
 export function isLoopbackHost(host: string): boolean {
   const h = host.toLowerCase().replace(/^\[(.*)\]$/, "$1");
@@ -297,6 +315,7 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
       maxMetaBytes: e.SYNC_MAX_META_BYTES,
       roomMaxWaiters: e.SYNC_ROOM_MAX_WAITERS,
       maxWaiters: e.SYNC_MAX_WAITERS,
+      livenessMs: e.SYNC_LIVENESS_MS,
       mcpMaxSessions: e.SYNC_MCP_MAX_SESSIONS,
       mcpSessionIdleMs: e.SYNC_MCP_SESSION_IDLE_MS,
       mcpProgressMs: e.SYNC_MCP_PROGRESS_MS,

@@ -49,6 +49,8 @@ export const ERROR_STATUS = {
   action_disabled: 409,
   already_claimed: 409,
   idempotency_conflict: 409,
+  lease_held: 409,
+  lease_lost: 409,
   proposal_closed: 409,
   action_changed: 409,
   payload_too_large: 413,
@@ -112,6 +114,20 @@ export const ERROR_DETAILS = {
       ),
   }),
   version_conflict: z.object({ expected_version: z.number(), current: z.unknown() }),
+  lease_held: z.object({
+    scope: z.string(),
+    key: z.string(),
+    holder: z.string().optional().describe("who holds it (left out in a scope you may not read)"),
+    epoch: z.number().int().optional(),
+    expires_at: z.string().optional().describe("when it lapses unless its holder shows a sign of life"),
+  }),
+  lease_lost: z.object({
+    scope: z.string(),
+    key: z.string(),
+    expected_epoch: z.number().int().optional(),
+    current: z.object({ holder: z.string(), epoch: z.number().int(), expires_at: z.string() }).nullable()
+      .optional().describe("the entry's live lease, or null (left out in a scope you may not read)"),
+  }),
   invalid_params: z.object({
     field: z.string().optional(),
     issues: z.array(IssueSummary).optional(),

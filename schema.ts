@@ -136,6 +136,34 @@ export const MIGRATIONS: Migration[] = [
     ],
   },
   {
+    version: 4,
+    name: "liveness and leases",
+    statements: [
+      // the room's liveness window (engine/presence.ts); NULL: the server's SYNC_LIVENESS_MS
+      "ALTER TABLE rooms ADD COLUMN liveness_ms INTEGER",
+      // an agent's last sign of life: its last call, or the last beat or end of an open wait or feed
+      "ALTER TABLE agents ADD COLUMN last_seen TEXT",
+      // one row per key ever leased (engine/leases.ts): `holder` NULL is no lease now, but the epoch is
+      // kept, so a key deleted and written again never hands out an epoch twice. `renewed_at` is the
+      // holder's last write to the entry; `on_expire` the effect when the lease lapses (JSON).
+      `CREATE TABLE leases (
+        room_id TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        key TEXT NOT NULL,
+        epoch INTEGER NOT NULL,
+        holder TEXT,
+        ttl_ms INTEGER NOT NULL,
+        renewed_at TEXT NOT NULL,
+        on_expire TEXT NOT NULL,
+        PRIMARY KEY (room_id, scope, key)
+      ) WITHOUT ROWID`,
+      // since when the processes on this database have served without a break (ms since the epoch): a
+      // process arriving while others run takes theirs, one arriving alone its own start. Silence is
+      // counted from it, so the time the service was down does not count against agents.
+      "ALTER TABLE peers ADD COLUMN up_since INTEGER NOT NULL DEFAULT 0",
+    ],
+  },
+  {
     version: 5,
     name: "proposals",
     statements: [

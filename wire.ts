@@ -4,7 +4,7 @@
  * typed values; a schema and its type share one name. The params of builtin actions live with the builtins.
  */
 import { z } from "zod";
-import { ID_PATTERN, MAX_KEY_LENGTH } from "./config.ts";
+import { ID_PATTERN, LIVENESS_MAX_MS, LIVENESS_MIN_MS, MAX_KEY_LENGTH } from "./config.ts";
 import { TimerSpec } from "./timers.ts";
 
 const Id = z.string().regex(ID_PATTERN, "must be 1-128 characters of [A-Za-z0-9._:-]");
@@ -103,12 +103,23 @@ export type MessagesQuery = z.infer<typeof MessagesQuery>;
 
 // ── rooms and agents ────────────────────────────────────────────────────────────────────────────
 
+/** A room's liveness window: an agent silent this long is `gone`; `lease: true` lasts this long. */
+const LivenessMs = z.number().int().min(LIVENESS_MIN_MS).max(LIVENESS_MAX_MS)
+  .describe("ms of silence after which an agent is gone (default SYNC_LIVENESS_MS)");
+
 /** `POST /rooms` and the MCP `create_room` tool */
 export const CreateRoom = z.strictObject({
   id: Id.optional().describe("room id (generated if omitted)"),
   meta: z.unknown().optional(),
+  liveness_ms: LivenessMs.optional(),
 });
 export type CreateRoom = z.infer<typeof CreateRoom>;
+
+/** `PATCH /rooms/:id` (room token): the room's settings */
+export const PatchRoom = z.strictObject({
+  liveness_ms: LivenessMs.nullable().optional().describe("null: the server's default again"),
+});
+export type PatchRoom = z.infer<typeof PatchRoom>;
 
 /** `POST /rooms/:id/agents`: join, or re-join with the agent's or the room's token */
 export const JoinAgent = z.strictObject({
@@ -162,6 +173,7 @@ const SnapshotAgent = z.strictObject({
   status: AgentStatus,
   last_heartbeat: Iso.nullable(),
   last_seen_seq: z.number().int().min(0),
+  last_seen: Iso.nullable().optional(),
 });
 const SnapshotEntry = z.strictObject({
   scope: Scope,
@@ -199,6 +211,25 @@ const SnapshotAudit = z.strictObject({
   error: z.string().nullable(),
   traceparent: z.string().max(64).optional(),
 });
+/** A key's lease as stored: live (`holder`) or ended (`holder` null: only its epoch is kept). */
+const SnapshotLease = z.strictObject({
+  scope: Scope,
+  key: z.string().min(1).max(MAX_KEY_LENGTH),
+  epoch: z.number().int().min(1),
+  holder: z.string().max(129).nullable(),
+  ttl_ms: z.number().int().min(0).max(LIVENESS_MAX_MS),
+  renewed_at: Iso,
+  on_expire: z.union([
+    z.literal("delete"),
+    z.literal("release"),
+    z.strictObject({
+      writes: z.array(z.record(z.string(), z.unknown())).max(20),
+      by: z.string().max(129),
+      owner: z.string().max(129).optional(),
+    }),
+  ]),
+});
+
 /** A proposal as stored (engine/model.ts `Proposal`). */
 export const SnapshotProposal = z.strictObject({
   id: Id,
@@ -233,6 +264,7 @@ export const ImportBody = z.strictObject({
     meta: z.unknown().optional(),
     created_at: Iso,
     seq: z.number().int().min(0),
+    liveness_ms: LivenessMs.optional(),
   }),
   agents: z.array(SnapshotAgent),
   state: z.array(SnapshotEntry),
@@ -241,6 +273,7 @@ export const ImportBody = z.strictObject({
   messages: z.array(SnapshotMessage),
   audit: z.array(SnapshotAudit),
   ticks: z.record(z.string(), z.number().int().min(0)).default({}),
+  leases: z.array(SnapshotLease).default([]),
   proposals: z.array(SnapshotProposal).default([]),
 });
 export type ImportBody = z.infer<typeof ImportBody>;

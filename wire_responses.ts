@@ -17,7 +17,16 @@ export const CreatedRoom = RoomInfo.extend({
   token: z.string().describe("room_…: full authority, shown only here"),
   view_token: z.string().describe("view_…: read-only, shown only here"),
 });
+export const RoomSettings = RoomInfo.extend({
+  liveness_ms: z.number().int().describe("the window in force: the room's, or the server's default"),
+});
 export const RotatedViewToken = z.object({ id: z.string(), view_token: z.string() });
+/** A lease as readers see it. */
+export const LeaseInfo = z.object({
+  holder: z.string(),
+  epoch: z.number().int().min(1),
+  expires_at: Iso.describe("when it lapses unless its holder shows a sign of life"),
+});
 export const AgentInfo = z.object({
   id: z.string(),
   room_id: z.string(),
@@ -25,9 +34,11 @@ export const AgentInfo = z.object({
   role: z.string(),
   meta: z.unknown(),
   grants: z.array(z.string()),
-  status: AgentStatus,
+  status: z.union([AgentStatus, z.literal("gone")])
+    .describe("gone: silent (no call, no wait or feed open) for the room's liveness_ms"),
   waiting_on: z.string().nullable().describe("the condition while the agent blocks in /wait"),
   last_heartbeat: Iso.nullable(),
+  last_seen: Iso.nullable().describe("the last sign of life: a call, or an open wait or feed"),
   joined_at: Iso,
 });
 export const JoinedAgent = AgentInfo.extend({
@@ -47,6 +58,8 @@ export const Write = z.object({
   key: z.string(),
   value: z.unknown(),
   version: z.number().int(),
+  deleted: z.boolean().optional().describe("a `delete: true` write: whether there was an entry to remove"),
+  lease: LeaseInfo.optional().describe("the entry's lease when this write took or renewed it"),
 });
 export const Change = z.looseObject({
   scope: z.string(),
@@ -77,6 +90,8 @@ export const Context = z.looseObject({
     directed_unread: z.number().int(),
     recent: z.array(Message),
   }).optional(),
+  leases: z.record(z.string(), z.record(z.string(), LeaseInfo)).optional()
+    .describe("scope → key → live lease (only when something is leased, or asked for with only=leases)"),
   self: z.string(),
   cursor: Cursor,
   _elided: z.record(z.string(), z.number().int()).optional().describe("items left out, per section"),
@@ -150,6 +165,7 @@ export const StateRow = z.looseObject({
   value: z.unknown(),
   version: z.number().int().optional(),
   updated_at: Iso.optional(),
+  lease: LeaseInfo.nullable().optional().describe("the entry's live lease (null: none)"),
 });
 export const StateRead = z.union([StateRow, z.array(StateRow)]).describe("one row with `key`, else a list");
 export const EvalResult = z.looseObject({
@@ -168,7 +184,7 @@ export const ActionInfo = z.looseObject({
 });
 export const ViewInfo = z.looseObject({ id: z.string(), value: z.unknown(), error: z.string().optional() });
 export const Poll = z.looseObject({
-  room: RoomInfo,
+  room: RoomSettings,
   self: z.string(),
   cursor: Cursor,
   agents: z.array(AgentInfo),

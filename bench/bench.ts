@@ -7,7 +7,7 @@
  * and again in the database file after SIGKILL-ing the server), and prints one `name: value unit` per line,
  * `#` commentary, and finally one JSON object with every figure and the verdict on each target.
  *
- * Sections (for --only): ceiling, invoke, setstate, context, wait, aging, rooms, game, webhooks.
+ * Sections (for --only): ceiling, invoke, setstate, context, wait, aging, rooms, game, leases, webhooks.
  * --quick keeps the whole run under a minute; the full run stays under about six.
  */
 import { createClient } from "@libsql/client";
@@ -24,6 +24,7 @@ import {
   sleep,
   summary,
 } from "./_load.ts";
+import { benchLeases } from "./leases.ts";
 import { benchWebhooks } from "./webhooks.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -729,6 +730,12 @@ const TARGETS: Target[] = [
   { figure: "rooms_rss_after", op: "<=", limit: 200, text: "RSS after the rooms <= 200 MB" },
   { figure: "aging_ratio", op: ">=", limit: 0.9, text: "after 100k invocations within 10 % of fresh" },
   {
+    figure: "leases_other_room_p99",
+    op: "<=",
+    limit: 100,
+    text: "10,000 leases lapsing at once: another room's p99 <= 100 ms",
+  },
+  {
     figure: "webhooks_one_of_none",
     op: ">=",
     limit: 0.9,
@@ -783,6 +790,24 @@ async function main() {
     ["wait", benchWait],
     ["aging", benchAging],
     ["game", benchGame],
+    ["leases", () =>
+      benchLeases({
+        port: server.port,
+        pid: server.pid,
+        run: RUN,
+        quick: QUICK,
+        windows: CFG.windows,
+        windowMs: CFG.windowMs,
+        warm: CFG.warm,
+        must,
+        createRoom,
+        joinMany,
+        invokeMust,
+        fig,
+        note,
+        fail,
+        loopFigs,
+      })],
   ];
   if (mainSections.some(([n]) => want(n))) {
     server = await spawn("main.ts", { SYNC_DB_URL: `file:${dbPath}` }, profFlags());

@@ -56,6 +56,16 @@ export function timerBadge(t) {
   return markup`<span class="badge warn">timer</span>`;
 }
 
+/** A state entry's lease: who holds it, its epoch, and a countdown to when it lapses unless renewed. */
+export function leaseBadge(l) {
+  if (!l) return "";
+  return markup`<span class="badge lease" title="leased by ${l.holder}, epoch ${l.epoch}, until ${
+    stamp(l.expires_at)
+  } unless renewed">held by <span class="holder">${l.holder}</span> · epoch ${l.epoch} · ${
+    untilSpan(l.expires_at, "lapses in ")
+  }</span>`;
+}
+
 /**
  * Re-draws the relative labels once a second; calls onExpired when a countdown reaches zero (a timer
  * fired on the server, so the room is worth re-reading). Returns the function that stops it.

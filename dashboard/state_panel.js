@@ -1,8 +1,9 @@
 // The State panel: scopes grouped (shared, other system scopes, private ones), each key with its JSON
-// tree, version, timer and enabled badges — and, for the room and view tokens, entries hidden from agents
-// badged "dormant" or "disabled"; a key filter. A value whose version moved flashes.
+// tree, version, timer, enabled and lease badges (holder, epoch, a countdown) — and, for the room and view
+// tokens, entries hidden from agents badged "dormant" or "disabled"; a key filter. A value whose version moved
+// flashes.
 import { markup } from "./html.js";
-import { plural, short, stamp, timerBadge } from "./format.js";
+import { leaseBadge, plural, short, stamp, timerBadge } from "./format.js";
 import { isOpen, openState, tree } from "./json_view.js";
 import { put } from "./panel.js";
 import { S } from "./session.js";
@@ -39,7 +40,7 @@ function row(r) {
   }</div>
 <div class="meta">${hiddenBadge(r)}<span class="badge outline" title="updated ${
     stamp(r.updated_at)
-  }">v${r.version}</span>${timerBadge(r.timer)}${enabled}</div></div></div>`;
+  }">v${r.version}</span>${timerBadge(r.timer)}${enabled}${leaseBadge(r.lease)}</div></div></div>`;
 }
 
 function scopeBlock(scope, list, me) {

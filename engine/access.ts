@@ -6,7 +6,8 @@ import { actAs, type Caller, identify, requireReader } from "../auth.ts";
 import { type ReadCtx, readCtx } from "./context.ts";
 import type { Engine } from "./engine.ts";
 import type { Op } from "./op.ts";
-import { touch } from "./presence.ts";
+import { settleLeases } from "./lease_expiry.ts";
+import { freshPresence, touch } from "./presence.ts";
 import type { Room } from "./room.ts";
 
 /** The room and who the token is in it (undefined without a token; `401 invalid_token` for a wrong one). */
@@ -15,8 +16,17 @@ export async function enterRoom(
   roomId: string,
   op: Op,
 ): Promise<{ room: Room; caller?: Caller }> {
-  const room = await eng.rooms.fresh(roomId);
-  const caller = identify(room, op.token);
+  let room = await eng.rooms.fresh(roomId);
+  let caller = identify(room, op.token);
+  // what lapsed by now has expired for every read (leases) and is known (presence across processes)
+  const settling = settleLeases(eng, room) ?? freshPresence(eng, room);
+  if (settling) {
+    await settling;
+    if (!room.rt.alive) {
+      room = await eng.rooms.fresh(roomId);
+      caller = identify(room, op.token);
+    }
+  }
   if (caller && !op.head) touch(eng, room, caller);
   return { room, caller };
 }

@@ -132,8 +132,9 @@ export function stageOverlay(ctx: Record<string, unknown>, tx: Tx): void {
     const [scope, key] = splitEntryId(id);
     const target = scope === tx.caller.id ? [scope, "self"] : [scope];
     for (const name of target) {
-      if (!Object.hasOwn(state, name)) continue;
-      state[name] = celWith(state[name] as CelMap, key, e ? celValue(e) : undefined);
+      // a system scope this Tx creates is there for later expressions too (everyone reads system scopes)
+      if (!Object.hasOwn(state, name) && !(e && scope.startsWith("_"))) continue;
+      state[name] = celWith((state[name] ?? {}) as CelMap, key, e ? celValue(e) : undefined);
     }
   }
 }

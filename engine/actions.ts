@@ -3,20 +3,22 @@
  * invocation steps 1–5 for one. Pure over the Tx: refusals throw ApiError and the Tx is dropped.
  */
 import { z } from "zod";
-import { type CelBudget, compile, evaluate, evaluateOrLimit } from "../cel.ts";
+import { type CelBudget, compile, evaluate, evaluateOrLimit, isTrue } from "../cel.ts";
 import { ID_PATTERN } from "../config.ts";
 import { ApiError } from "../errors.ts";
 import { actionLiveness } from "./snapshot.ts";
 import { startTimer, ticksRemaining, TimerSpec } from "../timers.ts";
 import type { ActionDef, ParamSpec } from "./model.ts";
 import { checkParamSchema, ParamsSchema, validateParams } from "./params.ts";
-import { checkTemplate, resolveTemplate } from "./templates.ts";
+import { checkTemplate, checkWriteTemplate, resolveTemplate, type TemplateVars } from "./templates.ts";
+import { checkExpiryWrites, type LeaseAuthor } from "./leases.ts";
 import type { Tx } from "./tx.ts";
 import {
   applyWrite,
   checkPredicate,
   checkScopeName,
   checkValue,
+  type LeaseSpec,
   type WriteResult,
   WriteSpec,
 } from "./write_modes.ts";
@@ -94,32 +96,18 @@ export function registerAction(tx: Tx, raw: unknown, field = "params"): ActionDe
   const declared = new Set(Object.keys(params));
   (p.writes ?? []).forEach((w, i) => {
     const f = `writes[${i}]`;
-    checkTemplate(w, f, declared);
-    if (w.scope === undefined) {
-      throw new ApiError("invalid_body", `${f}.scope is required`, { field: `${f}.scope` });
-    }
-    if (w.if !== undefined) compile(w.if, celLimits(tx), `${f}.if`);
-    if (w.enabled !== undefined && w.enabled !== null) compile(w.enabled, celLimits(tx), `${f}.enabled`);
-    if (w.expr) {
-      if (typeof w.value !== "string") {
-        throw new ApiError("invalid_body", `${f}.value must be a CEL string when expr is true`, {
-          field: `${f}.value`,
-        });
-      }
-      compile(w.value, celLimits(tx), `${f}.value`);
-    }
+    // an expired lease's templates are its own (other placeholders, substituted at expiry): checked apart
+    const { lease, ...rest } = w;
+    checkTemplate(
+      typeof lease === "object" ? { ...rest, lease: { ttl_ms: lease.ttl_ms } } : w,
+      f,
+      declared,
+    );
+    checkWriteTemplate(w, f, celLimits(tx));
+    if (typeof lease === "object") checkExpiryWrites(lease.on_expire, `${f}.lease`, tx.limits);
     if (w.timer) {
-      TimerSpec.parse(w.timer);
       // a literal tick_on is checked now; one with a template when it is resolved, at invocation
       if (!String(w.timer.tick_on ?? "").includes("${")) checkTickOn(tx.caller, w.timer, `${f}.timer`);
-    }
-    if (w.scope === "_audit") {
-      throw new ApiError("scope_denied", `${f} writes _audit, which nobody writes`, { field: `${f}.scope` });
-    }
-    if (w.scope === "_messages" && (!w.append || w.key !== undefined)) {
-      throw new ApiError("invalid_body", `${f}: the _messages log only takes appends without a key`, {
-        field: f,
-      });
     }
   });
   const def: ActionDef = {
@@ -208,52 +196,18 @@ export function runCustomAction(
   const params = validateParams(a.params, rawParams);
   if (a.if) checkPredicate(a.if, eyes.ctx(params), tx, "if", () => eyes.explain(params));
   const vars = { self: tx.caller.id, now: tx.iso, params };
+  const how: TemplateRun = {
+    ctx: () => eyes.ctx(params),
+    explain: () => eyes.explain(params),
+    registrar: eyes.registrar,
+    canWrite: (scope) => canActionWrite(tx.caller, a.scope, scope),
+    what: `action ${a.id}`,
+    author: { by: a.registrar, owner: a.scope },
+  };
   const results: WriteResult[] = [];
   (a.writes ?? []).forEach((tmpl, i) => {
-    const field = `writes[${i}]`;
-    const w = { ...tmpl } as Record<string, unknown>;
-    const { expr, ...rest } = w;
-    const resolved = resolveTemplate(expr ? { ...rest, value: undefined } : rest, vars) as Record<
-      string,
-      unknown
-    >;
-    if (expr) {
-      const p = compile(tmpl.value as string, {
-        maxLength: tx.limits.maxCelLength,
-        timeoutMs: tx.limits.celTimeoutMs,
-      }, `${field}.value`);
-      const r = evaluateOrLimit(p, eyes.ctx(params), tx.cel, tx.room.rt.celTime, `${field}.value`);
-      if (!r.ok) {
-        // the error text can quote values the registrar reads and the invoker may not
-        const why = eyes.explain(params) ? "it failed at run time" : r.error;
-        throw new ApiError("precondition_failed", `${field}.value could not be computed: ${why}`, {
-          expression: tmpl.value,
-          field: `${field}.value`,
-        });
-      }
-      resolved.value = r.value;
-    }
-    const spec = WriteSpec.parse(resolved);
-    const scope = String(spec.scope);
-    if (!canActionWrite(tx.caller, a, scope)) {
-      throw new ApiError("scope_denied", `action ${a.id} may not write scope ${scope}`, { scope, field });
-    }
-    if (scope === "_messages") checkMessageFrom(tx.caller, spec.value, `${field}.value.from`);
-    checkTickOn(eyes.registrar, spec.timer, `${field}.timer`);
-    if (typeof spec.increment === "string") {
-      const n = Number(spec.increment);
-      if (spec.increment.trim() === "" || !Number.isFinite(n)) {
-        throw new ApiError(
-          "invalid_params",
-          `${field}.increment resolved to ${JSON.stringify(spec.increment)}, which is not a number`,
-          {
-            field: `${field}.increment`,
-          },
-        );
-      }
-      spec.increment = n;
-    }
-    results.push(applyWrite(tx, spec, scope, () => eyes.ctx(params), field, () => eyes.explain(params)));
+    const r = applyTemplate(tx, tmpl, `writes[${i}]`, vars, how);
+    if (r) results.push(r);
   });
   if (a.on_invoke?.timer) {
     const cooldown = startTimer(a.on_invoke.timer, tx.now, (t) => tx.room.tick(t), "on_invoke.timer");
@@ -261,6 +215,89 @@ export function runCustomAction(
   }
   return results;
 }
+
+/** How a write template runs: whose expressions, which scopes it may write, who set any lease it takes. */
+export type TemplateRun = {
+  /** the CEL context of its `if` and `expr` (rebuilt per call: later writes see earlier ones) */
+  ctx(): Record<string, unknown>;
+  /** the invoker's own context when `ctx` shows more (refusals explain from it), else undefined */
+  explain(): Record<string, unknown> | undefined;
+  /** whose authority the expressions read with (a `tick_on` must be readable by it) */
+  registrar: Caller;
+  canWrite(scope: string): boolean;
+  /** names the writer in refusals ("action take", "the expired lease of _tasks.7") */
+  what: string;
+  /** who set a lease the write takes (its expiry writes run with that authority) */
+  author?: LeaseAuthor;
+  /** an `if` that does not hold skips the write instead of refusing (an expiry is selected, not refused) */
+  ifSelects?: boolean;
+};
+
+/**
+ * One write template (reference/api.md#custom-actions, invocation steps 4–5): placeholders substituted (a lease's own `on_expire` left as
+ * written: it is substituted when the lease lapses), an `expr` value computed, authority checked, then
+ * applied like any write. Undefined when `ifSelects` skipped it.
+ */
+export function applyTemplate(
+  tx: Tx,
+  tmpl: Record<string, unknown>,
+  field: string,
+  vars: TemplateVars,
+  how: TemplateRun,
+): WriteResult | undefined {
+  const { expr, lease, ...rest } = tmpl;
+  const resolved = resolveTemplate(expr ? { ...rest, value: undefined } : rest, vars) as Record<
+    string,
+    unknown
+  >;
+  if (lease !== undefined) {
+    const l = lease as Exclude<LeaseSpec, true> | true;
+    resolved.lease = l === true ? true : { ...l, ...(resolveTemplate({ ttl_ms: l.ttl_ms }, vars) as object) };
+  }
+  if (how.ifSelects && typeof resolved.if === "string") {
+    const p = compile(resolved.if, celLimitsOf(tx), `${field}.if`);
+    const r = evaluate(p, how.ctx(), tx.cel, tx.room.rt.celTime);
+    if (!isTrue(r)) return undefined;
+    delete resolved.if;
+  }
+  if (expr) {
+    const p = compile(tmpl.value as string, celLimitsOf(tx), `${field}.value`);
+    const r = evaluateOrLimit(p, how.ctx(), tx.cel, tx.room.rt.celTime, `${field}.value`);
+    if (!r.ok) {
+      // the error text can quote values the registrar reads and the invoker may not
+      const why = how.explain() ? "it failed at run time" : r.error;
+      throw new ApiError("precondition_failed", `${field}.value could not be computed: ${why}`, {
+        expression: tmpl.value,
+        field: `${field}.value`,
+      });
+    }
+    resolved.value = r.value;
+  }
+  const spec = WriteSpec.parse(resolved);
+  const scope = String(spec.scope);
+  if (!how.canWrite(scope)) {
+    throw new ApiError("scope_denied", `${how.what} may not write scope ${scope}`, { scope, field });
+  }
+  if (scope === "_messages") checkMessageFrom(tx.caller, spec.value, `${field}.value.from`);
+  checkTickOn(how.registrar, spec.timer, `${field}.timer`);
+  spec.increment = numeric(spec.increment, `${field}.increment`);
+  spec.if_epoch = numeric(spec.if_epoch, `${field}.if_epoch`);
+  return applyWrite(tx, spec, scope, how.ctx, field, how.explain, how.author);
+}
+
+/** A templated number (`"${params.n}"` of a string param) as a number: `400 invalid_params` if it is not one. */
+function numeric<T>(v: T, field: string): T | number {
+  if (typeof v !== "string") return v;
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isFinite(n)) {
+    throw new ApiError("invalid_params", `${field} resolved to ${JSON.stringify(v)}, which is not a number`, {
+      field,
+    });
+  }
+  return n;
+}
+
+const celLimitsOf = (tx: Tx) => ({ maxLength: tx.limits.maxCelLength, timeoutMs: tx.limits.celTimeoutMs });
 
 /**
  * A custom action's message speaks for its invoker: `from` is the invoker's id (the default when absent);
@@ -278,8 +315,8 @@ function checkMessageFrom(invoker: Caller, value: unknown, field: string): void 
 }
 
 /** Step 5: system scopes except `_audit`, the owner scope, the invoker's own scope. */
-function canActionWrite(caller: Caller, a: ActionDef, scope: string): boolean {
+export function canActionWrite(caller: Caller, owner: string, scope: string): boolean {
   if (scope === "_audit") return false;
   if (scope.startsWith("_")) return true;
-  return scope === a.scope || scope === caller.id;
+  return scope === owner || scope === caller.id;
 }

@@ -3,13 +3,16 @@
  * listings) beside the handler. Handlers stage changes in the Tx and throw ApiError to refuse.
  */
 import { z } from "zod";
-import { actAs, type Caller, canWriteScope } from "../auth.ts";
+import { actAs, type Caller, canWriteScope, isRoomToken } from "../auth.ts";
 import { ApiError } from "../errors.ts";
 import { renewTimer } from "../timers.ts";
 import { checkOwner, registerAction } from "./actions.ts";
 import type { ActionDef, ParamSpec } from "./model.ts";
 import { messageView } from "./messages.ts";
-import { checkTickOn } from "./privacy.ts";
+import { canReadScope, checkTickOn } from "./privacy.ts";
+import { acquire, checkFence, endLease, epochOf, leaseHeld, leaseView, liveLease } from "./leases.ts";
+import { runOnExpire } from "./lease_expiry.ts";
+import { windowOf } from "./liveness.ts";
 import { approve, closeProposalsOf, reject } from "./proposals.ts";
 import type { Tx } from "./tx.ts";
 import { deleteView, publishKey, registerView } from "./views.ts";
@@ -85,6 +88,12 @@ export const BatchParams = z.strictObject({ writes: z.array(WriteSpec).min(1), i
 export const DeleteParams = z.strictObject({
   scope: z.string().optional(),
   key: z.union([z.string(), z.number()]),
+  if_epoch: z.union([z.number().int().min(0), z.string()]).optional(),
+});
+export const ReleaseParams = z.strictObject({
+  scope: z.string().optional(),
+  key: z.union([z.string(), z.number()]),
+  expire: z.boolean().optional(),
 });
 export const MessageParams = z.strictObject({
   body: z.unknown().refine((v) => v !== undefined, "body is required"),
@@ -151,6 +160,16 @@ export const BUILTINS: Record<string, Builtin> = {
       timer: { type: "object", description: "{ms|at|ticks+tick_on, effect: delete|enable}" },
       enabled: { type: "string", description: "CEL expression; the entry is hidden while it is false" },
       public: { type: "boolean", description: "publish this private key as the view <agent>.<key>" },
+      delete: { type: "boolean", description: "true: remove the entry (no value)" },
+      lease: {
+        type: "any",
+        description:
+          "true (the room's window) or {ttl_ms, on_expire}: hold the entry; others' writes are 409 lease_held",
+      },
+      if_epoch: {
+        type: "integer",
+        description: "fencing: refused (409 lease_lost) unless your lease of the entry has this epoch",
+      },
     },
     run(tx, raw, env) {
       return { writes: [writeOne(tx, WriteSpec.parse(raw), env, "")] };
@@ -184,6 +203,7 @@ export const BUILTINS: Record<string, Builtin> = {
     params: {
       scope: { type: "string", description: "scope of the entry" },
       key: { type: "string", required: true, description: "key of the entry" },
+      if_epoch: { type: "integer", description: "fencing: your lease of the entry must have this epoch" },
     },
     run(tx, raw) {
       const p = DeleteParams.parse(raw);
@@ -194,6 +214,7 @@ export const BUILTINS: Record<string, Builtin> = {
         throw new ApiError("invalid_body", "messages cannot be deleted", { field: "scope" });
       }
       const key = checkKey(p.key);
+      checkFence(tx, scope, key, epochOf(p.if_epoch, "if_epoch"), canReadScope(tx.caller, scope));
       const cur = tx.get(scope, key);
       if (cur) tx.delete(scope, key);
       return { writes: [], extra: { deleted: !!cur, scope, key } };
@@ -292,6 +313,7 @@ export const BUILTINS: Record<string, Builtin> = {
       const key = checkKey(p.key);
       const cur = tx.get(scope, key);
       if (!cur) throw new ApiError("state_not_found", `no entry ${scope}.${key}`, { scope, key });
+      checkFence(tx, scope, key, undefined, true);
       const timer = cur.timer ? renewTimer(cur.timer, tx.now) : undefined;
       if (!timer) {
         throw new ApiError("invalid_timer", `${scope}.${key} has no ms timer to renew`, { scope, key });
@@ -318,10 +340,46 @@ export const BUILTINS: Record<string, Builtin> = {
       }
       const claimed = { ...m, claimed_by: who.id, claimed_at: tx.iso };
       tx.updatedMessages.set(seq, claimed);
+      // the claim is a lease for the room's window: a claimer that goes gone gives the message back
+      const lease = acquire(tx, "_messages", String(seq), windowOf(tx.room, tx.limits), "release", who.id);
       return {
         writes: [{ scope: "_messages", key: String(seq), value: messageView(claimed), version: 2 }],
-        extra: { claimed: true, claimed_by: who.id, claimed_at: tx.iso, message_id: seq, seq },
+        extra: {
+          claimed: true,
+          claimed_by: who.id,
+          claimed_at: tx.iso,
+          message_id: seq,
+          seq,
+          lease: leaseView(tx.room, lease, tx.now),
+        },
       };
+    },
+  },
+  _release: {
+    description:
+      "End a lease early (its holder or the room token): the entry stays; expire: true runs its on_expire now.",
+    params: {
+      scope: { type: "string", description: "scope of the entry (default: your own; _messages for a claim)" },
+      key: { type: "string", required: true, description: "key of the entry (a message's seq)" },
+      expire: {
+        type: "boolean",
+        description: "run the lease's on_expire now, as if it lapsed (a message claim: give it back)",
+      },
+    },
+    run(tx, raw) {
+      const p = ReleaseParams.parse(raw);
+      const scope = p.scope ?? defaultScope(tx.caller);
+      checkScopeName(scope);
+      if (!canReadScope(tx.caller, scope)) {
+        throw new ApiError("scope_denied", `${tx.caller.id} may not read scope ${scope}`, { scope });
+      }
+      const key = checkKey(p.key);
+      const l = liveLease(tx, scope, key);
+      if (!l) return { writes: [], extra: { released: false, scope, key } };
+      if (l.holder !== tx.caller.id && !isRoomToken(tx.caller)) throw leaseHeld(tx, l, true);
+      endLease(tx, l);
+      if (p.expire) runOnExpire(tx, l);
+      return { writes: [], extra: { released: true, scope, key, epoch: l.epoch, holder: l.holder } };
     },
   },
   _register_webhook: {

@@ -12,6 +12,8 @@ import { NO_OP, type Op } from "./op.ts";
 import { canReadScope } from "./privacy.ts";
 import type { Room } from "./room.ts";
 import { agentsCel, defineMessagesScope, liveScope, stateScopes, viewsCel, viewValues } from "./snapshot.ts";
+import { leasesCel, scopeLeases } from "./leases.ts";
+import { lastSeenOf, statusOf } from "./liveness.ts";
 
 /** One read: the room, who reads, the moment, the limits, the request it serves and its CEL budget. */
 export type ReadCtx = { room: Room; caller: Caller; now: number; limits: Limits; op: Op; cel: CelBudget };
@@ -89,7 +91,13 @@ export function celContext(
   Object.defineProperty(ctx, "agents", {
     enumerable: true,
     configurable: true,
-    get: () => agentsCel(rc.room),
+    get: () => agentsCel(rc.room, rc.now, rc.limits),
+  });
+  // `leases` mirrors `state` (the same scopes, so the same privacy), built as it is read
+  Object.defineProperty(ctx, "leases", {
+    enumerable: true,
+    configurable: true,
+    get: () => leasesCel(rc.room, rc.now, state, ownScope(rc.caller)),
   });
   return ctx;
 }
@@ -119,12 +127,25 @@ export function jsonAgents(rc: ReadCtx): Record<string, unknown> {
     out[a.id] = {
       name: a.name,
       role: a.role,
-      status: a.status,
+      status: statusOf(rc.room, a, rc.now, rc.limits),
       waiting_on: a.waiting_on,
       last_heartbeat: a.last_heartbeat,
+      last_seen: lastSeenOf(a),
       grants: a.grants,
       meta: a.meta,
     };
+  }
+  return out;
+}
+
+/** `leases` as JSON for responses: each visible scope with live leases (own scope as `self`). */
+export function jsonLeases(rc: ReadCtx): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (!rc.room.hasLeases) return out;
+  const own = ownScope(rc.caller);
+  for (const s of [...visibleScopes(rc), "_messages"]) {
+    const m = scopeLeases(rc.room, s, rc.now);
+    if (m) out[s === own ? "self" : s] = m;
   }
   return out;
 }

@@ -14,17 +14,23 @@ import { agentJson } from "./membership.ts";
 import { messageView } from "./messages.ts";
 import type { Agent, AuditRow, Change } from "./model.ts";
 import type { Op } from "./op.ts";
-import { watchPresence } from "./presence.ts";
+import { armGone, connect, disconnect, watchPresence } from "./presence.ts";
+import { settleLeases } from "./lease_expiry.ts";
+import { statusOf } from "./liveness.ts";
 import type { Room } from "./room.ts";
 import { readCtx } from "./context.ts";
 import { visibleProposalIds } from "./proposal_views.ts";
 
 /**
- * What a `presence` event carries of an agent, besides its id. Every field but `last_heartbeat` decides
- * whether a change is worth an event (a call that only moves `last_heartbeat` sends none): a new presence
- * field (liveness) is added here.
+ * What a `presence` event carries of an agent, besides its id. `status` (`gone` once the agent is silent
+ * for the room's window) and `waiting_on` decide whether a change is worth an event; a call or a beat that
+ * only moves `last_heartbeat` / `last_seen` sends none.
  */
-export const PRESENCE_FIELDS = ["status", "waiting_on", "last_heartbeat"] as const satisfies (keyof Agent)[];
+export const PRESENCE_FIELDS = ["status", "waiting_on", "last_heartbeat", "last_seen"] as const satisfies (
+  keyof Agent
+)[];
+/** the fields that only move with every sign of life: never a reason for an event by themselves */
+const HEARTBEAT_FIELDS: readonly string[] = ["last_heartbeat", "last_seen"];
 
 /** One agent's presence as a `presence` event carries it. */
 export type PresenceJson = { id: string } & Pick<Agent, (typeof PRESENCE_FIELDS)[number]>;
@@ -82,9 +88,11 @@ function visibleAgents(_who: Caller, room: Room, ids: Iterable<string>): Agent[]
   return out;
 }
 
-function presenceOf(a: Agent): PresenceJson {
+/** An agent's presence fields as readers see them now (`status` with `gone`). */
+function presenceOf(eng: Engine, room: Room, a: Agent): PresenceJson {
   const out: Record<string, unknown> = { id: a.id };
   for (const f of PRESENCE_FIELDS) out[f] = a[f];
+  out.status = statusOf(room, a, eng.now(), eng.limits);
   return out as PresenceJson;
 }
 
@@ -109,6 +117,8 @@ export function openFeed(eng: Engine, first: Room, caller: Caller, req: FeedRequ
   const shown = new Map<string, string>();
   let presenceTimer: ReturnType<typeof setTimeout> | undefined;
   let presenceAt = -Infinity;
+  // an open feed is a sign of life of its agent for as long as it is open (presence.ts)
+  let connected: string | undefined;
   const end = (error?: unknown) => {
     if (closed) return;
     close();
@@ -123,11 +133,16 @@ export function openFeed(eng: Engine, first: Room, caller: Caller, req: FeedRequ
     offPresence();
     clearTimeout(presenceTimer);
     room.rt.listeners.delete(flush);
+    if (connected !== undefined) disconnect(eng, room, connected);
   };
   const follow = (r: Room) => {
     room = r;
     room.rt.listeners.add(flush);
     offPresence = watchPresence(room, onPresence);
+    connected = connect(eng, room, caller);
+    armGone(eng, room);
+    // a room loaded anew (following a successor) has its lapses to find
+    settleLeases(eng, room)?.catch(() => {});
   };
   const flush = () => {
     if (closed || !sink) return;
@@ -159,14 +174,14 @@ export function openFeed(eng: Engine, first: Room, caller: Caller, req: FeedRequ
       const agents = rec.agents ? visibleAgents(who, room, rec.agents) : [];
       sent = rec.seq;
       if (!changes.length && !messages.length && !audit && !proposals.length && !agents.length) continue;
-      for (const a of agents) shown.set(a.id, fingerprint(a)); // a presence event need not repeat it
+      for (const a of agents) shown.set(a.id, fingerprint(eng, room, a)); // a presence event need not repeat it
       const data = {
         cursor: rec.seq,
         changes,
         messages,
         audit,
         ...(proposals.length ? { proposals } : {}),
-        ...(agents.length ? { agents: agents.map((a) => agentJson(room, a)) } : {}),
+        ...(agents.length ? { agents: agents.map((a) => agentJson(room, a, eng.now(), eng.limits)) } : {}),
       };
       sink.send({ event: "change", id: rec.seq, data });
     }
@@ -182,10 +197,10 @@ export function openFeed(eng: Engine, first: Room, caller: Caller, req: FeedRequ
     }
     const agents: PresenceJson[] = [];
     for (const a of visibleAgents(who, room, pending)) {
-      const f = fingerprint(a);
-      if (shown.get(a.id) === f) continue; // only `last_heartbeat` moved
+      const f = fingerprint(eng, room, a);
+      if (shown.get(a.id) === f) continue; // only a heartbeat moved
       shown.set(a.id, f);
-      agents.push(presenceOf(a));
+      agents.push(presenceOf(eng, room, a));
     }
     pending.clear();
     if (!agents.length) return;
@@ -212,6 +227,7 @@ export function openFeed(eng: Engine, first: Room, caller: Caller, req: FeedRequ
 }
 
 /** What a `presence` event shows of an agent, as one string (a heartbeat alone does not change it). */
-function fingerprint(a: Agent): string {
-  return JSON.stringify(PRESENCE_FIELDS.filter((f) => f !== "last_heartbeat").map((f) => a[f]));
+function fingerprint(eng: Engine, room: Room, a: Agent): string {
+  const p = presenceOf(eng, room, a);
+  return JSON.stringify(PRESENCE_FIELDS.filter((f) => !HEARTBEAT_FIELDS.includes(f)).map((f) => p[f]));
 }

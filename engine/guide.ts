@@ -33,6 +33,8 @@ export function participantGuide(rc: ReadCtx): Record<string, unknown> {
         'state._shared.turn, views["id"], agents.bob.status, messages.unread, self; integers are int: use double(x) to mix with decimals.',
       authority:
         "you write your own scope and granted scopes directly; anything else through actions the room defines.",
+      leases:
+        'a write with "lease": true holds the entry while you call or keep a /wait open (others get 409 lease_held); silent for the room\'s liveness_ms, you are "gone" and your leases lapse (leases._scope["key"] in CEL).',
       approvals:
         "an action with `approval` answers 202 with a proposal instead of running; it runs (as its proposer) once `count` approvers for whom `from` holds invoke _approve {proposal}. See proposals in /context and GET /proposals.",
     },

@@ -24,6 +24,7 @@ import { canReadScope } from "./privacy.ts";
 import type { Room } from "./room.ts";
 import { viewValues } from "./snapshot.ts";
 import { applyTx, Tx } from "./tx.ts";
+import { armLeases, expireLapsed, settleLeases } from "./lease_expiry.ts";
 
 /** One invocation; the request is its own Op (no second object per invocation). */
 export type InvokeRequest = Op & {
@@ -49,6 +50,10 @@ export async function invoke(eng: Engine, req: InvokeRequest): Promise<InvokeRep
   for (let attempt = 1;; attempt++) {
     const room = await eng.rooms.fresh(req.roomId);
     const caller = actAs(room, requireReader(identify(room, req.token)), req.agent);
+    // leases that lapsed before this call expire first (this call's own sign of life comes after them)
+    const settling = settleLeases(eng, room);
+    if (settling) await settling;
+    if (!room.rt.alive) continue;
     touch(eng, room, caller);
     const fingerprint = req.idempotencyKey === undefined ? "" : fingerprintOf(req, caller);
     if (req.idempotencyKey !== undefined) {
@@ -82,6 +87,7 @@ export async function invoke(eng: Engine, req: InvokeRequest): Promise<InvokeRep
       };
     }
     const seq = applyTx(outcome.tx);
+    if (outcome.tx.leases.size) armLeases(eng, room);
     if (outcome.tx.proposals.size) armProposalExpiry(eng, room);
     const body = outcome.ok ? { ...outcome.body, ...(outcome.after?.() ?? {}), cursor: seq } : undefined;
     if (outcome.ok && body && req.idempotencyKey !== undefined) {
@@ -121,6 +127,9 @@ type Outcome =
 /** Synchronous from lookup to staged writes: nothing else runs in between, so predicates are atomic. */
 function runInvocation(eng: Engine, room: Room, caller: Caller, req: InvokeRequest): Outcome {
   const now = eng.now();
+  // a lease lapsing since the settling above expires before the invocation sees it (a dry run too: what it
+  // shows is what the real call would find)
+  expireLapsed(eng, room, now);
   let tx = new Tx(room, caller, now, eng.limits, req);
   const custom = room.actions.get(req.action);
   const builtin = custom || !Object.hasOwn(BUILTINS, req.action) ? undefined : BUILTINS[req.action];

@@ -5,10 +5,14 @@
  */
 import { type Caller, checkAgentId, hashToken, mintToken, requireAdmin, requireReader } from "../auth.ts";
 import { ApiError, asRefusal } from "../errors.ts";
-import type { CreateRoom, JoinAgent, PatchAgent } from "../wire.ts";
+import type { Limits } from "../config.ts";
+import type { CreateRoom, JoinAgent, PatchAgent, PatchRoom } from "../wire.ts";
 import { enterRoom } from "./access.ts";
 import type { Engine } from "./engine.ts";
+import { lastSeenOf, statusOf, windowOf } from "./liveness.ts";
 import type { Agent } from "./model.ts";
+import { goneSooner, presenceChanged } from "./presence.ts";
+import { touchAgents } from "./snapshot.ts";
 import type { Op } from "./op.ts";
 import { Room } from "./room.ts";
 import { applyTx, Tx } from "./tx.ts";
@@ -18,11 +22,13 @@ import { applyWrite, checkKey, checkValue } from "./write_modes.ts";
 
 export const randomId = (prefix: string) => `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
 
+/** A room as anyone may know it. */
 export function roomJson(room: Room): Record<string, unknown> {
   return { id: room.id, created_at: room.created_at, meta: room.meta };
 }
 
-export function agentJson(room: Room, a: Agent): Record<string, unknown> {
+/** An agent as listings show it at `now`: `status` is `gone` once it is silent for the room's window. */
+export function agentJson(room: Room, a: Agent, now: number, limits: Limits): Record<string, unknown> {
   return {
     id: a.id,
     room_id: room.id,
@@ -30,9 +36,10 @@ export function agentJson(room: Room, a: Agent): Record<string, unknown> {
     role: a.role,
     meta: a.meta,
     grants: a.grants,
-    status: a.status,
+    status: statusOf(room, a, now, limits),
     waiting_on: a.waiting_on,
     last_heartbeat: a.last_heartbeat,
+    last_seen: lastSeenOf(a),
     joined_at: a.joined_at,
   };
 }
@@ -49,6 +56,7 @@ export async function createRoom(eng: Engine, p: CreateRoom) {
     token_hash: hashToken(token),
     view_token_hash: hashToken(viewToken),
     seq: 0,
+    liveness_ms: p.liveness_ms ?? null,
   });
   await eng.rooms.create(room);
   return { ...roomJson(room), token, view_token: viewToken };
@@ -57,6 +65,28 @@ export async function createRoom(eng: Engine, p: CreateRoom) {
 /** `GET /rooms/:id`: what anyone may know of a room. */
 export async function describeRoom(eng: Engine, roomId: string) {
   return roomJson(await eng.rooms.get(roomId));
+}
+
+/**
+ * `PATCH /rooms/:id` (room token): the room's settings — `liveness_ms` (null: back to the server's
+ * default). One commit; agents' `gone` follows the new window at once (a lease keeps the ttl it was taken
+ * with).
+ */
+export function patchRoom(eng: Engine, roomId: string, op: Op, p: PatchRoom) {
+  return eng.rooms.retrying(async () => {
+    const { room, caller } = await enterRoom(eng, roomId, op);
+    const admin = requireAdmin(caller);
+    if (p.liveness_ms !== undefined) room.liveness_ms = p.liveness_ms;
+    room.rt.dirty.room = true;
+    touchAgents(room);
+    const now = eng.now();
+    applyTx(new Tx(room, admin, now, eng.limits, op));
+    goneSooner(room, now, now); // look again at who is gone, with the new window
+    for (const id of room.agents.keys()) presenceChanged(room, id); // who is gone may have changed
+    await eng.rooms.commit(room);
+    // the window in force: the room's, or the server's
+    return { ...roomJson(room), liveness_ms: windowOf(room, eng.limits) };
+  });
 }
 
 /** `GET /rooms`: the rooms a token belongs to. */
@@ -68,7 +98,8 @@ export function roomsOfToken(eng: Engine, op: Op) {
 export async function listAgents(eng: Engine, roomId: string, op: Op) {
   const { room, caller } = await enterRoom(eng, roomId, op);
   requireReader(caller);
-  return [...room.agents.values()].map((a) => agentJson(room, a));
+  const now = eng.now();
+  return [...room.agents.values()].map((a) => agentJson(room, a, now, eng.limits));
 }
 
 /**
@@ -111,6 +142,7 @@ export function joinAgent(eng: Engine, roomId: string, op: Op, p: JoinAgent) {
       waiting_on: null,
       last_heartbeat: iso,
       last_seen_seq: existing?.last_seen_seq ?? 0,
+      last_seen: iso,
     };
     const self: Caller = { kind: "agent", id, agent, viaRoomToken: false };
     const tx = new Tx(room, self, now, eng.limits, op);
@@ -127,7 +159,7 @@ export function joinAgent(eng: Engine, roomId: string, op: Op, p: JoinAgent) {
     }
     applyTx(tx);
     await eng.rooms.commit(room);
-    return { ...agentJson(room, agent), token };
+    return { ...agentJson(room, agent, eng.now(), eng.limits), token };
   });
 }
 
@@ -155,7 +187,7 @@ export function patchAgent(eng: Engine, roomId: string, op: Op, agentId: string,
     checkQuotas(tx);
     applyTx(tx);
     await eng.rooms.commit(room);
-    return agentJson(room, next);
+    return agentJson(room, next, eng.now(), eng.limits);
   });
 }
 

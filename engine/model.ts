@@ -67,6 +67,29 @@ export type Agent = {
   waiting_on: string | null;
   last_heartbeat: string | null;
   last_seen_seq: number;
+  /** the last sign of life: a call, or the last beat or the end of an open wait or feed */
+  last_seen: string | null;
+};
+
+/**
+ * What happens when a lease lapses: the entry is deleted, a message claim is given back (`release`), or
+ * write templates run with the authority of whoever set them (`by`: the room token `admin` or an agent;
+ * `owner`: the owner scope of the action whose template set them).
+ */
+export type OnExpire = "delete" | "release" | { writes: WriteTemplate[]; by: string; owner?: string };
+
+/**
+ * A key's lease (engine/leases.ts): held by `holder` until its last sign of life (or its last write to the
+ * entry, `renewed_at`) is `ttl_ms` old. `holder` null: no lease now; `epoch` is kept so it never goes back.
+ */
+export type Lease = {
+  scope: string;
+  key: string;
+  epoch: number;
+  holder: string | null;
+  ttl_ms: number;
+  renewed_at: string;
+  on_expire: OnExpire;
 };
 
 export type ParamSpec = {

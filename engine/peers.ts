@@ -8,11 +8,25 @@
 import { PEER_ALIVE_MS, PEER_BEAT_MS, PEER_JOIN_POLL_MS, type PeerMode } from "../config.ts";
 
 /** A process's row as storage returns it (store/room_store.ts `PeerRow`). */
-export type Peer = { id: string; joined: number; seen: number; beat_at: number; proc: string };
+export type Peer = {
+  id: string;
+  joined: number;
+  seen: number;
+  beat_at: number;
+  proc: string;
+  up_since: number;
+};
 
 /** What the protocol needs of storage (store/room_store.ts `RoomStore` has it). */
 export type PeerStore = {
-  beatPeer(id: string, proc: string, now: number, aliveSince: number, forgetBefore: number): Promise<{
+  beatPeer(
+    id: string,
+    proc: string,
+    now: number,
+    aliveSince: number,
+    forgetBefore: number,
+    upSince?: number,
+  ): Promise<{
     joined: number;
     peers: Peer[];
   }>;
@@ -34,6 +48,7 @@ export class Peers {
   readonly #now: () => number;
   #alive = 0;
   #joined = 0;
+  #upSince: number;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #beating: Promise<unknown> = Promise.resolve();
   #stopped = false;
@@ -44,6 +59,15 @@ export class Peers {
     this.#store = store;
     this.#mode = mode;
     this.#now = now;
+    this.#upSince = now();
+  }
+
+  /**
+   * Since when the service on this database has run without a break (wall clock, ms): the earliest of the
+   * processes that were alive when this one arrived, or this process's own start when it arrived alone.
+   */
+  get upSince(): number {
+    return this.#upSince;
   }
 
   /** Whether another process may change the database now: freshness checks are needed. */
@@ -68,6 +92,10 @@ export class Peers {
   async start(waiting: (n: number) => void = () => {}): Promise<void> {
     if (this.#mode !== "detect" || this.#timer !== undefined) return;
     let peers = await this.#beat();
+    // arriving while others serve: the service did not stop, so silence is counted from when they began
+    for (const p of peers) {
+      if (p.up_since > 0 && !this.#gone(p)) this.#upSince = Math.min(this.#upSince, p.up_since);
+    }
     this.#schedule();
     const unaware = () => peers.filter((p) => p.seen < this.#joined && !this.#gone(p));
     if (unaware().length) waiting(unaware().length);
@@ -100,7 +128,14 @@ export class Peers {
 
   async #beat(): Promise<Peer[]> {
     const now = this.#now();
-    const r = await this.#store.beatPeer(this.id, this.proc, now, now - PEER_ALIVE_MS, now - FORGET_AFTER_MS);
+    const r = await this.#store.beatPeer(
+      this.id,
+      this.proc,
+      now,
+      now - PEER_ALIVE_MS,
+      now - FORGET_AFTER_MS,
+      this.#upSince,
+    );
     this.#joined = r.joined;
     const before = this.#alive;
     this.#alive = r.peers.filter((p) => !this.#gone(p)).length;

@@ -18,6 +18,7 @@ import { actionCatalog, jsonActions, withActions } from "./catalog.ts";
 import {
   celContext,
   jsonAgents,
+  jsonLeases,
   jsonState,
   jsonViews,
   lastSeen,
@@ -25,6 +26,7 @@ import {
   visibleScopes,
 } from "./context.ts";
 import type { Engine } from "./engine.ts";
+import type { Entry } from "./model.ts";
 import { filterMessages, messageCounts, messagesAfter, messageView, recentMessages } from "./messages.ts";
 import { agentJson, roomJson } from "./membership.ts";
 import { markRead } from "./presence.ts";
@@ -33,8 +35,10 @@ import { canReadAudit, canReadScope, seesHidden } from "./privacy.ts";
 import { liveScope, viewValues } from "./snapshot.ts";
 import { contextProposals, listProposals, withProposals } from "./proposal_views.ts";
 import { entryJson } from "./write_modes.ts";
+import { entryLease } from "./leases.ts";
+import { windowOf } from "./liveness.ts";
 
-export const SECTIONS = ["state", "views", "agents", "actions", "messages", "proposals"] as const;
+export const SECTIONS = ["state", "views", "agents", "actions", "messages", "proposals", "leases"] as const;
 
 type Row = Record<string, unknown>;
 
@@ -84,6 +88,11 @@ export function buildContext(eng: Engine, rc: ReadCtx, q: ContextQuery = {}): Re
       for (const s of scoped) Object.assign(st, jsonState(rc, s));
       out.state = st;
     } else out.state = jsonState(rc);
+  }
+  if (want("leases")) {
+    // shown when something is leased (or asked for by name): a room without leases reads as before
+    const leases = jsonLeases(rc);
+    if (q.only?.includes("leases") || Object.keys(leases).length) out.leases = leases;
   }
   if (want("views")) out.views = jsonViews(rc);
   if (want("agents")) out.agents = jsonAgents(rc);
@@ -145,6 +154,7 @@ export async function readState(eng: Engine, rc: ReadCtx, scope?: string, key?: 
       version: m.claimed_by ? 2 : 1,
       updated_at: m.claimed_at ?? m.ts,
       sort_key: m.seq,
+      lease: entryLease(rc.room, "_messages", String(m.seq), rc.now),
     }));
     if (key !== undefined) return one(rows.find((r) => r.key === key), scope, key);
     return rows;
@@ -166,14 +176,21 @@ export async function readState(eng: Engine, rc: ReadCtx, scope?: string, key?: 
     return rows;
   }
   const scopes = scope !== undefined ? [scope] : visibleScopes(rc);
-  // the room and view tokens also see entries that are dormant or disabled, marked with why
+  // the room and view tokens also see entries that are dormant or disabled, marked with why; every row shows
+  // its entry's lease (null: none)
+  const withLease = (e: Entry, row: Row): Row => ({
+    ...row,
+    lease: entryLease(rc.room, e.scope, e.key, rc.now),
+  });
   const rows = seesHidden(rc.caller)
     ? scopes.flatMap((s) =>
       scopeEntries(rc, s).map(({ entry, hidden }) =>
-        hidden ? { ...entryJson(entry), hidden } : entryJson(entry)
+        withLease(entry, hidden ? { ...entryJson(entry), hidden } : entryJson(entry))
       )
     )
-    : scopes.flatMap((s) => liveScope(rc.room, s, rc.now, rc.limits, rc.cel).entries.map(entryJson));
+    : scopes.flatMap((s) =>
+      liveScope(rc.room, s, rc.now, rc.limits, rc.cel).entries.map((e) => withLease(e, entryJson(e)))
+    );
   if (key !== undefined) return one(rows.find((r) => r.key === key), scope!, key);
   return rows;
 }
@@ -276,10 +293,10 @@ export async function poll(eng: Engine, rc: ReadCtx, q: PollQuery) {
   const agent = rc.caller.kind === "agent" ? rc.caller.id : undefined;
   await eng.rooms.settle(rc.room);
   return {
-    room: roomJson(rc.room),
+    room: { ...roomJson(rc.room), liveness_ms: windowOf(rc.room, rc.limits) },
     self: rc.caller.id,
     cursor: rc.room.seq,
-    agents: [...rc.room.agents.values()].map((a) => agentJson(rc.room, a)),
+    agents: [...rc.room.agents.values()].map((a) => agentJson(rc.room, a, rc.now, rc.limits)),
     state: await readState(eng, rc),
     messages: recentMessages(rc.room, ml).map(messageView),
     message_count: rc.room.messages.length,

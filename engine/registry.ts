@@ -15,6 +15,7 @@ import {
   type RoomHead,
   type RoomListing,
   type RoomStore,
+  type SeenRow,
 } from "../store/room_store.ts";
 import type { OutboxStore } from "../store/outbox_store.ts";
 import type { Clock } from "../timers.ts";
@@ -63,12 +64,15 @@ export class RoomRegistry {
   readonly #adopted?: (room: Room) => void;
   #peerTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
+  /** since when silence counts (engine clock): see `upSince` */
+  #upSince: number;
   /** told, once a batch is durable, which webhooks of a room got deliveries and which were registered again */
   onOutbox?: (roomId: string, added: Set<string>, rearmed: string[]) => void;
 
   constructor(o: RegistryOptions) {
     this.#store = o.store;
     this.#clock = o.clock;
+    this.#upSince = o.clock.now();
     this.#maxRooms = o.maxRooms ?? MAX_ROOMS_IN_MEMORY;
     this.#peerPollMs = o.peerPollMs ?? 100;
     this.#peers = new Peers(o.store, o.peers ?? "single");
@@ -175,7 +179,16 @@ export class RoomRegistry {
     this.notify(room);
   }
 
+  /**
+   * Since when the service has run without a break (engine clock): this process's start, or the start of
+   * the processes it found serving the database when it arrived (peers.ts). Silence counts from here.
+   */
+  get upSince(): number {
+    return this.#upSince;
+  }
+
   #adopt(room: Room): void {
+    room.rt.floor = this.upSince;
     room.rt.lastUsed = this.#clock.now();
     this.#rooms.set(room.id, room);
     if (this.#rooms.size > this.#maxRooms) this.#evictIdle();
@@ -184,7 +197,7 @@ export class RoomRegistry {
 
   #evictIdle(): void {
     const idle = [...this.#rooms.values()]
-      .filter((r) => !r.rt.hasListeners && r.rt.clean && r.seq === r.rt.persistedSeq)
+      .filter((r) => !r.rt.hasListeners && !r.rt.holdsLeases && r.rt.clean && r.seq === r.rt.persistedSeq)
       .sort((a, b) => a.rt.lastUsed - b.rt.lastUsed);
     for (const r of idle.slice(0, Math.max(1, Math.floor(this.#rooms.size / 10)))) this.forget(r);
   }
@@ -292,6 +305,11 @@ export class RoomRegistry {
     return this.#store.readReply(room.id, identity, key, since);
   }
 
+  /** Every agent's signs of life as storage holds them (what other processes wrote). */
+  readSeen(room: Room): Promise<SeenRow[]> {
+    return this.#store.readSeen(room.id);
+  }
+
   roomsForToken(tokenHash: string): Promise<RoomListing[]> {
     return this.#store.roomsForToken(tokenHash);
   }
@@ -320,6 +338,8 @@ export class RoomRegistry {
   async startPeers(waiting?: (n: number) => void): Promise<void> {
     this.#peers.onArrival = () => void this.#recheck([...this.#rooms.values()]);
     await this.#peers.start(waiting);
+    // the peers' clock is the wall clock; rooms count in the engine's
+    this.#upSince = Math.min(this.#upSince, this.#clock.now() - (Date.now() - this.#peers.upSince));
     if (!this.#peers.shared && !this.#peers.detecting) return;
     if (this.#peerTimer !== undefined) return;
     const tick = async () => {
@@ -348,11 +368,12 @@ export class RoomRegistry {
     return this.#committer.drain();
   }
 
-  /** Stops watching peers, writes everything outstanding, and leaves the peers. */
+  /** Stops watching peers, writes everything outstanding, stops the rooms' timers, and leaves the peers. */
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#peerTimer !== undefined) clearTimeout(this.#peerTimer);
     await this.#committer.drain();
+    for (const room of this.#rooms.values()) room.rt.dispose();
     await this.#peers.close();
     // no room's timer outlives the engine
     for (const room of this.#rooms.values()) room.rt.dispose();

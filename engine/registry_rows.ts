@@ -13,6 +13,7 @@ import {
   definitionBytes,
   type Entry,
   entryExpressions,
+  type Lease,
   type Message,
   messageBytes,
   type Proposal,
@@ -56,6 +57,11 @@ export function roomFromRows(s: StoredRoom): Room {
     room.storedBytes += messageBytes(m as Message);
   }
   for (const t of s.ticks) room.ticks.set(t.target, t.count);
+  for (const l of s.leases) {
+    let m = room.leases.get(l.scope);
+    if (!m) room.leases.set(l.scope, m = new Map());
+    m.set(l.key, l as Lease);
+  }
   for (const p of s.proposals) room.proposals.set(p.id, p.data as Proposal);
   room.auditSeq = s.audit.max_seq;
   room.auditCount = s.audit.count;
@@ -95,6 +101,7 @@ export function roomRow(room: Room, seq = room.seq): RoomRow {
     token_hash: room.token_hash,
     view_token_hash: room.view_token_hash,
     seq,
+    liveness_ms: room.liveness_ms,
   };
 }
 
@@ -110,7 +117,9 @@ export function takeWrite(room: Room): RoomWrite | undefined {
   const w: RoomWrite = { room_id: room.id, put: {} };
   if (moved) w.seq = { from: rt.persistedSeq, to: room.seq };
   if (!d) return w;
-  if (d.room) w.room = { meta: room.meta, view_token_hash: room.view_token_hash };
+  if (d.room) {
+    w.room = { meta: room.meta, view_token_hash: room.view_token_hash, liveness_ms: room.liveness_ms };
+  }
   if (d.entries) {
     const put: Entry[] = [];
     const gone: StateKey[] = [];
@@ -135,6 +144,7 @@ export function takeWrite(room: Room): RoomWrite | undefined {
           status: a.status,
           last_heartbeat: a.last_heartbeat,
           last_seen_seq: a.last_seen_seq,
+          last_seen: a.last_seen,
         });
       } else agents.push(a);
     }
@@ -172,6 +182,15 @@ export function takeWrite(room: Room): RoomWrite | undefined {
     }
   }
   if (d.ticks) w.put.ticks = [...d.ticks].map((target) => ({ target, count: room.tick(target) }));
+  if (d.leases) {
+    const leases: Lease[] = [];
+    for (const id of d.leases) {
+      const [scope, key] = splitEntryId(id);
+      const l = room.getLease(scope, key);
+      if (l) leases.push(l);
+    }
+    w.put.leases = leases;
+  }
   if (d.webhooks) {
     for (const id of d.webhooks) {
       const def = room.webhooks.get(id);

@@ -10,6 +10,7 @@ import type {
   CommitRecord,
   Entry,
   IdempotentReply,
+  Lease,
   Message,
   Proposal,
   ViewDef,
@@ -27,6 +28,8 @@ export class Room {
   view_token_hash: string;
   /** commit sequence: +1 for every committed invocation (the cursor). */
   seq: number;
+  /** the room's liveness window (null: the server's SYNC_LIVENESS_MS) */
+  liveness_ms: number | null;
   agents = new Map<string, Agent>();
   /** token hash → agent id, so identifying a caller does not scan the room. */
   agentByToken = new Map<string, string>();
@@ -38,6 +41,7 @@ export class Room {
   #actions?: Map<string, ActionDef>;
   #views?: Map<string, ViewDef>;
   #ticks?: Map<string, number>;
+  #leases?: Map<string, Map<string, Lease>>;
   #webhooks?: Map<string, WebhookDef>;
   #proposals?: Map<string, Proposal>;
   viewOrder: string[] = [];
@@ -57,6 +61,7 @@ export class Room {
     token_hash: string;
     view_token_hash: string;
     seq: number;
+    liveness_ms?: number | null;
   }) {
     this.id = init.id;
     this.meta = init.meta;
@@ -64,6 +69,7 @@ export class Room {
     this.token_hash = init.token_hash;
     this.view_token_hash = init.view_token_hash;
     this.seq = init.seq;
+    this.liveness_ms = init.liveness_ms ?? null;
     this.rt = new RoomRuntime(init.seq);
   }
 
@@ -85,6 +91,18 @@ export class Room {
   }
   get ticks(): Map<string, number> {
     return this.#ticks ??= new Map();
+  }
+  /** scope → key → lease (every key ever leased: a lease without holder keeps its epoch) */
+  get leases(): Map<string, Map<string, Lease>> {
+    return this.#leases ??= new Map();
+  }
+  /** whether any key was ever leased (allocates nothing) */
+  get hasLeases(): boolean {
+    return (this.#leases?.size ?? 0) > 0;
+  }
+
+  getLease(scope: string, key: string): Lease | undefined {
+    return this.#leases?.get(scope)?.get(key);
   }
   get webhooks(): Map<string, WebhookDef> {
     return this.#webhooks ??= new Map();
@@ -154,7 +172,7 @@ export class SnapshotCaches {
   /** counts presence and agent edits, which change `agents` in CEL without a commit */
   agentsVersion = 0;
   views?: ViewCache;
-  agentsCel?: { seq: number; version: number; value: CelMap };
+  agentsCel?: { seq: number; version: number; value: CelMap; validUntil: number };
 }
 
 /**
@@ -169,6 +187,7 @@ export class Dirty {
   views?: Set<string>;
   messages?: Set<number>;
   ticks?: Set<string>;
+  leases?: Set<string>;
   proposals?: Set<string>;
   /** rows a commit adds (rather than current memory written back) */
   audit?: AuditRow[];
@@ -200,6 +219,9 @@ export class Dirty {
   tick(target: string): void {
     (this.ticks ??= new Set()).add(target);
   }
+  lease(id: string): void {
+    (this.leases ??= new Set()).add(id);
+  }
   proposal(id: string): void {
     (this.proposals ??= new Set()).add(id);
   }
@@ -219,8 +241,9 @@ export class Dirty {
   /** Nothing touched (allocates nothing). */
   isEmpty(): boolean {
     return !this.room && !this.entries?.size && !this.agents?.size && !this.actions?.size &&
-      !this.views?.size && !this.messages?.size && !this.ticks?.size && !this.audit?.length &&
-      !this.idempotency?.length && !this.proposals?.size && !this.webhooks?.size && !this.outbox?.length;
+      !this.views?.size && !this.messages?.size && !this.ticks?.size && !this.leases?.size &&
+      !this.audit?.length && !this.idempotency?.length && !this.proposals?.size && !this.webhooks?.size &&
+      !this.outbox?.length;
   }
 }
 
@@ -244,7 +267,30 @@ export class RoomRuntime {
   #caches?: SnapshotCaches;
   #observations?: Map<string, Observation[]>;
   #waiting?: Map<string, number>;
+  #connected?: Map<string, number>;
   #scheduler?: Scheduler;
+  /**
+   * Since when silence counts (ms, engine clock): the service's start (registry.ts sets it). An agent's
+   * or a lease holder's last sign of life is never taken as earlier, so time the server was down does not
+   * count against anyone.
+   */
+  floor = -Infinity;
+  /**
+   * No lease can lapse before this (a lower bound: a sign of life only moves a lapse later, so nothing is
+   * re-armed per call; the check at that moment finds the true next one). -Infinity: not computed yet.
+   */
+  leaseDue = -Infinity;
+  /** a lease is held here: its expiry is timed work (the room stays in memory for it) */
+  get holdsLeases(): boolean {
+    return Number.isFinite(this.leaseDue);
+  }
+  /** the expiring of lapsed leases in progress, if one is, and the lapsed leases it has still to do */
+  settling?: Promise<void>;
+  lapsed?: Lease[];
+  /** the shortest ttl of the leases held (a holder whose wait ends can lapse this soon at the earliest) */
+  minTtl = Infinity;
+  /** when the presence rows were last merged from storage (several processes, presence.ts) */
+  seenReadAt = -Infinity;
   #celTime?: CelBucket;
   /** `state._messages` as CEL sees it: built on first read, then kept up to date message by message */
   messagesCel?: Record<string, unknown>;
@@ -305,11 +351,25 @@ export class RoomRuntime {
   get waiting(): Map<string, number> {
     return this.#waiting ??= new Map();
   }
+  /**
+   * per agent id: its open waits and feeds (opened with its own token), each a sign of life as long as it
+   * is open (presence.ts)
+   */
+  get connected(): Map<string, number> {
+    return this.#connected ??= new Map();
+  }
+  isConnected(agentId: string): boolean {
+    return (this.#connected?.get(agentId) ?? 0) > 0;
+  }
   /** the room's one timer: "wake me at T" for whoever needs it. */
   get scheduler(): Scheduler {
     return this.#scheduler ??= new Scheduler();
   }
 
+  /** Brings job `key` forward to `at` if it is set for later (allocates nothing when the room has none). */
+  earlier(key: string, at: number, now: number): void {
+    this.#scheduler?.earlier(key, at, now);
+  }
   /** the room's CEL time per second (cel.ts): every evaluation in the room spends it */
   get celTime(): CelBucket {
     return this.#celTime ??= new CelBucket();

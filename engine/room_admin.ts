@@ -18,11 +18,13 @@ import {
   actionExpressions,
   entryExpressions,
   entryId,
+  type Lease,
   type Message,
   type Proposal,
   type ViewDef,
   viewExpressions,
 } from "./model.ts";
+import { checkExpiryWrites } from "./leases.ts";
 import type { Op } from "./op.ts";
 import { checkSnapshotQuotas } from "./quotas.ts";
 import { Room } from "./room.ts";
@@ -39,7 +41,13 @@ export async function exportRoom(eng: Engine, roomId: string, op: Op): Promise<R
   const snapshot = {
     format: EXPORT_FORMAT,
     exported_at: new Date(eng.now()).toISOString(),
-    room: { id: room.id, meta: room.meta, created_at: room.created_at, seq: room.seq },
+    room: {
+      id: room.id,
+      meta: room.meta,
+      created_at: room.created_at,
+      seq: room.seq,
+      ...(room.liveness_ms !== null ? { liveness_ms: room.liveness_ms } : {}),
+    },
     agents: [...room.agents.values()].map((a) => ({
       id: a.id,
       name: a.name,
@@ -50,6 +58,7 @@ export async function exportRoom(eng: Engine, roomId: string, op: Op): Promise<R
       status: a.status === "waiting" ? "active" : a.status,
       last_heartbeat: a.last_heartbeat,
       last_seen_seq: a.last_seen_seq,
+      last_seen: a.last_seen,
     })),
     state: [...room.scopes.values()].flatMap((m) =>
       [...m.values()].map((e) => ({ ...entryJson(e), seq: e.seq }))
@@ -58,6 +67,8 @@ export async function exportRoom(eng: Engine, roomId: string, op: Op): Promise<R
     views: room.viewOrder.map((id) => room.views.get(id)).filter(Boolean),
     messages: room.messages.map((m) => ({ ...m, extra: m.extra ?? null })),
     ticks: Object.fromEntries(room.ticks),
+    // every key ever leased: live leases and the epochs of ended ones
+    leases: [...room.leases.values()].flatMap((m) => [...m.values()]),
     proposals: [...room.proposals.values()],
     audit: [] as unknown[],
   };
@@ -78,6 +89,7 @@ export async function importRoom(eng: Engine, s: ImportBody) {
     token_hash: hashToken(token),
     view_token_hash: hashToken(viewToken),
     seq: 0,
+    liveness_ms: s.room.liveness_ms ?? null,
   });
   room.seq = Math.max(1, s.room.seq);
   const dirty = room.rt.dirty;
@@ -86,7 +98,13 @@ export async function importRoom(eng: Engine, s: ImportBody) {
   for (const a of s.agents) {
     const t = mintToken("agent");
     agentTokens[a.id] = t;
-    room.agents.set(a.id, { ...a, meta: a.meta ?? {}, token_hash: hashToken(t), waiting_on: null });
+    room.agents.set(a.id, {
+      ...a,
+      meta: a.meta ?? {},
+      token_hash: hashToken(t),
+      waiting_on: null,
+      last_seen: a.last_seen ?? null,
+    });
     dirty.agent(a.id);
   }
   for (const e of s.state) {
@@ -140,6 +158,25 @@ export async function importRoom(eng: Engine, s: ImportBody) {
     room.ticks.set(target, n);
     dirty.tick(target);
   }
+  s.leases.forEach((l, i) => {
+    if (l.holder !== null && l.holder !== "admin" && !room.agents.has(l.holder)) {
+      throw bad(
+        `leases[${i}].holder ${JSON.stringify(l.holder)} is not an agent of the snapshot`,
+        `leases[${i}]`,
+      );
+    }
+    if (typeof l.on_expire === "object") {
+      checkExpiryWrites(l.on_expire.writes, `leases[${i}]`, eng.limits);
+      if (l.on_expire.by !== "admin" && !room.agents.has(l.on_expire.by)) {
+        throw bad(`leases[${i}].on_expire.by is not an agent of the snapshot`, `leases[${i}].on_expire.by`);
+      }
+    }
+    let m = room.leases.get(l.scope);
+    if (!m) room.leases.set(l.scope, m = new Map());
+    if (m.has(l.key)) throw bad(`leases has ${l.scope}.${l.key} twice`, `leases[${i}]`);
+    m.set(l.key, l as Lease);
+    dirty.lease(entryId(l.scope, l.key));
+  });
   s.proposals.forEach((p, i) => {
     compile(p.from, celLimits(eng), `proposals[${i}].from`);
     if (room.proposals.has(p.id)) throw bad(`proposals has ${p.id} twice`, `proposals[${i}].id`);

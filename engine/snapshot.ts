@@ -9,6 +9,7 @@ import type { Limits } from "../config.ts";
 import { isGone, isLive, nextBoundary } from "../timers.ts";
 import type { ActionDef, Entry, ViewDef } from "./model.ts";
 import type { Room, ScopeCache, SnapshotCaches, ViewCache, ViewValue } from "./room.ts";
+import { isAgentGone, lastSeenOf, nextGoneAt, windowOf } from "./liveness.ts";
 import { messagesCel } from "./messages.ts";
 
 function cachesOf(room: Room): SnapshotCaches {
@@ -222,7 +223,10 @@ function computeViews(room: Room, now: number, limits: Limits): ViewCache {
     validUntil = Math.min(validUntil, sc.validUntil);
   }
   defineMessagesScope(room, system);
-  const agents = agentsCel(room);
+  const agentsNow = agentsAt(room, now, limits);
+  const agents = agentsNow.value;
+  // a view reading `agents` changes when an agent goes gone
+  validUntil = Math.min(validUntil, agentsNow.validUntil);
   for (const id of room.viewOrder) {
     const v = room.views.get(id);
     if (!v) continue;
@@ -269,17 +273,34 @@ export function defineMessagesScope(room: Room, state: Record<string, unknown>):
   });
 }
 
-/** `agents` in CEL: `{id: {name, role, status, waiting_on}}`. */
-export function agentsCel(room: Room): CelMap {
+/**
+ * `agents` in CEL: `{id: {name, role, status, waiting_on, last_seen}}`, `status` `gone` for an agent silent
+ * for the room's window (liveness.ts). Cached until a commit, a presence change or the next agent going gone.
+ */
+export function agentsCel(room: Room, now: number, limits: Limits): CelMap {
+  return agentsAt(room, now, limits).value;
+}
+
+function agentsAt(room: Room, now: number, limits: Limits): NonNullable<SnapshotCaches["agentsCel"]> {
   const c = cachesOf(room);
-  if (c.agentsCel && c.agentsCel.seq === room.seq && c.agentsCel.version === c.agentsVersion) {
-    return c.agentsCel.value;
-  }
+  const hit = c.agentsCel;
+  if (hit && hit.seq === room.seq && hit.version === c.agentsVersion && now < hit.validUntil) return hit;
+  const window = windowOf(room, limits);
   const byId: Record<string, unknown> = {};
   for (const a of room.agents.values()) {
-    byId[a.id] = { name: a.name, role: a.role, status: a.status, waiting_on: a.waiting_on };
+    byId[a.id] = {
+      name: a.name,
+      role: a.role,
+      status: isAgentGone(room, a, now, window) ? "gone" : a.status,
+      waiting_on: a.waiting_on,
+      last_seen: lastSeenOf(a),
+    };
   }
   const value = celMap(byId);
-  c.agentsCel = { seq: room.seq, version: c.agentsVersion, value };
-  return value;
+  return c.agentsCel = {
+    seq: room.seq,
+    version: c.agentsVersion,
+    value,
+    validUntil: nextGoneAt(room, now, window),
+  };
 }

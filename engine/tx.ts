@@ -6,7 +6,7 @@
 import type { Caller } from "../auth.ts";
 import { CelBudget } from "../cel.ts";
 import { type Limits, LOG_RING } from "../config.ts";
-import { isGone } from "../timers.ts";
+import { isGone, nextBoundary, type Timer } from "../timers.ts";
 import { indexMessage, replaceMessage } from "./messages.ts";
 import {
   type ActionDef,
@@ -20,6 +20,7 @@ import {
   entryBytes,
   entryExpressions,
   entryId,
+  type Lease,
   type Message,
   messageBytes,
   type Proposal,
@@ -31,6 +32,8 @@ import {
 import { NO_OP, type Op } from "./op.ts";
 import { applyWebhookChanges, stageDeliveries } from "./outbox.ts";
 import type { Room } from "./room.ts";
+import { windowOf } from "./liveness.ts";
+import { JOB } from "./scheduler.ts";
 import { touchAgents, touchScope } from "./snapshot.ts";
 import { storeProposals } from "./proposal_records.ts";
 
@@ -54,6 +57,8 @@ export class Tx {
   webhooks = new Map<string, WebhookDef | null>();
   newTicks = new Set<string>();
   appendSeq = new Map<string, number>();
+  /** leases acquired, renewed or ended (by entry id) */
+  leases = new Map<string, Lease>();
   audit: Omit<AuditRow, "seq"> | null = null;
   /** proposals made or decided (proposals.ts) */
   proposals = new Map<string, Proposal>();
@@ -89,6 +94,11 @@ export class Tx {
     this.entries.set(entryId(scope, key), null);
   }
 
+  /** The key's lease record (staged first), held or not. */
+  lease(scope: string, key: string): Lease | undefined {
+    return this.leases.get(entryId(scope, key)) ?? this.room.getLease(scope, key);
+  }
+
   action(id: string): ActionDef | undefined {
     return this.actions.has(id) ? this.actions.get(id) ?? undefined : this.room.actions.get(id);
   }
@@ -120,7 +130,8 @@ export class Tx {
   isEmpty(): boolean {
     return !this.entries.size && !this.newMessages.length && !this.updatedMessages.size &&
       !this.actions.size &&
-      !this.views.size && !this.agents.size && !this.proposals.size && !this.webhooks.size;
+      !this.views.size && !this.agents.size && !this.leases.size && !this.proposals.size &&
+      !this.webhooks.size;
   }
 
   /**
@@ -136,8 +147,47 @@ export class Tx {
     for (const [k, a] of other.agents) this.agents.set(k, a);
     for (const t of other.newTicks) this.newTicks.add(t);
     for (const [k, n] of other.appendSeq) this.appendSeq.set(k, n);
+    for (const [k, l] of other.leases) this.leases.set(k, l);
     this.absorbed = true;
   }
+}
+
+/**
+ * Installs the Tx's leases (acquired, renewed, ended): the room's earliest possible lapse moves to a new
+ * lease's, and a lease that changed hands or ended is a change of its entry (`changes`). Returns the
+ * messages whose claim changed that way without the message itself being rewritten.
+ */
+function applyLeases(tx: Tx, changes: Change[]): number[] | undefined {
+  const room = tx.room;
+  const rt = room.rt;
+  let claimsChanged: number[] | undefined;
+  for (const [id, l] of tx.leases) {
+    const [scope, key] = splitEntryId(id);
+    let m = room.leases.get(scope);
+    if (!m) room.leases.set(scope, m = new Map());
+    const was = m.get(key);
+    m.set(key, l);
+    rt.dirty.lease(id);
+    if (l.holder !== null) {
+      // a new or renewed lease lapses a ttl from now at the earliest (its holder just wrote)
+      if (tx.now + l.ttl_ms < rt.leaseDue) rt.leaseDue = tx.now + l.ttl_ms;
+      if (l.ttl_ms < rt.minTtl) rt.minTtl = l.ttl_ms;
+    }
+    if (was?.holder === l.holder && was?.epoch === l.epoch) continue;
+    if (scope === "_messages") {
+      if (!tx.updatedMessages.has(Number(key))) (claimsChanged ??= []).push(Number(key));
+    } else if (!tx.entries.has(id)) {
+      changes.push({ scope, key, version: room.getEntry(scope, key)?.version ?? 0 });
+    }
+  }
+  rt.earlier(JOB.leases, rt.leaseDue, tx.now);
+  return claimsChanged;
+}
+
+/** The earlier of `at` and the moment timer `t` next changes liveness. */
+function earliest(at: number, t: Timer | null | undefined, now: number): number {
+  const b = nextBoundary(t, now);
+  return b !== undefined && b < at ? b : at;
 }
 
 /**
@@ -149,6 +199,9 @@ export function applyTx(tx: Tx): number {
   const dirty = room.rt.dirty;
   const seq = ++room.seq;
   const changes: Change[] = [];
+  // the earliest wall-clock moment a timer of this commit changes something: listeners waiting since
+  // before it must wake then, not at the next commit (the boundary job is brought forward)
+  let moment = Infinity;
   for (const [id, e] of tx.entries) {
     const [scope, key] = splitEntryId(id);
     const old = room.getEntry(scope, key);
@@ -160,6 +213,7 @@ export function applyTx(tx: Tx): number {
     if (e) {
       e.seq = seq;
       e.cel = undefined;
+      if (e.timer) moment = earliest(moment, e.timer, tx.now);
       room.scope(scope).set(key, e);
       room.entryCount++;
       room.storedBytes += entryBytes(e);
@@ -172,10 +226,14 @@ export function applyTx(tx: Tx): number {
     } else {
       room.scopes.get(scope)?.delete(key);
       changes.push({ scope, key, version: old?.version ?? 0, deleted: true });
+      // a lease ends with its entry (its epoch stays)
+      const l = tx.leases.get(id) ?? room.getLease(scope, key);
+      if (l?.holder) tx.leases.set(id, { ...l, holder: null });
     }
     touchScope(room, scope);
     dirty.entry(id);
   }
+  const claimsChanged = tx.leases.size ? applyLeases(tx, changes) : undefined;
   for (const t of tx.newTicks) {
     if (!room.ticks.has(t)) room.ticks.set(t, 0);
     dirty.tick(t);
@@ -196,8 +254,11 @@ export function applyTx(tx: Tx): number {
     const old = room.actions.get(id);
     if (old) room.storedBytes -= definitionBytes(old);
     room.expressionCount += actionExpressions(a) - actionExpressions(old);
-    if (a) room.actions.set(id, a), room.storedBytes += definitionBytes(a);
-    else room.actions.delete(id);
+    if (a) {
+      room.actions.set(id, a);
+      room.storedBytes += definitionBytes(a);
+      moment = earliest(earliest(moment, a.timer, tx.now), a.cooldown, tx.now);
+    } else room.actions.delete(id);
     dirty.action(id);
   }
   for (const [id, v] of tx.views) {
@@ -208,13 +269,18 @@ export function applyTx(tx: Tx): number {
     if (v) {
       if (!room.views.has(id)) room.viewOrder.push(id);
       room.views.set(id, v);
+      moment = earliest(moment, v.timer, tx.now);
     } else {
       room.views.delete(id);
       room.viewOrder = room.viewOrder.filter((x) => x !== id);
     }
     dirty.view(id);
   }
-  if (tx.agents.size) touchAgents(room);
+  if (tx.agents.size) {
+    touchAgents(room);
+    // a new agent (or one re-joined) goes gone a window from now unless it shows a sign of life
+    room.rt.earlier(JOB.gone, tx.now + windowOf(room, tx.limits), tx.now);
+  }
   for (const [id, a] of tx.agents) {
     const old = room.agents.get(id);
     if (old) room.storedBytes -= agentBytes(old);
@@ -237,7 +303,11 @@ export function applyTx(tx: Tx): number {
   const proposals = tx.proposals.size ? storeProposals(room, tx.proposals) : undefined;
   if (tx.webhooks.size) applyWebhookChanges(room, tx.webhooks, seq);
   if (room.hasWebhooks) stageDeliveries(room, tx, seq, audit);
-  const messages = [...tx.newMessages.map((m) => m.seq), ...tx.updatedMessages.keys()];
+  const messages = [
+    ...tx.newMessages.map((m) => m.seq),
+    ...tx.updatedMessages.keys(),
+    ...(claimsChanged ?? NONE),
+  ];
   // many commits (joins) have no changes or messages: one shared empty array (10,000 resident rooms)
   const log = room.rt.log;
   log.push({
@@ -249,5 +319,6 @@ export function applyTx(tx: Tx): number {
     ...(tx.agents.size ? { agents: [...tx.agents.keys()] } : {}),
   });
   if (log.length > LOG_RING) log.splice(0, log.length - LOG_RING);
+  if (moment !== Infinity) room.rt.earlier(JOB.boundary, moment, tx.now);
   return seq;
 }

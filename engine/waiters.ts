@@ -15,9 +15,11 @@ import { celContext, type ReadCtx, readCtx } from "./context.ts";
 import { credentialOf, recheck } from "./credential.ts";
 import type { Engine } from "./engine.ts";
 import type { Op } from "./op.ts";
-import { setWaiting, watchPresence } from "./presence.ts";
+import { armGone, connect, disconnect, setWaiting, watchPresence } from "./presence.ts";
+import { settleLeases } from "./lease_expiry.ts";
 import { buildContext } from "./reads.ts";
 import type { Room } from "./room.ts";
+import { JOB } from "./scheduler.ts";
 import { nextTimerBoundary } from "./snapshot.ts";
 import { withProposals } from "./proposal_views.ts";
 import { wokeBy } from "./traces.ts";
@@ -36,25 +38,27 @@ export type WaitRequest = Op & {
 
 export type WaitResult = Record<string, unknown> & { triggered: boolean };
 
-/** The scheduler key of "wake the listeners at the room's next timer boundary". */
-const BOUNDARY = "timer-boundary";
 const NOOP = () => {};
 
-/** Wakes a room's listeners when its next timer boundary passes (only while someone listens). */
+/**
+ * Wakes a room's listeners when its next timer boundary passes (only while someone listens). The job stays
+ * set while there are listeners — at `Infinity` when no timer is pending — so a commit that adds an earlier
+ * timer brings it forward (tx.ts `applyTx`) without anyone scanning the room again.
+ */
 function scheduleBoundary(eng: Engine, room: Room): void {
   if (!room.rt.hasListeners) return;
   const now = eng.now();
-  const at = nextTimerBoundary(room, now);
-  const cur = room.rt.scheduler.due(BOUNDARY);
-  if (at === undefined || (cur !== undefined && cur <= at)) return;
-  room.rt.scheduler.set(BOUNDARY, at, now, () => {
+  const at = nextTimerBoundary(room, now) ?? Infinity;
+  const cur = room.rt.scheduler.due(JOB.boundary);
+  if (cur !== undefined && cur <= at) return;
+  room.rt.scheduler.set(JOB.boundary, at, now, () => {
     eng.rooms.notify(room);
     scheduleBoundary(eng, room);
   });
 }
 
 function clearBoundary(room: Room): void {
-  if (!room.rt.hasListeners) room.rt.scheduler.clear(BOUNDARY);
+  if (!room.rt.hasListeners) room.rt.scheduler.clear(JOB.boundary);
 }
 
 export function compileCondition(eng: Engine, condition: string | undefined): Program {
@@ -211,10 +215,13 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
       // re-checked on presence changes too
       const watchesPresence = /\bagents\b/.test(req.condition);
       let offPresence = NOOP; // shared: a closure per idle waiter adds up (5,000 waiters)
+      // an open wait is a sign of life of its agent for as long as it is open (presence.ts)
+      let connected: string | undefined;
       const finish = (r: WaitResult | Error) => {
         if (done) return;
         done = true;
         offPresence();
+        if (connected !== undefined) disconnect(eng, room, connected);
         room.rt.listeners.delete(onChange);
         clearBoundary(room);
         clearTimeout(timer);
@@ -227,6 +234,10 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
         room.rt.listeners.add(onChange);
         if (watchesPresence) offPresence = watchPresence(room, onChange);
         scheduleBoundary(eng, room);
+        connected = connect(eng, room, caller);
+        armGone(eng, room);
+        // a room loaded anew (following a successor) has its lapses to find
+        settleLeases(eng, room)?.catch(NOOP);
       };
       const onChange = () => {
         if (done || queued) return;

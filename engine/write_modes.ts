@@ -13,24 +13,60 @@ import type { Entry, Message } from "./model.ts";
 import type { Tx } from "./tx.ts";
 import { messageView } from "./messages.ts";
 import { canReadScope, visibleDetail } from "./privacy.ts";
+import {
+  checkFence,
+  epochOf,
+  type LeaseAuthor,
+  leaseTerms,
+  type LeaseView,
+  leaseView,
+  stageLease,
+} from "./leases.ts";
 
-export const WriteSpec = z.strictObject({
+const WriteFields = {
   scope: z.string().optional(),
   key: z.union([z.string(), z.number()]).optional(),
   value: z.unknown().optional(),
   merge: z.record(z.string(), z.unknown()).optional(),
   increment: z.union([z.boolean(), z.number(), z.string()]).optional(),
   append: z.boolean().optional(),
+  delete: z.literal(true).optional().describe("remove the entry (no value)"),
   if: z.string().optional(),
   if_version: z.number().int().min(0).optional(),
   timer: z.record(z.string(), z.unknown()).nullable().optional(),
   enabled: z.string().nullable().optional(),
-  public: z.boolean().optional(),
   expr: z.boolean().optional(),
+};
+/** A write an expired lease makes (`on_expire`): a write of its own scope, without lease or fencing. */
+export const ExpiryWrite = z.strictObject({ ...WriteFields, scope: z.string() });
+/** `lease: true` (the room's window) or `{ttl_ms, on_expire}`; a template's `ttl_ms` may be `${params.x}`. */
+export const LeaseSpec = z.union([
+  z.literal(true),
+  z.strictObject({
+    ttl_ms: z.union([z.number(), z.string()]).optional().describe("ms past the holder's last sign of life"),
+    on_expire: z.union([z.literal("delete"), z.array(ExpiryWrite).max(20)]).optional()
+      .describe('"delete" (default), or writes with ${holder}, ${scope}, ${key}, ${epoch}, ${now}'),
+  }),
+]);
+export type LeaseSpec = z.infer<typeof LeaseSpec>;
+export const WriteSpec = z.strictObject({
+  ...WriteFields,
+  public: z.boolean().optional(),
+  lease: LeaseSpec.optional().describe("hold the entry: others' writes are 409 lease_held while it lasts"),
+  if_epoch: z.union([z.number().int().min(0), z.string()]).optional()
+    .describe("fencing: the entry's live lease must have this epoch (else 409 lease_lost)"),
 });
 export type WriteSpec = z.infer<typeof WriteSpec>;
 
-export type WriteResult = { scope: string; key: string; value: unknown; version: number };
+export type WriteResult = {
+  scope: string;
+  key: string;
+  value: unknown;
+  version: number;
+  deleted?: boolean;
+  /** the entry's lease when the writer holds it (taken or renewed by this write) */
+  lease?: LeaseView;
+};
 
 /**
  * Evaluates `if` for a write or batch: false or a runtime error is `409 precondition_failed`. `explain`,
@@ -153,17 +189,36 @@ export function applyWrite(
   ctx: () => Record<string, unknown>,
   field: string,
   explainCtx?: () => Record<string, unknown> | undefined,
-) {
+  author?: LeaseAuthor,
+): WriteResult {
   checkScopeName(scope, `${field}.scope`);
   if (w.if !== undefined) {
     checkPredicate(w.if, ctx(), tx, `${field}.if`, explainCtx);
   }
   const readable = canReadScope(tx.caller, scope);
-  if (scope === "_messages") return appendMessage(tx, w, field);
-  const modes = [w.merge !== undefined, w.increment !== undefined && w.increment !== false, w.append === true]
-    .filter(Boolean).length;
+  if (scope === "_messages") {
+    if (w.lease !== undefined || w.if_epoch !== undefined) {
+      throw new ApiError(
+        "invalid_body",
+        `${field}: a message is leased by claiming it (_claim_message), not by appending it`,
+        { field: `${field}.${w.lease !== undefined ? "lease" : "if_epoch"}` },
+      );
+    }
+    return appendMessage(tx, w, field);
+  }
+  const modes = [
+    w.merge !== undefined,
+    w.increment !== undefined && w.increment !== false,
+    w.append === true,
+    w.delete === true,
+  ].filter(Boolean).length;
   if (modes > 1) {
-    throw new ApiError("invalid_body", `${field} may use only one of merge, increment and append`, { field });
+    throw new ApiError("invalid_body", `${field} may use only one of merge, increment, append and delete`, {
+      field,
+    });
+  }
+  if (w.delete && (w.value !== undefined || w.lease !== undefined)) {
+    throw new ApiError("invalid_body", `${field}: delete takes no value and no lease`, { field });
   }
   let key: string;
   let sortKey: number | null = null;
@@ -172,6 +227,8 @@ export function applyWrite(
     key = String(sortKey);
   } else key = checkKey(w.key, `${field}.key`);
   const cur = tx.get(scope, key);
+  const terms = leaseTerms(tx, w.lease, field, author);
+  const held = checkFence(tx, scope, key, epochOf(w.if_epoch, `${field}.if_epoch`), readable);
   if (w.if_version !== undefined && (cur?.version ?? 0) !== w.if_version) {
     throw new ApiError(
       "version_conflict",
@@ -181,6 +238,10 @@ export function applyWrite(
         current: cur ? (readable ? entryJson(cur) : { scope, key, version: cur.version }) : null,
       },
     );
+  }
+  if (w.delete) {
+    if (cur) tx.delete(scope, key);
+    return { scope, key, value: null, version: cur?.version ?? 0, deleted: cur !== undefined };
   }
   let value: unknown;
   if (w.merge !== undefined) {
@@ -246,7 +307,10 @@ export function applyWrite(
     bytes,
   };
   tx.put(entry);
-  return { scope, key, value, version: entry.version };
+  const lease = stageLease(tx, scope, key, held, terms);
+  const out: WriteResult = { scope, key, value, version: entry.version };
+  if (lease) out.lease = leaseView(tx.room, lease, tx.now);
+  return out;
 }
 
 /** Appending to `_messages` creates a message; the log takes nothing else. */

@@ -113,6 +113,14 @@ export const OPERATIONS: Operation[] = [
       ok: json(200, out.RoomInfo, "the room"),
     },
     {
+      route: "PATCH /rooms/:id",
+      id: "patchRoom",
+      tokens: ROOM,
+      summary: "The room's settings: liveness_ms, the window after which a silent agent is gone",
+      body: wire.PatchRoom,
+      ok: json(200, out.RoomSettings, "the room with the window in force"),
+    },
+    {
       route: "POST /rooms/:id/rotate-view-token",
       id: "rotateViewToken",
       tokens: ROOM,

@@ -3,7 +3,8 @@
  *
  *   POST  /rooms                               create (tokens shown once)
  *   GET   /rooms                               rooms the bearer token belongs to
- *   GET   /rooms/:id                           id, created_at, meta (no token needed)
+ *   GET   /rooms/:id                           id, created_at, meta, liveness_ms (no token needed)
+ *   PATCH /rooms/:id                           room token: liveness_ms
  *   POST  /rooms/:id/rotate-view-token         room token
  *   POST  /rooms/:id/agents                    join / re-join
  *   GET   /rooms/:id/agents                    presence list
@@ -17,10 +18,11 @@ import {
   joinAgent,
   listAgents,
   patchAgent,
+  patchRoom,
   roomsOfToken,
   rotateViewToken,
 } from "../engine/membership.ts";
-import { CreateRoom, JoinAgent, PatchAgent } from "../wire.ts";
+import { CreateRoom, JoinAgent, PatchAgent, PatchRoom } from "../wire.ts";
 import { invokeCompat } from "./actions.ts";
 import { type AppEnv, opOf, parseBody, readJson, send } from "./http.ts";
 
@@ -31,6 +33,10 @@ export const roomRoutes = new Hono<AppEnv>()
   })
   .get("/rooms", async (c) => send(c, await roomsOfToken(c.get("eng"), opOf(c))))
   .get("/rooms/:id", async (c) => send(c, await describeRoom(c.get("eng"), c.req.param("id"))))
+  .patch("/rooms/:id", async (c) => {
+    const body = parseBody(PatchRoom, await readJson(c));
+    return send(c, await patchRoom(c.get("eng"), c.req.param("id"), opOf(c), body));
+  })
   .post("/rooms/:id/rotate-view-token", async (c) => {
     return send(c, await rotateViewToken(c.get("eng"), c.req.param("id"), opOf(c)));
   })

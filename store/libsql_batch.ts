@@ -10,6 +10,7 @@ import type {
   AuditRow,
   CommitBatch,
   IdempotencyRow,
+  LeaseRow,
   MessageRow,
   OutboxRow,
   PresenceRow,
@@ -79,6 +80,7 @@ const TABLES: { [K in keyof Required<PutRows>]: Table<NonNullable<PutRows[K]>[nu
       "status",
       "last_heartbeat",
       "last_seen_seq",
+      "last_seen",
     ],
     key: ["room_id", "id"],
     encode: (id, x: AgentRow, a) =>
@@ -94,6 +96,7 @@ const TABLES: { [K in keyof Required<PutRows>]: Table<NonNullable<PutRows[K]>[nu
         x.status,
         x.last_heartbeat,
         x.last_seen_seq,
+        x.last_seen,
       ),
   },
   messages: {
@@ -183,6 +186,13 @@ const TABLES: { [K in keyof Required<PutRows>]: Table<NonNullable<PutRows[K]>[nu
     key: ["room_id", "target"],
     encode: (id, r: TickRow, a) => a.push(id, r.target, r.count),
   },
+  leases: {
+    name: "leases",
+    cols: ["room_id", "scope", "key", "epoch", "holder", "ttl_ms", "renewed_at", "on_expire"],
+    key: ["room_id", "scope", "key"],
+    encode: (id, r: LeaseRow, a) =>
+      a.push(id, r.scope, r.key, r.epoch, r.holder, r.ttl_ms, r.renewed_at, JSON.stringify(r.on_expire)),
+  },
   proposals: {
     name: "proposals",
     cols: ["room_id", "id", "status", "created_at", "data"],
@@ -245,8 +255,11 @@ class Upserts<R> {
   }
 }
 
-const ROOM_COLS = "(id, meta, created_at, token_hash, view_token_hash, seq)";
-const roomArgs = (r: RoomRow) => [r.id, j(r.meta), r.created_at, r.token_hash, r.view_token_hash, r.seq];
+const ROOM_COLS = "(id, meta, created_at, token_hash, view_token_hash, seq, liveness_ms)";
+const ROOM_PH = "(?, ?, ?, ?, ?, ?, ?)";
+const roomArgs = (
+  r: RoomRow,
+) => [r.id, j(r.meta), r.created_at, r.token_hash, r.view_token_hash, r.seq, r.liveness_ms ?? null];
 
 /** Where in the statement list the batch's answers are: created rooms' RETURNING rows, drop counts. */
 export type BatchLayout = { creates: number[]; drops: Map<string, number> };
@@ -265,14 +278,14 @@ export function batchStatements(b: CommitBatch): { statements: InStatement[]; la
     layout.creates.push(out.length);
     out.push({
       sql: `INSERT INTO rooms ${ROOM_COLS} VALUES ${
-        chunk.map(() => "(?, ?, ?, ?, ?, ?)").join(",")
+        chunk.map(() => ROOM_PH).join(",")
       } ON CONFLICT (id) DO NOTHING RETURNING id`,
       args: chunk.flatMap(roomArgs) as never,
     });
   }
   if (b.restore) {
     out.push({
-      sql: `INSERT INTO rooms ${ROOM_COLS} VALUES (?, ?, ?, ?, ?, ?)`,
+      sql: `INSERT INTO rooms ${ROOM_COLS} VALUES ${ROOM_PH}`,
       args: roomArgs(b.restore) as never,
     });
   }
@@ -284,8 +297,8 @@ export function batchStatements(b: CommitBatch): { statements: InStatement[]; la
     if (w.seq) seqs.push(id, w.seq.from, w.seq.to);
     if (w.room) {
       out.push({
-        sql: "UPDATE rooms SET meta = ?, view_token_hash = ? WHERE id = ?",
-        args: [j(w.room.meta), w.room.view_token_hash, id],
+        sql: "UPDATE rooms SET meta = ?, view_token_hash = ?, liveness_ms = ? WHERE id = ?",
+        args: [j(w.room.meta), w.room.view_token_hash, w.room.liveness_ms ?? null, id],
       });
     }
     for (const k of w.remove?.state ?? []) {
@@ -345,14 +358,18 @@ function presenceStatements(roomId: string, rows: PresenceRow[], out: InStatemen
   for (let i = 0; i < rows.length; i += 5000) {
     const chunk = rows.slice(i, i + 5000);
     const args: unknown[] = [];
-    for (const p of chunk) args.push(p.id, p.status, p.last_heartbeat, p.last_seen_seq);
+    for (const p of chunk) args.push(p.id, p.status, p.last_heartbeat, p.last_seen_seq, p.last_seen);
     args.push(roomId);
+    // signs of life only move forward: another process may have written a later one (ISO strings order as
+    // the times they name; MAX of a NULL and a time is the time)
     out.push({
-      sql:
-        `UPDATE agents SET status = v.column2, last_heartbeat = v.column3, last_seen_seq = MAX(last_seen_seq, v.column4)
+      sql: `UPDATE agents SET status = v.column2,
+              last_heartbeat = NULLIF(MAX(COALESCE(last_heartbeat, ''), COALESCE(v.column3, '')), ''),
+              last_seen_seq = MAX(last_seen_seq, v.column4),
+              last_seen = NULLIF(MAX(COALESCE(last_seen, ''), COALESCE(v.column5, '')), '')
             FROM (VALUES ${
-          Array(chunk.length).fill("(?,?,?,?)").join(",")
-        }) AS v WHERE agents.room_id = ? AND agents.id = v.column1`,
+        Array(chunk.length).fill("(?,?,?,?,?)").join(",")
+      }) AS v WHERE agents.room_id = ? AND agents.id = v.column1`,
       args: args as never,
     });
   }

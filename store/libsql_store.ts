@@ -19,6 +19,7 @@ import {
   type RoomHead,
   type RoomListing,
   type RoomStore,
+  type SeenRow,
   type StoredRoom,
 } from "./room_store.ts";
 
@@ -59,6 +60,7 @@ export class LibsqlStore implements RoomStore {
       { sql: "SELECT * FROM messages WHERE room_id = ? ORDER BY seq", args: [id] },
       { sql: "SELECT COALESCE(MAX(seq), 0) AS m, COUNT(*) AS n FROM audit WHERE room_id = ?", args: [id] },
       { sql: "SELECT * FROM ticks WHERE room_id = ?", args: [id] },
+      { sql: "SELECT * FROM leases WHERE room_id = ?", args: [id] },
       { sql: "SELECT * FROM proposals WHERE room_id = ? ORDER BY rowid", args: [id] },
       { sql: "SELECT * FROM webhooks WHERE room_id = ?", args: [id] },
     ], "read");
@@ -72,6 +74,7 @@ export class LibsqlStore implements RoomStore {
         token_hash: String(r.token_hash),
         view_token_hash: String(r.view_token_hash),
         seq: Number(r.seq),
+        liveness_ms: num(r.liveness_ms),
       },
       agents: rs[1].rows.map((a) => ({
         id: String(a.id),
@@ -84,6 +87,7 @@ export class LibsqlStore implements RoomStore {
         status: String(a.status),
         last_heartbeat: str(a.last_heartbeat),
         last_seen_seq: Number(a.last_seen_seq),
+        last_seen: str(a.last_seen),
       })),
       state: rs[2].rows.map((s) => {
         const value = String(s.value);
@@ -104,14 +108,23 @@ export class LibsqlStore implements RoomStore {
       views: rs[4].rows.map((v) => ({ id: String(v.id), def: pj(v.def), position: Number(v.position) })),
       messages: rs[5].rows.map(rowToMessage),
       ticks: rs[7].rows.map((t) => ({ target: String(t.target), count: Number(t.count) })),
+      leases: rs[8].rows.map((l) => ({
+        scope: String(l.scope),
+        key: String(l.key),
+        epoch: Number(l.epoch),
+        holder: str(l.holder),
+        ttl_ms: Number(l.ttl_ms),
+        renewed_at: String(l.renewed_at),
+        on_expire: pj(l.on_expire),
+      })),
       audit: { max_seq: Number(rs[6].rows[0].m), count: Number(rs[6].rows[0].n) },
-      proposals: rs[8].rows.map((p) => ({
+      proposals: rs[9].rows.map((p) => ({
         id: String(p.id),
         status: String(p.status),
         created_at: String(p.created_at),
         data: pj(p.data),
       })),
-      webhooks: rs[9].rows.map((w) => ({
+      webhooks: rs[10].rows.map((w) => ({
         id: String(w.id),
         url: String(w.url),
         secret: String(w.secret),
@@ -217,14 +230,35 @@ export class LibsqlStore implements RoomStore {
     return out;
   }
 
-  async beatPeer(id: string, proc: string, now: number, aliveSince: number, forgetBefore: number) {
+  async readSeen(roomId: string): Promise<SeenRow[]> {
+    const r = await this.client.execute({
+      sql: "SELECT id, last_heartbeat, last_seen FROM agents WHERE room_id = ?",
+      args: [roomId],
+    });
+    return r.rows.map((a) => ({
+      id: String(a.id),
+      last_heartbeat: str(a.last_heartbeat),
+      last_seen: str(a.last_seen),
+    }));
+  }
+
+  async beatPeer(
+    id: string,
+    proc: string,
+    now: number,
+    aliveSince: number,
+    forgetBefore: number,
+    upSince = 0,
+  ) {
     const next = "(SELECT COALESCE(MAX(joined), 0) + 1 FROM peers)";
     const rs = await this.client.batch([
       { sql: "DELETE FROM peers WHERE beat_at < ? AND id != ?", args: [forgetBefore, id] },
       {
-        sql: `INSERT INTO peers (id, joined, seen, beat_at, proc) VALUES (?1, ${next}, ${next}, ?2, ?3)
-              ON CONFLICT (id) DO UPDATE SET beat_at = excluded.beat_at, seen = (SELECT MAX(joined) FROM peers)`,
-        args: [id, now, proc],
+        sql:
+          `INSERT INTO peers (id, joined, seen, beat_at, proc, up_since) VALUES (?1, ${next}, ${next}, ?2, ?3, ?4)
+              ON CONFLICT (id) DO UPDATE SET beat_at = excluded.beat_at, seen = (SELECT MAX(joined) FROM peers),
+                up_since = excluded.up_since`,
+        args: [id, now, proc, upSince],
       },
       { sql: "SELECT joined FROM peers WHERE id = ?", args: [id] },
       { sql: PEERS_ALIVE, args: [id, aliveSince] },
@@ -249,7 +283,8 @@ export class LibsqlStore implements RoomStore {
   }
 }
 
-const PEERS_ALIVE = "SELECT id, joined, seen, beat_at, proc FROM peers WHERE id != ? AND beat_at >= ?";
+const PEERS_ALIVE =
+  "SELECT id, joined, seen, beat_at, proc, up_since FROM peers WHERE id != ? AND beat_at >= ?";
 
 function rowToPeer(r: Record<string, unknown>): PeerRow {
   return {
@@ -258,6 +293,7 @@ function rowToPeer(r: Record<string, unknown>): PeerRow {
     seen: Number(r.seen),
     beat_at: Number(r.beat_at),
     proc: String(r.proc),
+    up_since: Number(r.up_since ?? 0),
   };
 }
 

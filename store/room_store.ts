@@ -12,6 +12,8 @@ export type RoomRow = {
   token_hash: string;
   view_token_hash: string;
   seq: number;
+  /** the room's liveness window; null or absent: the server's default */
+  liveness_ms?: number | null;
 };
 
 export type AgentRow = {
@@ -25,10 +27,14 @@ export type AgentRow = {
   status: string;
   last_heartbeat: string | null;
   last_seen_seq: number;
+  /** the last sign of life: a call, or an open wait or feed (null in rows written before it existed) */
+  last_seen: string | null;
 };
 
 /** Presence and read markers, written without a commit: they never move a room's seq. */
-export type PresenceRow = Pick<AgentRow, "id" | "status" | "last_heartbeat" | "last_seen_seq">;
+export type PresenceRow = Pick<AgentRow, "id" | "status" | "last_heartbeat" | "last_seen_seq" | "last_seen">;
+/** What another process needs to know of an agent's signs of life. */
+export type SeenRow = Pick<AgentRow, "id" | "last_heartbeat" | "last_seen">;
 
 export type StateRow = {
   scope: string;
@@ -108,7 +114,26 @@ export type IdempotencyRow = {
  * A server process on the database: when it arrived (`joined`), what it had seen at its last beat and
  * when that was, and where it runs (`proc`, opaque to storage).
  */
-export type PeerRow = { id: string; joined: number; seen: number; beat_at: number; proc: string };
+export type PeerRow = {
+  id: string;
+  joined: number;
+  seen: number;
+  beat_at: number;
+  proc: string;
+  /** since when the service has run without a break, as this process knows it (0: not known) */
+  up_since: number;
+};
+
+/** A key's lease: `holder` null is none now (the epoch stays); `on_expire` as JSON. */
+export type LeaseRow = {
+  scope: string;
+  key: string;
+  epoch: number;
+  holder: string | null;
+  ttl_ms: number;
+  renewed_at: string;
+  on_expire: unknown;
+};
 
 export type ActionRow = { id: string; def: unknown };
 export type ViewRow = { id: string; def: unknown; position: number };
@@ -129,6 +154,7 @@ export type StoredRoom = {
   /** in seq order */
   messages: MessageRow[];
   ticks: TickRow[];
+  leases: LeaseRow[];
   audit: { max_seq: number; count: number };
   /** in the order they were made */
   proposals: ProposalRow[];
@@ -143,6 +169,7 @@ export type PutRows = {
   actions?: ActionRow[];
   views?: ViewRow[];
   ticks?: TickRow[];
+  leases?: LeaseRow[];
   audit?: AuditRow[];
   idempotency?: IdempotencyRow[];
   proposals?: ProposalRow[];
@@ -156,7 +183,7 @@ export type RoomWrite = {
   /** compare-and-set on the room's commit counter: it must be `from` in storage, and becomes `to` */
   seq?: { from: number; to: number };
   /** the room row's mutable fields, when they changed */
-  room?: Pick<RoomRow, "meta" | "view_token_hash">;
+  room?: Pick<RoomRow, "meta" | "view_token_hash" | "liveness_ms">;
   put: PutRows;
   /** `webhooks` are removed with their outbox rows; `outbox` removes only the rows of those webhook ids */
   remove?: {
@@ -231,13 +258,22 @@ export interface RoomStore {
   roomsForToken(tokenHash: string): Promise<RoomListing[]>;
   /** The stored commit counter and incarnation of each room that exists. */
   roomHeads(ids: string[]): Promise<Map<string, RoomHead>>;
+  /** Every agent's signs of life as stored (written by any process), for another process to merge. */
+  readSeen(roomId: string): Promise<SeenRow[]>;
   /**
-   * One beat of process `id` (running at `proc`) at `now` (its row inserted on the first, numbered after
-   * every row there):
+   * One beat of process `id` (running at `proc`, serving since `upSince`) at `now` (its row inserted on the
+   * first, numbered after every row there):
    * in one transaction its `seen` becomes the highest `joined` and the other rows beaten since
    * `aliveSince` are read; rows older than `forgetBefore` are removed.
    */
-  beatPeer(id: string, proc: string, now: number, aliveSince: number, forgetBefore: number): Promise<{
+  beatPeer(
+    id: string,
+    proc: string,
+    now: number,
+    aliveSince: number,
+    forgetBefore: number,
+    upSince?: number,
+  ): Promise<{
     joined: number;
     peers: PeerRow[];
   }>;

@@ -9,7 +9,10 @@ import { LibsqlStore } from "../store/libsql_store.ts";
 import type { Clock } from "../timers.ts";
 import type { DeliveryOptions } from "../engine/webhook_delivery.ts";
 
-/** A clock tests move by hand; advancing it re-checks every waiter, as a real timer boundary would. */
+/**
+ * A clock tests move by hand; advancing it runs what each room's scheduler has due by then (lease expiries,
+ * timer boundaries) and re-checks every waiter, as the real moments would.
+ */
 export class FakeClock implements Clock {
   t: number;
   onAdvance: () => void = () => {};
@@ -37,12 +40,18 @@ export type TestServer = {
 };
 
 export async function startServer(
-  opts: { limits?: Partial<Limits>; fakeClock?: boolean; dbPath?: string; delivery?: DeliveryOptions } = {},
+  opts: {
+    limits?: Partial<Limits>;
+    fakeClock?: boolean;
+    dbPath?: string;
+    clockStart?: number;
+    delivery?: DeliveryOptions;
+  } = {},
 ): Promise<TestServer & { clock: FakeClock }> {
   const dir = opts.dbPath ? undefined : await Deno.makeTempDir({ prefix: "agent-sync-test-" });
   const dbPath = opts.dbPath ?? `${dir}/sync.db`;
   const store = await LibsqlStore.open(`file:${dbPath}`);
-  const clock = new FakeClock(opts.fakeClock ? undefined : Date.now());
+  const clock = new FakeClock(opts.fakeClock ? opts.clockStart : Date.now());
   const realClock = { now: () => Date.now() };
   const eng = new Engine({
     store,
@@ -53,7 +62,7 @@ export async function startServer(
   eng.startDelivery();
   clock.onAdvance = () => {
     for (const room of eng.rooms.values()) {
-      room.rt.scheduler.rearm(clock.now()); // jobs due by the new time run now (a proposal's expiry)
+      room.rt.scheduler.runDue(clock.now());
       eng.rooms.notify(room);
     }
   };

@@ -26,10 +26,25 @@ export interface Agent {
   role: string;
   meta: unknown;
   grants: string[];
+  /** `active`, `idle`, `busy`, `waiting`, `done`, `unknown`, or `gone`: silent for the room's `liveness_ms` */
   status: string;
   waiting_on: string | null;
   last_heartbeat: string | null;
+  /** the last sign of life: a call, or an open wait or feed */
+  last_seen: string | null;
   joined_at: string;
+}
+
+/** A room's settings as `PATCH /rooms/:id` answers them: `liveness_ms` is the window in force. */
+export interface RoomSettings extends Room {
+  liveness_ms: number;
+}
+
+/** A live lease of an entry: its holder, the key's epoch (the fencing token), when it lapses unless renewed. */
+export interface Lease {
+  holder: string;
+  epoch: number;
+  expires_at: string;
 }
 
 /** `POST /rooms/:id/agents`: the agent and its token, shown only once. */
@@ -52,6 +67,10 @@ export interface Write {
   key: string;
   value: unknown;
   version: number;
+  /** a `delete: true` write: whether there was an entry */
+  deleted?: boolean;
+  /** the entry's lease, when this write took or renewed it (`lease` on the write) */
+  lease?: Lease;
 }
 
 /** One entry that changed after a cursor (`deleted` when it is gone or hidden now). */
@@ -261,9 +280,28 @@ export class Client {
 
   // ---- rooms and agents
 
-  /** `POST /rooms`. Not retried: a lost answer cannot be replayed (its tokens are shown once). */
-  createRoom(room: { id?: string; meta?: unknown } = {}, o: CallOptions = {}): Promise<CreatedRoom> {
+  /**
+   * `POST /rooms` (`liveness_ms`: ms of silence after which an agent is gone; default the server's).
+   * Not retried: a lost answer cannot be replayed (its tokens are shown once).
+   */
+  createRoom(
+    room: { id?: string; meta?: unknown; liveness_ms?: number } = {},
+    o: CallOptions = {},
+  ): Promise<CreatedRoom> {
     return this.request("POST", "/rooms", { body: room, signal: o.signal }) as Promise<CreatedRoom>;
+  }
+
+  /** `PATCH /rooms/:id` (room token): `liveness_ms` (null: the server's default again). */
+  updateRoom(
+    room: RoomRef,
+    patch: { liveness_ms?: number | null },
+    o: CallOptions = {},
+  ): Promise<RoomSettings> {
+    return this.request("PATCH", `/rooms/${roomId(room)}`, {
+      body: patch,
+      signal: o.signal,
+      retry: true,
+    }) as Promise<RoomSettings>;
   }
 
   getRoom(room: RoomRef, o: CallOptions = {}): Promise<Room> {
@@ -405,6 +443,34 @@ export class Client {
       include: o.include,
       agent: o.agent,
     }, o) as Promise<WaitResult>;
+  }
+
+  /**
+   * Runs `work` while this client's agent holds a `/wait` open: an open wait is a sign of life, so the
+   * agent's leases (and its presence) last however long `work` takes — a model call, a build — without it
+   * calling in between. The wait is let go as soon as `work` settles.
+   */
+  async keepAlive<T>(room: RoomRef, work: () => Promise<T>, o: CallOptions = {}): Promise<T> {
+    const stop = new AbortController();
+    const quit = () => stop.abort();
+    o.signal?.addEventListener("abort", quit);
+    const hold = (async () => {
+      while (!stop.signal.aborted) {
+        try {
+          await this.wait(room, "false", { signal: stop.signal });
+        } catch {
+          // refused or unreachable: try again in a moment (until `work` is done)
+          await sleep(1000, stop.signal);
+        }
+      }
+    })();
+    try {
+      return await work();
+    } finally {
+      stop.abort();
+      o.signal?.removeEventListener("abort", quit);
+      await hold;
+    }
   }
 
   /** `wait` until it triggers: asks again after each timeout and returns the wake. */

@@ -303,7 +303,12 @@ async function fixture() {
       messages: p.messages,
       actions: p.actions,
       views: p.views,
-      agents: p.agents.map((a: Record<string, unknown>) => ({ ...a, last_heartbeat: null, status: null })),
+      agents: p.agents.map((a: Record<string, unknown>) => ({
+        ...a,
+        last_heartbeat: null,
+        last_seen: null,
+        status: null,
+      })),
     });
   };
   const tokens = {

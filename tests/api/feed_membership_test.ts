@@ -67,7 +67,15 @@ Deno.test("a wait is a presence event without an id line; a plain call (heartbea
     ac.abort();
     await blocked;
     const back = await feed.nextEvent("presence");
-    assert.deepEqual(back.data.agents, [{ ...data.agents[0], status: "active", waiting_on: null }]);
+    // the wait's end is bob's last sign of life: last_seen moves with it
+    const last = back.data.agents[0]?.last_seen;
+    assert.ok(last >= data.agents[0].last_seen, JSON.stringify(back.data.agents));
+    assert.deepEqual(back.data.agents, [{
+      ...data.agents[0],
+      status: "active",
+      waiting_on: null,
+      last_seen: last,
+    }]);
   } finally {
     ac.abort();
     await feed.close();

@@ -338,6 +338,8 @@ Deno.test("every documented operation answers as documented: requests, answers, 
   await c.call("listActions", { params: p, token: alice });
   await c.call("getAction", { params: { id: room, action: "take_turn" }, token: alice });
   await c.call("listAgents", { params: p, token: alice });
+  await c.strict("patchRoom", { params: p, body: { liveness_ms: 120_000 }, token: ROOM });
+  await c.call("patchRoom", { params: p, body: { liveness_ms: null }, token: ROOM });
   await c.strict("patchAgent", {
     params: { id: room, agent: "bob" },
     body: { grants: ["_tasks"] },

@@ -23,6 +23,8 @@ async function setup() {
   const { c, room, alice } = fx;
   // a private param that lands in alice's audit row only
   await c.ok(room.id, alice, "_set_state", { key: "pw", value: SECRET2 });
+  // a lease in alice's scope whose very key is secret: nobody else may learn it is held
+  await c.ok(room.id, alice, "_set_state", { key: `held-${SECRET}`, value: 1, lease: true });
   // alice publishes a safe projection and an action that reads her scope
   await c.ok(room.id, alice, "_register_view", {
     id: "alice-status",
@@ -99,6 +101,10 @@ Deno.test("privacy: bob, the anonymous caller and error bodies never see alice's
       ["POST", `${r}/eval`, { expr: 'state["alice"]' }],
       ["POST", `${r}/eval`, { expr: "state.alice.box[state.alice.plan]" }],
       ["POST", `${r}/eval`, { expr: "views" }],
+      ["POST", `${r}/eval`, { expr: "leases" }],
+      ["POST", `${r}/eval`, { expr: "leases.alice" }],
+      ["GET", `${r}/context?only=leases`],
+      ["GET", `${r}/wait?condition=true&include=leases,state`],
     ];
     for (const [method, path, body] of reads) {
       const res = await c.http(method, path, { token: bob, body });
@@ -119,6 +125,8 @@ Deno.test("privacy: bob, the anonymous caller and error bodies never see alice's
     }
     const ev = await c.http("POST", `${r}/eval`, { token: bob, body: { expr: "has(state.alice)" } });
     assert.equal(ev.json.value, false);
+    const lv = await c.http("POST", `${r}/eval`, { token: bob, body: { expr: "has(leases.alice)" } });
+    assert.equal(lv.json.value, false, "leases mirror state: no alice for bob");
   });
 
   await t.step("bob's audit view holds only his own rows", async () => {

@@ -123,7 +123,11 @@ Deno.test("a failing delivery is retried with backoff and holds back that webhoo
   assert.deepEqual(seqs(flaky.got.slice(0, 3)), [cursors[0], cursors[0], cursors[0]]);
   await until(() => steady.got.length === 3, { what: "the steady receiver" });
   assert.deepEqual(seqs(steady.got), cursors, "the other webhook was not held back by the failures");
-  const rows = (await fx.req("GET", "/webhooks/flaky/deliveries", fx.room.token)).json.deliveries;
+  // the receiver has the last one before the server has its answer: wait for all three marked delivered
+  const rows = await until(async () => {
+    const d = (await fx.req("GET", "/webhooks/flaky/deliveries", fx.room.token)).json.deliveries;
+    return d.length === 3 && d.every((r: { state: string }) => r.state === "delivered") && d;
+  }, { what: "three delivered rows" });
   assert.deepEqual(rows.map((r: { attempts: number }) => r.attempts), [1, 1, 3], "newest first");
 });
 
@@ -311,6 +315,27 @@ Deno.test("actions: an approval that completes a proposal delivers the action it
   assert.deepEqual(seqs(rx.got), [ran.cursor], "the run, not the proposal");
   assert.equal(rx.got[0].json.action, "_approve");
   assert.deepEqual(rx.got[0].json.writes.map((w: { key: string }) => w.key), ["deployed"]);
+});
+
+Deno.test("a lease that lapses is delivered: its expiry commit goes through the outbox like any other", async () => {
+  await using rx = startReceiver();
+  const fx = await setupRoom({ server: { limits: LIMITS, fakeClock: true } });
+  await using _ = fx.s;
+  await register(fx, "expiries", rx.url, { events: { actions: ["_lease_expired"] } });
+  const r = await fx.c.invoke(fx.room.id, fx.alice, "_set_state", {
+    key: "job",
+    value: "building",
+    lease: { ttl_ms: 5000 },
+  });
+  assert.equal(r.status, 200, r.text);
+  // alice falls silent: the lease lapses and its on_expire (delete, the default) runs as a commit of its own
+  fx.s.clock.advance(5000);
+  const d = (await until(() => rx.got[0], { what: "the expiry's delivery" })).json;
+  assert.equal(d.action, "_lease_expired");
+  assert.equal(d.agent, "alice");
+  assert.ok(d.seq > r.json.cursor);
+  assert.deepEqual(d.writes, [{ scope: "alice", key: "job", deleted: true }]);
+  assert.equal(rx.got.length, 1, "the leased write itself is not an expiry");
 });
 
 Deno.test("only the room token registers and deletes webhooks; agents cannot read them, the view token can", async () => {

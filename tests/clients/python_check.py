@@ -372,6 +372,33 @@ def wait_loop():
     proxy.close()
 
 
+@check("keep_alive holds a lease while the block runs; update_room sets the window")
+def keep_alive():
+    room = anon.create_room(id="py-lease", liveness_ms=1000)
+    admin = anon.with_token(room["token"])
+    assert admin.update_room(room, liveness_ms=800)["liveness_ms"] == 800
+    worker = anon.with_token(anon.join(room, "worker")["token"])
+    other = anon.with_token(anon.join(room, "other")["token"])
+    for a in ("worker", "other"):
+        admin.update_agent(room, a, grants=["_jobs"])
+    took = worker.invoke(room, "_set_state", {"scope": "_jobs", "key": "j", "value": 1, "lease": {"ttl_ms": 600}})
+    assert took["writes"][0]["lease"]["holder"] == "worker"
+    claim = {"scope": "_jobs", "key": "j", "value": 2, "lease": True}
+    with worker.keep_alive(room, hold_ms=300):
+        end = time.monotonic() + 2.0  # three ttls without a call of the worker's own
+        while time.monotonic() < end:
+            assert refusal(other.invoke, room, "_set_state", claim).code == "lease_held"
+            time.sleep(0.2)
+
+    def claimed():
+        try:
+            return other.invoke(room, "_set_state", claim)["writes"][0]["lease"]["epoch"] == 2
+        except SyncError:
+            return False
+
+    until(claimed, "the lease to lapse once the block ended")
+
+
 @check("the SSE parser takes frames split anywhere")
 def sse_split():
     from agent_sync_client.sse import SseParser

@@ -1,7 +1,7 @@
 /**
  * The Python client (clients/python) as pip installs it, run by the `python3` on PATH against a live server:
  * tests/clients/python_check.py plays the README walk-through, the one-call game, SSE resumption, lost
- * answers, the wait loop, typed errors and the one-write check; this side installs it offline first and
+ * answers, the wait loop, keep_alive with a lease, typed errors and the one-write check; this side installs it offline first and
  * checks the game's room with its own eyes.
  */
 import assert from "node:assert/strict";
@@ -78,6 +78,7 @@ Deno.test("Python client: installed offline, it runs the walk-through, game, SSE
       "events resume after a cut connection",
       "a retry after a lost answer applies once",
       "wait_loop re-issues after timeouts and carries the cursor",
+      "keep_alive holds a lease while the block runs; update_room sets the window",
       "the SSE parser takes frames split anywhere",
       "typed errors",
       "one write per request, TCP_NODELAY",

@@ -439,3 +439,43 @@ Deno.test("TypeScript client: events parses frames split anywhere and resumes af
   assert.deepEqual(asked, [null, "5"], "it reconnected after the last id it saw");
   assert.equal(e.code, "invalid_token", "a refusal on reconnect ends the feed with a SyncError");
 });
+
+Deno.test("TypeScript client: keepAlive holds the agent's lease while work runs; updateRoom sets the window", async () => {
+  await using s = await startServer();
+  const anon = new Client({ baseUrl: s.base });
+  const room = await anon.createRoom({ liveness_ms: 1000 });
+  const admin = anon.withToken(room.token);
+  assert.equal((await admin.updateRoom(room, { liveness_ms: 800 })).liveness_ms, 800);
+  const worker = anon.withToken((await anon.join(room, "worker")).token);
+  const other = anon.withToken((await anon.join(room, "other")).token);
+  for (const a of ["worker", "other"]) await admin.updateAgent(room, a, { grants: ["_jobs"] });
+  const took = await worker.invoke(room, "_set_state", {
+    scope: "_jobs",
+    key: "j",
+    value: 1,
+    lease: { ttl_ms: 600 },
+  });
+  assert.equal(took.writes[0].lease?.holder, "worker");
+  const claim = { scope: "_jobs", key: "j", value: 2, lease: true };
+  // three ttls of "thinking" without a call of the worker's own: the open wait keeps the lease
+  const refusals = await worker.keepAlive(room, async () => {
+    const codes: string[] = [];
+    const end = performance.now() + 2000;
+    while (performance.now() < end) {
+      codes.push((await refusal(other.invoke(room, "_set_state", claim))).code);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return codes;
+  });
+  assert.ok(refusals.length > 0 && refusals.every((c) => c === "lease_held"), refusals.join());
+  let epoch = 0;
+  await until(async () => {
+    try {
+      epoch = (await other.invoke(room, "_set_state", claim)).writes[0].lease?.epoch ?? 0;
+      return true;
+    } catch {
+      return false;
+    }
+  }, "the lease to lapse once the work is done");
+  assert.equal(epoch, 2);
+});

@@ -47,5 +47,6 @@ export function agentRecord(id: string, token: string, grants: string[] = []): A
     waiting_on: null,
     last_heartbeat: null,
     last_seen_seq: 0,
+    last_seen: null,
   };
 }

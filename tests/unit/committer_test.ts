@@ -29,6 +29,7 @@ class RecordingStore implements RoomStore {
   roomsForToken = () => Promise.resolve([]);
   roomHeads = () => Promise.resolve(new Map());
   beatPeer = () => Promise.resolve({ joined: 1, peers: [] });
+  readSeen = () => Promise.resolve([]);
   livePeers = () => Promise.resolve([]);
   leavePeer = () => Promise.resolve();
   ping = () => Promise.resolve();

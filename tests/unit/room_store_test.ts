@@ -59,6 +59,14 @@ function busyRoom(id: string) {
     expires_at: null,
     decided_at: null,
   });
+  t.webhooks.set("hook", {
+    id: "hook",
+    url: "https://hooks.example.com/x",
+    secret: "0123456789abcdef",
+    events: { scopes: ["_shared"] },
+    created_at: t.iso,
+    disabled: null,
+  });
   t.audit = {
     ts: t.iso,
     agent: "admin",
@@ -68,6 +76,7 @@ function busyRoom(id: string) {
     ok: true,
     status: 200,
     error: null,
+    traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
   };
   applyTx(t);
   return m.room;
@@ -93,6 +102,13 @@ for (const b of BACKENDS) {
       assert.equal(loaded.auditSeq, 1);
       assert.equal(loaded.entryCount, 2);
       assert.deepEqual([...loaded.proposals.values()], [...room.proposals.values()]);
+      assert.deepEqual(
+        [...loaded.webhooks.values()],
+        [...room.webhooks.values()],
+        "webhooks, secret and seq",
+      );
+      const [audit] = await store.readAudit("r1", { limit: 10 });
+      assert.equal(audit.traceparent, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
       assert.equal(await store.loadRoom("nope"), undefined);
       // a proposal gone from memory (dropped as an old decided one) is removed from storage
       loaded.proposals.delete("prop-1");
@@ -160,24 +176,32 @@ for (const b of BACKENDS) {
 
   Deno.test(`${b.name}: peers are numbered as they arrive, see each other at their beats, and age out`, () =>
     withStore(b.open, async (store) => {
-      const a = await store.beatPeer("a", "pa", 1000, 0, 0);
+      const a = await store.beatPeer("a", "pa", 1000, 0, 0, 900);
       assert.deepEqual(a, { joined: 1, peers: [] });
-      const bee = await store.beatPeer("b", "pb", 1100, 0, 0);
+      const bee = await store.beatPeer("b", "pb", 1100, 0, 0, 900);
       assert.equal(bee.joined, 2);
       assert.deepEqual(
         bee.peers,
-        [{ id: "a", joined: 1, seen: 1, beat_at: 1000, proc: "pa" }],
-        "a has not seen b yet",
+        [{ id: "a", joined: 1, seen: 1, beat_at: 1000, proc: "pa", up_since: 900 }],
+        "a has not seen b yet; b learns since when the service runs",
       );
-      const again = await store.beatPeer("a", "pa", 2000, 0, 0);
+      const again = await store.beatPeer("a", "pa", 2000, 0, 0, 900);
       assert.equal(again.joined, 1, "a beat keeps the number");
-      assert.deepEqual(again.peers, [{ id: "b", joined: 2, seen: 2, beat_at: 1100, proc: "pb" }]);
+      assert.deepEqual(again.peers, [{
+        id: "b",
+        joined: 2,
+        seen: 2,
+        beat_at: 1100,
+        proc: "pb",
+        up_since: 900,
+      }]);
       assert.deepEqual(await store.livePeers("b", 0), [{
         id: "a",
         joined: 1,
         seen: 2,
         beat_at: 2000,
         proc: "pa",
+        up_since: 900,
       }]);
       assert.deepEqual(await store.livePeers("b", 2001), [], "a row not beaten since is not alive");
       // b's next beat removes a, long gone; a returning later is a new arrival

@@ -5,9 +5,11 @@ iterators. Standard library only."""
 from __future__ import annotations
 
 import codecs
+import contextlib
 import http.client
 import json
 import random
+import threading
 import time
 import uuid
 from typing import Any, Dict, Iterator, List, Optional, Union
@@ -75,14 +77,21 @@ class Client:
 
     # ---- rooms and agents
 
-    def create_room(self, id: Optional[str] = None, meta: Any = None) -> Json:
-        """``POST /rooms`` → the room with its ``token`` and ``view_token`` (shown only once). Not retried."""
+    def create_room(self, id: Optional[str] = None, meta: Any = None, liveness_ms: Optional[int] = None) -> Json:
+        """``POST /rooms`` → the room with its ``token`` and ``view_token`` (shown only once). ``liveness_ms``:
+        ms of silence after which an agent is gone (default the server's). Not retried."""
         body: Json = {}
         if id is not None:
             body["id"] = id
         if meta is not None:
             body["meta"] = meta
+        if liveness_ms is not None:
+            body["liveness_ms"] = liveness_ms
         return self.request("POST", "/rooms", body=body)
+
+    def update_room(self, room: RoomRef, **fields: Any) -> Json:
+        """``PATCH /rooms/:id`` (room token): ``liveness_ms`` (None: the server's default again)."""
+        return self.request("PATCH", f"/rooms/{_room(room)}", body=fields, retry=True)
 
     def get_room(self, room: RoomRef) -> Json:
         return self.request("GET", f"/rooms/{_room(room)}", retry=True)
@@ -209,6 +218,27 @@ class Client:
         return self.request(
             "GET", f"/rooms/{_room(room)}/wait", query=q, retry=True, timeout=self.timeout + wait_s
         )
+
+    @contextlib.contextmanager
+    def keep_alive(self, room: RoomRef, hold_ms: int = 5000) -> Iterator[None]:
+        """A ``with`` block during which this client's agent holds a ``/wait`` open (from a thread): an open
+        wait is a sign of life, so the agent's leases and presence last however long the block takes — a
+        model call, a build — without calling in between. The last wait ends at most ``hold_ms`` after."""
+        stop = threading.Event()
+
+        def hold() -> None:
+            while not stop.is_set():
+                try:
+                    self.wait(room, "false", timeout=hold_ms)
+                except SyncError:
+                    stop.wait(1.0)  # refused or unreachable: try again in a moment
+
+        thread = threading.Thread(target=hold, name="agent-sync-keep-alive", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
 
     def wait_until(
         self,
