@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import type { Resolver } from "../../egress.ts";
 import { startReceiver } from "../_receiver.ts";
-import { setupRoom, until } from "../_setup.ts";
+import { type RoomFixture, setupRoom, until } from "../_setup.ts";
 
 const SECRET = "ssrf-secret-0123456789";
 
@@ -16,6 +16,22 @@ const resolverTo = (address: string, asked: string[] = []): Resolver => (host) =
   asked.push(host);
   return host.endsWith(".example.test") ? Promise.resolve([address]) : Promise.reject(new Error("ENOTFOUND"));
 };
+
+/** Registers webhook "w" at a name under `.example.test` (the receiver's port), then alice makes `writes` commits. */
+async function registerByName(
+  fx: Pick<RoomFixture<"alice">, "c" | "room" | "tokens">,
+  port: number,
+  writes: number,
+) {
+  await fx.c.ok(fx.room.id, fx.room.token, "_register_webhook", {
+    id: "w",
+    url: `http://hooks.example.test:${port}/hook`,
+    secret: SECRET,
+  });
+  for (let i = 1; i <= writes; i++) {
+    await fx.c.ok(fx.room.id, fx.tokens.alice, "_set_state", { key: "k", value: i });
+  }
+}
 
 Deno.test("registration refuses private, loopback and link-local targets in every form", async () => {
   const fx = await setupRoom();
@@ -61,12 +77,7 @@ Deno.test("a name that resolves to a loopback address is refused at delivery: no
   });
   await using _ = fx.s;
   // a public-looking name is accepted at registration (names are checked when they are resolved)
-  await fx.c.ok(fx.room.id, fx.room.token, "_register_webhook", {
-    id: "w",
-    url: `http://hooks.example.test:${rx.port}/hook`,
-    secret: SECRET,
-  });
-  await fx.c.ok(fx.room.id, fx.alice, "_set_state", { key: "k", value: 1 });
+  await registerByName(fx, rx.port, 1);
   const hook = await until(async () => {
     const h = (await fx.req("GET", "/webhooks", fx.room.token)).json[0];
     return h.enabled === false && h;
@@ -90,13 +101,7 @@ Deno.test("with private targets allowed, a delivery goes to the resolved address
     server: { limits: { webhookAllowPrivate: true }, delivery: { resolve: resolverTo("127.0.0.1", asked) } },
   });
   await using _ = fx.s;
-  await fx.c.ok(fx.room.id, fx.room.token, "_register_webhook", {
-    id: "w",
-    url: `http://hooks.example.test:${rx.port}/hook`,
-    secret: SECRET,
-  });
-  await fx.c.ok(fx.room.id, fx.alice, "_set_state", { key: "k", value: 1 });
-  await fx.c.ok(fx.room.id, fx.alice, "_set_state", { key: "k", value: 2 });
+  await registerByName(fx, rx.port, 2);
   await until(() => rx.got.length === 2, { what: "two deliveries" });
   assert.equal(rx.got[0].headers.get("host"), `hooks.example.test:${rx.port}`);
   assert.deepEqual(asked, ["hooks.example.test"], "one resolution for the one connection both used");
