@@ -143,6 +143,13 @@ export const PatchAgent = z.strictObject({
 });
 export type PatchAgent = z.infer<typeof PatchAgent>;
 
+// ── webhooks ────────────────────────────────────────────────────────────────────────────────────
+
+/** `GET /rooms/:id/webhooks` */
+export const WebhooksQuery = z.strictObject({});
+/** `GET /rooms/:id/webhooks/:webhook/deliveries` (newest first; default 50, max 100) */
+export const DeliveriesQuery = z.strictObject({ limit: QueryInt.optional() });
+
 // ── export and import ───────────────────────────────────────────────────────────────────────────
 
 export const EXPORT_FORMAT = "agent-sync.room/v1";
@@ -202,6 +209,7 @@ const SnapshotAudit = z.strictObject({
   ok: z.boolean(),
   status: z.number().int(),
   error: z.string().nullable(),
+  traceparent: z.string().max(64).optional(),
 });
 /** A key's lease as stored: live (`holder`) or ended (`holder` null: only its epoch is kept). */
 const SnapshotLease = z.strictObject({

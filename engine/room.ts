@@ -14,6 +14,8 @@ import type {
   Message,
   Proposal,
   ViewDef,
+  WebhookDef,
+  WebhookDelivery,
 } from "./model.ts";
 import { CelBucket, type CelMap } from "../cel.ts";
 import { Scheduler } from "./scheduler.ts";
@@ -40,6 +42,7 @@ export class Room {
   #views?: Map<string, ViewDef>;
   #ticks?: Map<string, number>;
   #leases?: Map<string, Map<string, Lease>>;
+  #webhooks?: Map<string, WebhookDef>;
   #proposals?: Map<string, Proposal>;
   viewOrder: string[] = [];
   messages: Message[] = [];
@@ -100,6 +103,13 @@ export class Room {
 
   getLease(scope: string, key: string): Lease | undefined {
     return this.#leases?.get(scope)?.get(key);
+  }
+  get webhooks(): Map<string, WebhookDef> {
+    return this.#webhooks ??= new Map();
+  }
+  /** whether any webhook is registered (allocates nothing: every commit asks) */
+  get hasWebhooks(): boolean {
+    return (this.#webhooks?.size ?? 0) > 0;
   }
   /** proposals of actions with `approval`, in the order they were made (pending and recently decided) */
   get proposals(): Map<string, Proposal> {
@@ -182,6 +192,12 @@ export class Dirty {
   /** rows a commit adds (rather than current memory written back) */
   audit?: AuditRow[];
   idempotency?: IdempotentReply[];
+  /** webhooks registered, disabled or deleted; deliveries their commits added (engine/webhooks.ts) */
+  webhooks?: Set<string>;
+  outbox?: WebhookDelivery[];
+  /** webhooks deleted (their stored deliveries go), and registered again (their pending ones are due now) */
+  purged?: Set<string>;
+  rearmed?: Set<string>;
   /** the room row's meta or view token changed */
   room = false;
 
@@ -215,12 +231,19 @@ export class Dirty {
   addReply(r: IdempotentReply): void {
     (this.idempotency ??= []).push(r);
   }
+  webhook(id: string): void {
+    (this.webhooks ??= new Set()).add(id);
+  }
+  addOutbox(row: WebhookDelivery): void {
+    (this.outbox ??= []).push(row);
+  }
 
   /** Nothing touched (allocates nothing). */
   isEmpty(): boolean {
     return !this.room && !this.entries?.size && !this.agents?.size && !this.actions?.size &&
       !this.views?.size && !this.messages?.size && !this.ticks?.size && !this.leases?.size &&
-      !this.audit?.length && !this.idempotency?.length && !this.proposals?.size;
+      !this.audit?.length && !this.idempotency?.length && !this.proposals?.size && !this.webhooks?.size &&
+      !this.outbox?.length;
   }
 }
 

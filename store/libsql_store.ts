@@ -6,6 +6,7 @@
 import { type Client, createClient, type ResultSet } from "@libsql/client";
 import { MIGRATIONS } from "../schema.ts";
 import { batchStatements } from "./libsql_batch.ts";
+import { LibsqlOutbox } from "./libsql_outbox.ts";
 import {
   type AuditQuery,
   type AuditRow,
@@ -27,7 +28,10 @@ const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 const str = (v: unknown) => (v === null || v === undefined ? null : String(v));
 
 export class LibsqlStore implements RoomStore {
-  private constructor(readonly client: Client) {}
+  readonly outbox: LibsqlOutbox;
+  private constructor(readonly client: Client) {
+    this.outbox = new LibsqlOutbox(client);
+  }
 
   /** Opens (creating the file's directory) and migrates. */
   static async open(url: string, authToken?: string): Promise<LibsqlStore> {
@@ -58,6 +62,7 @@ export class LibsqlStore implements RoomStore {
       { sql: "SELECT * FROM ticks WHERE room_id = ?", args: [id] },
       { sql: "SELECT * FROM leases WHERE room_id = ?", args: [id] },
       { sql: "SELECT * FROM proposals WHERE room_id = ? ORDER BY rowid", args: [id] },
+      { sql: "SELECT * FROM webhooks WHERE room_id = ?", args: [id] },
     ], "read");
     const r = rs[0].rows[0];
     if (!r) return undefined;
@@ -119,6 +124,16 @@ export class LibsqlStore implements RoomStore {
         created_at: String(p.created_at),
         data: pj(p.data),
       })),
+      webhooks: rs[10].rows.map((w) => ({
+        id: String(w.id),
+        url: String(w.url),
+        secret: String(w.secret),
+        events: pj(w.events),
+        created_at: String(w.created_at),
+        seq: Number(w.seq),
+        disabled_at: str(w.disabled_at),
+        disabled_reason: str(w.disabled_reason),
+      })),
     };
   }
 
@@ -166,6 +181,7 @@ export class LibsqlStore implements RoomStore {
       ok: Number(a.ok) === 1,
       status: Number(a.status),
       error: str(a.error),
+      ...(a.traceparent ? { traceparent: String(a.traceparent) } : {}),
     }));
   }
 

@@ -3,6 +3,7 @@
  * and returns (a row's fields are its table's columns, JSON columns as values). Nothing here knows the
  * engine; a second backend is a new class implementing this interface.
  */
+import type { OutboxStore } from "./outbox_store.ts";
 
 export type RoomRow = {
   id: string;
@@ -72,6 +73,31 @@ export type AuditRow = {
   ok: boolean;
   status: number;
   error: string | null;
+  traceparent?: string;
+};
+
+/** A webhook as stored (`events` a JSON column); `secret` is read back only by the delivery loop. */
+export type WebhookRow = {
+  id: string;
+  url: string;
+  secret: string;
+  events: unknown;
+  created_at: string;
+  seq: number;
+  disabled_at: string | null;
+  disabled_reason: string | null;
+};
+
+/**
+ * A delivery a commit adds to the outbox, due at once (the delivery columns start empty). Five columns:
+ * each bound value of the commit's multi-row INSERT costs the driver, so the rest is read from the body.
+ */
+export type OutboxRow = {
+  webhook_id: string;
+  seq: number;
+  delivery_id: string;
+  /** the exact JSON text that is signed and sent (its `ts` and `traceparent` are the commit's) */
+  body: string;
 };
 
 /** A stored reply for `Idempotency-Key` retries; `fingerprint` is what was asked. */
@@ -132,6 +158,7 @@ export type StoredRoom = {
   audit: { max_seq: number; count: number };
   /** in the order they were made */
   proposals: ProposalRow[];
+  webhooks: WebhookRow[];
 };
 
 /** Rows written as they are now (inserted, or replacing the row with the same key). */
@@ -146,6 +173,8 @@ export type PutRows = {
   audit?: AuditRow[];
   idempotency?: IdempotencyRow[];
   proposals?: ProposalRow[];
+  webhooks?: WebhookRow[];
+  webhook_outbox?: OutboxRow[];
 };
 
 /** What one room's commit changes. */
@@ -156,8 +185,18 @@ export type RoomWrite = {
   /** the room row's mutable fields, when they changed */
   room?: Pick<RoomRow, "meta" | "view_token_hash" | "liveness_ms">;
   put: PutRows;
-  remove?: { state?: StateKey[]; actions?: string[]; views?: string[]; proposals?: string[] };
+  /** `webhooks` are removed with their outbox rows; `outbox` removes only the rows of those webhook ids */
+  remove?: {
+    state?: StateKey[];
+    actions?: string[];
+    views?: string[];
+    proposals?: string[];
+    webhooks?: string[];
+    outbox?: string[];
+  };
   presence?: PresenceRow[];
+  /** webhook ids registered again: their pending deliveries are due now, with no failures counted */
+  rearm?: string[];
 };
 
 /** One atomic batch: all of it is written, or none of it. */
@@ -201,6 +240,8 @@ export type AuditQuery = { agent?: string; limit: number; after?: number; max_se
 export type RoomListing = { id: string; created_at: string; meta: unknown };
 
 export interface RoomStore {
+  /** the delivery loop's bookkeeping of webhook_outbox rows (store/outbox_store.ts) */
+  readonly outbox: OutboxStore;
   loadRoom(id: string): Promise<StoredRoom | undefined>;
   /** Writes the batch in one transaction; rejects with `CommitError`. */
   commit(batch: CommitBatch): Promise<CommitOutcome>;
