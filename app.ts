@@ -22,6 +22,7 @@ import { rateLimit } from "./middleware/rate_limit.ts";
 import { jsonLogger, requestLog } from "./middleware/request_log.ts";
 import { mcpRoutes } from "./routes/mcp.ts";
 import { openapiRoutes } from "./routes/openapi.ts";
+import { webhookRoutes } from "./routes/webhooks.ts";
 
 export type AppDeps = {
   eng: Engine;
@@ -56,6 +57,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route("/", proposalRoutes);
   app.route("/", waitRoutes);
   app.route("/", compatRoutes);
+  app.route("/", webhookRoutes);
   app.route("/", mcpRoutes);
   app.notFound((c) =>
     toErrorResponse(new ApiError("not_found", `no route ${c.req.method} ${new URL(c.req.url).pathname}`))

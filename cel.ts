@@ -1,21 +1,20 @@
 /**
- * @module cel — compile (cached) and evaluate CEL with limits, and convert between JSON and CEL values.
- * Every evaluation goes through `evaluate`, which measures it and charges a `CelBudget` (a request, a view
- * computation, a waiter) and the room's `CelBucket`. Expected outcomes (false, a missing key) are values
- * here; only a client's bad expression throws. `matches` is RE2 (linear time, interruptible).
+ * @module cel — compile (cached) and evaluate CEL with limits. Every evaluation goes through `evaluate`,
+ * which bounds it (time, steps, size), measures it and charges a `CelBudget` (a request, a view computation,
+ * a waiter) and the room's `CelBucket` (cel_budget.ts). Expected outcomes (false, a missing key) are values
+ * here; only a client's bad expression throws. `matches` is RE2 (cel_re2.ts); values convert in cel_values.ts.
  */
 import { Environment } from "@marcbachmann/cel-js";
 import { serialize } from "@marcbachmann/cel-js/serialize";
-import { RE2JS } from "re2js";
-import {
-  CEL_CACHE_MAX,
-  CEL_MAX_BUILT,
-  CEL_MAX_PATTERN_LENGTH,
-  CEL_MAX_STEPS,
-  CEL_PATTERN_CACHE_MAX,
-  CEL_PATTERN_DFA_BYTES,
-} from "./config.ts";
+import { CEL_CACHE_MAX, CEL_MAX_BUILT, CEL_MAX_STEPS } from "./config.ts";
 import { ApiError } from "./errors.ts";
+import { type CelBucket, CelBudget, type CelLimitKind, celStats } from "./cel_budget.ts";
+import { onRe2Scan, useRe2 } from "./cel_re2.ts";
+import { fromCel, safeContext } from "./cel_values.ts";
+
+// cel.ts is the one import for CEL: its budgets and value conversions are re-exported from their modules
+export { CelBucket, CelBudget, type CelBudgetLimits, type CelLimitKind, celStats } from "./cel_budget.ts";
+export { celKeys, type CelMap, celMap, celWith, fromCel, toCel } from "./cel_values.ts";
 
 type AstNode = { op: string; args: unknown };
 type Parsed = ((ctx?: Record<string, unknown>) => unknown) & {
@@ -25,89 +24,11 @@ type Parsed = ((ctx?: Record<string, unknown>) => unknown) & {
 
 export type Program = { source: string; run: Parsed; paths: string[] };
 
-/** Which CEL limit stopped an evaluation: its own (time, steps, size), its budget's, or the room's time. */
-export type CelLimitKind = "expression" | "budget" | "room";
-
 export type CelResult =
   | { ok: true; value: unknown }
   | { ok: false; error: string; limit: false | CelLimitKind };
 
 export type CelLimits = { maxLength: number; timeoutMs: number };
-
-/** The limits a budget is made of (config.ts `Limits` has them). */
-export type CelBudgetLimits = { celTimeoutMs: number; celRequestMs: number; roomCelMsPerSec: number };
-
-/**
- * What one unit of work may spend on CEL and what it spent (ms of measured evaluation): one request (its
- * `Op` carries it), one view computation, one waiter. One object per unit, nothing per evaluation.
- */
-export class CelBudget {
-  /** ms of evaluation charged so far */
-  spent = 0;
-  /** ms of the last evaluation charged (a waiter's cost) */
-  last = 0;
-  /** evaluations past it fail fast as `cel_limit` */
-  limitMs: number;
-  /** a CEL limit refused or cut off an evaluation: a listing that depended on it is incomplete */
-  exhausted = false;
-  /** the caller's own expression was answered `cel_limit` (the rate limiter's penalty counts it) */
-  struck = false;
-  /** the room's bucket does not refuse or cut it off (a cheap waiter's re-evaluation); it is still charged */
-  overdraw = false;
-  readonly timeoutMs: number;
-  readonly limits: CelBudgetLimits;
-  /** whose budget, for messages: "request", "views", … */
-  readonly what: string;
-
-  constructor(limits: CelBudgetLimits, what = "request", limitMs = limits.celRequestMs) {
-    this.limitMs = limitMs;
-    this.timeoutMs = limits.celTimeoutMs;
-    this.limits = limits;
-    this.what = what;
-  }
-}
-
-/**
- * A room's CEL time: a bucket refilled at SYNC_ROOM_CEL_MS_PER_SEC, spent by every evaluation in the room
- * and bounding each (an evaluation may use what the bucket holds). It holds at most one request's budget
- * (or one second's worth, if less): however many of a room's requests arrive together, the room keeps the
- * thread for at most that long at a time. Once empty, the room's evaluations fail fast until it refills,
- * so one room cannot take the thread from the others. On the room's runtime; two numbers.
- */
-export class CelBucket {
-  #level = NaN;
-  #at = 0;
-
-  /** ms of CEL the room may still spend at `now` (performance.now()); Infinity when unbounded. */
-  level(now: number, limits: CelBudgetLimits): number {
-    const rate = limits.roomCelMsPerSec;
-    if (!(rate > 0)) return Infinity;
-    const burst = Math.min(rate, limits.celRequestMs);
-    this.#level = Number.isNaN(this.#level)
-      ? burst
-      : Math.min(burst, this.#level + ((now - this.#at) * rate) / 1000);
-    this.#at = now;
-    return this.#level;
-  }
-
-  spend(ms: number): void {
-    this.#level -= ms;
-  }
-
-  /** ms until the bucket holds time again, `pending` ms more spent. */
-  refillMs(limits: CelBudgetLimits, pending = 0): number {
-    const rate = limits.roomCelMsPerSec;
-    const level = this.#level - pending;
-    return !(level < 0) || !(rate > 0) ? 0 : Math.ceil((-level * 1000) / rate) + 1;
-  }
-}
-
-/** This process's CEL work, for `/metrics`: evaluations, measured seconds, and refusals by limit. */
-export const celStats = {
-  evaluations: 0,
-  seconds: 0,
-  limited: { expression: 0, budget: 0, room: 0 } as Record<CelLimitKind, number>,
-};
 
 function limited(budget: CelBudget, kind: CelLimitKind, error: string): CelResult {
   budget.exhausted = true;
@@ -150,6 +71,9 @@ let deadline = Infinity;
 /** evaluations in progress (an expression reading `actions` evaluates the catalog's inside its own) */
 let depth = 0;
 class CelLimitError extends Error {}
+onRe2Scan(() => {
+  if (performance.now() > deadline) throw new CelLimitError("matches exceeded the evaluation limit");
+});
 (function instrumentEvaluator() {
   const probe = env.parse("1") as unknown as Parsed;
   const root = probe.ast as unknown as { evaluate: (ev: unknown, a: unknown, c: unknown) => unknown };
@@ -188,122 +112,6 @@ class CelLimitError extends Error {}
     return r;
   };
 })();
-
-// ── matches: RE2 ──────────────────────────────────────────────────────────────────────────────────
-// cel-js implements `string.matches` with JS RegExp (backtracking: `(a+)+$` never ends). CEL specifies RE2:
-// after type-checking, every `matches` call node of a program gets a handler that runs re2js instead.
-// re2js is linear in input × pattern, which is still seconds for 256 KB against a large pattern when its
-// DFA gives up, so the input it reads is wrapped to check the evaluation's deadline every 256 characters
-// (every engine of re2js reads its input through `step`).
-
-type MachineInput = { step(pos: number): number };
-type Re2Engine = {
-  executeEngine(input: MachineInput, pos: number, anchor: number, ncap: number): unknown;
-  prog: unknown;
-  lazyDFA: unknown;
-  dfa: object;
-};
-const UNANCHORED = 0; // re2js RE2Flags.UNANCHORED: `matches` is a search, as RE2::PartialMatch
-// the classes of re2js's string input and of its DFA are not exported: taken from a probe
-const { InputBase, DfaClass } = (function probeRe2() {
-  const probe = RE2JS.compile("a");
-  const re = probe.re2Input as unknown as Re2Engine;
-  let input: MachineInput | undefined;
-  const own = re.executeEngine;
-  re.executeEngine = function (this: Re2Engine, i, ...rest) {
-    input = i;
-    return own.call(this, i, ...rest);
-  };
-  probe.test("xa");
-  if (!input) throw new Error("re2js input could not be probed");
-  return {
-    InputBase: input.constructor as new (s: string) => MachineInput,
-    DfaClass: re.dfa.constructor as new (prog: unknown, maxMem: number) => unknown,
-  };
-})();
-let scanned = 0;
-class DeadlineInput extends InputBase {
-  override step(pos: number): number {
-    if ((++scanned & 255) === 0 && performance.now() > deadline) {
-      throw new CelLimitError("matches exceeded the evaluation limit");
-    }
-    return super.step(pos);
-  }
-}
-
-const patterns = new Map<string, Re2Engine | Error>();
-
-/** The compiled pattern, or the reason it is not one (cached either way, bounded). */
-function pattern(source: string): Re2Engine | Error {
-  const hit = patterns.get(source);
-  if (hit) return hit;
-  let compiled: Re2Engine | Error;
-  if (source.length > CEL_MAX_PATTERN_LENGTH) {
-    compiled = new Error(
-      `matches: the pattern is ${source.length} characters; the limit is ${CEL_MAX_PATTERN_LENGTH}`,
-    );
-  } else {
-    try {
-      compiled = RE2JS.compile(source).re2Input as unknown as Re2Engine;
-      compiled.lazyDFA = new DfaClass(compiled.prog, CEL_PATTERN_DFA_BYTES);
-    } catch (e) {
-      compiled = new Error(`matches: not an RE2 pattern: ${firstLine(e)}`);
-    }
-  }
-  if (patterns.size >= CEL_PATTERN_CACHE_MAX) patterns.delete(patterns.keys().next().value!);
-  patterns.set(source, compiled);
-  return compiled;
-}
-
-type MatchesNode = AstNode & {
-  handle: (args: unknown[], ev: unknown, ast: MatchesNode) => unknown;
-  jsHandle?: MatchesNode["handle"];
-};
-
-function matchesRe2(args: unknown[], ev: unknown, ast: MatchesNode): unknown {
-  const [s, p] = args;
-  if (typeof s !== "string" || typeof p !== "string") return ast.jsHandle!(args, ev, ast);
-  const re = pattern(p);
-  if (re instanceof Error) throw re;
-  return re.executeEngine(new DeadlineInput(s), 0, UNANCHORED, 0) !== null;
-}
-
-/** Points every `matches` call of a checked program at RE2; a literal pattern is checked now. */
-function useRe2(root: AstNode, field: string): void {
-  const seen = new Set<unknown>();
-  const visit = (n: unknown): void => {
-    if (!n || typeof n !== "object" || seen.has(n)) return;
-    seen.add(n);
-    if (Array.isArray(n)) return n.forEach(visit);
-    if (!("op" in n)) return Object.values(n).forEach(visit);
-    const node = n as MatchesNode;
-    const args = node.args as unknown[];
-    if (node.op === "rcall" && args[0] === "matches" && (args[2] as unknown[]).length === 1) {
-      const arg = (args[2] as AstNode[])[0];
-      if (arg.op === "value" && typeof arg.args === "string") literalPattern(arg.args, field);
-      if (node.handle !== matchesRe2) {
-        node.jsHandle = node.handle;
-        node.handle = matchesRe2;
-      }
-    }
-    visit(node.args);
-    visit((node as unknown as { meta?: { alternate?: unknown } }).meta?.alternate);
-  };
-  visit(root);
-}
-
-function literalPattern(source: string, field: string): void {
-  const re = pattern(source);
-  if (!(re instanceof Error)) return;
-  if (source.length > CEL_MAX_PATTERN_LENGTH) {
-    throw new ApiError("cel_limit", `${field}: ${re.message}`, { field, limit: CEL_MAX_PATTERN_LENGTH });
-  }
-  throw new ApiError("invalid_cel", `${field}: ${re.message}`, {
-    field,
-    expression: source,
-    detail: re.message,
-  });
-}
 
 const cache = new Map<string, Program>();
 
@@ -462,120 +270,6 @@ export function evaluateOrLimit(
 /** Truthiness for predicates: only boolean true passes. */
 export function isTrue(r: CelResult): boolean {
   return r.ok && r.value === true;
-}
-
-/** A map as CEL gets it: a plain object, or a Map when one of its keys is "constructor" (see celMap). */
-export type CelMap = Record<string, unknown> | Map<string, unknown>;
-
-/**
- * cel-js tells a map from other objects by its `constructor` property, which an own key of that name hides
- * ("Unsupported type"): such an object goes to CEL as a Map. Every map built for CEL (scopes, agents,
- * actions, converted values; the context's state, views and params at evaluation) passes here.
- */
-export function celMap(o: Record<string, unknown>): CelMap {
-  return Object.hasOwn(o, "constructor") ? new Map(Object.entries(o)) : o;
-}
-
-/** A copy of a CEL map with `key` set to `value`, or removed when `value` is undefined. */
-export function celWith(m: CelMap, key: string, value: unknown): CelMap {
-  if (m instanceof Map) {
-    const copy = new Map(m);
-    if (value === undefined) copy.delete(key);
-    else copy.set(key, value);
-    return copy;
-  }
-  const copy = { ...m };
-  if (value === undefined) delete copy[key];
-  else copy[key] = value;
-  return celMap(copy);
-}
-
-/** The keys of a CEL map. */
-export function celKeys(m: CelMap): string[] {
-  return m instanceof Map ? [...m.keys()] : Object.keys(m);
-}
-
-/** The maps of an evaluation context keyed by names a client chooses (state, views, params), made CEL-safe. */
-const NAMED_MAPS = ["state", "views", "params"] as const;
-function safeContext(ctx: Record<string, unknown>): Record<string, unknown> {
-  let out: Record<string, unknown> | undefined;
-  for (const name of NAMED_MAPS) {
-    const m = ctx[name];
-    if (m === null || typeof m !== "object" || m instanceof Map || !Object.hasOwn(m, "constructor")) continue;
-    // copy the descriptors: lazily built members (agents, actions) stay lazy
-    out ??= Object.defineProperties({}, Object.getOwnPropertyDescriptors(ctx));
-    out[name] = celMap(m as Record<string, unknown>);
-  }
-  return out ?? ctx;
-}
-
-/** A container being filled in by `copyDeep`. */
-type Shell = unknown[] | CelMap;
-
-/**
- * The walk both conversions share, with an explicit stack (a value stored before the nesting limit existed
- * may be deeper than the call stack allows): `member(x, fill)` says what `x` becomes — a value, or an
- * empty container handed to `fill`, which copies x's members into it (each through `member`) later.
- */
-function copyDeep(v: unknown, member: (x: unknown, fill: (src: object, out: Shell) => Shell) => unknown) {
-  const work: [object, Shell][] = [];
-  const fill = (src: object, out: Shell) => (work.push([src, out]), out);
-  const root = member(v, fill);
-  for (let job = work.pop(); job; job = work.pop()) {
-    const [src, out] = job;
-    if (Array.isArray(src)) { for (const x of src) (out as unknown[]).push(member(x, fill)); }
-    else if (src instanceof Map) { for (const [k, x] of src) put(out, String(k), member(x, fill)); }
-    else {
-      const o = src as Record<string, unknown>;
-      for (const k in o) if (Object.hasOwn(o, k)) put(out, k, member(o[k], fill));
-    }
-  }
-  return root;
-}
-
-function put(out: Shell, k: string, v: unknown): void {
-  if (out instanceof Map) out.set(k, v);
-  else (out as Record<string, unknown>)[k] = v;
-}
-
-/**
- * JSON → CEL: integral numbers become int (BigInt) so `turn + 1` works; an object with a key "constructor"
- * becomes a Map (celMap). Iterative (copyDeep).
- */
-export function toCel(v: unknown): unknown {
-  if (v === null || typeof v !== "object") return celLeaf(v);
-  return copyDeep(v, (x, fill) => {
-    if (x === null || typeof x !== "object") return celLeaf(x);
-    return fill(x, Array.isArray(x) ? [] : Object.hasOwn(x, "constructor") ? new Map() : {});
-  });
-}
-
-function celLeaf(v: unknown): unknown {
-  return typeof v === "number" && Number.isInteger(v) ? BigInt(v) : v;
-}
-
-/** CEL → JSON: ints back to numbers, maps to objects, other library types to strings. Iterative (copyDeep). */
-export function fromCel(v: unknown): unknown {
-  if (typeof v === "bigint") return Number(v);
-  if (v === null || typeof v !== "object") return v;
-  return copyDeep(v, (x, fill) => {
-    if (typeof x === "bigint") return Number(x);
-    if (x === null || typeof x !== "object") return x;
-    if (Array.isArray(x)) return fill(x, []);
-    if (x instanceof Map) return fill(x, {});
-    if (x instanceof Uint8Array) return Array.from(x);
-    const proto = Object.getPrototypeOf(x);
-    return proto === Object.prototype || proto === null ? fill(x, {}) : libraryValue(x);
-  });
-}
-
-/** A value of one of cel-js's own types (timestamp, uint, duration, …) as JSON. */
-function libraryValue(v: object): unknown {
-  if (v instanceof Date) return v.toISOString();
-  if ("valueOf" in v && typeof (v as { valueOf(): unknown }).valueOf() === "bigint") {
-    return Number((v as { valueOf(): bigint }).valueOf());
-  }
-  return String(v);
 }
 
 /** Evaluates each state/views path the expression reads, for explained refusals (`detail`). */

@@ -52,6 +52,16 @@ const Env = z.object({
   SYNC_MCP_MAX_SESSIONS: int(10_000),
   SYNC_MCP_SESSION_IDLE_MS: int(24 * 3600 * 1000),
   SYNC_MCP_PROGRESS_MS: int(5000),
+  SYNC_ROOM_MAX_WEBHOOKS: int(20),
+  SYNC_WEBHOOK_ALLOW_PRIVATE: z.enum(["0", "1", "true", "false"]).default("0"),
+  SYNC_WEBHOOK_TIMEOUT_MS: int(10_000),
+  SYNC_WEBHOOK_CONCURRENCY: int(16),
+  SYNC_WEBHOOK_RETRY_MIN_MS: int(1000),
+  SYNC_WEBHOOK_RETRY_MAX_MS: int(600_000),
+  SYNC_WEBHOOK_MAX_FAILURES: int(20),
+  SYNC_WEBHOOK_MAX_FAILING_MS: int(24 * 3600 * 1000),
+  SYNC_WEBHOOK_POLL_MS: int(1000),
+  SYNC_WEBHOOK_MAX_PENDING: int(50_000),
   SYNC_LOG: z.enum(["none", "requests"]).default("none"),
 });
 
@@ -135,6 +145,22 @@ export type Limits = {
   /** history kept per room: the newest commits, and none older than this (a room may keep less) */
   historyCommits: number;
   historyMaxAgeMs: number;
+  /** webhooks (reference/api.md "Webhooks"): per room, and how the delivery loop treats a target */
+  roomMaxWebhooks: number;
+  /** private, loopback and link-local targets are allowed (tests, a trusted network) */
+  webhookAllowPrivate: boolean;
+  webhookTimeoutMs: number;
+  /** deliveries in flight at once, per process */
+  webhookConcurrency: number;
+  webhookRetryMinMs: number;
+  webhookRetryMaxMs: number;
+  /** a webhook is disabled after this many consecutive failures, or after failing this long */
+  webhookMaxFailures: number;
+  webhookMaxFailingMs: number;
+  /** how often storage is asked for deliveries this process was not told of (other processes, restarts) */
+  webhookPollMs: number;
+  /** a webhook with this many undelivered deliveries is disabled (its receiver is down or too slow) */
+  webhookMaxPending: number;
 };
 
 // ── fixed limits and constants (not configurable; each names what it bounds) ──────────────────────
@@ -247,6 +273,23 @@ function origin(o: string): string {
     return o;
   }
 }
+/** delivered webhook rows kept per webhook, and how many `GET …/deliveries` lists (default, max) */
+export const WEBHOOK_DELIVERIES_KEPT = 100;
+export const WEBHOOK_DELIVERIES_DEFAULT = 50;
+export const WEBHOOK_DELIVERIES_MAX = 100;
+/** pending deliveries one claim takes (delivered in order, one at a time): at most this many, and bytes */
+export const WEBHOOK_CLAIM_ROWS = 64;
+export const WEBHOOK_CLAIM_BYTES = 1024 * 1024;
+/**
+ * delivered rows are marked in storage in groups of at most this many (two statements per group were most of
+ * a delivery's cost at 16); a crash re-sends at most these — at least once, as promised
+ */
+export const WEBHOOK_MARK_EVERY = 64;
+/**
+ * while commits are being written, delivery attempts (all webhooks together) start at most this often: a
+ * delivery costs ~0.1 ms of the thread, so deliveries take at most ~3 % of it under load and catch up after
+ */
+export const WEBHOOK_BUSY_GAP_MS = 4;
 
 export function loadConfig(env: Record<string, string | undefined> = Deno.env.toObject()): Config {
   const e = Env.parse(env);
@@ -297,6 +340,16 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
       roomMaxPendingProposals: e.SYNC_ROOM_MAX_PENDING_PROPOSALS,
       historyCommits: e.SYNC_HISTORY_COMMITS,
       historyMaxAgeMs: e.SYNC_HISTORY_MAX_AGE_MS,
+      roomMaxWebhooks: e.SYNC_ROOM_MAX_WEBHOOKS,
+      webhookAllowPrivate: e.SYNC_WEBHOOK_ALLOW_PRIVATE === "1" || e.SYNC_WEBHOOK_ALLOW_PRIVATE === "true",
+      webhookTimeoutMs: e.SYNC_WEBHOOK_TIMEOUT_MS,
+      webhookConcurrency: e.SYNC_WEBHOOK_CONCURRENCY,
+      webhookRetryMinMs: e.SYNC_WEBHOOK_RETRY_MIN_MS,
+      webhookRetryMaxMs: e.SYNC_WEBHOOK_RETRY_MAX_MS,
+      webhookMaxFailures: e.SYNC_WEBHOOK_MAX_FAILURES,
+      webhookMaxFailingMs: e.SYNC_WEBHOOK_MAX_FAILING_MS,
+      webhookPollMs: e.SYNC_WEBHOOK_POLL_MS,
+      webhookMaxPending: e.SYNC_WEBHOOK_MAX_PENDING,
     },
   };
 }

@@ -18,6 +18,7 @@ export const ERROR_STATUS = {
   invalid_timer: 400,
   value_too_large: 400,
   too_deep: 400,
+  url_not_allowed: 400,
   unauthorized: 401,
   invalid_token: 401,
   read_only_token: 403,
@@ -36,6 +37,7 @@ export const ERROR_STATUS = {
   state_not_found: 404,
   proposal_not_found: 404,
   session_not_found: 404,
+  webhook_not_found: 404,
   not_found: 404,
   method_not_allowed: 405,
   request_timeout: 408,
@@ -77,6 +79,7 @@ export const Quota = z.enum([
   "room_expressions",
   "room_pending_proposals",
   "mcp_sessions",
+  "room_webhooks",
 ]);
 export type Quota = z.infer<typeof Quota>;
 
@@ -147,6 +150,12 @@ export const ERROR_DETAILS = {
     oldest_seq: z.number().int().describe("the oldest commit still retained"),
     field: z.string().optional(),
   }),
+  url_not_allowed: z.object({
+    field: z.string(),
+    reason: z.string()
+      .describe("scheme, credentials, local_name, or the address class (loopback, private, link_local, …)"),
+  }),
+  webhook_not_found: z.object({ webhook: z.string() }),
 } satisfies { [C in ErrorCode]?: z.ZodObject };
 
 export type ErrorDetails = { [C in keyof typeof ERROR_DETAILS]: z.input<(typeof ERROR_DETAILS)[C]> };

@@ -21,6 +21,7 @@ const eng = new Engine({
 await eng.rooms.startPeers((n) =>
   console.log(`waiting for ${n} other process${n > 1 ? "es" : ""} on this database to see this one`)
 );
+eng.startDelivery();
 const app = createApp({ eng, logRequests: config.logRequests, http: config.http });
 
 const server = Deno.serve({

@@ -248,4 +248,50 @@ export const MIGRATIONS: Migration[] = [
         SELECT id, seq, strftime('%Y-%m-%dT%H:%M:%fZ', 'now') FROM rooms`,
     ],
   },
+  {
+    version: 7,
+    name: "webhooks, their outbox, audit traceparent",
+    statements: [
+      // the W3C traceparent an invocation arrived with (null without one)
+      "ALTER TABLE audit ADD COLUMN traceparent TEXT",
+      // Written by room commits (registration, deletion, disabling): the room's copy in memory is the truth.
+      `CREATE TABLE webhooks (
+        room_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        url TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        events TEXT,
+        created_at TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        disabled_at TEXT,
+        disabled_reason TEXT,
+        PRIMARY KEY (room_id, id)
+      ) WITHOUT ROWID`,
+      // One row per (webhook, matching commit), inserted by that commit's batch (the first five columns). The
+      // delivery columns (next_at … claim_until) are written only by the delivery loop. No other
+      // index: deliveries go in seq order, so a webhook's delivered rows (at most ~150 kept) sit below its
+      // pending ones and the primary key finds the head, the newest and the prunable rows alike.
+      `CREATE TABLE webhook_outbox (
+        room_id TEXT NOT NULL,
+        webhook_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        delivery_id TEXT NOT NULL,
+        body TEXT,
+        next_at INTEGER NOT NULL DEFAULT 0,
+        state TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        failures INTEGER NOT NULL DEFAULT 0,
+        failing_since INTEGER,
+        last_status INTEGER,
+        last_error TEXT,
+        last_attempt_at TEXT,
+        delivered_at TEXT,
+        -- the commit's time, kept from the body when that is dropped on delivery
+        created_at TEXT,
+        claimed_by TEXT,
+        claim_until INTEGER,
+        PRIMARY KEY (room_id, webhook_id, seq)
+      ) WITHOUT ROWID`,
+    ],
+  },
 ];

@@ -173,6 +173,13 @@ export const PatchAgent = z.strictObject({
 });
 export type PatchAgent = z.infer<typeof PatchAgent>;
 
+// ── webhooks ────────────────────────────────────────────────────────────────────────────────────
+
+/** `GET /rooms/:id/webhooks` */
+export const WebhooksQuery = z.strictObject({});
+/** `GET /rooms/:id/webhooks/:webhook/deliveries` (newest first; default 50, max 100) */
+export const DeliveriesQuery = z.strictObject({ limit: QueryInt.optional() });
+
 // ── export and import ───────────────────────────────────────────────────────────────────────────
 
 /** v2 adds the retained history (`history`) and refusal reasons; v1 snapshots still import. */
@@ -238,6 +245,7 @@ const SnapshotAudit = z.strictObject({
   error: z.string().nullable(),
   message: z.string().nullable().optional(),
   detail: z.record(z.string(), z.unknown()).nullable().optional(),
+  traceparent: z.string().max(64).optional(),
 });
 const HistorySeq = z.number().int().min(0);
 /** One retained history row of a snapshot, by kind (engine/history_export.ts). */

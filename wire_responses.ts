@@ -120,6 +120,12 @@ export const WaitResult = z.looseObject({
   changes: z.array(Change).optional(),
   messages_since: z.array(z.number().int()).optional(),
   changes_complete: z.boolean().optional(),
+  woke_by: z.object({
+    seq: Cursor.describe("the commit that woke the wait"),
+    traceparent: z.string().optional().describe(
+      "that commit's invocation's, when the waiter can see its change",
+    ),
+  }).optional().describe("a wait that blocked and a commit woke"),
 }).describe("with a section list in include, those sections (state, views, …) are top-level fields");
 
 /** A proposal of an action with `approval`, as the reader sees it. */
@@ -326,6 +332,46 @@ export const Claimed = z.object({
   claimed_by: z.string(),
   claimed_at: Iso,
   message_id: z.number().int(),
+});
+
+// ── webhooks ────────────────────────────────────────────────────────────────────────────────────
+
+const WebhookEvents = z.object({
+  scopes: z.array(z.string()).nullable(),
+  kinds: z.array(z.enum(["state", "message", "agent", "definition"])),
+  actions: z.array(z.string()).nullable(),
+});
+/** A webhook with its delivery state; never its secret. */
+export const WebhookInfo = z.object({
+  id: z.string(),
+  url: z.string(),
+  events: WebhookEvents,
+  created_at: Iso,
+  enabled: z.boolean(),
+  disabled: z.object({ at: Iso, reason: z.string() }).nullable()
+    .describe("set after repeated failure; registering the webhook again clears it"),
+  pending: z.number().int().min(0).describe("deliveries not yet delivered"),
+  failures: z.number().int().min(0).describe("failed attempts in a row of the oldest pending delivery"),
+  failing_since: Iso.nullable(),
+  last_status: z.number().int().nullable().describe("HTTP status of its last attempt (null: no answer)"),
+  last_error: z.string().nullable(),
+  next_attempt_at: Iso.nullable(),
+  last_delivered_at: Iso.nullable(),
+});
+export const WebhookDeliveries = z.object({
+  webhook: z.string(),
+  deliveries: z.array(z.object({
+    seq: Cursor.describe("the commit delivered"),
+    delivery_id: z.string().describe("X-Sync-Delivery: the same on every attempt"),
+    state: z.enum(["pending", "delivered"]),
+    attempts: z.number().int().min(0),
+    last_status: z.number().int().nullable(),
+    last_error: z.string().nullable(),
+    last_attempt_at: Iso.nullable(),
+    next_attempt_at: Iso.nullable(),
+    delivered_at: Iso.nullable(),
+    created_at: Iso,
+  })).describe("newest first"),
 });
 
 // ── operations ──────────────────────────────────────────────────────────────────────────────────

@@ -7,7 +7,8 @@
  * and again in the database file after SIGKILL-ing the server), and prints one `name: value unit` per line,
  * `#` commentary, and finally one JSON object with every figure and the verdict on each target.
  *
- * Sections (for --only): ceiling, invoke, setstate, context, wait, aging, rooms, game, leases, history.
+ * Sections (for --only): ceiling, invoke, setstate, context, wait, aging, rooms, game, leases, webhooks,
+ * history.
  * --quick keeps the whole run under a minute; the full run stays under about six.
  */
 import { createClient } from "@libsql/client";
@@ -26,6 +27,7 @@ import {
 } from "./_load.ts";
 import { benchHistory } from "./history.ts";
 import { benchLeases } from "./leases.ts";
+import { benchWebhooks } from "./webhooks.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const args = Deno.args;
@@ -737,6 +739,12 @@ const TARGETS: Target[] = [
     limit: 100,
     text: "10,000 leases lapsing at once: another room's p99 <= 100 ms",
   },
+  {
+    figure: "webhooks_one_of_none",
+    op: ">=",
+    limit: 0.9,
+    text: "invoke c16 with one webhook within 10 % of none",
+  },
   { figure: "correctness_failures", op: "<=", limit: 0, text: "zero lost writes" },
   { figure: "history_page100_c1_p50", op: "<=", limit: 5, text: "GET /history?limit=100 p50 <= 5 ms" },
   { figure: "history_context_at_c1_p50", op: "<=", limit: 20, text: "/context?at= p50 <= 20 ms" },
@@ -819,6 +827,35 @@ async function main() {
       await server.stop(PROFILE ? "SIGTERM" : "SIGKILL");
     }
     if (checkedRooms.length) await verifyDb(dbPath);
+  }
+  if (want("webhooks")) {
+    // a server of its own: private targets allowed (the receiver is on loopback), nothing else in it; the
+    // load outruns one receiver on purpose, so its backlog may pass the default bound
+    server = await spawn("main.ts", {
+      SYNC_DB_URL: `file:${dir}/webhooks.db`,
+      SYNC_WEBHOOK_ALLOW_PRIVATE: "1",
+      SYNC_WEBHOOK_MAX_PENDING: "10000000",
+    }, profFlags());
+    api = new Client(server.port);
+    try {
+      await section("webhooks", () =>
+        benchWebhooks({
+          quick: QUICK,
+          serverPort: server.port,
+          serverPid: server.pid,
+          spawn: (script, env) => spawn(script, env),
+          bumpRoom,
+          bumpLoop: (room, conc, tag) => bumpLoop(room as InvokeRoom, conc, CFG.windows, tag),
+          verifyHttp: (room) => verifyHttp(room as InvokeRoom),
+          invoke: (room, action, params) => invokeMust(room.room, action, params),
+          fig,
+          note,
+          fail,
+        }));
+    } finally {
+      api.close();
+      await server.stop();
+    }
   }
   if (want("rooms")) {
     // a fresh server, so the RSS is that of the rooms and not of the sections before

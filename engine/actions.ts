@@ -13,15 +13,8 @@ import { checkParamSchema, ParamsSchema, validateParams } from "./params.ts";
 import { checkTemplate, checkWriteTemplate, resolveTemplate, type TemplateVars } from "./templates.ts";
 import { checkExpiryWrites, type LeaseAuthor } from "./leases.ts";
 import type { Tx } from "./tx.ts";
-import {
-  applyWrite,
-  checkPredicate,
-  checkScopeName,
-  checkValue,
-  type LeaseSpec,
-  type WriteResult,
-  WriteSpec,
-} from "./write_modes.ts";
+import { checkScopeName, checkValue } from "./write_checks.ts";
+import { applyWrite, checkPredicate, type LeaseSpec, type WriteResult, WriteSpec } from "./write_modes.ts";
 import { type Caller, isRoomToken } from "../auth.ts";
 import type { ActionEyes } from "./action_ctx.ts";
 import { checkTickOn } from "./privacy.ts";

@@ -16,15 +16,10 @@ import { windowOf } from "./liveness.ts";
 import { approve, closeProposalsOf, reject } from "./proposals.ts";
 import type { Tx } from "./tx.ts";
 import { deleteView, publishKey, registerView } from "./views.ts";
-import {
-  applyWrite,
-  buildMessage,
-  checkKey,
-  checkPredicate,
-  checkScopeName,
-  type WriteResult,
-  WriteSpec,
-} from "./write_modes.ts";
+import { deleteWebhook, redactSecret, registerWebhook } from "./webhooks.ts";
+import { buildMessage } from "./message_writes.ts";
+import { checkKey, checkScopeName } from "./write_checks.ts";
+import { applyWrite, checkPredicate, type WriteResult, WriteSpec } from "./write_modes.ts";
 
 export type BuiltinEnv = {
   /** the caller's CEL context (pre-invocation state plus staged writes). */
@@ -43,6 +38,10 @@ export type Builtin = {
   description: string;
   params: Record<string, ParamSpec>;
   run(tx: Tx, params: Record<string, unknown>, env: BuiltinEnv): BuiltinOutcome;
+  /** only the room token may invoke it (listed as unavailable to everyone else) */
+  roomTokenOnly?: true;
+  /** the params as the audit row keeps them (a secret left out); default: as given */
+  auditParams?(params: Record<string, unknown>): Record<string, unknown>;
 };
 
 const STATUSES = ["active", "idle", "busy", "waiting", "done", "unknown"] as const;
@@ -375,6 +374,37 @@ export const BUILTINS: Record<string, Builtin> = {
       endLease(tx, l);
       if (p.expire) runOnExpire(tx, l);
       return { writes: [], extra: { released: true, scope, key, epoch: l.epoch, holder: l.holder } };
+    },
+  },
+  _register_webhook: {
+    description:
+      "Room token: POST each matching commit to a URL, signed with X-Sync-Signature (HMAC-SHA256 of the body with the secret).",
+    params: {
+      id: { type: "string", required: true, description: "webhook id (registering it again replaces it)" },
+      url: { type: "string", required: true, description: "http(s) URL the deliveries are POSTed to" },
+      secret: {
+        type: "string",
+        required: true,
+        description: "at least 16 characters; signs every delivery, never shown again",
+      },
+      events: {
+        type: "object",
+        description:
+          '{scopes?, kinds? (state, message, agent, definition; default ["state","message"]), actions?}',
+      },
+    },
+    roomTokenOnly: true,
+    auditParams: redactSecret,
+    run(tx, raw) {
+      return { writes: [], extra: registerWebhook(tx, raw) };
+    },
+  },
+  _delete_webhook: {
+    description: "Room token: delete a webhook and its undelivered deliveries.",
+    params: { id: { type: "string", required: true } },
+    roomTokenOnly: true,
+    run(tx, raw) {
+      return { writes: [], extra: deleteWebhook(tx, raw) };
     },
   },
   _approve: {

@@ -60,7 +60,7 @@ export function actionCatalog(rc: ReadCtx, forContext: boolean): ActionSummary[]
     if (id === "help" && rc.room.actions.has("help")) continue;
     out.push({
       id,
-      available: canInvoke,
+      available: canInvoke && (!b.roomTokenOnly || rc.caller.kind === "admin"),
       enabled: true,
       builtin: true,
       description: b.description,

@@ -10,13 +10,16 @@ import { ListenerQuota } from "./quotas.ts";
 import { armProposalExpiry } from "./proposal_expiry.ts";
 import { type RegistryOptions, RoomRegistry } from "./registry.ts";
 import { trimIfDue } from "./retention.ts";
+import { type DeliveryOptions, WebhookDeliverer } from "./webhook_delivery.ts";
 
-export type EngineOptions = RegistryOptions & { limits: Limits };
+export type EngineOptions = RegistryOptions & { limits: Limits; delivery?: DeliveryOptions };
 
 export class Engine {
   readonly limits: Limits;
   readonly clock: Clock;
   readonly rooms: RoomRegistry;
+  /** webhook deliveries: started by `startDelivery` (the server), idle otherwise */
+  readonly webhooks: WebhookDeliverer;
   readonly metrics = new EngineMetrics();
   /** open waits and feeds, per room and in all (SYNC_ROOM_MAX_WAITERS, SYNC_MAX_WAITERS) */
   readonly listeners = new ListenerQuota();
@@ -32,6 +35,13 @@ export class Engine {
       adopted: (room) => armProposalExpiry(this, room),
       afterCommit: (room) => trimIfDue(this, room),
     });
+    this.webhooks = new WebhookDeliverer(this, o.delivery);
+    this.rooms.onOutbox = (room, added, rearmed) => this.webhooks.poke(room, added, rearmed);
+  }
+
+  /** Starts the webhook delivery loop (the outbox rows of every room, then each new commit's). */
+  startDelivery(): void {
+    this.webhooks.start();
   }
 
   now(): number {
@@ -63,11 +73,12 @@ export class Engine {
     return () => this.#shutdownHooks.delete(fn);
   }
 
-  /** Ends waiters and feeds (503), stops watching peers, and writes everything outstanding. */
+  /** Ends waiters and feeds (503), stops deliveries and watching peers, and writes everything outstanding. */
   async close(): Promise<void> {
     this.closing = true;
     for (const fn of this.#shutdownHooks) fn();
     this.#shutdownHooks.clear();
+    await this.webhooks.close();
     await this.rooms.close();
   }
 }

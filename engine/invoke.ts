@@ -138,10 +138,11 @@ function runInvocation(eng: Engine, room: Room, caller: Caller, req: InvokeReque
     agent: caller.id,
     action: req.action,
     builtin: !!builtin,
-    params: req.params,
+    params: builtin?.auditParams ? builtin.auditParams(req.params) : req.params,
     ok,
     status,
     error,
+    ...(req.traceparent ? { traceparent: req.traceparent } : {}),
   });
   try {
     if (caller.kind === "viewer") throw new ApiError("read_only_token", "a view token cannot invoke actions");

@@ -17,7 +17,8 @@ import { Room } from "./room.ts";
 import { applyTx, Tx } from "./tx.ts";
 import { publishKey, registerView } from "./views.ts";
 import { checkQuotas } from "./quotas.ts";
-import { applyWrite, checkKey, checkValue } from "./write_modes.ts";
+import { checkKey, checkValue } from "./write_checks.ts";
+import { applyWrite } from "./write_modes.ts";
 
 export const randomId = (prefix: string) => `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
 

@@ -226,6 +226,34 @@ export type AuditRow = {
   /** a refusal's message and the rest of its error body, as the invoker was answered */
   message?: string | null;
   detail?: Record<string, unknown> | null;
+  /** the W3C `traceparent` the invocation arrived with (present only when it had a valid one) */
+  traceparent?: string;
+};
+
+/** What a webhook is told about (reference/api.md "Webhooks"): every listed filter must match. */
+export type WebhookEvents = { scopes?: string[]; kinds?: CommitKind[]; actions?: string[] };
+export type CommitKind = "state" | "message" | "agent" | "definition";
+
+/** A webhook of the room (room token only). `secret` never leaves the server. */
+export type WebhookDef = {
+  id: string;
+  url: string;
+  secret: string;
+  events: WebhookEvents | null;
+  created_at: string;
+  /** the commit that registered it, stamped by applyTx (unset until then): a re-registration is a new one */
+  seq?: number;
+  /** set by the delivery loop after repeated failure; registering again clears it */
+  disabled: { at: string; reason: string } | null;
+};
+
+/** A delivery a commit adds to the outbox: what the delivery loop will sign and send (due at once). */
+export type WebhookDelivery = {
+  webhook_id: string;
+  seq: number;
+  delivery_id: string;
+  /** the exact JSON text that is signed and sent (its `ts` and `traceparent` are the commit's) */
+  body: string;
 };
 
 /** One row of a room's history: a commit's header or one thing it wrote (history_rows.ts); stored as is. */

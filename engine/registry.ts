@@ -18,6 +18,7 @@ import {
   type RoomStore,
   type SeenRow,
 } from "../store/room_store.ts";
+import type { OutboxStore } from "../store/outbox_store.ts";
 import type { Clock } from "../timers.ts";
 import { Peers } from "./peers.ts";
 import { roomFromRows, roomRow, takeWrite } from "./registry_rows.ts";
@@ -68,6 +69,8 @@ export class RoomRegistry {
   #closed = false;
   /** since when silence counts (engine clock): see `upSince` */
   #upSince: number;
+  /** told, once a batch is durable, which webhooks of a room got deliveries and which were registered again */
+  onOutbox?: (roomId: string, added: Set<string>, rearmed: string[]) => void;
 
   constructor(o: RegistryOptions) {
     this.#store = o.store;
@@ -84,6 +87,9 @@ export class RoomRegistry {
         if (!w.seq) return;
         room.rt.persistedSeq = w.seq.to;
         if (w.seq.to > room.rt.committedSeq) room.rt.committedSeq = w.seq.to;
+        if (this.onOutbox && (w.put.webhook_outbox || w.rearm)) {
+          this.onOutbox(room.id, new Set(w.put.webhook_outbox?.map((d) => d.webhook_id)), w.rearm ?? []);
+        }
       },
       woken: (room) => {
         this.notify(room);
@@ -209,6 +215,16 @@ export class RoomRegistry {
     return this.#committer.submit(room);
   }
 
+  /** Commits are being written (group commit is busy): background work waits for `afterCommit`. */
+  get committing(): boolean {
+    return this.#committer.busy;
+  }
+
+  /** Resolves once the batch being written is done (at once when none is). */
+  afterCommit(): Promise<void> {
+    return this.#committer.afterBatch();
+  }
+
   /** Presence and read markers: written with the next batch, or within a second. */
   markLazy(room: Room): void {
     this.#committer.markLazy(room);
@@ -281,6 +297,11 @@ export class RoomRegistry {
   }
 
   // ── reads of storage ─────────────────────────────────────────────────────────────────────────
+
+  /** The webhook outbox's bookkeeping (the delivery loop's claims and outcomes; listings). */
+  get outbox(): OutboxStore {
+    return this.#store.outbox;
+  }
 
   readAudit(room: Room, q: AuditQuery): Promise<AuditRow[]> {
     return this.#store.readAudit(room.id, q);

@@ -3,7 +3,7 @@
  * `Room` built from a `StoredRoom`, and a room's pending changes taken as a `RoomWrite`. Entries, agents,
  * messages and audit rows are handed over as they are (they already have the rows' fields): no copies.
  */
-import type { RoomRow, RoomWrite, StateKey, StoredRoom } from "../store/room_store.ts";
+import type { RoomRow, RoomWrite, StateKey, StoredRoom, WebhookRow } from "../store/room_store.ts";
 import { indexMessage } from "./messages.ts";
 import {
   type ActionDef,
@@ -20,6 +20,8 @@ import {
   splitEntryId,
   type ViewDef,
   viewExpressions,
+  type WebhookDef,
+  type WebhookEvents,
 } from "./model.ts";
 import { Room } from "./room.ts";
 
@@ -72,7 +74,31 @@ export function roomFromRows(s: StoredRoom): Room {
       ...(h.max_age_ms !== null ? { max_age_ms: h.max_age_ms } : {}),
     };
   }
+  for (const w of s.webhooks) {
+    room.webhooks.set(w.id, {
+      id: w.id,
+      url: w.url,
+      secret: w.secret,
+      events: (w.events ?? null) as WebhookEvents | null,
+      created_at: w.created_at,
+      seq: w.seq,
+      disabled: w.disabled_at ? { at: w.disabled_at, reason: w.disabled_reason ?? "" } : null,
+    });
+  }
   return room;
+}
+
+function webhookRow(w: WebhookDef): WebhookRow {
+  return {
+    id: w.id,
+    url: w.url,
+    secret: w.secret,
+    events: w.events,
+    created_at: w.created_at,
+    seq: w.seq ?? 0,
+    disabled_at: w.disabled?.at ?? null,
+    disabled_reason: w.disabled?.reason ?? null,
+  };
 }
 
 /** The room's row as storage holds it (`seq` 0 for a room restored whole: its write moves it on). */
@@ -186,5 +212,16 @@ export function takeWrite(room: Room): RoomWrite | undefined {
     };
   }
   if (d.historyTrim) w.history_trim = d.historyTrim;
+  if (d.webhooks) {
+    for (const id of d.webhooks) {
+      const def = room.webhooks.get(id);
+      if (def) (w.put.webhooks ??= []).push(webhookRow(def));
+      else ((w.remove ??= {}).webhooks ??= []).push(id);
+    }
+    // deleted, then registered again in this flush: the old deliveries go, the webhook stays
+    for (const id of d.purged ?? []) if (room.webhooks.has(id)) ((w.remove ??= {}).outbox ??= []).push(id);
+    for (const id of d.rearmed ?? []) if (room.webhooks.has(id)) (w.rearm ??= []).push(id);
+  }
+  if (d.outbox) w.put.webhook_outbox = d.outbox;
   return w;
 }

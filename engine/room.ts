@@ -15,6 +15,8 @@ import type {
   Message,
   Proposal,
   ViewDef,
+  WebhookDef,
+  WebhookDelivery,
 } from "./model.ts";
 import { CelBucket, type CelMap } from "../cel.ts";
 import { Scheduler } from "./scheduler.ts";
@@ -41,6 +43,7 @@ export class Room {
   #views?: Map<string, ViewDef>;
   #ticks?: Map<string, number>;
   #leases?: Map<string, Map<string, Lease>>;
+  #webhooks?: Map<string, WebhookDef>;
   #proposals?: Map<string, Proposal>;
   viewOrder: string[] = [];
   messages: Message[] = [];
@@ -103,6 +106,13 @@ export class Room {
 
   getLease(scope: string, key: string): Lease | undefined {
     return this.#leases?.get(scope)?.get(key);
+  }
+  get webhooks(): Map<string, WebhookDef> {
+    return this.#webhooks ??= new Map();
+  }
+  /** whether any webhook is registered (allocates nothing: every commit asks) */
+  get hasWebhooks(): boolean {
+    return (this.#webhooks?.size ?? 0) > 0;
   }
   /** proposals of actions with `approval`, in the order they were made (pending and recently decided) */
   get proposals(): Map<string, Proposal> {
@@ -201,6 +211,12 @@ export class Dirty {
   historySettings = false;
   /** a retention step: history before commit `to` goes (retention.ts) */
   historyTrim?: { from: number; to: number; to_ts: string };
+  /** webhooks registered, disabled or deleted; deliveries their commits added (engine/webhooks.ts) */
+  webhooks?: Set<string>;
+  outbox?: WebhookDelivery[];
+  /** webhooks deleted (their stored deliveries go), and registered again (their pending ones are due now) */
+  purged?: Set<string>;
+  rearmed?: Set<string>;
   /** the room row's meta or view token changed */
   room = false;
 
@@ -237,13 +253,19 @@ export class Dirty {
   addHistory(row: HistoryRow): void {
     (this.history ??= []).push(row);
   }
+  webhook(id: string): void {
+    (this.webhooks ??= new Set()).add(id);
+  }
+  addOutbox(row: WebhookDelivery): void {
+    (this.outbox ??= []).push(row);
+  }
 
   /** Nothing touched (allocates nothing). */
   isEmpty(): boolean {
     return !this.room && !this.entries?.size && !this.agents?.size && !this.actions?.size &&
       !this.views?.size && !this.messages?.size && !this.ticks?.size && !this.leases?.size &&
-      !this.audit?.length && !this.idempotency?.length && !this.proposals?.size && !this.history?.length &&
-      !this.historySettings && !this.historyTrim;
+      !this.audit?.length && !this.idempotency?.length && !this.proposals?.size && !this.webhooks?.size &&
+      !this.outbox?.length && !this.history?.length && !this.historySettings && !this.historyTrim;
   }
 }
 

@@ -33,7 +33,9 @@ import { checkSnapshotQuotas } from "./quotas.ts";
 import { historyFrom, setRetention } from "./retention.ts";
 import { Room } from "./room.ts";
 import { RegisterView } from "./views.ts";
-import { checkKey, checkRecipients, checkValue, entryJson } from "./write_modes.ts";
+import { checkRecipients } from "./message_writes.ts";
+import { checkKey, checkValue } from "./write_checks.ts";
+import { entryJson } from "./write_modes.ts";
 
 /** `GET /rooms/:id/export` (room token). */
 export async function exportRoom(eng: Engine, roomId: string, op: Op): Promise<Record<string, unknown>> {

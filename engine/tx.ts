@@ -28,8 +28,10 @@ import {
   splitEntryId,
   type ViewDef,
   viewExpressions,
+  type WebhookDef,
 } from "./model.ts";
 import { NO_OP, type Op } from "./op.ts";
+import { applyWebhookChanges, stageDeliveries } from "./outbox.ts";
 import type { Room } from "./room.ts";
 import { windowOf } from "./liveness.ts";
 import { JOB } from "./scheduler.ts";
@@ -53,6 +55,7 @@ export class Tx {
   actions = new Map<string, ActionDef | null>();
   views = new Map<string, ViewDef | null>();
   agents = new Map<string, Agent>();
+  webhooks = new Map<string, WebhookDef | null>();
   newTicks = new Set<string>();
   appendSeq = new Map<string, number>();
   /** leases acquired, renewed or ended (by entry id) */
@@ -130,7 +133,8 @@ export class Tx {
   isEmpty(): boolean {
     return !this.entries.size && !this.newMessages.length && !this.updatedMessages.size &&
       !this.actions.size &&
-      !this.views.size && !this.agents.size && !this.leases.size && !this.proposals.size;
+      !this.views.size && !this.agents.size && !this.leases.size && !this.proposals.size &&
+      !this.webhooks.size;
   }
 
   /**
@@ -302,6 +306,8 @@ export function applyTx(tx: Tx): number {
   }
   const proposals = tx.proposals.size ? storeProposals(room, tx.proposals) : undefined;
   recordHistory(tx, seq, changes, audit);
+  if (tx.webhooks.size) applyWebhookChanges(room, tx.webhooks, seq);
+  if (room.hasWebhooks) stageDeliveries(room, tx, seq, audit);
   const messages = [
     ...tx.newMessages.map((m) => m.seq),
     ...tx.updatedMessages.keys(),

@@ -13,7 +13,7 @@ import type { ViewDef } from "./model.ts";
 import { checkTickOn } from "./privacy.ts";
 import { checkDefinitionQuota } from "./quotas.ts";
 import type { Tx } from "./tx.ts";
-import { checkValue } from "./write_modes.ts";
+import { checkValue } from "./write_checks.ts";
 
 export const RegisterView = z.strictObject({
   id: z.string().regex(ID_PATTERN, "id must be 1-128 characters of [A-Za-z0-9._:-]"),

@@ -22,6 +22,7 @@ import type { Room } from "./room.ts";
 import { JOB } from "./scheduler.ts";
 import { nextTimerBoundary } from "./snapshot.ts";
 import { withProposals } from "./proposal_views.ts";
+import { wokeBy } from "./traces.ts";
 
 export type WaitRequest = Op & {
   condition: string;
@@ -137,6 +138,7 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
   let costMs = Infinity;
   let lastMs = Infinity;
   let sure = false;
+  let checked: number | undefined; // the seq the condition was last not met at: set once the wait blocks
   const check = (): WaitResult | undefined => {
     who = recheck(room, cred, who);
     cel.exhausted = false; // this check's context and answer only
@@ -151,12 +153,20 @@ export async function wait(eng: Engine, roomIn: Room, caller: Caller, req: WaitR
     sure = lastMs !== Infinity;
     costMs = Math.min(lastMs, cel.last);
     lastMs = cel.last;
-    if (!r.ok || r.value === false || r.value === null) return undefined;
-    if (req.after !== undefined && !hasVisibleChange(rc, req.after, wantsChanges)) return undefined;
+    if (
+      !r.ok || r.value === false || r.value === null ||
+      (req.after !== undefined && !hasVisibleChange(rc, req.after, wantsChanges))
+    ) {
+      checked = rc.room.seq;
+      return undefined;
+    }
     // the answer's listings within a request's budget, whatever the condition was allowed
     cel.limitMs = cel.spent + eng.limits.celRequestMs;
     cel.overdraw = false;
-    return respond(eng, rc, req, r.value, since, started);
+    const out = respond(eng, rc, req, r.value, since, started);
+    const by = checked === undefined ? undefined : wokeBy(rc, checked);
+    if (by) out.woke_by = by;
+    return out;
   };
   /**
    * A re-evaluation after a wake: a cheap condition is always re-evaluated — in this round, or (LATER) once

@@ -5,13 +5,12 @@
  */
 import { z } from "zod";
 import { compile, evaluateOrLimit, explainPaths } from "../cel.ts";
-import { ID_PATTERN, type Limits, MAX_KEY_LENGTH, MESSAGE_MAX_RECIPIENTS } from "../config.ts";
 import { ApiError } from "../errors.ts";
-import { checkJsonValue } from "../json_shape.ts";
 import { startTimer } from "../timers.ts";
-import type { Entry, Message } from "./model.ts";
+import type { Entry } from "./model.ts";
 import type { Tx } from "./tx.ts";
-import { messageView } from "./messages.ts";
+import { appendMessage } from "./message_writes.ts";
+import { checkKey, checkScopeName, checkValue } from "./write_checks.ts";
 import { canReadScope, visibleDetail } from "./privacy.ts";
 import {
   checkFence,
@@ -103,70 +102,6 @@ export function checkPredicate(
       detail: visibleDetail(tx.caller, explainPaths(program, explainCtx, tx.cel, tx.room.rt.celTime)),
     },
   );
-}
-
-export function checkScopeName(scope: string, field = "scope"): void {
-  const bare = scope.startsWith("_") ? scope.slice(1) : scope;
-  if (!ID_PATTERN.test(bare)) {
-    throw new ApiError(
-      "invalid_id",
-      `${field} must be 1-128 characters of [A-Za-z0-9._:-] (optionally after _)`,
-      {
-        field,
-      },
-    );
-  }
-}
-
-/** U+0000–U+001F and U+007F: invisible, and NUL once let `k\u0000x` stand for `k` in memory. */
-function hasControlCharacter(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f) return true;
-  }
-  return false;
-}
-
-/** The one rule for state keys, wherever a key comes from: 1–256 characters, no control characters. */
-export function checkKey(key: unknown, field = "key"): string {
-  const k = typeof key === "number" ? String(key) : key;
-  if (typeof k !== "string" || k.length === 0 || k.length > MAX_KEY_LENGTH) {
-    throw new ApiError("invalid_body", `${field} must be a string of 1-${MAX_KEY_LENGTH} characters`, {
-      field,
-    });
-  }
-  if (hasControlCharacter(k)) {
-    throw new ApiError(
-      "invalid_body",
-      `${field} may not contain control characters (U+0000–U+001F, U+007F)`,
-      {
-        field,
-      },
-    );
-  }
-  return k;
-}
-
-/**
- * The one check of a value the server is asked to store, wherever it was built (a body, a template, a CEL
- * result, a merge, an increment): nesting, finite numbers, no `__proto__` keys (json_shape.ts), and at most
- * `max` characters of JSON (`400 value_too_large {field, limit}`). Returns its JSON length.
- */
-export function checkValue(
-  value: unknown,
-  limits: Limits,
-  field: string,
-  max = limits.maxValueBytes,
-): number {
-  checkJsonValue(value, field, limits.maxJsonDepth);
-  const n = JSON.stringify(value ?? null).length;
-  if (n > max) {
-    throw new ApiError("value_too_large", `${field} is ${n} bytes of JSON; the limit is ${max}`, {
-      field,
-      limit: max,
-    });
-  }
-  return n;
 }
 
 function toNumber(v: unknown, field: string): number {
@@ -311,93 +246,6 @@ export function applyWrite(
   const out: WriteResult = { scope, key, value, version: entry.version };
   if (lease) out.lease = leaseView(tx.room, lease, tx.now);
   return out;
-}
-
-/** Appending to `_messages` creates a message; the log takes nothing else. */
-function appendMessage(tx: Tx, w: WriteSpec, field: string): WriteResult {
-  if (!w.append || w.key !== undefined) {
-    throw new ApiError(
-      "invalid_body",
-      `${field}: the _messages log only takes appends without a key (claim with _claim_message)`,
-      {
-        field,
-      },
-    );
-  }
-  const v = w.value;
-  const obj = v !== null && typeof v === "object" && !Array.isArray(v)
-    ? v as Record<string, unknown>
-    : { body: v };
-  const { from, kind, body, to, reply_to, seq: _s, ts: _t, claimed_by: _c, claimed_at: _ca, ...extra } = obj;
-  const m = buildMessage(tx, {
-    from: typeof from === "string" ? from : tx.caller.id,
-    kind: typeof kind === "string" && kind ? kind : "chat",
-    body: body ?? null,
-    to: to ?? null,
-    reply_to: reply_to ?? null,
-    extra,
-  }, field);
-  return { scope: "_messages", key: String(m.seq), value: messageView(m), version: 1 };
-}
-
-export function buildMessage(
-  tx: Tx,
-  p: {
-    from: string;
-    kind: string;
-    body: unknown;
-    to: unknown;
-    reply_to: unknown;
-    extra?: Record<string, unknown>;
-  },
-  field: string,
-): Message {
-  checkRecipients(p.to, `${field}.to`);
-  let replyTo: number | null = null;
-  if (p.reply_to !== null && p.reply_to !== undefined) {
-    replyTo = Number(p.reply_to);
-    if (!Number.isInteger(replyTo) || !tx.message(replyTo)) {
-      throw new ApiError(
-        "message_not_found",
-        `reply_to ${JSON.stringify(p.reply_to)} is not a message in this room`,
-        {
-          field: `${field}.reply_to`,
-        },
-      );
-    }
-  }
-  checkValue(p.body, tx.limits, `${field}.body`);
-  if (p.extra) checkValue(p.extra, tx.limits, field);
-  const m: Message = {
-    seq: tx.nextMessageSeq(),
-    from: p.from,
-    kind: p.kind,
-    body: p.body,
-    to: (p.to ?? null) as string | string[] | null,
-    reply_to: replyTo,
-    claimed_by: null,
-    claimed_at: null,
-    ts: tx.iso,
-    extra: p.extra && Object.keys(p.extra).length ? p.extra : null,
-  };
-  tx.newMessages.push(m);
-  return m;
-}
-
-/** A message's `to`, however it was sent or imported: null, an agent id, or a list of at most 1000 of them. */
-export function checkRecipients(to: unknown, field: string): void {
-  if (to === null || isAgentId(to)) return;
-  if (Array.isArray(to) && to.length <= MESSAGE_MAX_RECIPIENTS && to.every(isAgentId)) return;
-  throw new ApiError(
-    "invalid_body",
-    `${field} must be an agent id or a list of at most ${MESSAGE_MAX_RECIPIENTS} agent ids`,
-    { field },
-  );
-}
-
-/** What could be an agent's id (ids starting with _ name system scopes). */
-function isAgentId(v: unknown): boolean {
-  return typeof v === "string" && ID_PATTERN.test(v) && !v.startsWith("_");
 }
 
 /** A state row as `/state` and `/poll` show it. */

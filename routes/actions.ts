@@ -14,7 +14,17 @@ import { invoke, type InvokeReply } from "../engine/invoke.ts";
 import { invokeAndWait } from "../engine/invoke_wait.ts";
 import { getAction, listActions } from "../engine/reads.ts";
 import { ActionsQuery, InvokeBody, InvokeQuery } from "../wire.ts";
-import { type AppEnv, type Ctx, opOf, parseBody, parseQuery, readJson, send, token } from "./http.ts";
+import {
+  type AppEnv,
+  type Ctx,
+  opOf,
+  parseBody,
+  parseQuery,
+  readJson,
+  send,
+  token,
+  traceparent,
+} from "./http.ts";
 
 /** A compatibility route is the same invocation with params taken from the body. */
 export function invokeCompat(c: Ctx, action: string, params: Record<string, unknown>): Promise<InvokeReply> {
@@ -25,6 +35,7 @@ export function invokeCompat(c: Ctx, action: string, params: Record<string, unkn
     action,
     params,
     idempotencyKey: c.req.header("idempotency-key") ?? undefined,
+    traceparent: traceparent(c),
   });
 }
 
@@ -44,6 +55,7 @@ export const actionRoutes = new Hono<AppEnv>()
       agent: body.agent,
       dryRun: body.dry_run === true || q.dry_run === "true" || q.dry_run === "1",
       idempotencyKey: c.req.header("idempotency-key") ?? undefined,
+      traceparent: traceparent(c),
     };
     // 202: the action waits for approval, and the answer is its proposal
     const r = body.wait

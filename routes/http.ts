@@ -154,7 +154,25 @@ export function opOf(c: Ctx, blocking = false): Op {
   const cel = c.get("cel");
   const op: Op = blocking ? { token: token(c), signal: c.req.raw.signal, cel } : { token: token(c), cel };
   if (c.req.method === "HEAD") op.head = true; // Hono answers HEAD with the GET route
+  const tp = traceparent(c);
+  if (tp) op.traceparent = tp;
   return op;
+}
+
+/** W3C trace context: `version-traceid-parentid-flags`, lower-case hex, ids not all zeros. */
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
+
+/**
+ * The request's `traceparent` header when it is valid (version 00 exactly; a later version's first four
+ * fields, as the W3C spec says to read it); a malformed one is ignored, as the spec asks.
+ */
+export function traceparent(c: Ctx): string | undefined {
+  const h = c.req.header("traceparent")?.trim();
+  if (!h) return undefined;
+  const m = TRACEPARENT.exec(h);
+  if (!m || m[1] === "ff" || /^0+$/.test(m[2]) || /^0+$/.test(m[3])) return undefined;
+  if (m[1] === "00" && m[5] !== undefined) return undefined;
+  return h.slice(0, 55);
 }
 
 /**

@@ -48,6 +48,7 @@ export function openApiDocument(): Record<string, unknown> {
       { name: "proposals", description: "actions waiting for approval (decided with _approve / _reject)" },
       { name: "wait", description: "blocking reads and the change feed" },
       { name: "compatibility", description: "the older API, each route one builtin action" },
+      { name: "webhooks", description: "push to systems that do not poll: signed deliveries of commits" },
       { name: "mcp", description: "the Model Context Protocol endpoint" },
       { name: "docs", description: "the manual and the pages" },
       { name: "operations", description: "health, metrics, export, import, delete" },

@@ -464,6 +464,26 @@ export const OPERATIONS: Operation[] = [
       },
     },
   ]),
+  ...group("webhooks", [
+    {
+      route: "GET /rooms/:id/webhooks",
+      id: "listWebhooks",
+      tokens: ["room", "view"],
+      summary: "The room's webhooks with their delivery state (never their secrets)",
+      description:
+        "Registered with the builtin `_register_webhook` (room token), deleted with `_delete_webhook`.",
+      query: wire.WebhooksQuery,
+      ok: json(200, z.array(out.WebhookInfo), "webhooks, by id"),
+    },
+    {
+      route: "GET /rooms/:id/webhooks/:webhook/deliveries",
+      id: "listDeliveries",
+      tokens: ["room", "view"],
+      summary: "A webhook's recent deliveries, pending and delivered, newest first",
+      query: wire.DeliveriesQuery,
+      ok: json(200, out.WebhookDeliveries, "deliveries"),
+    },
+  ]),
   ...group("operations", [
     {
       route: "GET /healthz",

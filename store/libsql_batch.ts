@@ -14,6 +14,7 @@ import type {
   IdempotencyRow,
   LeaseRow,
   MessageRow,
+  OutboxRow,
   PresenceRow,
   ProposalRow,
   PutRows,
@@ -22,6 +23,7 @@ import type {
   StateRow,
   TickRow,
   ViewRow,
+  WebhookRow,
 } from "./room_store.ts";
 
 const j = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
@@ -47,6 +49,8 @@ type Table<R> = {
   key: string[];
   /** pushes the row's column values, in `cols` order, onto `args` */
   encode(roomId: string, r: R, args: unknown[], json: JsonOf): void;
+  /** rows only ever inserted (never replaced): a plain INSERT, cheaper to prepare and run than an upsert */
+  insertOnly?: true;
 };
 
 /** The room tables: a new table gets its entry here, its row type in room_store.ts, its DDL in schema.ts. */
@@ -163,6 +167,7 @@ const TABLES: { [K in keyof Required<PutRows>]: Table<NonNullable<PutRows[K]>[nu
       "error",
       "message",
       "detail",
+      "traceparent",
     ],
     key: ["room_id", "seq"],
     encode: (id, r: AuditRow, a) =>
@@ -179,6 +184,7 @@ const TABLES: { [K in keyof Required<PutRows>]: Table<NonNullable<PutRows[K]>[nu
         r.error,
         r.message ?? null,
         j(r.detail ?? undefined),
+        r.traceparent ?? null,
       ),
   },
   idempotency: {
@@ -250,6 +256,21 @@ const TABLES: { [K in keyof Required<PutRows>]: Table<NonNullable<PutRows[K]>[nu
         j(h.writes),
       ),
   },
+  webhooks: {
+    name: "webhooks",
+    cols: ["room_id", "id", "url", "secret", "events", "created_at", "seq", "disabled_at", "disabled_reason"],
+    key: ["room_id", "id"],
+    encode: (id, w: WebhookRow, a) =>
+      a.push(id, w.id, w.url, w.secret, j(w.events), w.created_at, w.seq, w.disabled_at, w.disabled_reason),
+  },
+  // a commit only inserts outbox rows; their delivery columns belong to the delivery loop (libsql_outbox.ts)
+  webhook_outbox: {
+    name: "webhook_outbox",
+    cols: ["room_id", "webhook_id", "seq", "delivery_id", "body"],
+    key: ["room_id", "webhook_id", "seq"],
+    insertOnly: true,
+    encode: (id, o: OutboxRow, a) => a.push(id, o.webhook_id, o.seq, o.delivery_id, o.body),
+  },
 };
 
 /** Every table that holds a room's rows (rooms itself aside): what dropping a room deletes. */
@@ -276,14 +297,15 @@ class Upserts<R> {
   }
 
   statements(out: InStatement[]): void {
-    const { name, cols, key } = this.table;
+    const { name, cols, key, insertOnly } = this.table;
     const ph = `(${cols.map(() => "?").join(",")})`;
     const updates = cols.filter((c) => !key.includes(c)).map((c) => `${c} = excluded.${c}`).join(", ");
+    const conflict = insertOnly
+      ? ""
+      : ` ON CONFLICT (${key.join(",")}) DO ${updates ? `UPDATE SET ${updates}` : "NOTHING"}`;
     for (const c of this.#chunks) {
       out.push({
-        sql: `INSERT INTO ${name} (${cols.join(",")}) VALUES ${
-          Array(c.rows).fill(ph).join(",")
-        } ON CONFLICT (${key.join(",")}) DO ${updates ? `UPDATE SET ${updates}` : "NOTHING"}`,
+        sql: `INSERT INTO ${name} (${cols.join(",")}) VALUES ${Array(c.rows).fill(ph).join(",")}${conflict}`,
         args: c.args as never,
       });
     }
@@ -352,6 +374,19 @@ export function batchStatements(b: CommitBatch): { statements: InStatement[]; la
     }
     for (const p of w.remove?.proposals ?? []) {
       out.push({ sql: "DELETE FROM proposals WHERE room_id = ? AND id = ?", args: [id, p] });
+    }
+    for (const h of w.remove?.webhooks ?? []) {
+      out.push({ sql: "DELETE FROM webhooks WHERE room_id = ? AND id = ?", args: [id, h] });
+    }
+    for (const h of [...(w.remove?.webhooks ?? []), ...(w.remove?.outbox ?? [])]) {
+      out.push({ sql: "DELETE FROM webhook_outbox WHERE room_id = ? AND webhook_id = ?", args: [id, h] });
+    }
+    for (const h of w.rearm ?? []) {
+      out.push({
+        sql: `UPDATE webhook_outbox SET next_at = 0, failures = 0, failing_since = NULL
+              WHERE room_id = ? AND webhook_id = ? AND state = 'pending'`,
+        args: [id, h],
+      });
     }
     if (w.presence?.length) presenceStatements(id, w.presence, out);
     for (const name in w.put) {

@@ -7,6 +7,7 @@ import { type Client, createClient, type ResultSet } from "@libsql/client";
 import { MIGRATIONS } from "../schema.ts";
 import { batchStatements } from "./libsql_batch.ts";
 import { LibsqlHistory } from "./libsql_history.ts";
+import { LibsqlOutbox } from "./libsql_outbox.ts";
 import {
   type AuditQuery,
   type AuditRow,
@@ -29,8 +30,10 @@ const str = (v: unknown) => (v === null || v === undefined ? null : String(v));
 
 export class LibsqlStore implements RoomStore {
   readonly history: LibsqlHistory;
+  readonly outbox: LibsqlOutbox;
   private constructor(readonly client: Client) {
     this.history = new LibsqlHistory(client);
+    this.outbox = new LibsqlOutbox(client);
   }
 
   /** Opens (creating the file's directory) and migrates. */
@@ -62,6 +65,7 @@ export class LibsqlStore implements RoomStore {
       { sql: "SELECT * FROM ticks WHERE room_id = ?", args: [id] },
       { sql: "SELECT * FROM leases WHERE room_id = ?", args: [id] },
       { sql: "SELECT * FROM proposals WHERE room_id = ? ORDER BY rowid", args: [id] },
+      { sql: "SELECT * FROM webhooks WHERE room_id = ?", args: [id] },
       { sql: "SELECT * FROM history_rooms WHERE room_id = ?", args: [id] },
     ], "read");
     const r = rs[0].rows[0];
@@ -124,13 +128,23 @@ export class LibsqlStore implements RoomStore {
         created_at: String(p.created_at),
         data: pj(p.data),
       })),
-      ...(rs[10].rows[0]
+      webhooks: rs[10].rows.map((w) => ({
+        id: String(w.id),
+        url: String(w.url),
+        secret: String(w.secret),
+        events: pj(w.events),
+        created_at: String(w.created_at),
+        seq: Number(w.seq),
+        disabled_at: str(w.disabled_at),
+        disabled_reason: str(w.disabled_reason),
+      })),
+      ...(rs[11].rows[0]
         ? {
           history: {
-            commits: num(rs[10].rows[0].commits),
-            max_age_ms: num(rs[10].rows[0].max_age_ms),
-            from_seq: Number(rs[10].rows[0].from_seq),
-            from_ts: str(rs[10].rows[0].from_ts),
+            commits: num(rs[11].rows[0].commits),
+            max_age_ms: num(rs[11].rows[0].max_age_ms),
+            from_seq: Number(rs[11].rows[0].from_seq),
+            from_ts: str(rs[11].rows[0].from_ts),
           },
         }
         : {}),
@@ -183,6 +197,7 @@ export class LibsqlStore implements RoomStore {
       error: str(a.error),
       message: str(a.message),
       detail: pj(a.detail),
+      ...(a.traceparent ? { traceparent: String(a.traceparent) } : {}),
     }));
   }
 

@@ -3,6 +3,7 @@
  * and returns (a row's fields are its table's columns, JSON columns as values). Nothing here knows the
  * engine; a second backend is a new class implementing this interface.
  */
+import type { OutboxStore } from "./outbox_store.ts";
 
 export type RoomRow = {
   id: string;
@@ -79,6 +80,7 @@ export type AuditRow = {
   /** a refusal's message and details (the error body beside `error` and `message`), as its invoker saw them */
   message?: string | null;
   detail?: Record<string, unknown> | null;
+  traceparent?: string;
 };
 
 /**
@@ -134,6 +136,30 @@ export type HistoryAt = {
   rows: HistoryRow[];
   /** where storage says the history begins now (another process may have trimmed it) */
   from_seq: number;
+};
+
+/** A webhook as stored (`events` a JSON column); `secret` is read back only by the delivery loop. */
+export type WebhookRow = {
+  id: string;
+  url: string;
+  secret: string;
+  events: unknown;
+  created_at: string;
+  seq: number;
+  disabled_at: string | null;
+  disabled_reason: string | null;
+};
+
+/**
+ * A delivery a commit adds to the outbox, due at once (the delivery columns start empty). Five columns:
+ * each bound value of the commit's multi-row INSERT costs the driver, so the rest is read from the body.
+ */
+export type OutboxRow = {
+  webhook_id: string;
+  seq: number;
+  delivery_id: string;
+  /** the exact JSON text that is signed and sent (its `ts` and `traceparent` are the commit's) */
+  body: string;
 };
 
 /** A stored reply for `Idempotency-Key` retries; `fingerprint` is what was asked. */
@@ -196,6 +222,7 @@ export type StoredRoom = {
   proposals: ProposalRow[];
   /** absent: the server's retention, history from the room's creation */
   history?: HistorySettingsRow;
+  webhooks: WebhookRow[];
 };
 
 /** Rows written as they are now (inserted, or replacing the row with the same key). */
@@ -212,6 +239,8 @@ export type PutRows = {
   proposals?: ProposalRow[];
   /** rows a commit adds to its room's history */
   history?: HistoryRow[];
+  webhooks?: WebhookRow[];
+  webhook_outbox?: OutboxRow[];
 };
 
 /** What one room's commit changes. */
@@ -222,7 +251,15 @@ export type RoomWrite = {
   /** the room row's mutable fields, when they changed */
   room?: Pick<RoomRow, "meta" | "view_token_hash" | "liveness_ms">;
   put: PutRows;
-  remove?: { state?: StateKey[]; actions?: string[]; views?: string[]; proposals?: string[] };
+  /** `webhooks` are removed with their outbox rows; `outbox` removes only the rows of those webhook ids */
+  remove?: {
+    state?: StateKey[];
+    actions?: string[];
+    views?: string[];
+    proposals?: string[];
+    webhooks?: string[];
+    outbox?: string[];
+  };
   presence?: PresenceRow[];
   /** the room's retention changed (written only with a commit: under the seq compare-and-set) */
   history_settings?: HistorySettingsRow;
@@ -231,6 +268,8 @@ export type RoomWrite = {
    * supersedes, the deletions of [from, to); `from_seq` becomes `to` (never moves back). No commit of its own.
    */
   history_trim?: { from: number; to: number; to_ts: string };
+  /** webhook ids registered again: their pending deliveries are due now, with no failures counted */
+  rearm?: string[];
 };
 
 /** One atomic batch: all of it is written, or none of it. */
@@ -296,6 +335,8 @@ export interface HistoryStore {
 }
 
 export interface RoomStore {
+  /** the delivery loop's bookkeeping of webhook_outbox rows (store/outbox_store.ts) */
+  readonly outbox: OutboxStore;
   loadRoom(id: string): Promise<StoredRoom | undefined>;
   /** Writes the batch in one transaction; rejects with `CommitError`. */
   commit(batch: CommitBatch): Promise<CommitOutcome>;

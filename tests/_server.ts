@@ -7,6 +7,7 @@ import { DEFAULT_LIMITS, type Limits } from "../config.ts";
 import { Engine } from "../engine/engine.ts";
 import { LibsqlStore } from "../store/libsql_store.ts";
 import type { Clock } from "../timers.ts";
+import type { DeliveryOptions } from "../engine/webhook_delivery.ts";
 
 /**
  * A clock tests move by hand; advancing it runs what each room's scheduler has due by then (lease expiries,
@@ -39,7 +40,13 @@ export type TestServer = {
 };
 
 export async function startServer(
-  opts: { limits?: Partial<Limits>; fakeClock?: boolean; dbPath?: string; clockStart?: number } = {},
+  opts: {
+    limits?: Partial<Limits>;
+    fakeClock?: boolean;
+    dbPath?: string;
+    clockStart?: number;
+    delivery?: DeliveryOptions;
+  } = {},
 ): Promise<TestServer & { clock: FakeClock }> {
   const dir = opts.dbPath ? undefined : await Deno.makeTempDir({ prefix: "agent-sync-test-" });
   const dbPath = opts.dbPath ?? `${dir}/sync.db`;
@@ -50,7 +57,9 @@ export async function startServer(
     store,
     limits: { ...DEFAULT_LIMITS, ...opts.limits },
     clock: opts.fakeClock ? clock : realClock,
+    delivery: opts.delivery,
   });
+  eng.startDelivery();
   clock.onAdvance = () => {
     for (const room of eng.rooms.values()) {
       room.rt.scheduler.runDue(clock.now());

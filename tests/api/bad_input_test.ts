@@ -261,6 +261,10 @@ const VIEW_MUTATIONS: [string, (room: string) => string, unknown][] = [
   ["POST", inv("_heartbeat"), { params: {} }],
   ["POST", inv("_renew_timer"), { params: { key: "a" } }],
   ["POST", inv("_claim_message"), { params: { seq: 1 } }],
+  ["POST", inv("_register_webhook"), {
+    params: { id: "w", url: "https://hooks.example.com/", secret: "x".repeat(16) },
+  }],
+  ["POST", inv("_delete_webhook"), { params: { id: "w" } }],
   ["POST", inv("help"), { params: {} }],
   ["POST", inv("custom"), { params: {} }],
   ["POST", (r) => `/rooms/${r}/rotate-view-token`, {}],

@@ -28,7 +28,7 @@ Deno.test("a lease's expiry is a commit of the timeline; the room at a commit sh
   const taken = take.json.cursor as number;
   // alice's own scope, leased: nobody else may learn of it
   const own = await c.invoke(room.id, alice, "_set_state", {
-    key: "secret",
+    key: "xyzzy",
     value: "s3cr3t",
     lease: { ttl_ms: TTL * 10 },
   });
@@ -93,17 +93,17 @@ Deno.test("a lease's expiry is a commit of the timeline; the room at a commit sh
 
   await t.step("a lease in alice's scope is seen by alice and the room token, never by carol", async () => {
     const mine = (await req("GET", `/context?at=${own.json.cursor}&only=leases`, alice)).json;
-    assert.equal(mine.leases.self.secret.holder, "alice");
+    assert.equal(mine.leases.self.xyzzy.holder, "alice");
     for (const path of ["/history", `/history?agent=alice`, `/context?at=${own.json.cursor}`]) {
       const r = await req("GET", path, carol);
       assert.equal(r.status, 200, r.text);
-      assert.ok(!r.text.includes("secret") && !r.text.includes("s3cr3t"), `${path}: ${r.text}`);
+      assert.ok(!r.text.includes("xyzzy") && !r.text.includes("s3cr3t"), `${path}: ${r.text}`);
     }
     const seqs = ((await req("GET", "/history", carol)).json.commits as Json[]).map((x) => x.seq);
     assert.ok(!seqs.includes(own.json.cursor), "not even that alice's commit happened");
     const all = (await req("GET", "/history", room.token)).json.commits as Json[];
     const leased = all.find((x) => x.seq === own.json.cursor);
-    assert.deepEqual(leased.leases, [{ scope: "alice", key: "secret", holder: "alice", epoch: 1 }]);
+    assert.deepEqual(leased.leases, [{ scope: "alice", key: "xyzzy", holder: "alice", epoch: 1 }]);
   });
 });
 

@@ -413,6 +413,19 @@ Deno.test("every documented operation answers as documented: requests, answers, 
   await c.strict("putAction", { ...compat, body: { id: "noop", writes: [] } });
   await c.call("deleteAction", { params: { id: room, action: "noop" }, token: ROOM });
 
+  // ── webhooks (the events match no commit here: nothing is sent) ──
+  await invoke("_register_webhook", {
+    params: {
+      id: "hook",
+      url: "https://hooks.example.com/x",
+      secret: "openapi-0123456789",
+      events: { actions: ["x"] },
+    },
+  }, ROOM);
+  await c.call("listWebhooks", { params: p, token: ROOM });
+  await c.call("listDeliveries", { params: { ...p, webhook: "hook" }, query: { limit: "10" }, token: ROOM });
+  await c.call("listDeliveries", { params: { ...p, webhook: "nope" }, token: ROOM, status: 404 });
+
   // ── tokens, export, import, delete ──
   VIEW = (await c.call("rotateViewToken", { params: p, token: ROOM })).json.view_token;
   await c.call("getContext", { params: p, token: VIEW });

@@ -22,6 +22,7 @@ class RecordingStore implements RoomStore {
       statements: 1,
     });
   }
+  outbox = {} as RoomStore["outbox"]; // never reached: the committer does not deliver
   loadRoom = () => Promise.resolve(undefined);
   readAudit = () => Promise.resolve([]);
   readReply = () => Promise.resolve(undefined);

@@ -59,6 +59,14 @@ function busyRoom(id: string) {
     expires_at: null,
     decided_at: null,
   });
+  t.webhooks.set("hook", {
+    id: "hook",
+    url: "https://hooks.example.com/x",
+    secret: "0123456789abcdef",
+    events: { scopes: ["_shared"] },
+    created_at: t.iso,
+    disabled: null,
+  });
   t.audit = {
     ts: t.iso,
     agent: "admin",
@@ -68,6 +76,7 @@ function busyRoom(id: string) {
     ok: true,
     status: 200,
     error: null,
+    traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
   };
   applyTx(t);
   return m.room;
@@ -93,6 +102,13 @@ for (const b of BACKENDS) {
       assert.equal(loaded.auditSeq, 1);
       assert.equal(loaded.entryCount, 2);
       assert.deepEqual([...loaded.proposals.values()], [...room.proposals.values()]);
+      assert.deepEqual(
+        [...loaded.webhooks.values()],
+        [...room.webhooks.values()],
+        "webhooks, secret and seq",
+      );
+      const [audit] = await store.readAudit("r1", { limit: 10 });
+      assert.equal(audit.traceparent, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
       assert.equal(await store.loadRoom("nope"), undefined);
       // a proposal gone from memory (dropped as an old decided one) is removed from storage
       loaded.proposals.delete("prop-1");

@@ -1,0 +1,398 @@
+/**
+ * @module engine/webhook_delivery — a process's one delivery loop. Told of new deliveries once their commit
+ * is durable (registry `onOutbox`), and asking storage at start and every `webhookPollMs` (rows of other
+ * processes and of earlier runs), it claims each webhook's oldest pending rows and POSTs them in seq order,
+ * signed; a failure blocks only that webhook and is retried with jittered exponential backoff; repeated
+ * failure disables the webhook (a room commit). Never inside a commit; bounded concurrency and timeouts.
+ */
+import { createHmac } from "node:crypto";
+import { setImmediate } from "node:timers";
+import type { Caller } from "../auth.ts";
+import {
+  WEBHOOK_BUSY_GAP_MS,
+  WEBHOOK_CLAIM_BYTES,
+  WEBHOOK_CLAIM_ROWS,
+  WEBHOOK_DELIVERIES_KEPT,
+  WEBHOOK_MARK_EVERY,
+} from "../config.ts";
+import { EgressRefused, type Resolver, resolveTarget, systemResolver } from "../egress.ts";
+import { ApiError } from "../errors.ts";
+import { HttpClient } from "../http_client.ts";
+import type { Engine } from "./engine.ts";
+import { applyTx, Tx } from "./tx.ts";
+
+export type DeliveryOptions = {
+  /** name resolution of webhook hosts (tests inject one); the system's by default */
+  resolve?: Resolver;
+  /** extra root certificates for https targets (tests) */
+  caCerts?: string[];
+};
+
+type Worker = {
+  /** deliveries were added while it ran: claim again before stopping */
+  more: boolean;
+  /** seqs this worker marked delivered, oldest first (the newest WEBHOOK_DELIVERIES_KEPT are kept) */
+  recent: number[];
+  /** undelivered rows when last counted, and when that was (performance.now()) */
+  backlog: number;
+  countedAt: number;
+  /** ends a back-off sleep early (the webhook was registered again) */
+  wake?: () => void;
+  done?: Promise<void>;
+};
+
+/** A claimed row, as one worker uses it. */
+type Row = Awaited<ReturnType<Engine["rooms"]["outbox"]["claim"]>>["rows"][number];
+type Attempt = { ok: true; status: number } | { ok: false; status: number | null; error: string };
+
+const SYSTEM: Caller = { kind: "admin", id: "admin" };
+const CLAIM = { rows: WEBHOOK_CLAIM_ROWS, bytes: WEBHOOK_CLAIM_BYTES };
+const enc = new TextEncoder();
+
+export class WebhookDeliverer {
+  readonly #eng: Engine;
+  readonly #resolve: Resolver;
+  readonly #http: HttpClient;
+  /** this process, as its claims name it */
+  readonly #me = `proc_${crypto.randomUUID()}`;
+  readonly #workers = new Map<string, Worker>();
+  /** webhooks whose head could not be claimed: new rows do not retry it before this (the poll does) */
+  readonly #blockedUntil = new Map<string, number>();
+  readonly #stop = new AbortController();
+  #free: number;
+  #queue: (() => void)[] = [];
+  #pollTimer: ReturnType<typeof setTimeout> | undefined;
+  #scan: Promise<void> | undefined;
+  #pokes: (() => void)[] = [];
+  /** when the last attempt started while commits were being written */
+  #busyAt = 0;
+  #started = false;
+  #closed = false;
+
+  constructor(eng: Engine, o: DeliveryOptions = {}) {
+    this.#eng = eng;
+    this.#resolve = o.resolve ?? systemResolver;
+    this.#http = new HttpClient({ caCerts: o.caCerts });
+    this.#free = eng.limits.webhookConcurrency;
+  }
+
+  /** Starts delivering: at once what storage holds (every room, in memory or not), then as told and polled. */
+  start(): void {
+    if (this.#started || this.#closed) return;
+    this.#started = true;
+    this.#poll(0);
+  }
+
+  /**
+   * After a durable commit: `added` webhooks got deliveries, `rearmed` ones were registered again. Acted on
+   * in the next macrotask, once the commit's writers are answered (a claim is a statement on this thread).
+   */
+  poke(roomId: string, added: Iterable<string>, rearmed: Iterable<string>): void {
+    if (!this.#started || this.#closed) return;
+    if (!this.#pokes.length) setImmediate(() => this.#pokes.splice(0).forEach((p) => p()));
+    this.#pokes.push(() => this.#poked(roomId, added, rearmed));
+  }
+
+  #poked(roomId: string, added: Iterable<string>, rearmed: Iterable<string>): void {
+    if (this.#closed) return;
+    for (const id of rearmed) {
+      const w = this.#workers.get(keyOf(roomId, id));
+      if (w) (w.more = true, w.wake?.());
+      else this.#spawn(roomId, id);
+    }
+    const now = this.#eng.now();
+    for (const id of added) {
+      const key = keyOf(roomId, id);
+      const w = this.#workers.get(key);
+      if (w) w.more = true;
+      else if ((this.#blockedUntil.get(key) ?? 0) <= now) this.#spawn(roomId, id);
+    }
+  }
+
+  /** Stops: in-flight requests are abandoned (their rows stay pending), claims released for the next run. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#pollTimer);
+    this.#stop.abort();
+    for (const release of this.#queue.splice(0)) release();
+    await this.#scan;
+    await Promise.all([...this.#workers.values()].map((w) => w.done));
+    if (this.#started) await this.#eng.rooms.outbox.release(this.#me).catch(() => {});
+    this.#http.close();
+  }
+
+  #poll(delay: number): void {
+    this.#pollTimer = setTimeout(() => {
+      this.#scan = this.#scanDue().finally(() => {
+        this.#scan = undefined;
+        if (!this.#closed) this.#poll(this.#eng.limits.webhookPollMs);
+      });
+    }, delay);
+  }
+
+  async #scanDue(): Promise<void> {
+    try {
+      const due = await this.#eng.rooms.outbox.due(this.#eng.now(), this.#me, 1000);
+      for (const d of due) this.#spawn(d.room_id, d.webhook_id);
+    } catch (e) {
+      if (!this.#closed) console.error("webhook delivery: reading the outbox failed:", e);
+    }
+  }
+
+  #spawn(roomId: string, webhookId: string): void {
+    const key = keyOf(roomId, webhookId);
+    if (this.#closed || this.#workers.has(key)) return;
+    this.#blockedUntil.delete(key);
+    const w: Worker = { more: false, recent: [], backlog: 0, countedAt: -Infinity };
+    this.#workers.set(key, w);
+    w.done = this.#run(roomId, webhookId, w).catch((e) => {
+      if (!this.#closed) console.error(`webhook delivery ${webhookId} of room ${roomId} failed:`, e);
+    }).finally(() => {
+      this.#workers.delete(key);
+      if (w.more) this.#spawn(roomId, webhookId);
+    });
+  }
+
+  /** One webhook: claim its oldest pending rows, deliver them in order, until none is left or one fails. */
+  async #run(roomId: string, webhookId: string, w: Worker): Promise<void> {
+    const l = this.#eng.limits;
+    const lease = 2 * l.webhookTimeoutMs + 1000;
+    const outbox = this.#eng.rooms.outbox;
+    while (!this.#closed) {
+      w.more = false;
+      const now = this.#eng.now();
+      const until = now + lease;
+      const claim = await outbox.claim(roomId, webhookId, this.#me, now, until, CLAIM);
+      if (!claim.webhook) {
+        if (w.more) continue;
+        // not due yet, or another process holds it: new rows need not ask again before then (the poll will)
+        if (claim.retryAt !== null) this.#blockedUntil.set(keyOf(roomId, webhookId), claim.retryAt);
+        return;
+      }
+      // a full claim means a backlog: bounded (a receiver that is down or too slow for the room)
+      if (
+        claim.rows.length === WEBHOOK_CLAIM_ROWS &&
+        await this.#overBacklog(roomId, webhookId, claim.webhook.seq, w)
+      ) {
+        return;
+      }
+      if (claim.rows.length < WEBHOOK_CLAIM_ROWS) w.backlog = claim.rows.length;
+      const url = new URL(claim.webhook.url);
+      const marks: { seq: number; status: number; at: string }[] = [];
+      const flush = async () => {
+        if (!marks.length) return;
+        // the kept delivered rows are trimmed now and then, below the oldest of the last ones this worker
+        // marked: delivered rows all sit below the pending ones (deliveries go in order)
+        for (const m of marks) w.recent.push(m.seq);
+        const prune = w.recent.length >= 1.5 * WEBHOOK_DELIVERIES_KEPT;
+        if (prune) w.recent.splice(0, w.recent.length - WEBHOOK_DELIVERIES_KEPT);
+        await outbox.delivered(roomId, webhookId, marks.splice(0), prune ? w.recent[0] : undefined);
+      };
+      for (const row of claim.rows) {
+        await this.#turn(w);
+        let r: Attempt;
+        try {
+          // the claim must outlast the attempt: otherwise claim again (it is still ours) before sending
+          if (this.#closed || this.#eng.now() + l.webhookTimeoutMs + 500 > until) break;
+          r = await this.#attempt(url, claim.webhook.secret, webhookId, row);
+        } finally {
+          this.#release();
+        }
+        if (r.ok) {
+          marks.push({ seq: row.seq, status: r.status, at: new Date(this.#eng.now()).toISOString() });
+          if (marks.length >= WEBHOOK_MARK_EVERY) await flush();
+          continue;
+        }
+        await flush();
+        if (this.#closed) return;
+        const next = await this.#failed(roomId, webhookId, claim.webhook.seq, row, r, lease);
+        if (next === undefined) return; // disabled
+        // the back-off may be long (10 min): the backlog is looked at every poll interval meanwhile
+        while (!this.#closed && this.#eng.now() < next) {
+          if (await this.#overBacklog(roomId, webhookId, claim.webhook.seq, w, true)) return;
+          if (await this.#sleep(Math.min(next - this.#eng.now(), l.webhookPollMs), w)) break;
+        }
+        break; // and claim again from the head
+      }
+      await flush();
+    }
+  }
+
+  /**
+   * Waits for this worker's turn: commits first — while they flow, an attempt starts only after a batch is
+   * written and at most every WEBHOOK_BUSY_GAP_MS over all webhooks, so deliveries (a write and a read on
+   * this thread each, ~0.1 ms) take a small share of it and catch up when commits pause; but a webhook whose
+   * backlog passed half its bound is not held back (the server's own load must not disable it) — then one
+   * of the concurrency slots (released with `#release`).
+   */
+  async #turn(w: Worker): Promise<void> {
+    const rooms = this.#eng.rooms;
+    const signal = this.#stop.signal;
+    const yields = w.backlog < this.#eng.limits.webhookMaxPending / 2;
+    let waited = false;
+    while (
+      yields && rooms.committing && !this.#closed &&
+      (!waited || performance.now() - this.#busyAt < WEBHOOK_BUSY_GAP_MS)
+    ) {
+      await new Promise<void>((resolve) => {
+        const done = () => (signal.removeEventListener("abort", done), resolve());
+        signal.addEventListener("abort", done);
+        rooms.afterCommit().then(done);
+      });
+      waited = true;
+    }
+    if (waited) this.#busyAt = performance.now();
+    await this.#slot();
+  }
+
+  /** One POST of one delivery; never throws. */
+  async #attempt(url: URL, secret: string, webhookId: string, row: Row): Promise<Attempt> {
+    const body = enc.encode(row.body);
+    const headers: Record<string, string> = {
+      host: url.host,
+      "user-agent": "agent-sync-webhooks/1",
+      "content-type": "application/json",
+      "x-sync-signature": `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`,
+      "x-sync-delivery": row.delivery_id,
+      "x-sync-seq": String(row.seq),
+      "x-sync-webhook": webhookId,
+      "x-sync-attempt": String(row.attempts + 1),
+    };
+    if (row.traceparent) headers.traceparent = row.traceparent;
+    try {
+      const res = await this.#http.post(
+        `${url.protocol}//${url.host}`,
+        () => resolveTarget(url, this.#resolve, this.#eng.limits.webhookAllowPrivate),
+        { path: url.pathname + url.search, headers, body },
+        this.#eng.limits.webhookTimeoutMs,
+        this.#stop.signal,
+      );
+      if (res.status >= 200 && res.status < 300) return { ok: true, status: res.status };
+      return {
+        ok: false,
+        status: res.status,
+        error: `HTTP ${res.status}${res.reason ? ` ${res.reason}` : ""}`,
+      };
+    } catch (e) {
+      const error = e instanceof EgressRefused ? `refused: ${e.message}` : String((e as Error)?.message ?? e);
+      return { ok: false, status: null, error: error.slice(0, 300) };
+    }
+  }
+
+  /**
+   * Counts a failed attempt; returns when the head is due again, or undefined when the webhook was disabled
+   * (failures in a row, or failing for too long).
+   */
+  async #failed(
+    roomId: string,
+    webhookId: string,
+    registered: number,
+    row: Row,
+    r: Extract<Attempt, { ok: false }>,
+    lease: number,
+  ): Promise<number | undefined> {
+    const l = this.#eng.limits;
+    const now = this.#eng.now();
+    const failures = row.failures + 1;
+    const since = row.failing_since ?? now;
+    const next = now + backoff(failures, l.webhookRetryMinMs, l.webhookRetryMaxMs);
+    const at = new Date(now).toISOString();
+    const outbox = this.#eng.rooms.outbox;
+    await outbox.failed(roomId, webhookId, this.#me, {
+      seq: row.seq,
+      status: r.status,
+      error: r.error,
+      at,
+      now,
+      next_at: next,
+      until: next + lease,
+    });
+    if (failures < l.webhookMaxFailures && now - since < l.webhookMaxFailingMs) return next;
+    const reason = `${failures} consecutive failed deliveries since ${
+      new Date(since).toISOString()
+    }; last: ${r.error}`;
+    return await this.#disable(roomId, webhookId, registered, reason) ? undefined : now;
+  }
+
+  /**
+   * Disables a webhook as a room commit (so every process holding the room sees it) and releases its
+   * claims; false (nothing done) when it was registered again meanwhile.
+   */
+  async #disable(roomId: string, webhookId: string, registered: number, reason: string): Promise<boolean> {
+    const rooms = this.#eng.rooms;
+    const done = await rooms.retrying(async () => {
+      const room = await rooms.fresh(roomId).catch((e) => {
+        if (e instanceof ApiError && e.code === "room_not_found") return undefined;
+        throw e;
+      });
+      const def = room?.webhooks.get(webhookId);
+      if (!room || !def || def.disabled) return true; // gone, or disabled already
+      if (def.seq !== registered) return false;
+      const tx = new Tx(room, SYSTEM, this.#eng.now(), this.#eng.limits);
+      tx.label = "_webhook_disabled"; // as the history lists the commit
+      tx.webhooks.set(webhookId, { ...def, disabled: { at: tx.iso, reason } });
+      applyTx(tx);
+      await rooms.commit(room);
+      return true;
+    });
+    if (done) await rooms.outbox.release(this.#me, { roomId, webhookId });
+    return done;
+  }
+
+  /**
+   * Counts the webhook's backlog (at most once per poll interval unless `now`: a count reads every pending
+   * row) and disables the webhook if it reached SYNC_WEBHOOK_MAX_PENDING; true when it did.
+   */
+  async #overBacklog(roomId: string, webhookId: string, registered: number, w: Worker, now = false) {
+    const t = performance.now();
+    if (!now && t - w.countedAt < this.#eng.limits.webhookPollMs) return false;
+    w.countedAt = t;
+    const max = this.#eng.limits.webhookMaxPending;
+    const n = w.backlog = await this.#eng.rooms.outbox.pending(roomId, webhookId);
+    if (n < max) return false;
+    return await this.#disable(
+      roomId,
+      webhookId,
+      registered,
+      `${n} deliveries undelivered (the limit is ${max})`,
+    );
+  }
+
+  /** Sleeps `ms`; true when woken early (registered again, or shutdown). */
+  #sleep(ms: number, w: Worker): Promise<boolean> {
+    return new Promise((resolve) => {
+      const done = (early: boolean) => {
+        clearTimeout(timer);
+        this.#stop.signal.removeEventListener("abort", wake);
+        w.wake = undefined;
+        resolve(early);
+      };
+      const wake = () => done(true);
+      const timer = setTimeout(() => done(false), Math.max(0, ms));
+      this.#stop.signal.addEventListener("abort", wake);
+      w.wake = wake;
+    });
+  }
+
+  #slot(): Promise<void> {
+    if (this.#free > 0 || this.#closed) {
+      this.#free--;
+      return Promise.resolve();
+    }
+    return new Promise((r) => this.#queue.push(() => (this.#free--, r())));
+  }
+
+  #release(): void {
+    this.#free++;
+    this.#queue.shift()?.();
+  }
+}
+
+const keyOf = (roomId: string, webhookId: string) => `${roomId}\u0000${webhookId}`;
+
+/** Exponential from `min`, capped at `max`, with jitter: a delay between half and all of it. */
+export function backoff(failures: number, min: number, max: number): number {
+  const d = Math.min(max, min * 2 ** Math.min(failures - 1, 30));
+  return Math.round(d / 2 + Math.random() * (d / 2));
+}
