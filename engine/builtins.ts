@@ -1,113 +1,26 @@
 /**
- * @module engine/builtins — the builtin actions (reference/api.md#builtin-actions) as one table: description and param docs (for
- * listings) beside the handler. Handlers stage changes in the Tx and throw ApiError to refuse.
+ * @module engine/builtins — the builtin actions (reference/api.md#builtin-actions) as one table: description
+ * and param docs (for listings) beside the handler (engine/builtin.ts). The state writes are in
+ * builtins_state.ts; messages, definitions, presence, webhooks, approvals and `help` are here.
  */
-import { z } from "zod";
-import { actAs, type Caller, canWriteScope, isRoomToken } from "../auth.ts";
+import { actAs } from "../auth.ts";
 import { ApiError } from "../errors.ts";
-import { renewTimer } from "../timers.ts";
 import { checkOwner, registerAction } from "./actions.ts";
-import type { ActionDef, ParamSpec } from "./model.ts";
+import type { Builtin } from "./builtin.ts";
+import { ClaimParams, HeartbeatParams, IdParams, MessageParams, STATUSES } from "./builtin_params.ts";
+import { STATE_BUILTINS } from "./builtins_state.ts";
+import type { ActionDef } from "./model.ts";
 import { messageView } from "./messages.ts";
-import { canReadScope, checkTickOn } from "./privacy.ts";
-import { acquire, checkFence, endLease, epochOf, leaseHeld, leaseView, liveLease } from "./leases.ts";
-import { runOnExpire } from "./lease_expiry.ts";
+import { acquire, leaseView } from "./leases.ts";
 import { windowOf } from "./liveness.ts";
 import { approve, closeProposalsOf, reject } from "./proposals.ts";
-import type { Tx } from "./tx.ts";
-import { deleteView, publishKey, registerView } from "./views.ts";
+import { deleteView, registerView } from "./views.ts";
 import { deleteWebhook, redactSecret, registerWebhook } from "./webhooks.ts";
 import { buildMessage } from "./message_writes.ts";
-import { checkKey, checkScopeName } from "./write_checks.ts";
-import { applyWrite, checkPredicate, type WriteResult, WriteSpec } from "./write_modes.ts";
 
-export type BuiltinEnv = {
-  /** the caller's CEL context (pre-invocation state plus staged writes). */
-  ctx: () => Record<string, unknown>;
-  /** the participant guide for `help`. */
-  guide: () => unknown;
-};
+const { _set_state, _batch_set_state, _delete_state, _renew_timer, _release } = STATE_BUILTINS;
 
-export type BuiltinOutcome = {
-  writes: WriteResult[];
-  extra?: Record<string, unknown>;
-  after?: () => Record<string, unknown>;
-};
-
-export type Builtin = {
-  description: string;
-  params: Record<string, ParamSpec>;
-  run(tx: Tx, params: Record<string, unknown>, env: BuiltinEnv): BuiltinOutcome;
-  /** only the room token may invoke it (listed as unavailable to everyone else) */
-  roomTokenOnly?: true;
-  /** the params as the audit row keeps them (a secret left out); default: as given */
-  auditParams?(params: Record<string, unknown>): Record<string, unknown>;
-};
-
-const STATUSES = ["active", "idle", "busy", "waiting", "done", "unknown"] as const;
-
-function defaultScope(caller: Caller): string {
-  return caller.kind === "agent" ? caller.id : "_shared";
-}
-
-function authorize(tx: Tx, scope: string): void {
-  if (!canWriteScope(tx.caller, scope)) {
-    throw new ApiError("scope_denied", `${tx.caller.id} may not write scope ${scope}`, { scope });
-  }
-}
-
-function writeOne(tx: Tx, w: WriteSpec, env: BuiltinEnv, field: string): WriteResult {
-  const scope = w.scope ?? defaultScope(tx.caller);
-  checkScopeName(scope, `${field}scope`);
-  authorize(tx, scope);
-  checkTickOn(tx.caller, w.timer, `${field}timer`);
-  if (scope === "_messages") {
-    // a direct append speaks for the caller: `from` may only name the caller itself (reference/security.md)
-    const from = (w.value as Record<string, unknown> | null)?.from;
-    if (from !== undefined) actAs(tx.room, tx.caller, from, `${field}value.from`);
-  }
-  const r = applyWrite(tx, w, scope, env.ctx, field || "params");
-  if (w.public) {
-    if (scope.startsWith("_")) {
-      throw new ApiError("invalid_body", "public: true only applies to a private scope", {
-        field: `${field}public`,
-      });
-    }
-    publishKey(tx, scope, r.key);
-  }
-  return r;
-}
-
-export const BatchParams = z.strictObject({ writes: z.array(WriteSpec).min(1), if: z.string().optional() });
-export const DeleteParams = z.strictObject({
-  scope: z.string().optional(),
-  key: z.union([z.string(), z.number()]),
-  if_epoch: z.union([z.number().int().min(0), z.string()]).optional(),
-});
-export const ReleaseParams = z.strictObject({
-  scope: z.string().optional(),
-  key: z.union([z.string(), z.number()]),
-  expire: z.boolean().optional(),
-});
-export const MessageParams = z.strictObject({
-  body: z.unknown().refine((v) => v !== undefined, "body is required"),
-  kind: z.string().min(1).max(128).optional(),
-  // what `to` may hold is buildMessage's rule (agent ids), for every way of sending
-  to: z.unknown().optional(),
-  reply_to: z.union([z.number().int(), z.string()]).nullable().optional(),
-  from: z.string().optional(),
-});
-const IdParams = z.strictObject({ id: z.string() });
-export const HeartbeatParams = z.strictObject({
-  status: z.enum(STATUSES).optional(),
-  agent: z.string().optional(),
-});
-const RenewParams = z.strictObject({ scope: z.string().optional(), key: z.union([z.string(), z.number()]) });
-export const ClaimParams = z.strictObject({
-  seq: z.union([z.number().int(), z.string()]),
-  agent: z.string().optional(),
-});
-
+/** Every builtin, in the order listings show them. */
 export const BUILTINS: Record<string, Builtin> = {
   _send_message: {
     description: "Send a message to the room (optionally addressed with `to`, threaded with `reply_to`).",
@@ -133,87 +46,9 @@ export const BUILTINS: Record<string, Builtin> = {
       };
     },
   },
-  _set_state: {
-    description:
-      "Write one state entry (default scope: your own). Modes: value, merge, increment, append; guards: if, if_version.",
-    params: {
-      scope: { type: "string", description: "target scope (default: your own; _shared for the room token)" },
-      key: { type: "string", description: "the key (omit with append: true to add a log row)" },
-      value: { type: "any", description: "the new value (or the increment delta / appended item)" },
-      merge: { type: "object", description: "shallow-merge these fields into the object at key" },
-      increment: { type: "any", description: "true (value is the delta, default 1) or a number to add" },
-      append: {
-        type: "boolean",
-        description: "without key: new log row keyed 1,2,…; with key: push onto the array",
-      },
-      if: { type: "string", description: "CEL condition that must hold (409 precondition_failed)" },
-      if_version: {
-        type: "integer",
-        description: "compare-and-set: current version must equal this (0 = must not exist)",
-      },
-      timer: { type: "object", description: "{ms|at|ticks+tick_on, effect: delete|enable}" },
-      enabled: { type: "string", description: "CEL expression; the entry is hidden while it is false" },
-      public: { type: "boolean", description: "publish this private key as the view <agent>.<key>" },
-      delete: { type: "boolean", description: "true: remove the entry (no value)" },
-      lease: {
-        type: "any",
-        description:
-          "true (the room's window) or {ttl_ms, on_expire}: hold the entry; others' writes are 409 lease_held",
-      },
-      if_epoch: {
-        type: "integer",
-        description: "fencing: refused (409 lease_lost) unless your lease of the entry has this epoch",
-      },
-    },
-    run(tx, raw, env) {
-      return { writes: [writeOne(tx, WriteSpec.parse(raw), env, "")] };
-    },
-  },
-  _batch_set_state: {
-    description: "Up to 20 writes, all or nothing, with one optional `if` gate and per-write if_version.",
-    params: {
-      writes: { type: "array", required: true, description: "list of _set_state writes" },
-      if: { type: "string", description: "CEL condition checked once before any write" },
-    },
-    run(tx, raw, env) {
-      const p = BatchParams.parse(raw);
-      if (p.writes.length > tx.limits.maxBatch) {
-        throw new ApiError(
-          "invalid_body",
-          `a batch holds at most ${tx.limits.maxBatch} writes, got ${p.writes.length}`,
-          {
-            field: "writes",
-            limit: tx.limits.maxBatch,
-          },
-        );
-      }
-      if (p.if !== undefined) checkPredicate(p.if, env.ctx(), tx);
-      const writes = p.writes.map((w, i) => writeOne(tx, w, env, `writes[${i}].`));
-      return { writes, extra: { count: writes.length } };
-    },
-  },
-  _delete_state: {
-    description: "Delete one state entry (default scope: your own).",
-    params: {
-      scope: { type: "string", description: "scope of the entry" },
-      key: { type: "string", required: true, description: "key of the entry" },
-      if_epoch: { type: "integer", description: "fencing: your lease of the entry must have this epoch" },
-    },
-    run(tx, raw) {
-      const p = DeleteParams.parse(raw);
-      const scope = p.scope ?? defaultScope(tx.caller);
-      checkScopeName(scope);
-      authorize(tx, scope);
-      if (scope === "_messages") {
-        throw new ApiError("invalid_body", "messages cannot be deleted", { field: "scope" });
-      }
-      const key = checkKey(p.key);
-      checkFence(tx, scope, key, epochOf(p.if_epoch, "if_epoch"), canReadScope(tx.caller, scope));
-      const cur = tx.get(scope, key);
-      if (cur) tx.delete(scope, key);
-      return { writes: [], extra: { deleted: !!cur, scope, key } };
-    },
-  },
+  _set_state,
+  _batch_set_state,
+  _delete_state,
   _register_action: {
     description:
       "Register (or replace, if yours) a custom action: params, writes templates, if, enabled, timers.",
@@ -296,26 +131,7 @@ export const BUILTINS: Record<string, Builtin> = {
       };
     },
   },
-  _renew_timer: {
-    description: "Restart the wall-clock (ms) timer of a state entry.",
-    params: { scope: { type: "string" }, key: { type: "string", required: true } },
-    run(tx, raw) {
-      const p = RenewParams.parse(raw);
-      const scope = p.scope ?? defaultScope(tx.caller);
-      checkScopeName(scope);
-      authorize(tx, scope);
-      const key = checkKey(p.key);
-      const cur = tx.get(scope, key);
-      if (!cur) throw new ApiError("state_not_found", `no entry ${scope}.${key}`, { scope, key });
-      checkFence(tx, scope, key, undefined, true);
-      const timer = cur.timer ? renewTimer(cur.timer, tx.now) : undefined;
-      if (!timer) {
-        throw new ApiError("invalid_timer", `${scope}.${key} has no ms timer to renew`, { scope, key });
-      }
-      tx.put({ ...cur, timer, version: cur.version + 1, updated_at: tx.iso });
-      return { writes: [{ scope, key, value: cur.value, version: cur.version + 1 }], extra: { timer } };
-    },
-  },
+  _renew_timer,
   _claim_message: {
     description: "Claim a message (first claimer wins; later claims get 409 with claimed_by).",
     params: { seq: { type: "integer", required: true, description: "the message seq" } },
@@ -349,33 +165,7 @@ export const BUILTINS: Record<string, Builtin> = {
       };
     },
   },
-  _release: {
-    description:
-      "End a lease early (its holder or the room token): the entry stays; expire: true runs its on_expire now.",
-    params: {
-      scope: { type: "string", description: "scope of the entry (default: your own; _messages for a claim)" },
-      key: { type: "string", required: true, description: "key of the entry (a message's seq)" },
-      expire: {
-        type: "boolean",
-        description: "run the lease's on_expire now, as if it lapsed (a message claim: give it back)",
-      },
-    },
-    run(tx, raw) {
-      const p = ReleaseParams.parse(raw);
-      const scope = p.scope ?? defaultScope(tx.caller);
-      checkScopeName(scope);
-      if (!canReadScope(tx.caller, scope)) {
-        throw new ApiError("scope_denied", `${tx.caller.id} may not read scope ${scope}`, { scope });
-      }
-      const key = checkKey(p.key);
-      const l = liveLease(tx, scope, key);
-      if (!l) return { writes: [], extra: { released: false, scope, key } };
-      if (l.holder !== tx.caller.id && !isRoomToken(tx.caller)) throw leaseHeld(tx, l, true);
-      endLease(tx, l);
-      if (p.expire) runOnExpire(tx, l);
-      return { writes: [], extra: { released: true, scope, key, epoch: l.epoch, holder: l.holder } };
-    },
-  },
+  _release,
   _register_webhook: {
     description:
       "Room token: POST each matching commit to a URL, signed with X-Sync-Signature (HMAC-SHA256 of the body with the secret).",

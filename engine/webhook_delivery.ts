@@ -9,6 +9,7 @@ import { createHmac } from "node:crypto";
 import { setImmediate } from "node:timers";
 import type { Caller } from "../auth.ts";
 import {
+  type Limits,
   WEBHOOK_BUSY_GAP_MS,
   WEBHOOK_CLAIM_BYTES,
   WEBHOOK_CLAIM_ROWS,
@@ -18,7 +19,7 @@ import {
 import { EgressRefused, type Resolver, resolveTarget, systemResolver } from "../egress.ts";
 import { ApiError } from "../errors.ts";
 import { HttpClient } from "../http_client.ts";
-import type { Engine } from "./engine.ts";
+import type { RoomRegistry } from "./registry.ts";
 import { applyTx, Tx } from "./tx.ts";
 
 export type DeliveryOptions = {
@@ -42,7 +43,10 @@ type Worker = {
 };
 
 /** A claimed row, as one worker uses it. */
-type Row = Awaited<ReturnType<Engine["rooms"]["outbox"]["claim"]>>["rows"][number];
+type Row = Awaited<ReturnType<RoomRegistry["outbox"]["claim"]>>["rows"][number];
+
+/** What the loop uses of the engine (which owns the loop: a shape here, not an import back). */
+export type DeliveryHost = { readonly rooms: RoomRegistry; readonly limits: Limits; now(): number };
 type Attempt = { ok: true; status: number } | { ok: false; status: number | null; error: string };
 
 const SYSTEM: Caller = { kind: "admin", id: "admin" };
@@ -50,7 +54,7 @@ const CLAIM = { rows: WEBHOOK_CLAIM_ROWS, bytes: WEBHOOK_CLAIM_BYTES };
 const enc = new TextEncoder();
 
 export class WebhookDeliverer {
-  readonly #eng: Engine;
+  readonly #eng: DeliveryHost;
   readonly #resolve: Resolver;
   readonly #http: HttpClient;
   /** this process, as its claims name it */
@@ -69,7 +73,7 @@ export class WebhookDeliverer {
   #started = false;
   #closed = false;
 
-  constructor(eng: Engine, o: DeliveryOptions = {}) {
+  constructor(eng: DeliveryHost, o: DeliveryOptions = {}) {
     this.#eng = eng;
     this.#resolve = o.resolve ?? systemResolver;
     this.#http = new HttpClient({ caCerts: o.caCerts });

@@ -12,7 +12,7 @@ import {
   DeleteParams,
   HeartbeatParams,
   MessageParams,
-} from "../engine/builtins.ts";
+} from "../engine/builtin_params.ts";
 import { RegisterView } from "../engine/views.ts";
 import { WriteSpec } from "../engine/write_modes.ts";
 import type { Operation, TokenKind } from "../openapi.ts";
