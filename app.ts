@@ -10,6 +10,7 @@ import type { AppEnv } from "./routes/http.ts";
 import { roomRoutes } from "./routes/rooms.ts";
 import { actionRoutes } from "./routes/actions.ts";
 import { readRoutes } from "./routes/reads.ts";
+import { historyRoutes } from "./routes/history.ts";
 import { proposalRoutes } from "./routes/proposals.ts";
 import { waitRoutes } from "./routes/wait.ts";
 import { compatRoutes } from "./routes/compat.ts";
@@ -52,6 +53,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route("/", roomRoutes);
   app.route("/", actionRoutes);
   app.route("/", readRoutes);
+  app.route("/", historyRoutes);
   app.route("/", proposalRoutes);
   app.route("/", waitRoutes);
   app.route("/", compatRoutes);

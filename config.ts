@@ -33,6 +33,8 @@ const Env = z.object({
   SYNC_ROOM_MAX_VIEWS: int(1000),
   SYNC_ROOM_MAX_EXPRESSIONS: int(2000),
   SYNC_ROOM_MESSAGES_PER_SEC: z.coerce.number().min(0).default(50_000),
+  SYNC_HISTORY_COMMITS: int(100_000),
+  SYNC_HISTORY_MAX_AGE_MS: int(30 * 24 * 3600 * 1000),
   SYNC_ROOM_MAX_PENDING_PROPOSALS: int(100),
   SYNC_PEER_POLL_MS: z.coerce.number().int().min(0).default(PEER_POLL_DEFAULT_MS),
   SYNC_ALLOWED_ORIGINS: list,
@@ -140,6 +142,9 @@ export type Limits = {
   mcpProgressMs: number;
   /** proposals of actions with `approval` waiting for a decision, per room */
   roomMaxPendingProposals: number;
+  /** history kept per room: the newest commits, and none older than this (a room may keep less) */
+  historyCommits: number;
+  historyMaxAgeMs: number;
   /** webhooks (reference/api.md "Webhooks"): per room, and how the delivery loop treats a target */
   roomMaxWebhooks: number;
   /** private, loopback and link-local targets are allowed (tests, a trusted network) */
@@ -190,6 +195,19 @@ export const WAITER_EXPENSIVE_MS = 5;
 export const CEL_PENALTY_MS = 1000;
 /** stored `Idempotency-Key` replies are answered for this long */
 export const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
+/** `GET /history` commits per page; headers read per page at most (a reader who may see little gets a short
+ * page and a `next` to go on from) */
+export const HISTORY_LIMIT_DEFAULT = 50;
+export const HISTORY_LIMIT_MAX = 500;
+export const HISTORY_SCAN_MAX = 5000;
+/** `GET /state/history` versions per page */
+export const VERSIONS_LIMIT_DEFAULT = 50;
+export const VERSIONS_LIMIT_MAX = 500;
+/** retention trims at most this many commits per step (one small batch of deletes), and starts once a room
+ * is over its limit by this many (or a tenth of the limit, if smaller) */
+export const HISTORY_TRIM_STEP = 500;
+/** age-based retention looks at a room's oldest commit at most this often */
+export const HISTORY_AGE_CHECK_MS = 1000;
 /** runs of a write whose commit lost a race with another process on the same database */
 export const MAX_COMMIT_ATTEMPTS = 20;
 /** rooms held in memory before the idle ones are evicted */
@@ -320,6 +338,8 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
       mcpSessionIdleMs: e.SYNC_MCP_SESSION_IDLE_MS,
       mcpProgressMs: e.SYNC_MCP_PROGRESS_MS,
       roomMaxPendingProposals: e.SYNC_ROOM_MAX_PENDING_PROPOSALS,
+      historyCommits: e.SYNC_HISTORY_COMMITS,
+      historyMaxAgeMs: e.SYNC_HISTORY_MAX_AGE_MS,
       roomMaxWebhooks: e.SYNC_ROOM_MAX_WEBHOOKS,
       webhookAllowPrivate: e.SYNC_WEBHOOK_ALLOW_PRIVATE === "1" || e.SYNC_WEBHOOK_ALLOW_PRIVATE === "true",
       webhookTimeoutMs: e.SYNC_WEBHOOK_TIMEOUT_MS,

@@ -127,6 +127,7 @@ export function dashboardPage(roomId: string): string {
           hidden>Approvals</button><button data-jump="state">State</button>
         <button data-jump="messages">Messages</button><button data-jump="actions">Actions</button>
         <button data-jump="views">Views</button><button data-jump="audit">Audit</button><button data-jump="cel">CEL</button>
+        <button data-jump="timeline">Timeline</button>
       </nav>
           <main class="grid">
         ${panel("agents", "Agents")}
@@ -170,6 +171,22 @@ export function dashboardPage(roomId: string): string {
             </form>
             <p class="hint">Evaluated against the room with the chosen identity's privacy (POST /rooms/:id/eval).</p>
             <ul id="cel-out" class="cel-out"></ul>
+          </div>
+        </section>
+        <section class="panel" id="p-timeline" aria-labelledby="h-timeline">
+          <header><h2 id="h-timeline">Timeline</h2><span class="count" id="c-timeline"></span><div class="tools">
+            <select id="tl-agent" aria-label="filter timeline by agent"><option value="">all agents</option></select>
+            <select id="tl-action" aria-label="filter timeline by action"><option value="">all actions</option></select>
+            <input id="tl-scope" type="search" placeholder="scope" aria-label="filter timeline by scope">
+            <input id="tl-key" type="search" placeholder="key" aria-label="filter timeline by key">
+          </div></header>
+          <div class="timeline-cols">
+            <div class="body scroll" id="b-timeline"><div class="empty">Loading…</div></div>
+            <div class="at-pane">
+              <div class="scrubber"><label for="scrub">Room at</label><input id="scrub" type="range" min="0" max="0"
+                value="0"><span id="scrub-label"></span><button class="small" id="scrub-live" disabled>Live</button></div>
+              <div class="body scroll" id="b-at"><div class="empty">Loading…</div></div>
+            </div>
           </div>
         </section>
       </main>

@@ -49,6 +49,7 @@ export const ERROR_STATUS = {
   action_disabled: 409,
   already_claimed: 409,
   idempotency_conflict: 409,
+  history_expired: 410,
   lease_held: 409,
   lease_lost: 409,
   proposal_closed: 409,
@@ -144,6 +145,10 @@ export const ERROR_DETAILS = {
     limit: z.number().optional(),
     expression: z.string().optional(),
     detail: z.string().optional(),
+  }),
+  history_expired: z.object({
+    oldest_seq: z.number().int().describe("the oldest commit still retained"),
+    field: z.string().optional(),
   }),
   url_not_allowed: z.object({
     field: z.string(),

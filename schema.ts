@@ -181,6 +181,74 @@ export const MIGRATIONS: Migration[] = [
     ],
   },
   {
+    version: 6,
+    name: "history and refusal reasons",
+    statements: [
+      // One row per commit, its header (scope '' and key '': who, what, how it ended as JSON in value, its ts
+      // in updated_at, and in `writes` the [scope, key] of everything it wrote), and one row per thing it
+      // wrote: a state entry (scope/key as in `state`; value NULL for a deletion) and the definitions,
+      // members, tick counts, leases (key `scope/key`) and proposals the room is made of (scopes `#action`,
+      // `#view`, `#agent`, `#tick`, `#lease`, `#proposal`: no state scope can hold a `#`). A message sent or
+      // claimed is listed in `writes` as ["_messages", seq] and has no row: the message itself says which
+      // commits sent and claimed it. See engine/history_rows.ts.
+      `CREATE TABLE history (
+        room_id TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        key TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        value TEXT,
+        updated_at TEXT,
+        timer TEXT,
+        enabled TEXT,
+        sort_key INTEGER,
+        writes TEXT,
+        PRIMARY KEY (room_id, scope, key, seq)
+      ) WITHOUT ROWID`,
+      // no other index: the headers are a range of the primary key (the timeline), a commit's rows are
+      // found from its header's `writes` by primary key, and so are a key's versions and "latest at or
+      // before" (each insert maintains one b-tree, not two)
+      // a room's retention (NULL: the server's) and the oldest commit its history can show (from_seq, with
+      // the time the room stood there); no row: the server's retention, history from the room's creation
+      `CREATE TABLE history_rooms (
+        room_id TEXT PRIMARY KEY,
+        commits INTEGER,
+        max_age_ms INTEGER,
+        from_seq INTEGER NOT NULL DEFAULT 0,
+        from_ts TEXT
+      ) WITHOUT ROWID`,
+      "ALTER TABLE audit ADD COLUMN message TEXT",
+      "ALTER TABLE audit ADD COLUMN detail TEXT",
+      // the commit that sent / claimed each message: the room at an earlier commit has fewer, unclaimed ones
+      "ALTER TABLE messages ADD COLUMN commit_seq INTEGER",
+      "ALTER TABLE messages ADD COLUMN claim_seq INTEGER",
+      // Rooms that existed before: their history begins at their current commit, with what they hold now.
+      `INSERT INTO history (room_id, scope, key, seq, version, value, updated_at, timer, enabled, sort_key)
+        SELECT room_id, scope, key, seq, version, value, updated_at, timer, enabled, sort_key FROM state`,
+      `INSERT INTO history (room_id, scope, key, seq, version, value)
+        SELECT a.room_id, '#action', a.id, r.seq, 0, a.def FROM actions a JOIN rooms r ON r.id = a.room_id`,
+      `INSERT INTO history (room_id, scope, key, seq, version, value)
+        SELECT v.room_id, '#view', v.id, r.seq, 0, json_object('def', json(v.def), 'position', v.position)
+        FROM views v JOIN rooms r ON r.id = v.room_id`,
+      `INSERT INTO history (room_id, scope, key, seq, version, value)
+        SELECT g.room_id, '#agent', g.id, r.seq, 0, json_object('name', g.name, 'role', g.role,
+          'meta', json(g.meta), 'grants', json(g.grants), 'joined_at', g.joined_at, 'status', g.status,
+          'last_heartbeat', g.last_heartbeat)
+        FROM agents g JOIN rooms r ON r.id = g.room_id`,
+      `INSERT INTO history (room_id, scope, key, seq, version, value)
+        SELECT t.room_id, '#tick', t.target, r.seq, 0, CAST(t.count AS TEXT) FROM ticks t JOIN rooms r ON r.id = t.room_id`,
+      `INSERT INTO history (room_id, scope, key, seq, version, value)
+        SELECT l.room_id, '#lease', l.scope || '/' || l.key, r.seq, l.epoch, json_object('scope', l.scope,
+          'key', l.key, 'epoch', l.epoch, 'holder', l.holder, 'ttl_ms', l.ttl_ms, 'renewed_at', l.renewed_at,
+          'on_expire', json(l.on_expire))
+        FROM leases l JOIN rooms r ON r.id = l.room_id`,
+      `INSERT INTO history (room_id, scope, key, seq, version, value)
+        SELECT p.room_id, '#proposal', p.id, r.seq, 0, p.data FROM proposals p JOIN rooms r ON r.id = p.room_id`,
+      `INSERT INTO history_rooms (room_id, from_seq, from_ts)
+        SELECT id, seq, strftime('%Y-%m-%dT%H:%M:%fZ', 'now') FROM rooms`,
+    ],
+  },
+  {
     version: 7,
     name: "webhooks, their outbox, audit traceparent",
     statements: [

@@ -51,16 +51,18 @@ export const EventsQuery = z.strictObject({ after: QueryInt.optional(), agent: z
 
 // ── reads ───────────────────────────────────────────────────────────────────────────────────────
 
-/** `GET /rooms/:id/context` */
 /** `actions=brief`: builtins as `{id, description, builtin}` (full params from `GET /actions` and `help`) */
 export const ActionsForm = z.enum(["full", "brief"]);
 export type ActionsForm = z.infer<typeof ActionsForm>;
+
+/** `GET /rooms/:id/context` (`at`: as the room stood right after that commit) */
 export const ContextQuery = z.strictObject({
   only: z.string().optional(),
   actions: ActionsForm.optional(),
   messages_after: QueryInt.optional(),
   messages_limit: QueryInt.optional(),
   agent: z.string().optional(),
+  at: QueryInt.optional(),
 });
 /** `GET /rooms/:id/state` */
 export const StateQuery = z.strictObject({
@@ -84,6 +86,27 @@ export const EvalBody = z.strictObject({
   expr: z.string().optional(),
   expression: z.string().optional(),
   agent: z.string().optional(),
+  at: Cursor.optional().describe("evaluate as the room stood right after this commit"),
+});
+/** `GET /rooms/:id/history` */
+export const HistoryQuery = z.strictObject({
+  after: QueryInt.optional(),
+  before: QueryInt.optional(),
+  limit: QueryInt.optional(),
+  agent: z.string().optional(),
+  action: z.string().optional(),
+  scope: z.string().optional(),
+  key: z.string().optional(),
+  order: z.enum(["asc", "desc"]).optional(),
+  as: z.string().optional().describe("the room token reading as this agent (`agent` filters)"),
+});
+/** `GET /rooms/:id/state/history` (`agent`: the room token reading as one agent) */
+export const VersionsQuery = z.strictObject({
+  scope: z.string().optional(),
+  key: z.string().optional(),
+  before: QueryInt.optional(),
+  limit: QueryInt.optional(),
+  agent: z.string().optional(),
 });
 /** `GET /rooms/:id/proposals` */
 export const ProposalStatus = z.enum(["pending", "executed", "failed", "rejected", "expired"]);
@@ -103,6 +126,12 @@ export type MessagesQuery = z.infer<typeof MessagesQuery>;
 
 // ── rooms and agents ────────────────────────────────────────────────────────────────────────────
 
+/** A room's history retention (at most the server's; null: back to the server's). */
+export const HistorySettings = z.strictObject({
+  commits: z.number().int().min(1).nullable().optional().describe("keep the newest N commits"),
+  max_age_ms: z.number().int().min(1).nullable().optional().describe("keep no commit older than this"),
+});
+
 /** A room's liveness window: an agent silent this long is `gone`; `lease: true` lasts this long. */
 const LivenessMs = z.number().int().min(LIVENESS_MIN_MS).max(LIVENESS_MAX_MS)
   .describe("ms of silence after which an agent is gone (default SYNC_LIVENESS_MS)");
@@ -111,16 +140,17 @@ const LivenessMs = z.number().int().min(LIVENESS_MIN_MS).max(LIVENESS_MAX_MS)
 export const CreateRoom = z.strictObject({
   id: Id.optional().describe("room id (generated if omitted)"),
   meta: z.unknown().optional(),
+  history: HistorySettings.optional(),
   liveness_ms: LivenessMs.optional(),
 });
 export type CreateRoom = z.infer<typeof CreateRoom>;
 
-/** `PATCH /rooms/:id` (room token): the room's settings */
+/** `PATCH /rooms/:id` (room token): the room's settings; each field present changes one of them */
 export const PatchRoom = z.strictObject({
   liveness_ms: LivenessMs.nullable().optional().describe("null: the server's default again"),
+  history: HistorySettings.optional(),
 });
 export type PatchRoom = z.infer<typeof PatchRoom>;
-
 /** `POST /rooms/:id/agents`: join, or re-join with the agent's or the room's token */
 export const JoinAgent = z.strictObject({
   id: Id.optional().describe("agent id"),
@@ -152,7 +182,9 @@ export const DeliveriesQuery = z.strictObject({ limit: QueryInt.optional() });
 
 // ── export and import ───────────────────────────────────────────────────────────────────────────
 
-export const EXPORT_FORMAT = "agent-sync.room/v1";
+/** v2 adds the retained history (`history`) and refusal reasons; v1 snapshots still import. */
+export const EXPORT_FORMAT = "agent-sync.room/v2";
+export const EXPORT_FORMATS = ["agent-sync.room/v1", EXPORT_FORMAT] as const;
 
 const Iso = z.string().max(64);
 const Scope = z.string().regex(/^_?[A-Za-z0-9._:-]{1,128}$/, "must be a scope name");
@@ -198,6 +230,8 @@ export const SnapshotMessage = z.strictObject({
   claimed_at: Iso.nullable(),
   ts: Iso,
   extra: z.record(z.string(), z.unknown()).nullable().optional(),
+  commit_seq: z.number().int().min(0).nullable().optional(),
+  claim_seq: z.number().int().min(0).nullable().optional(),
 });
 const SnapshotAudit = z.strictObject({
   seq: z.number().int().min(1),
@@ -209,10 +243,61 @@ const SnapshotAudit = z.strictObject({
   ok: z.boolean(),
   status: z.number().int(),
   error: z.string().nullable(),
+  message: z.string().nullable().optional(),
+  detail: z.record(z.string(), z.unknown()).nullable().optional(),
   traceparent: z.string().max(64).optional(),
 });
+const HistorySeq = z.number().int().min(0);
+/** One retained history row of a snapshot, by kind (engine/history_export.ts). */
+export const SnapshotHistoryRow = z.discriminatedUnion("kind", [
+  z.strictObject({
+    kind: z.literal("commit"),
+    seq: HistorySeq,
+    ts: Iso,
+    agent: z.string().max(129),
+    action: z.string().max(256),
+    ok: z.boolean(),
+    error: z.string().optional(),
+    message: z.string().optional(),
+    detail: z.record(z.string(), z.unknown()).optional(),
+    runs: z.array(z.strictObject({
+      agent: z.string().max(129),
+      action: z.string().max(256),
+      ok: z.boolean(),
+      error: z.string().optional(),
+    })).max(20).optional(),
+    writes: z.array(z.tuple([z.string().max(400), z.string().max(400)])).max(100_000).optional(),
+  }),
+  z.strictObject({
+    kind: z.literal("entry"),
+    seq: HistorySeq,
+    scope: Scope,
+    key: z.string().min(1).max(MAX_KEY_LENGTH),
+    version: z.number().int().min(0),
+    value: z.unknown().optional(),
+    deleted: z.literal(true).optional(),
+    updated_at: Iso.nullable().optional(),
+    timer: StoredTimer,
+    enabled: z.string().nullable().optional(),
+    sort_key: z.number().int().nullable().optional(),
+  }),
+  z.strictObject({
+    kind: z.enum(["action", "view", "agent", "tick", "lease", "proposal"]),
+    seq: HistorySeq,
+    id: z.string().min(1).max(400),
+    value: z.unknown().optional(),
+    deleted: z.literal(true).optional(),
+  }),
+]);
+export type SnapshotHistoryRow = z.infer<typeof SnapshotHistoryRow>;
+const SnapshotHistory = z.strictObject({
+  oldest_seq: HistorySeq,
+  oldest_ts: Iso.nullable().optional(),
+  settings: HistorySettings.optional(),
+  rows: z.array(SnapshotHistoryRow),
+});
 /** A key's lease as stored: live (`holder`) or ended (`holder` null: only its epoch is kept). */
-const SnapshotLease = z.strictObject({
+export const SnapshotLease = z.strictObject({
   scope: Scope,
   key: z.string().min(1).max(MAX_KEY_LENGTH),
   epoch: z.number().int().min(1),
@@ -257,7 +342,7 @@ export const StampedDef = { registrar: z.string().max(129), created_at: Iso, tim
 /** `POST /rooms/import`: a `GET /rooms/:id/export` snapshot, restored under `id` (or a fresh one) */
 export const ImportBody = z.strictObject({
   id: Id.optional(),
-  format: z.literal(EXPORT_FORMAT),
+  format: z.enum(EXPORT_FORMATS),
   exported_at: Iso.optional(),
   room: z.strictObject({
     id: Id,
@@ -273,6 +358,7 @@ export const ImportBody = z.strictObject({
   messages: z.array(SnapshotMessage),
   audit: z.array(SnapshotAudit),
   ticks: z.record(z.string(), z.number().int().min(0)).default({}),
+  history: SnapshotHistory.optional(),
   leases: z.array(SnapshotLease).default([]),
   proposals: z.array(SnapshotProposal).default([]),
 });

@@ -13,13 +13,22 @@ const Cursor = z.number().int().min(0).describe("the room's commit sequence");
 // ── rooms and agents ────────────────────────────────────────────────────────────────────────────
 
 export const RoomInfo = z.object({ id: z.string(), created_at: Iso, meta: z.unknown() });
+/** What a room's history keeps: its own limits or the server's, and the oldest commit it can show. */
+export const Retention = z.object({
+  commits: z.number().int().describe("the newest commits kept"),
+  max_age_ms: z.number().int().describe("no commit older than this is kept"),
+  oldest_seq: z.number().int().min(0).describe("the oldest commit the history shows"),
+});
 export const CreatedRoom = RoomInfo.extend({
   token: z.string().describe("room_…: full authority, shown only here"),
   view_token: z.string().describe("view_…: read-only, shown only here"),
+  history: Retention.optional().describe("with a `history` setting: what the room keeps"),
 });
 export const RoomSettings = RoomInfo.extend({
   liveness_ms: z.number().int().describe("the window in force: the room's, or the server's default"),
 });
+/** `PATCH /rooms/:id`: every setting in force. */
+export const PatchedRoom = RoomSettings.extend({ history: Retention });
 export const RotatedViewToken = z.object({ id: z.string(), view_token: z.string() });
 /** A lease as readers see it. */
 export const LeaseInfo = z.object({
@@ -96,6 +105,7 @@ export const Context = z.looseObject({
   cursor: Cursor,
   _elided: z.record(z.string(), z.number().int()).optional().describe("items left out, per section"),
   _cel_budget_exhausted: CelBudgetExhausted,
+  at: z.object({ seq: Cursor, ts: Iso }).optional().describe("with `at`: the commit it was read at"),
 });
 
 /** `/wait` and the `wait` of an invoke-and-wait: triggered (with what `include` asked for) or timed out. */
@@ -173,6 +183,67 @@ export const EvalResult = z.looseObject({
   value: z.unknown(),
   error: z.string().optional().describe("a run-time error: not an HTTP error"),
   context_keys: z.looseObject({}),
+  at: z.object({ seq: Cursor, ts: Iso }).optional().describe("with `at`: the commit it was evaluated at"),
+});
+
+// ── history ─────────────────────────────────────────────────────────────────────────────────────
+
+const HistoryWrite = z.object({
+  scope: z.string(),
+  key: z.string(),
+  version: z.number().int(),
+  value: z.unknown().optional(),
+  deleted: z.literal(true).optional(),
+});
+/** One commit as the reader may see it. */
+export const HistoryCommit = z.object({
+  seq: Cursor,
+  ts: Iso,
+  agent: z.string(),
+  action: z.string().describe("the action invoked, or what the commit was (`_join`, `_patch_room`, …)"),
+  ok: z.boolean(),
+  writes: z.array(HistoryWrite).describe("the writes to scopes you may read, in the order they were made"),
+  actions: z.array(z.looseObject({ id: z.string() })).optional().describe("actions registered or deleted"),
+  views: z.array(z.looseObject({ id: z.string() })).optional().describe("views registered or deleted"),
+  agents: z.array(z.looseObject({ id: z.string() })).optional().describe("members as the commit left them"),
+  leases: z.array(z.object({
+    scope: z.string(),
+    key: z.string(),
+    holder: z.string().nullable().describe("null: the lease ended"),
+    epoch: z.number().int(),
+  })).optional().describe("leases taken, renewed or ended, in scopes you may read"),
+  proposals: z.array(z.looseObject({ id: z.string(), status: z.string() })).optional()
+    .describe("proposals made or decided that you may see"),
+  runs: z.array(z.object({
+    agent: z.string(),
+    action: z.string(),
+    ok: z.boolean(),
+    error: z.string().optional(),
+  })).optional().describe("an approved action run in this commit, as its proposer"),
+  error: z.string().nullable().optional().describe("a refusal's code (refusals: only your own)"),
+  message: z.string().nullable().optional(),
+  detail: z.record(z.string(), z.unknown()).optional().describe("a refusal's detail, with your privacy"),
+});
+export const HistoryPage = z.object({
+  commits: z.array(HistoryCommit),
+  next: z.number().int().nullable().describe("continue with before=next (after=next with order=asc)"),
+  oldest_seq: z.number().int().min(0),
+  cursor: Cursor,
+});
+export const KeyVersions = z.object({
+  scope: z.string(),
+  key: z.string(),
+  versions: z.array(z.object({
+    seq: Cursor,
+    version: z.number().int(),
+    value: z.unknown().optional(),
+    deleted: z.literal(true).optional(),
+    ts: Iso.nullable(),
+    agent: z.string().nullable(),
+    action: z.string().nullable(),
+  })),
+  next: z.number().int().nullable(),
+  oldest_seq: z.number().int().min(0),
 });
 export const ActionInfo = z.looseObject({
   id: z.string(),

@@ -7,7 +7,8 @@
  * and again in the database file after SIGKILL-ing the server), and prints one `name: value unit` per line,
  * `#` commentary, and finally one JSON object with every figure and the verdict on each target.
  *
- * Sections (for --only): ceiling, invoke, setstate, context, wait, aging, rooms, game, leases, webhooks.
+ * Sections (for --only): ceiling, invoke, setstate, context, wait, aging, rooms, game, leases, webhooks,
+ * history.
  * --quick keeps the whole run under a minute; the full run stays under about six.
  */
 import { createClient } from "@libsql/client";
@@ -24,6 +25,7 @@ import {
   sleep,
   summary,
 } from "./_load.ts";
+import { benchHistory } from "./history.ts";
 import { benchLeases } from "./leases.ts";
 import { benchWebhooks } from "./webhooks.ts";
 
@@ -58,6 +60,7 @@ const CFG = QUICK
     agingN: 20_000,
     rooms: 2_000,
     roomConc: 16,
+    historyCommits: 20_000,
   }
   : {
     warm: 1000,
@@ -71,6 +74,7 @@ const CFG = QUICK
     agingN: 100_000,
     rooms: 10_000,
     roomConc: 16,
+    historyCommits: 100_000,
   };
 
 // ---------------------------------------------------------------- output
@@ -742,6 +746,8 @@ const TARGETS: Target[] = [
     text: "invoke c16 with one webhook within 10 % of none",
   },
   { figure: "correctness_failures", op: "<=", limit: 0, text: "zero lost writes" },
+  { figure: "history_page100_c1_p50", op: "<=", limit: 5, text: "GET /history?limit=100 p50 <= 5 ms" },
+  { figure: "history_context_at_c1_p50", op: "<=", limit: 20, text: "/context?at= p50 <= 20 ms" },
 ];
 
 function verdicts() {
@@ -861,6 +867,19 @@ async function main() {
       api.close();
       await server.stop();
     }
+  }
+  if (want("history")) {
+    // its own servers and file: it stops them to measure the storage each commit took
+    await section("history", () =>
+      benchHistory({
+        spawn: (env) => spawn("main.ts", env, profFlags()),
+        fig,
+        note,
+        fail,
+        loopFigs,
+        bump: BUMP,
+        cfg: { warm: CFG.warm, windows: CFG.windows, windowMs: CFG.windowMs, commits: CFG.historyCommits },
+      }));
   }
   await Deno.remove(dir, { recursive: true }).catch(() => {});
 

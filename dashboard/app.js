@@ -12,6 +12,7 @@ import { initMessages, MSG_PAGE, reloadMessagePage, renderMessages } from "./mes
 import { renderActions } from "./actions_panel.js";
 import { renderViews } from "./views_panel.js";
 import { initAudit, renderAudit } from "./audit_panel.js";
+import { initTimeline, renderTimeline } from "./timeline_panel.js";
 import { initCel } from "./cel_console.js";
 import { initInvoke } from "./invoke_dialog.js";
 import { initProposals, renderProposals } from "./proposals_panel.js";
@@ -31,6 +32,7 @@ function renderAll() {
   renderActions(d);
   renderViews(d);
   renderAudit(d);
+  renderTimeline(d);
 }
 
 // one /poll at a time; a refresh asked for meanwhile runs once more after it
@@ -172,6 +174,7 @@ trackOpenState();
 initState();
 initMessages();
 initAudit();
+initTimeline();
 initCel();
 initInvoke(refresh);
 initProposals(refresh);

@@ -9,6 +9,7 @@ import { EngineMetrics } from "./metrics.ts";
 import { ListenerQuota } from "./quotas.ts";
 import { armProposalExpiry } from "./proposal_expiry.ts";
 import { type RegistryOptions, RoomRegistry } from "./registry.ts";
+import { trimIfDue } from "./retention.ts";
 import { type DeliveryOptions, WebhookDeliverer } from "./webhook_delivery.ts";
 
 export type EngineOptions = RegistryOptions & { limits: Limits; delivery?: DeliveryOptions };
@@ -29,7 +30,11 @@ export class Engine {
     this.limits = o.limits;
     this.clock = o.clock;
     // a room's proposals expire on time from the moment it is in memory, also after a restart
-    this.rooms = new RoomRegistry({ ...o, adopted: (room) => armProposalExpiry(this, room) });
+    this.rooms = new RoomRegistry({
+      ...o,
+      adopted: (room) => armProposalExpiry(this, room),
+      afterCommit: (room) => trimIfDue(this, room),
+    });
     this.webhooks = new WebhookDeliverer(this, o.delivery);
     this.rooms.onOutbox = (room, added, rearmed) => this.webhooks.poke(room, added, rearmed);
   }

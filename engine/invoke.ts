@@ -188,7 +188,9 @@ function runInvocation(eng: Engine, room: Room, caller: Caller, req: InvokeReque
   } catch (e) {
     const error = asRefusal(e);
     tx = new Tx(room, caller, now, eng.limits, req);
-    tx.audit = audit(false, error.status, error.code);
+    // the reason as the invoker is answered (its details were built with the invoker's privacy)
+    const detail = Object.keys(error.details).length ? error.details : null;
+    tx.audit = { ...audit(false, error.status, error.code), message: error.message, detail };
     return { ok: false, tx, error };
   }
 }

@@ -6,14 +6,13 @@
 import { type Caller, checkAgentId, hashToken, mintToken, requireAdmin, requireReader } from "../auth.ts";
 import { ApiError, asRefusal } from "../errors.ts";
 import type { Limits } from "../config.ts";
-import type { CreateRoom, JoinAgent, PatchAgent, PatchRoom } from "../wire.ts";
+import type { CreateRoom, JoinAgent, PatchAgent } from "../wire.ts";
 import { enterRoom } from "./access.ts";
 import type { Engine } from "./engine.ts";
-import { lastSeenOf, statusOf, windowOf } from "./liveness.ts";
+import { lastSeenOf, statusOf } from "./liveness.ts";
 import type { Agent } from "./model.ts";
-import { goneSooner, presenceChanged } from "./presence.ts";
-import { touchAgents } from "./snapshot.ts";
 import type { Op } from "./op.ts";
+import { retentionJson, setRetention } from "./retention.ts";
 import { Room } from "./room.ts";
 import { applyTx, Tx } from "./tx.ts";
 import { publishKey, registerView } from "./views.ts";
@@ -59,35 +58,19 @@ export async function createRoom(eng: Engine, p: CreateRoom) {
     seq: 0,
     liveness_ms: p.liveness_ms ?? null,
   });
-  await eng.rooms.create(room);
-  return { ...roomJson(room), token, view_token: viewToken };
+  if (!p.history) {
+    await eng.rooms.create(room);
+    return { ...roomJson(room), token, view_token: viewToken };
+  }
+  // a room with settings is written whole in one transaction of its own (rarer than a plain create)
+  setRetention(eng.limits, room, p.history);
+  await eng.rooms.restore(room);
+  return { ...roomJson(room), token, view_token: viewToken, history: retentionJson(eng.limits, room) };
 }
 
 /** `GET /rooms/:id`: what anyone may know of a room. */
 export async function describeRoom(eng: Engine, roomId: string) {
   return roomJson(await eng.rooms.get(roomId));
-}
-
-/**
- * `PATCH /rooms/:id` (room token): the room's settings — `liveness_ms` (null: back to the server's
- * default). One commit; agents' `gone` follows the new window at once (a lease keeps the ttl it was taken
- * with).
- */
-export function patchRoom(eng: Engine, roomId: string, op: Op, p: PatchRoom) {
-  return eng.rooms.retrying(async () => {
-    const { room, caller } = await enterRoom(eng, roomId, op);
-    const admin = requireAdmin(caller);
-    if (p.liveness_ms !== undefined) room.liveness_ms = p.liveness_ms;
-    room.rt.dirty.room = true;
-    touchAgents(room);
-    const now = eng.now();
-    applyTx(new Tx(room, admin, now, eng.limits, op));
-    goneSooner(room, now, now); // look again at who is gone, with the new window
-    for (const id of room.agents.keys()) presenceChanged(room, id); // who is gone may have changed
-    await eng.rooms.commit(room);
-    // the window in force: the room's, or the server's
-    return { ...roomJson(room), liveness_ms: windowOf(room, eng.limits) };
-  });
 }
 
 /** `GET /rooms`: the rooms a token belongs to. */
@@ -147,6 +130,7 @@ export function joinAgent(eng: Engine, roomId: string, op: Op, p: JoinAgent) {
     };
     const self: Caller = { kind: "agent", id, agent, viaRoomToken: false };
     const tx = new Tx(room, self, now, eng.limits, op);
+    tx.label = existing ? "_rejoin" : "_join";
     tx.agents.set(id, agent);
     try {
       for (const [k, v] of Object.entries(p.state ?? {})) {
@@ -184,6 +168,7 @@ export function patchAgent(eng: Engine, roomId: string, op: Op, agentId: string,
       status: p.status ?? a.status,
     };
     const tx = new Tx(room, admin, eng.now(), eng.limits, op);
+    tx.label = "_patch_agent";
     tx.agents.set(agentId, next);
     checkQuotas(tx);
     applyTx(tx);
@@ -205,7 +190,9 @@ export function rotateViewToken(eng: Engine, roomId: string, op: Op) {
     const token = mintToken("view");
     room.view_token_hash = hashToken(token);
     room.rt.dirty.room = true;
-    applyTx(new Tx(room, admin, eng.now(), eng.limits, op));
+    const tx = new Tx(room, admin, eng.now(), eng.limits, op);
+    tx.label = "_rotate_view_token";
+    applyTx(tx);
     await eng.rooms.commit(room);
     return { id: room.id, view_token: token };
   });

@@ -208,6 +208,9 @@ export type Message = {
   ts: string;
   /** any other fields an appended value carried, kept as they were. */
   extra?: Record<string, unknown> | null;
+  /** the commit that sent it / claimed it (null: before the room's history began), for the room at a commit */
+  commit_seq?: number | null;
+  claim_seq?: number | null;
 };
 
 export type AuditRow = {
@@ -220,6 +223,9 @@ export type AuditRow = {
   ok: boolean;
   status: number;
   error: string | null;
+  /** a refusal's message and the rest of its error body, as the invoker was answered */
+  message?: string | null;
+  detail?: Record<string, unknown> | null;
   /** the W3C `traceparent` the invocation arrived with (present only when it had a valid one) */
   traceparent?: string;
 };
@@ -249,6 +255,9 @@ export type WebhookDelivery = {
   /** the exact JSON text that is signed and sent (its `ts` and `traceparent` are the commit's) */
   body: string;
 };
+
+/** One row of a room's history: a commit's header or one thing it wrote (history_rows.ts); stored as is. */
+export type { HistoryRow } from "../store/room_store.ts";
 
 /** A stored reply for `Idempotency-Key` retries (24 h). */
 export type IdempotentReply = {

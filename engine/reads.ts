@@ -32,6 +32,7 @@ import { agentJson, roomJson } from "./membership.ts";
 import { markRead } from "./presence.ts";
 import { scopeEntries, viewHidden } from "./hidden.ts";
 import { canReadAudit, canReadScope, seesHidden } from "./privacy.ts";
+import { auditFor } from "./refusals.ts";
 import { liveScope, viewValues } from "./snapshot.ts";
 import { contextProposals, listProposals, withProposals } from "./proposal_views.ts";
 import { entryJson } from "./write_modes.ts";
@@ -50,6 +51,8 @@ export type ContextQuery = {
   messages_limit?: number;
   /** with `after`: only what changed since this cursor (issue: contexts sized by what matters). */
   after?: number;
+  /** a read of the past (room_at.ts): shown messages are not marked read */
+  past?: boolean;
 };
 
 /** Parses `only`/`include` lists: section names or `state.<scope>`; unknown names are a 400. */
@@ -117,7 +120,7 @@ export function buildContext(eng: Engine, rc: ReadCtx, q: ContextQuery = {}): Re
       ? rc.room.messages.length - (q.messages_after + list.length)
       : shownFrom - 1;
     if (notShown > 0) elided.messages = notShown;
-    if (list.length && !rc.op.head) markRead(eng, rc.room, rc.caller, list[list.length - 1].seq);
+    if (list.length && !q.past && !rc.op.head) markRead(eng, rc.room, rc.caller, list[list.length - 1].seq);
   }
   out.self = rc.caller.id;
   out.cursor = rc.room.seq;
@@ -167,7 +170,7 @@ export async function readState(eng: Engine, rc: ReadCtx, scope?: string, key?: 
       .map((a) => ({
         scope: "_audit",
         key: String(a.seq),
-        value: a,
+        value: auditFor(rc.caller, a),
         version: 1,
         updated_at: a.ts,
         sort_key: a.seq,
@@ -302,7 +305,7 @@ export async function poll(eng: Engine, rc: ReadCtx, q: PollQuery) {
     message_count: rc.room.messages.length,
     actions: listActions(rc),
     views: listViews(rc),
-    audit: await eng.rooms.readAudit(rc.room, { agent, limit: al }),
+    audit: (await eng.rooms.readAudit(rc.room, { agent, limit: al })).map((a) => auditFor(rc.caller, a)),
     audit_count: rc.room.auditCount,
     proposals: listProposals(rc),
   };

@@ -11,6 +11,7 @@ import {
   type AuditQuery,
   type AuditRow,
   CommitError,
+  type HistoryStore,
   type IdempotencyRow,
   type RoomHead,
   type RoomListing,
@@ -33,6 +34,8 @@ export type RegistryOptions = {
   maxRooms?: number;
   /** called for each room taken into memory (loaded or created): where a room's timed jobs are armed */
   adopted?: (room: Room) => void;
+  /** after a room's commit is durable and its listeners were woken (retention.ts trims from here) */
+  afterCommit?: (room: Room) => void;
 };
 
 /** rooms compared with storage in one statement */
@@ -88,7 +91,10 @@ export class RoomRegistry {
           this.onOutbox(room.id, new Set(w.put.webhook_outbox?.map((d) => d.webhook_id)), w.rearm ?? []);
         }
       },
-      woken: (room) => this.notify(room),
+      woken: (room) => {
+        this.notify(room);
+        o.afterCommit?.(room);
+      },
       failed: (room) => this.forget(room),
     });
   }
@@ -299,6 +305,11 @@ export class RoomRegistry {
 
   readAudit(room: Room, q: AuditQuery): Promise<AuditRow[]> {
     return this.#store.readAudit(room.id, q);
+  }
+
+  /** The rooms' history (timeline, versions, the room at a commit); read after `settle`. */
+  get history(): HistoryStore {
+    return this.#store.history;
   }
 
   readReply(room: Room, identity: string, key: string, since: string): Promise<IdempotencyRow | undefined> {

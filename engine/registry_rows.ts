@@ -65,6 +65,15 @@ export function roomFromRows(s: StoredRoom): Room {
   for (const p of s.proposals) room.proposals.set(p.id, p.data as Proposal);
   room.auditSeq = s.audit.max_seq;
   room.auditCount = s.audit.count;
+  if (s.history) {
+    const h = s.history;
+    room.history = {
+      from: h.from_seq,
+      ...(h.from_ts ? { from_ts: h.from_ts } : {}),
+      ...(h.commits !== null ? { commits: h.commits } : {}),
+      ...(h.max_age_ms !== null ? { max_age_ms: h.max_age_ms } : {}),
+    };
+  }
   for (const w of s.webhooks) {
     room.webhooks.set(w.id, {
       id: w.id,
@@ -191,6 +200,18 @@ export function takeWrite(room: Room): RoomWrite | undefined {
     }
     w.put.leases = leases;
   }
+  // after `state`: a history row's value shares the JSON made for its entry's row
+  if (d.history) w.put.history = d.history;
+  if (d.historySettings) {
+    const h = room.history;
+    w.history_settings = {
+      commits: h?.commits ?? null,
+      max_age_ms: h?.max_age_ms ?? null,
+      from_seq: h?.from ?? 0,
+      from_ts: h?.from_ts ?? null,
+    };
+  }
+  if (d.historyTrim) w.history_trim = d.historyTrim;
   if (d.webhooks) {
     for (const id of d.webhooks) {
       const def = room.webhooks.get(id);

@@ -9,6 +9,7 @@ import type {
   AuditRow,
   CommitRecord,
   Entry,
+  HistoryRow,
   IdempotentReply,
   Lease,
   Message,
@@ -52,6 +53,8 @@ export class Room {
   /** stored CEL expressions (actions, views, entries' `enabled`): the room_expressions quota */
   expressionCount = 0;
   storedBytes = 0;
+  /** the room's own retention and where its history begins (undefined: the server's, from creation) */
+  history?: RoomHistory;
   readonly rt: RoomRuntime;
 
   constructor(init: {
@@ -135,6 +138,16 @@ export class Room {
   }
 }
 
+/** A room's retention (undefined: the server's) and the oldest commit its history holds (retention.ts). */
+export type RoomHistory = {
+  commits?: number;
+  max_age_ms?: number;
+  /** the oldest commit the history shows and `at` reads */
+  from: number;
+  /** when the room stood at `from` (its commit's time) */
+  from_ts?: string;
+};
+
 /** One scope as live at a moment (snapshot.ts builds it). */
 export type ScopeCache = {
   builtSeq: number;
@@ -192,6 +205,12 @@ export class Dirty {
   /** rows a commit adds (rather than current memory written back) */
   audit?: AuditRow[];
   idempotency?: IdempotentReply[];
+  /** history rows of the commits since the last flush (history_rows.ts) */
+  history?: HistoryRow[];
+  /** the room's retention changed (room.history) */
+  historySettings = false;
+  /** a retention step: history before commit `to` goes (retention.ts) */
+  historyTrim?: { from: number; to: number; to_ts: string };
   /** webhooks registered, disabled or deleted; deliveries their commits added (engine/webhooks.ts) */
   webhooks?: Set<string>;
   outbox?: WebhookDelivery[];
@@ -231,6 +250,9 @@ export class Dirty {
   addReply(r: IdempotentReply): void {
     (this.idempotency ??= []).push(r);
   }
+  addHistory(row: HistoryRow): void {
+    (this.history ??= []).push(row);
+  }
   webhook(id: string): void {
     (this.webhooks ??= new Set()).add(id);
   }
@@ -243,7 +265,7 @@ export class Dirty {
     return !this.room && !this.entries?.size && !this.agents?.size && !this.actions?.size &&
       !this.views?.size && !this.messages?.size && !this.ticks?.size && !this.leases?.size &&
       !this.audit?.length && !this.idempotency?.length && !this.proposals?.size && !this.webhooks?.size &&
-      !this.outbox?.length;
+      !this.outbox?.length && !this.history?.length && !this.historySettings && !this.historyTrim;
   }
 }
 
@@ -260,6 +282,8 @@ export class RoomRuntime {
   log: CommitRecord[] = [];
   /** messages-per-second token bucket (invoke.ts) */
   messageBucket?: { tokens: number; at: number };
+  /** retention (retention.ts): a trim is running; the time of the oldest retained commit; the last age check */
+  trim?: { running: boolean; oldestTs?: string; checkedAt?: number };
   #dirty?: Dirty;
   #listeners?: Set<() => void>;
   #presenceWatchers?: Set<(agentId: string) => void>;
@@ -373,6 +397,10 @@ export class RoomRuntime {
   /** the room's CEL time per second (cel.ts): every evaluation in the room spends it */
   get celTime(): CelBucket {
     return this.#celTime ??= new CelBucket();
+  }
+  /** Spends another room's CEL time (a past room rebuilt by room_at.ts spends its live room's). */
+  useCelTime(bucket: CelBucket): void {
+    this.#celTime = bucket;
   }
 
   /** Stops the room's timer (the room leaves memory). */

@@ -1,7 +1,8 @@
 /**
  * @module engine/room_admin — whole-room operations: a room as one JSON snapshot (state, agents, actions,
- * views, messages, ticks, proposals and the whole audit log), restoring such a snapshot under a new id, and deleting a
- * room. Token hashes are secrets and never leave the server: an import mints new tokens, shown once.
+ * views, messages, ticks, leases, proposals, the whole audit log and the retained history), restoring such a
+ * snapshot under a new id, and deleting a room. Token hashes are secrets and never leave the server: an import
+ * mints new tokens, shown once.
  */
 import { z } from "zod";
 import { checkAgentId, hashToken, mintToken, requireAdmin } from "../auth.ts";
@@ -12,6 +13,8 @@ import { RegisterAction } from "./actions.ts";
 import { checkApproval } from "./approval.ts";
 import { enterRoom } from "./access.ts";
 import type { Engine } from "./engine.ts";
+import { linkWrites, snapshotRow, storedRow } from "./history_export.ts";
+import { baselineRows } from "./history_rows.ts";
 import { checkMeta, randomId } from "./membership.ts";
 import {
   type ActionDef,
@@ -27,6 +30,7 @@ import {
 import { checkExpiryWrites } from "./leases.ts";
 import type { Op } from "./op.ts";
 import { checkSnapshotQuotas } from "./quotas.ts";
+import { historyFrom, setRetention } from "./retention.ts";
 import { Room } from "./room.ts";
 import { RegisterView } from "./views.ts";
 import { checkRecipients } from "./message_writes.ts";
@@ -40,6 +44,16 @@ export async function exportRoom(eng: Engine, roomId: string, op: Op): Promise<R
   await eng.rooms.settle(room);
   // synchronous from here to the audit read's start: the snapshot is one commit's view of the room
   const auditSeq = room.auditSeq;
+  const seq = room.seq;
+  const history = {
+    oldest_seq: historyFrom(room),
+    oldest_ts: room.history?.from_ts ?? null,
+    settings: {
+      ...(room.history?.commits !== undefined ? { commits: room.history.commits } : {}),
+      ...(room.history?.max_age_ms !== undefined ? { max_age_ms: room.history.max_age_ms } : {}),
+    },
+    rows: [] as unknown[],
+  };
   const snapshot = {
     format: EXPORT_FORMAT,
     exported_at: new Date(eng.now()).toISOString(),
@@ -73,8 +87,14 @@ export async function exportRoom(eng: Engine, roomId: string, op: Op): Promise<R
     leases: [...room.leases.values()].flatMap((m) => [...m.values()]),
     proposals: [...room.proposals.values()],
     audit: [] as unknown[],
+    history,
   };
-  snapshot.audit = await eng.rooms.readAudit(room, { limit: Number.MAX_SAFE_INTEGER, max_seq: auditSeq });
+  const reads = [
+    eng.rooms.readAudit(room, { limit: Number.MAX_SAFE_INTEGER, max_seq: auditSeq }),
+    eng.rooms.history.readHistory(room.id, seq),
+  ] as const;
+  snapshot.audit = await reads[0];
+  history.rows = (await reads[1]).map(snapshotRow);
   return snapshot;
 }
 
@@ -185,6 +205,7 @@ export async function importRoom(eng: Engine, s: ImportBody) {
     room.proposals.set(p.id, p as Proposal);
     dirty.proposal(p.id);
   });
+  importHistory(eng, room, s);
   await eng.rooms.restore(room);
   const loaded = await eng.rooms.get(id);
   return {
@@ -205,6 +226,24 @@ export async function importRoom(eng: Engine, s: ImportBody) {
       proposals: s.proposals.length,
     },
   };
+}
+
+/**
+ * The snapshot's history (v2), or — from a snapshot without one — a history that begins at its last commit
+ * with what the room holds then.
+ */
+function importHistory(eng: Engine, room: Room, s: ImportBody): void {
+  const h = s.history;
+  if (h && h.oldest_seq > room.seq) {
+    throw bad(`history.oldest_seq is after the room's last commit (${room.seq})`, "history.oldest_seq");
+  }
+  room.history = h
+    ? { from: h.oldest_seq, ...(h.oldest_ts ? { from_ts: h.oldest_ts } : {}) }
+    : { from: room.seq, from_ts: s.exported_at ?? new Date(eng.now()).toISOString() };
+  setRetention(eng.limits, room, h?.settings ?? {});
+  const rows = h ? h.rows.map((r, i) => storedRow(r, room.seq, `history.rows[${i}]`)) : baselineRows(room);
+  if (h) linkWrites(rows, room.messages);
+  for (const r of rows) room.rt.dirty.addHistory(r);
 }
 
 /** `DELETE /rooms/:id` (room token): the room and every row it owns; its waiters and feeds are answered. */

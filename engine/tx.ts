@@ -7,6 +7,7 @@ import type { Caller } from "../auth.ts";
 import { CelBudget } from "../cel.ts";
 import { type Limits, LOG_RING } from "../config.ts";
 import { isGone, nextBoundary, type Timer } from "../timers.ts";
+import { recordHistory } from "./history_rows.ts";
 import { indexMessage, replaceMessage } from "./messages.ts";
 import {
   type ActionDef,
@@ -60,6 +61,8 @@ export class Tx {
   /** leases acquired, renewed or ended (by entry id) */
   leases = new Map<string, Lease>();
   audit: Omit<AuditRow, "seq"> | null = null;
+  /** what a commit that is no invocation is, as the history names it (`_join`, `_patch_agent`, …) */
+  label = "_commit";
   /** proposals made or decided (proposals.ts) */
   proposals = new Map<string, Proposal>();
   /** audit rows after `audit` in the same commit: an approved action's own run, as its proposer */
@@ -192,7 +195,8 @@ function earliest(at: number, t: Timer | null | undefined, now: number): number 
 
 /**
  * Applies a Tx to the room: bumps the commit seq, stamps entries, counts logical ticks, appends the audit
- * row and the change record, and marks all of it dirty for the next flush. Returns the new seq.
+ * row, the history rows and the change record, and marks all of it dirty for the next flush. Returns the new
+ * seq.
  */
 export function applyTx(tx: Tx): number {
   const room = tx.room;
@@ -301,6 +305,7 @@ export function applyTx(tx: Tx): number {
     dirty.addAudit({ seq: ++room.auditSeq, ...row });
   }
   const proposals = tx.proposals.size ? storeProposals(room, tx.proposals) : undefined;
+  recordHistory(tx, seq, changes, audit);
   if (tx.webhooks.size) applyWebhookChanges(room, tx.webhooks, seq);
   if (room.hasWebhooks) stageDeliveries(room, tx, seq, audit);
   const messages = [

@@ -334,6 +334,7 @@ export class WebhookDeliverer {
       if (!room || !def || def.disabled) return true; // gone, or disabled already
       if (def.seq !== registered) return false;
       const tx = new Tx(room, SYSTEM, this.#eng.now(), this.#eng.limits);
+      tx.label = "_webhook_disabled"; // as the history lists the commit
       tx.webhooks.set(webhookId, { ...def, disabled: { at: tx.iso, reason } });
       applyTx(tx);
       await rooms.commit(room);

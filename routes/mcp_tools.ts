@@ -114,7 +114,8 @@ export const TOOLS: Tool[] = [
     open: true,
     description:
       "Create a room. Returns its token (room_…, full authority) and view_token (view_…, read-only), shown once.",
-    input: CreateRoom,
+    // history retention is an operator's setting (POST /rooms, PATCH /rooms/:id): not in the tool's schema
+    input: CreateRoom.omit({ history: true }),
     run: async (s, a) => adopt(s, await createRoom(s.eng, a)),
   },
   {

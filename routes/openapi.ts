@@ -41,6 +41,10 @@ export function openApiDocument(): Record<string, unknown> {
       { name: "agents", description: "joining and presence" },
       { name: "actions", description: "the invocation, the only way anything changes" },
       { name: "reads", description: "what a caller may see" },
+      {
+        name: "history",
+        description: "the room's commits, each key's versions (the room at a commit: `at`)",
+      },
       { name: "proposals", description: "actions waiting for approval (decided with _approve / _reject)" },
       { name: "wait", description: "blocking reads and the change feed" },
       { name: "compatibility", description: "the older API, each route one builtin action" },

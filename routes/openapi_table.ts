@@ -116,9 +116,9 @@ export const OPERATIONS: Operation[] = [
       route: "PATCH /rooms/:id",
       id: "patchRoom",
       tokens: ROOM,
-      summary: "The room's settings: liveness_ms, the window after which a silent agent is gone",
+      summary: "The room's settings: liveness_ms (when a silent agent is gone), history retention",
       body: wire.PatchRoom,
-      ok: json(200, out.RoomSettings, "the room with the window in force"),
+      ok: json(200, out.PatchedRoom, "the room with the settings in force"),
     },
     {
       route: "POST /rooms/:id/rotate-view-token",
@@ -185,7 +185,8 @@ export const OPERATIONS: Operation[] = [
     {
       route: "GET /rooms/:id/context",
       id: "getContext",
-      summary: "What the caller may see: state, views, agents, actions, messages, and the cursor",
+      summary:
+        "What the caller may see: state, views, agents, actions, messages, and the cursor (`at`: then)",
       query: wire.ContextQuery,
       ok: json(200, out.Context, "the context"),
     },
@@ -223,6 +224,23 @@ export const OPERATIONS: Operation[] = [
       summary: "One view",
       query: wire.AgentQuery,
       ok: json(200, out.ViewInfo, "the view"),
+    },
+  ]),
+  ...group("history", [
+    {
+      route: "GET /rooms/:id/history",
+      id: "getHistory",
+      summary:
+        "The room's commits, newest first: who did what, the writes you may see, your refusals' reasons",
+      query: wire.HistoryQuery,
+      ok: json(200, out.HistoryPage, "a page of commits"),
+    },
+    {
+      route: "GET /rooms/:id/state/history",
+      id: "getKeyVersions",
+      summary: "Every retained version of one key, newest first, with the commit that wrote it",
+      query: wire.VersionsQuery,
+      ok: json(200, out.KeyVersions, "the key's versions"),
     },
   ]),
   ...group("proposals", [

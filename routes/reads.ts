@@ -1,15 +1,16 @@
 /**
  * @module routes/reads — the read endpoints (a token of the room is required; privacy per caller).
  *
- *   GET  /rooms/:id/context   only, actions, messages_after, messages_limit, agent
+ *   GET  /rooms/:id/context   only, actions, messages_after, messages_limit, agent, at
  *   GET  /rooms/:id/state     scope, key, resolve
- *   POST /rooms/:id/eval      {expr}
+ *   POST /rooms/:id/eval      {expr, agent?, at?}
  *   GET  /rooms/:id/poll      messages_limit, audit_limit, agent
  *   GET  /rooms/:id/views     GET /rooms/:id/views/:view
  */
 import { Hono } from "hono";
 import { ApiError } from "../errors.ts";
 import { openRead } from "../engine/access.ts";
+import { openReadAt } from "../engine/room_at.ts";
 import {
   buildContext,
   evalExpression,
@@ -28,16 +29,17 @@ const reader = (c: Ctx, agent?: string) => openRead(c.get("eng"), c.req.param("i
 export const readRoutes = new Hono<AppEnv>()
   .get("/rooms/:id/context", async (c) => {
     const q = parseQuery(c, ContextQuery);
-    const rc = await reader(c, q.agent);
-    return send(
-      c,
-      buildContext(c.get("eng"), rc, {
-        only: parseSections(q.only, "only"),
-        actions: q.actions,
-        messages_after: q.messages_after,
-        messages_limit: q.messages_limit,
-      }),
-    );
+    const query = {
+      only: parseSections(q.only, "only"),
+      actions: q.actions,
+      messages_after: q.messages_after,
+      messages_limit: q.messages_limit,
+    };
+    if (q.at !== undefined) {
+      const past = await openReadAt(c.get("eng"), c.req.param("id")!, opOf(c), q.at, q.agent);
+      return send(c, { ...buildContext(c.get("eng"), past, { ...query, past: true }), at: past.at });
+    }
+    return send(c, buildContext(c.get("eng"), await reader(c, q.agent), query));
   })
   .get("/rooms/:id/state", async (c) => {
     const q = parseQuery(c, StateQuery);
@@ -48,6 +50,10 @@ export const readRoutes = new Hono<AppEnv>()
     const b = parseBody(EvalBody, await readJson(c));
     const expr = b.expr ?? b.expression;
     if (expr === undefined) throw new ApiError("invalid_body", "expr is required", { field: "expr" });
+    if (b.at !== undefined) {
+      const past = await openReadAt(c.get("eng"), c.req.param("id")!, opOf(c), b.at, b.agent);
+      return send(c, { ...evalExpression(past, expr), at: past.at });
+    }
     const rc = await reader(c, b.agent);
     return send(c, evalExpression(rc, expr));
   })

@@ -4,7 +4,7 @@
  *   POST  /rooms                               create (tokens shown once)
  *   GET   /rooms                               rooms the bearer token belongs to
  *   GET   /rooms/:id                           id, created_at, meta, liveness_ms (no token needed)
- *   PATCH /rooms/:id                           room token: liveness_ms
+ *   PATCH /rooms/:id                           room token: settings (liveness_ms, history)
  *   POST  /rooms/:id/rotate-view-token         room token
  *   POST  /rooms/:id/agents                    join / re-join
  *   GET   /rooms/:id/agents                    presence list
@@ -18,10 +18,10 @@ import {
   joinAgent,
   listAgents,
   patchAgent,
-  patchRoom,
   roomsOfToken,
   rotateViewToken,
 } from "../engine/membership.ts";
+import { patchRoom } from "../engine/room_settings.ts";
 import { CreateRoom, JoinAgent, PatchAgent, PatchRoom } from "../wire.ts";
 import { invokeCompat } from "./actions.ts";
 import { type AppEnv, opOf, parseBody, readJson, send } from "./http.ts";

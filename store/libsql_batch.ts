@@ -9,6 +9,8 @@ import type {
   AgentRow,
   AuditRow,
   CommitBatch,
+  HistoryRow,
+  HistorySettingsRow,
   IdempotencyRow,
   LeaseRow,
   MessageRow,
@@ -17,6 +19,7 @@ import type {
   ProposalRow,
   PutRows,
   RoomRow,
+  RoomWrite,
   StateRow,
   TickRow,
   ViewRow,
@@ -25,12 +28,27 @@ import type {
 
 const j = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
 
+/**
+ * JSON of values, once per object and batch: a state entry's value and its history row share the string
+ * (the history row holds the entry's own value object).
+ */
+export type JsonOf = (v: unknown) => string;
+function jsonOnce(): JsonOf {
+  const seen = new Map<object, string>();
+  return (v) => {
+    if (v === null || typeof v !== "object") return JSON.stringify(v);
+    let s = seen.get(v);
+    if (s === undefined) seen.set(v, s = JSON.stringify(v));
+    return s;
+  };
+}
+
 type Table<R> = {
   name: string;
   cols: string[];
   key: string[];
   /** pushes the row's column values, in `cols` order, onto `args` */
-  encode(roomId: string, r: R, args: unknown[]): void;
+  encode(roomId: string, r: R, args: unknown[], json: JsonOf): void;
   /** rows only ever inserted (never replaced): a plain INSERT, cheaper to prepare and run than an upsert */
   insertOnly?: true;
 };
@@ -52,12 +70,12 @@ const TABLES: { [K in keyof Required<PutRows>]: Table<NonNullable<PutRows[K]>[nu
       "seq",
     ],
     key: ["room_id", "scope", "key"],
-    encode: (id, e: StateRow, a) =>
+    encode: (id, e: StateRow, a, json) =>
       a.push(
         id,
         e.scope,
         e.key,
-        JSON.stringify(e.value),
+        json(e.value),
         e.version,
         e.updated_at,
         j(e.timer),
@@ -113,6 +131,8 @@ const TABLES: { [K in keyof Required<PutRows>]: Table<NonNullable<PutRows[K]>[nu
       "claimed_at",
       "ts",
       "extra",
+      "commit_seq",
+      "claim_seq",
     ],
     key: ["room_id", "seq"],
     encode: (id, m: MessageRow, a) =>
@@ -128,6 +148,8 @@ const TABLES: { [K in keyof Required<PutRows>]: Table<NonNullable<PutRows[K]>[nu
         m.claimed_at,
         m.ts,
         j(m.extra),
+        m.commit_seq ?? null,
+        m.claim_seq ?? null,
       ),
   },
   audit: {
@@ -143,6 +165,8 @@ const TABLES: { [K in keyof Required<PutRows>]: Table<NonNullable<PutRows[K]>[nu
       "ok",
       "status",
       "error",
+      "message",
+      "detail",
       "traceparent",
     ],
     key: ["room_id", "seq"],
@@ -158,6 +182,8 @@ const TABLES: { [K in keyof Required<PutRows>]: Table<NonNullable<PutRows[K]>[nu
         r.ok ? 1 : 0,
         r.status,
         r.error,
+        r.message ?? null,
+        j(r.detail ?? undefined),
         r.traceparent ?? null,
       ),
   },
@@ -199,6 +225,37 @@ const TABLES: { [K in keyof Required<PutRows>]: Table<NonNullable<PutRows[K]>[nu
     key: ["room_id", "id"],
     encode: (id, r: ProposalRow, a) => a.push(id, r.id, r.status, r.created_at, JSON.stringify(r.data)),
   },
+  history: {
+    name: "history",
+    cols: [
+      "room_id",
+      "scope",
+      "key",
+      "seq",
+      "version",
+      "value",
+      "updated_at",
+      "timer",
+      "enabled",
+      "sort_key",
+      "writes",
+    ],
+    key: ["room_id", "scope", "key", "seq"],
+    encode: (id, h: HistoryRow, a, json) =>
+      a.push(
+        id,
+        h.scope,
+        h.key,
+        h.seq,
+        h.version,
+        h.value === undefined ? null : json(h.value),
+        h.updated_at ?? null,
+        j(h.timer ?? undefined),
+        h.enabled ?? null,
+        h.sort_key ?? null,
+        j(h.writes),
+      ),
+  },
   webhooks: {
     name: "webhooks",
     cols: ["room_id", "id", "url", "secret", "events", "created_at", "seq", "disabled_at", "disabled_reason"],
@@ -217,7 +274,7 @@ const TABLES: { [K in keyof Required<PutRows>]: Table<NonNullable<PutRows[K]>[nu
 };
 
 /** Every table that holds a room's rows (rooms itself aside): what dropping a room deletes. */
-const ROOM_TABLES = Object.values(TABLES).map((t) => t.name);
+const ROOM_TABLES = [...Object.values(TABLES).map((t) => t.name), "history_rooms"];
 
 /** SQLite's default limit on bound parameters is 32,766: statements stay below it. */
 const MAX_ARGS = 30_000;
@@ -226,7 +283,7 @@ const MAX_ARGS = 30_000;
 class Upserts<R> {
   #chunks: { rows: number; args: unknown[] }[] = [];
   readonly #per: number;
-  constructor(readonly table: Table<R>) {
+  constructor(readonly table: Table<R>, readonly json: JsonOf) {
     this.#per = Math.max(1, Math.floor(MAX_ARGS / table.cols.length));
   }
 
@@ -234,7 +291,7 @@ class Upserts<R> {
     for (const r of rows) {
       let c = this.#chunks[this.#chunks.length - 1];
       if (!c || c.rows >= this.#per) this.#chunks.push(c = { rows: 0, args: [] });
-      this.table.encode(roomId, r, c.args);
+      this.table.encode(roomId, r, c.args, this.json);
       c.rows++;
     }
   }
@@ -292,6 +349,8 @@ export function batchStatements(b: CommitBatch): { statements: InStatement[]; la
 
   const seqs: unknown[] = [];
   const upserts = new Map<string, Upserts<unknown>>();
+  const json = jsonOnce();
+  const after: InStatement[] = [];
   for (const w of b.writes) {
     const id = w.room_id;
     if (w.seq) seqs.push(id, w.seq.from, w.seq.to);
@@ -334,9 +393,11 @@ export function batchStatements(b: CommitBatch): { statements: InStatement[]; la
       const rows = w.put[name as keyof PutRows];
       if (!rows?.length) continue;
       let u = upserts.get(name);
-      if (!u) upserts.set(name, u = new Upserts(TABLES[name as keyof PutRows] as Table<unknown>));
+      if (!u) upserts.set(name, u = new Upserts(TABLES[name as keyof PutRows] as Table<unknown>, json));
       u.add(id, rows);
     }
+    if (w.history_settings) out.push(historySettingsStatement(id, w.history_settings));
+    if (w.history_trim) trimStatements(id, w.history_trim, after);
   }
   for (let i = 0; i < seqs.length; i += 15_000) {
     const chunk = seqs.slice(i, i + 15_000);
@@ -350,7 +411,56 @@ export function batchStatements(b: CommitBatch): { statements: InStatement[]; la
     out.push({ sql: "INSERT INTO commit_guard (ok) SELECT 0 WHERE changes() <> ?", args: [n] });
   }
   for (const t of Object.keys(TABLES)) upserts.get(t)?.statements(out);
+  out.push(...after);
   return { statements: out, layout };
+}
+
+/** A room's retention, written by a commit; where its history begins is set only when the row is new. */
+function historySettingsStatement(roomId: string, h: HistorySettingsRow): InStatement {
+  return {
+    sql: `INSERT INTO history_rooms (room_id, commits, max_age_ms, from_seq, from_ts) VALUES (?, ?, ?, ?, ?)
+          ON CONFLICT (room_id) DO UPDATE SET commits = excluded.commits, max_age_ms = excluded.max_age_ms`,
+    args: [roomId, h.commits, h.max_age_ms, h.from_seq, h.from_ts],
+  };
+}
+
+/**
+ * Trims a room's history to begin at commit `to`, finding what to delete from the headers of [from, to]
+ * (their `writes`, by primary key): the versions that a write of [from, to] supersedes, then the deletions
+ * of [from, to) (an absent key reads as deleted) and those headers. `from_seq` only moves forward, so two
+ * processes trimming one room cannot widen what `at` may ask for.
+ */
+function trimStatements(roomId: string, t: NonNullable<RoomWrite["history_trim"]>, out: InStatement[]) {
+  const written = (upTo: string) =>
+    `SELECT w.value ->> 0 AS scope, w.value ->> 1 AS key, h.seq AS seq
+     FROM history h, json_each(h.writes) w
+     WHERE h.room_id = ?1 AND h.scope = '' AND h.key = '' AND h.seq >= ?2 AND h.seq ${upTo} ?3`;
+  out.push({
+    sql: `DELETE FROM history WHERE room_id = ?1 AND (scope, key, seq) IN (
+            SELECT o.scope, o.key, o.seq FROM (SELECT scope, key, MAX(seq) AS top FROM (${written("<=")})
+              WHERE scope <> '_messages' GROUP BY scope, key) t
+            JOIN history o ON o.room_id = ?1 AND o.scope = t.scope AND o.key = t.key AND o.seq < t.top)`,
+    args: [roomId, t.from, t.to],
+  });
+  // (the deletions are picked through the table itself: an IN list of plain json values would match by
+  // scope and key only, scanning every version of a hot key)
+  out.push({
+    sql: `DELETE FROM history WHERE room_id = ?1 AND (scope, key, seq) IN (
+            SELECT r.scope, r.key, r.seq FROM (${written("<")}) t CROSS JOIN history r
+              ON r.room_id = ?1 AND r.scope = t.scope AND r.key = t.key AND r.seq = t.seq
+            WHERE r.value IS NULL)`,
+    args: [roomId, t.from, t.to],
+  });
+  out.push({
+    sql: "DELETE FROM history WHERE room_id = ?1 AND scope = '' AND key = '' AND seq >= ?2 AND seq < ?3",
+    args: [roomId, t.from, t.to],
+  });
+  out.push({
+    sql: `INSERT INTO history_rooms (room_id, from_seq, from_ts) VALUES (?1, ?2, ?3)
+          ON CONFLICT (room_id) DO UPDATE SET from_seq = MAX(from_seq, excluded.from_seq),
+            from_ts = CASE WHEN excluded.from_seq > from_seq THEN excluded.from_ts ELSE from_ts END`,
+    args: [roomId, t.to, t.to_ts],
+  });
 }
 
 /** One statement for all of a room's presence rows (5,000 agents entering /wait were 5,000 statements). */

@@ -6,6 +6,7 @@
 import { type Client, createClient, type ResultSet } from "@libsql/client";
 import { MIGRATIONS } from "../schema.ts";
 import { batchStatements } from "./libsql_batch.ts";
+import { LibsqlHistory } from "./libsql_history.ts";
 import { LibsqlOutbox } from "./libsql_outbox.ts";
 import {
   type AuditQuery,
@@ -28,8 +29,10 @@ const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 const str = (v: unknown) => (v === null || v === undefined ? null : String(v));
 
 export class LibsqlStore implements RoomStore {
+  readonly history: LibsqlHistory;
   readonly outbox: LibsqlOutbox;
   private constructor(readonly client: Client) {
+    this.history = new LibsqlHistory(client);
     this.outbox = new LibsqlOutbox(client);
   }
 
@@ -63,6 +66,7 @@ export class LibsqlStore implements RoomStore {
       { sql: "SELECT * FROM leases WHERE room_id = ?", args: [id] },
       { sql: "SELECT * FROM proposals WHERE room_id = ? ORDER BY rowid", args: [id] },
       { sql: "SELECT * FROM webhooks WHERE room_id = ?", args: [id] },
+      { sql: "SELECT * FROM history_rooms WHERE room_id = ?", args: [id] },
     ], "read");
     const r = rs[0].rows[0];
     if (!r) return undefined;
@@ -134,6 +138,16 @@ export class LibsqlStore implements RoomStore {
         disabled_at: str(w.disabled_at),
         disabled_reason: str(w.disabled_reason),
       })),
+      ...(rs[11].rows[0]
+        ? {
+          history: {
+            commits: num(rs[11].rows[0].commits),
+            max_age_ms: num(rs[11].rows[0].max_age_ms),
+            from_seq: Number(rs[11].rows[0].from_seq),
+            from_ts: str(rs[11].rows[0].from_ts),
+          },
+        }
+        : {}),
     };
   }
 
@@ -181,6 +195,8 @@ export class LibsqlStore implements RoomStore {
       ok: Number(a.ok) === 1,
       status: Number(a.status),
       error: str(a.error),
+      message: str(a.message),
+      detail: pj(a.detail),
       ...(a.traceparent ? { traceparent: String(a.traceparent) } : {}),
     }));
   }
@@ -309,6 +325,9 @@ function rowToMessage(m: Record<string, unknown>): MessageRow {
     claimed_at: str(m.claimed_at),
     ts: String(m.ts),
     extra: pj(m.extra),
+    // only where known (most messages are never claimed: no field to hold)
+    ...(m.commit_seq !== null && m.commit_seq !== undefined ? { commit_seq: Number(m.commit_seq) } : {}),
+    ...(m.claim_seq !== null && m.claim_seq !== undefined ? { claim_seq: Number(m.claim_seq) } : {}),
   };
 }
 

@@ -61,6 +61,10 @@ export type MessageRow = {
   claimed_at: string | null;
   ts: string;
   extra?: Record<string, unknown> | null;
+  /** the commit that sent it (null: before history began) */
+  commit_seq?: number | null;
+  /** the commit that claimed it (null: unclaimed, or claimed before history began) */
+  claim_seq?: number | null;
 };
 
 export type AuditRow = {
@@ -73,7 +77,65 @@ export type AuditRow = {
   ok: boolean;
   status: number;
   error: string | null;
+  /** a refusal's message and details (the error body beside `error` and `message`), as its invoker saw them */
+  message?: string | null;
+  detail?: Record<string, unknown> | null;
   traceparent?: string;
+};
+
+/**
+ * One row of a room's history (schema.ts migration 6): a commit's header (scope and key '', its ts in
+ * `updated_at`), or one thing the commit wrote (engine/history_rows.ts says which scope holds what).
+ */
+export type HistoryRow = {
+  scope: string;
+  key: string;
+  seq: number;
+  version: number;
+  /** the JSON value; undefined for a deletion */
+  value?: unknown;
+  updated_at?: string | null;
+  timer?: unknown;
+  enabled?: string | null;
+  sort_key?: number | null;
+  /** a header's list of what its commit wrote: [scope, key] (["_messages", seq] for a message) */
+  writes?: [string, string][];
+};
+
+/** Where one history row is. */
+export type HistoryKey = { scope: string; key: string; seq: number };
+
+/** A room's retention (null: the server's) and where its history begins. */
+export type HistorySettingsRow = {
+  commits: number | null;
+  max_age_ms: number | null;
+  /** the oldest commit the history shows, and the time the room stood there */
+  from_seq: number;
+  from_ts: string | null;
+};
+
+/** Timeline headers matching a query (engine/history.ts pages through them). */
+export type CommitQuery = {
+  after?: number;
+  before?: number;
+  order: "asc" | "desc";
+  limit: number;
+  agent?: string;
+  action?: string;
+  scope?: string;
+  key?: string;
+};
+
+/** A commit's header and the rows it wrote (those its header names that are retained). */
+export type CommitRows = { head: HistoryRow; rows: HistoryRow[] };
+
+/** A room as it stood right after commit `seq`: the latest row of every key at or before it. */
+export type HistoryAt = {
+  /** the commit's header (absent where history begins without one) */
+  head?: HistoryRow;
+  rows: HistoryRow[];
+  /** where storage says the history begins now (another process may have trimmed it) */
+  from_seq: number;
 };
 
 /** A webhook as stored (`events` a JSON column); `secret` is read back only by the delivery loop. */
@@ -158,6 +220,8 @@ export type StoredRoom = {
   audit: { max_seq: number; count: number };
   /** in the order they were made */
   proposals: ProposalRow[];
+  /** absent: the server's retention, history from the room's creation */
+  history?: HistorySettingsRow;
   webhooks: WebhookRow[];
 };
 
@@ -173,6 +237,8 @@ export type PutRows = {
   audit?: AuditRow[];
   idempotency?: IdempotencyRow[];
   proposals?: ProposalRow[];
+  /** rows a commit adds to its room's history */
+  history?: HistoryRow[];
   webhooks?: WebhookRow[];
   webhook_outbox?: OutboxRow[];
 };
@@ -195,6 +261,13 @@ export type RoomWrite = {
     outbox?: string[];
   };
   presence?: PresenceRow[];
+  /** the room's retention changed (written only with a commit: under the seq compare-and-set) */
+  history_settings?: HistorySettingsRow;
+  /**
+   * history before commit `to` is trimmed: the headers of [from, to), the versions that a write of [from, to]
+   * supersedes, the deletions of [from, to); `from_seq` becomes `to` (never moves back). No commit of its own.
+   */
+  history_trim?: { from: number; to: number; to_ts: string };
   /** webhook ids registered again: their pending deliveries are due now, with no failures counted */
   rearm?: string[];
 };
@@ -239,6 +312,28 @@ export class CommitError extends Error {
 export type AuditQuery = { agent?: string; limit: number; after?: number; max_seq?: number };
 export type RoomListing = { id: string; created_at: string; meta: unknown };
 
+/** The reads of a room's history; its rows are written by `commit` with the rest of a commit. */
+export interface HistoryStore {
+  /** Timeline headers matching the query, in its order, each with the rows of its commit. */
+  readCommits(roomId: string, q: CommitQuery): Promise<CommitRows[]>;
+  /** The rows at the given places (those that exist), in (seq, scope, key) order. */
+  readRows(roomId: string, keys: HistoryKey[]): Promise<HistoryRow[]>;
+  /** The retained versions of one key before `before`, newest first, each with its commit's header. */
+  readVersions(
+    roomId: string,
+    scope: string,
+    key: string,
+    before: number,
+    limit: number,
+  ): Promise<{ row: HistoryRow; head?: HistoryRow }[]>;
+  /** The room as it stood right after commit `seq`. */
+  readAt(roomId: string, seq: number): Promise<HistoryAt>;
+  /** Commit times from `from` on (at most `limit`), oldest first: where age-based retention cuts. */
+  readCommitTimes(roomId: string, from: number, limit: number): Promise<{ seq: number; ts: string }[]>;
+  /** Every history row up to `maxSeq`, in (scope, key, seq) order (export). */
+  readHistory(roomId: string, maxSeq: number): Promise<HistoryRow[]>;
+}
+
 export interface RoomStore {
   /** the delivery loop's bookkeeping of webhook_outbox rows (store/outbox_store.ts) */
   readonly outbox: OutboxStore;
@@ -254,6 +349,8 @@ export interface RoomStore {
     key: string,
     since: string,
   ): Promise<IdempotencyRow | undefined>;
+  /** A room's history (migration 6). */
+  readonly history: HistoryStore;
   /** Rooms a token hash belongs to (as room, view or agent token), oldest first. */
   roomsForToken(tokenHash: string): Promise<RoomListing[]>;
   /** The stored commit counter and incarnation of each room that exists. */

@@ -340,6 +340,20 @@ Deno.test("every documented operation answers as documented: requests, answers, 
   await c.call("listAgents", { params: p, token: alice });
   await c.strict("patchRoom", { params: p, body: { liveness_ms: 120_000 }, token: ROOM });
   await c.call("patchRoom", { params: p, body: { liveness_ms: null }, token: ROOM });
+  await c.strict("patchRoom", { params: p, body: { history: { commits: 500 } }, token: ROOM });
+
+  // ── history: the timeline, a key's versions, the room at a commit ──
+  const page = await c.call("getHistory", { params: p, query: { limit: "5" }, token: alice });
+  const then = page.json.commits[page.json.commits.length - 1].seq;
+  await c.call("getHistory", {
+    params: p,
+    query: { scope: "_shared", key: "turn", order: "asc" },
+    token: VIEW,
+  });
+  await c.call("getKeyVersions", { params: p, query: { scope: "_shared", key: "turn" }, token: bob });
+  await c.call("getKeyVersions", { params: p, query: { scope: "_shared" }, token: bob, status: 400 });
+  await c.call("getContext", { params: p, query: { at: String(then), agent: "bob" }, token: ROOM });
+  await c.strict("evalCel", { params: p, body: { expr: "state._shared.turn", at: then }, token: bob });
   await c.strict("patchAgent", {
     params: { id: room, agent: "bob" },
     body: { grants: ["_tasks"] },

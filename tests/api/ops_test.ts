@@ -140,7 +140,7 @@ Deno.test("GET /rooms/:id/export needs the room token and holds state, agents, a
   const r = await c.http("GET", "/rooms/src/export", { token: room.token });
   assert.equal(r.status, 200);
   const snap = r.json;
-  assert.equal(snap.format, "agent-sync.room/v1");
+  assert.equal(snap.format, "agent-sync.room/v2");
   assert.deepEqual(snap.room.meta, { title: "source" });
   assert.deepEqual(snap.agents.map((a: { id: string }) => a.id).sort(), ["alice", "bob"]);
   assert.ok(

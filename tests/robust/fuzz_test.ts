@@ -19,6 +19,7 @@ const ENDPOINTS: [string, string][] = [
   ["POST", "/rooms"],
   ["GET", "/rooms"],
   ["GET", "/rooms/:id"],
+  ["PATCH", "/rooms/:id"],
   ["POST", "/rooms/:id/rotate-view-token"],
   ["POST", "/rooms/:id/agents"],
   ["GET", "/rooms/:id/agents"],
@@ -33,6 +34,8 @@ const ENDPOINTS: [string, string][] = [
   ["GET", "/rooms/:id/state"],
   ["POST", "/rooms/:id/eval"],
   ["GET", "/rooms/:id/poll"],
+  ["GET", "/rooms/:id/history"],
+  ["GET", "/rooms/:id/state/history"],
   ["GET", "/rooms/:id/views"],
   ["GET", "/rooms/:id/views/:x"],
   ["GET", "/rooms/:id/wait"],
@@ -88,6 +91,11 @@ const QUERY_KEYS = [
   "unclaimed",
   "limit",
   "room",
+  "at",
+  "before",
+  "order",
+  "as",
+  "action",
   "x",
 ];
 const CEL_PARTS = [

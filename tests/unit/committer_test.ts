@@ -32,6 +32,7 @@ class RecordingStore implements RoomStore {
   readSeen = () => Promise.resolve([]);
   livePeers = () => Promise.resolve([]);
   leavePeer = () => Promise.resolve();
+  history = {} as RoomStore["history"];
   ping = () => Promise.resolve();
   close() {}
 }
