@@ -3,9 +3,10 @@
  * opening with the file pragmas and the migrations of schema.ts, reading rows, and writing a commit batch
  * in one transaction. SQL only: no rules.
  */
-import { type Client, createClient, type ResultSet } from "@libsql/client";
+import { type Client, createClient } from "@libsql/client";
 import { MIGRATIONS } from "../schema.ts";
 import { batchStatements } from "./libsql_batch.ts";
+import { FileWriter } from "./libsql_file_writer.ts";
 import { LibsqlHistory } from "./libsql_history.ts";
 import { LibsqlOutbox } from "./libsql_outbox.ts";
 import {
@@ -31,7 +32,7 @@ const str = (v: unknown) => (v === null || v === undefined ? null : String(v));
 export class LibsqlStore implements RoomStore {
   readonly history: LibsqlHistory;
   readonly outbox: LibsqlOutbox;
-  private constructor(readonly client: Client) {
+  private constructor(readonly client: Client, readonly writer?: FileWriter) {
     this.history = new LibsqlHistory(client);
     this.outbox = new LibsqlOutbox(client);
   }
@@ -39,8 +40,8 @@ export class LibsqlStore implements RoomStore {
   /** Opens (creating the file's directory) and migrates. */
   static async open(url: string, authToken?: string): Promise<LibsqlStore> {
     const local = url.startsWith("file:");
-    if (local) {
-      const path = url.slice("file:".length).split("?")[0];
+    const path = local ? url.slice("file:".length).split("?")[0] : undefined;
+    if (path) {
       const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : "";
       if (dir) await Deno.mkdir(dir, { recursive: true });
     }
@@ -50,7 +51,7 @@ export class LibsqlStore implements RoomStore {
     const client = createClient({ url, authToken, ...(local ? { concurrency: 1, timeout: 5000 } : {}) });
     if (local) await filePragmas(client);
     await migrate(client);
-    return new LibsqlStore(client);
+    return new LibsqlStore(client, local ? new FileWriter(path!) : undefined);
   }
 
   async loadRoom(id: string): Promise<StoredRoom | undefined> {
@@ -155,9 +156,14 @@ export class LibsqlStore implements RoomStore {
     const { statements, layout } = batchStatements(batch);
     const outcome: CommitOutcome = { created: new Set(), dropped: new Set(), statements: statements.length };
     if (!statements.length) return outcome;
-    let rs: ResultSet[];
+    let rs: { rows: ArrayLike<unknown>[]; changes: number }[];
     try {
-      rs = await this.client.batch(statements, "write");
+      rs = this.writer
+        ? this.writer.batch(statements)
+        : (await this.client.batch(statements, "write")).map((r) => ({
+          rows: r.rows,
+          changes: r.rowsAffected,
+        }));
     } catch (e) {
       const msg = String((e as Error)?.message ?? e);
       if (msg.includes("CHECK constraint failed")) {
@@ -168,8 +174,9 @@ export class LibsqlStore implements RoomStore {
       }
       throw new CommitError(msg, "failed");
     }
-    for (const i of layout.creates) for (const row of rs[i].rows) outcome.created.add(String(row.id));
-    for (const [id, i] of layout.drops) if (rs[i].rowsAffected > 0) outcome.dropped.add(id);
+    // RETURNING id: the first column
+    for (const i of layout.creates) for (const row of rs[i].rows) outcome.created.add(String(row[0]));
+    for (const [id, i] of layout.drops) if (rs[i].changes > 0) outcome.dropped.add(id);
     return outcome;
   }
 
@@ -295,6 +302,7 @@ export class LibsqlStore implements RoomStore {
   }
 
   close(): void {
+    this.writer?.close();
     this.client.close();
   }
 }

@@ -57,7 +57,7 @@ Deno.test("a wait is a presence event without an id line; a plain call (heartbea
     const ev = await feed.next();
     assert.equal(ev.event, "presence", `the first event after the calls: ${feed.raw.at(-1)}`);
     assert.equal(ev.id, undefined, "presence is not a commit: no id line");
-    assert.ok(!feed.raw.at(-1)!.split("\n").some((l) => l.startsWith("id:")), feed.raw.at(-1));
+    assert.ok(!feed.raw.at(-1)!.split("\n").some((l) => l.startsWith("id:")), String(feed.raw.at(-1)));
     const data = JSON.parse(ev.data!);
     assert.deepEqual(data.agents.map((a: { id: string }) => a.id), ["bob"], "only bob changed");
     assert.equal(data.agents[0].status, "waiting");
