@@ -9,7 +9,7 @@ import { type CelMap, toCel } from "../cel.ts";
 import { type Limits, LIVENESS_MAX_MS, LIVENESS_MIN_MS } from "../config.ts";
 import { ApiError } from "../errors.ts";
 import { isGone } from "../timers.ts";
-import { isoMs, windowOf } from "./liveness.ts";
+import { isoMs, lastSeenMs, windowOf } from "./liveness.ts";
 import { entryId, type Lease, type OnExpire, type WriteTemplate } from "./model.ts";
 import type { Room } from "./room.ts";
 import { checkTemplate, checkWriteTemplate, EXPIRY_NAMES } from "./templates.ts";
@@ -36,7 +36,7 @@ export function leaseExpiresAt(room: Room, l: Lease): number {
   if (room.rt.isConnected(l.holder)) return Infinity;
   let seen = Math.max(room.rt.floor, isoMs(l.renewed_at));
   const a = room.agents.get(l.holder);
-  if (a) seen = Math.max(seen, isoMs(a.last_seen ?? a.last_heartbeat));
+  if (a) seen = Math.max(seen, lastSeenMs(a));
   return seen + l.ttl_ms;
 }
 

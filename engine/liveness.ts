@@ -18,10 +18,23 @@ export function isoMs(s: string | null | undefined): number {
   return Number.isNaN(t) ? -Infinity : t;
 }
 
+/** Each agent's last sign of life parsed once per value (every commit asks for every agent's). */
+const parsed = new WeakMap<Agent, { iso: string | null; ms: number }>();
+
+/** The agent's recorded last sign of life (ms), whatever is open. */
+export function lastSeenMs(a: Agent): number {
+  const iso = a.last_seen ?? a.last_heartbeat;
+  const hit = parsed.get(a);
+  if (hit && hit.iso === iso) return hit.ms;
+  const ms = isoMs(iso);
+  parsed.set(a, { iso, ms });
+  return ms;
+}
+
 /** The agent's last sign of life (ms): `now` while it has a wait or feed open; never before the floor. */
 export function seenAt(room: Room, a: Agent, now: number): number {
   if (room.rt.isConnected(a.id)) return now;
-  return Math.max(room.rt.floor, isoMs(a.last_seen ?? a.last_heartbeat));
+  return Math.max(room.rt.floor, lastSeenMs(a));
 }
 
 /** Silent for the whole window, with nothing open. */

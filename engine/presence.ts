@@ -9,7 +9,7 @@
 import type { Caller } from "../auth.ts";
 import { CONNECTION_BEAT_MAX_MS, CONNECTION_BEAT_MIN_MS, PRESENCE_REFRESH_MS } from "../config.ts";
 import type { Engine } from "./engine.ts";
-import { isAgentGone, isoMs, nextGoneAt, windowOf } from "./liveness.ts";
+import { isAgentGone, lastSeenMs, nextGoneAt, windowOf } from "./liveness.ts";
 import type { Agent } from "./model.ts";
 import type { Room } from "./room.ts";
 import { JOB } from "./scheduler.ts";
@@ -153,7 +153,7 @@ async function goneTick(eng: Engine, room: Room, since: number): Promise<void> {
   const window = windowOf(room, eng.limits);
   for (const a of room.agents.values()) {
     if (room.rt.isConnected(a.id)) continue;
-    const at = Math.max(room.rt.floor, isoMs(a.last_seen ?? a.last_heartbeat)) + window;
+    const at = Math.max(room.rt.floor, lastSeenMs(a)) + window;
     if (at > since && at <= now) presenceChanged(room, a.id); // it went gone
   }
   armGone(eng, room);

@@ -209,6 +209,10 @@ function computeViews(room: Room, now: number, limits: Limits): ViewCache {
     hit && hit.seq === room.seq && now < hit.validUntil &&
     !(hit.starved && room.rt.celTime.level(performance.now(), limits) > 0)
   ) return hit;
+  // no views: nothing to build their context for (a room without views pays nothing per commit)
+  if (room.viewOrder.length === 0) {
+    return c.views = { seq: room.seq, validUntil: Infinity, values: new Map(), cel: {}, starved: false };
+  }
   const budget = new CelBudget(limits, "views' computation", limits.celViewsMs);
   const bucket = room.rt.celTime;
   let starved = false;
