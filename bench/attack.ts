@@ -1,5 +1,5 @@
 /**
- * @module bench/attack — `deno run -A bench/attack.ts [--quick] [--resources]` (issue 12, not part of the tests): a calm
+ * @module bench/attack — `deno run -A bench/attack.ts [--quick] [--resources] [--only PHASE,…]` (issue 12, not part of the tests): a calm
  * room's latency while another room attacks with each CEL class in turn, and the server's memory under each
  * resource attack. Starts its own server (main.ts, loopback, temp database), bounds every phase in time
  * and count, prints a table and one JSON line.
@@ -28,6 +28,8 @@ import { Conn, summary } from "./_load.ts";
 const QUICK = Deno.args.includes("--quick");
 /** `--resources`: only the resource attacks (memory), none of the CEL phases */
 const ONLY_RESOURCES = Deno.args.includes("--resources");
+/** `--only redos,bucket`: only these CEL phases */
+const ONLY = Deno.args.includes("--only") ? Deno.args[Deno.args.indexOf("--only") + 1].split(",") : undefined;
 const PHASE_MS = QUICK ? 3000 : 10_000;
 const CALM_PER_SEC = 20;
 /** A request the server has not answered after this long counts as failed (the phase still ends). */
@@ -408,7 +410,11 @@ if (import.meta.main) {
     attack_statuses: {},
     ...(await calmLoad(srv.base, calmRoom, PHASE_MS)),
   });
-  for (const [name, setup] of ONLY_RESOURCES ? [] : Object.entries(CEL_ATTACKS)) {
+  for (
+    const [name, setup] of ONLY_RESOURCES
+      ? []
+      : Object.entries(CEL_ATTACKS).filter(([n]) => !ONLY || ONLY.includes(n))
+  ) {
     const attack = await setup(srv.base);
     const [figures, loop] = await Promise.all([
       calmLoad(srv.base, calmRoom, PHASE_MS),
