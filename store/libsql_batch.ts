@@ -1,6 +1,6 @@
 /**
  * @module store/libsql_batch — a `CommitBatch` as SQL for one libSQL batch: one multi-row statement per
- * table for every room in the batch (the driver's cost is per statement, about 80 µs), and one seq
+ * table for every room in the batch (each statement has a fixed cost in the driver), and one seq
  * compare-and-set for all rooms, whose guard aborts the whole batch if any room's seq moved.
  */
 import type { InStatement } from "@libsql/client";
