@@ -5,9 +5,38 @@
  * proposals). The rows hold the entries' own value objects (their JSON is made once, with the
  * state row's, at the flush).
  */
-import { type Agent, type AuditRow, type Change, type Entry, entryId, type HistoryRow } from "./model.ts";
+import {
+  type ActionDef,
+  type Agent,
+  type AuditRow,
+  type Change,
+  type Entry,
+  entryId,
+  type HistoryRow,
+  type Lease,
+  type Message,
+  type Proposal,
+  type ViewDef,
+} from "./model.ts";
 import type { Room } from "./room.ts";
-import type { Tx } from "./tx.ts";
+
+/** What a commit's history rows are made of: the Tx applyTx applied (tx.ts calls recordHistory with it). */
+export type CommittedTx = {
+  readonly room: Room;
+  readonly caller: { readonly id: string };
+  readonly label: string;
+  readonly iso: string;
+  readonly moreAudit: readonly Omit<AuditRow, "seq">[];
+  readonly entries: ReadonlyMap<string, Entry | null>;
+  readonly newTicks: ReadonlySet<string>;
+  readonly newMessages: readonly Message[];
+  readonly updatedMessages: ReadonlyMap<number, Message>;
+  readonly actions: ReadonlyMap<string, ActionDef | null>;
+  readonly views: ReadonlyMap<string, ViewDef | null>;
+  readonly agents: ReadonlyMap<string, Agent>;
+  readonly leases: ReadonlyMap<string, Lease>;
+  readonly proposals: ReadonlyMap<string, Proposal>;
+};
 
 /**
  * Where a history row sits (schema.ts migration 6): the header of a commit (scope and key ""), state entries
@@ -78,7 +107,7 @@ function entryRow(e: Entry, seq: number): HistoryRow {
 }
 
 /** Stages commit `seq`'s history rows in the room's pending writes (after applyTx applied the Tx). */
-export function recordHistory(tx: Tx, seq: number, changes: Change[], audit: AuditRow | null): void {
+export function recordHistory(tx: CommittedTx, seq: number, changes: Change[], audit: AuditRow | null): void {
   const room = tx.room;
   const d = room.rt.dirty;
   const head: CommitHead = {

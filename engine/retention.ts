@@ -6,8 +6,16 @@
  */
 import { HISTORY_AGE_CHECK_MS, HISTORY_TRIM_STEP, type Limits } from "../config.ts";
 import { ApiError } from "../errors.ts";
-import type { Engine } from "./engine.ts";
+import type { RoomRegistry } from "./registry.ts";
 import type { Room } from "./room.ts";
+
+/** What trimming uses of the engine (which calls it after commits: a shape here, not an import back). */
+type TrimHost = {
+  readonly limits: Limits;
+  readonly closing: boolean;
+  readonly rooms: RoomRegistry;
+  now(): number;
+};
 
 /** A room's own retention, as `POST /rooms` and `PATCH /rooms/:id` take it (null: back to the server's). */
 export type HistorySettings = { commits?: number | null; max_age_ms?: number | null };
@@ -61,7 +69,7 @@ export function retentionJson(limits: Limits, room: Room) {
  * more often than HISTORY_AGE_CHECK_MS). Nothing here delays the commit: it runs after the writers were
  * answered, and each step is one small batch of its own.
  */
-export function trimIfDue(eng: Engine, room: Room): void {
+export function trimIfDue(eng: TrimHost, room: Room): void {
   const t = room.rt.trim;
   if (t?.running || eng.closing || !room.rt.alive) return;
   const r = retentionOf(eng.limits, room);
@@ -81,7 +89,7 @@ export function trimIfDue(eng: Engine, room: Room): void {
 }
 
 /** Trims step by step until the room is within its limits (or left memory, or the server stops). */
-async function trimSteps(eng: Engine, room: Room): Promise<void> {
+async function trimSteps(eng: TrimHost, room: Room): Promise<void> {
   const t = room.rt.trim!;
   for (;;) {
     if (eng.closing || !room.rt.alive) return;
