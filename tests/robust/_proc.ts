@@ -99,6 +99,21 @@ export async function setUpBumpRoom(base: string, agents: number) {
   return { room, tokens };
 }
 
+/**
+ * Two servers on one fresh database file, started together (their migrations race on it); `close` kills
+ * both and removes the file.
+ */
+export async function spawnPair(prefix: string, env: Record<string, string> = {}) {
+  const dir = await Deno.makeTempDir({ prefix });
+  const dbPath = `${dir}/sync.db`;
+  const [a, b] = await Promise.all([spawnServer(dbPath, env), spawnServer(dbPath, env)]);
+  const close = async () => {
+    await Promise.all([a.kill("SIGKILL"), b.kill("SIGKILL")]);
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  };
+  return { a, b, dbPath, close };
+}
+
 export type Ack = { agent: string; n: number };
 
 /**

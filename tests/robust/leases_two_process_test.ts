@@ -6,15 +6,12 @@
 import assert from "node:assert/strict";
 import { client, http } from "../_server.ts";
 import { metric, until } from "../_setup.ts";
-import { spawnServer } from "./_proc.ts";
+import { spawnPair } from "./_proc.ts";
 
 const WINDOW = 1500;
 
 Deno.test("two processes: liveness and lease expiry are decided once, across both", async (t) => {
-  const dir = await Deno.makeTempDir({ prefix: "agent-sync-leases2-" });
-  const dbPath = `${dir}/sync.db`;
-  const env = { SYNC_PEER_POLL_MS: "50" };
-  const [a, b] = await Promise.all([spawnServer(dbPath, env), spawnServer(dbPath, env)]);
+  const { a, b, close } = await spawnPair("agent-sync-leases2-", { SYNC_PEER_POLL_MS: "50" });
   try {
     const A = client(a.base);
     const B = client(b.base);
@@ -103,8 +100,6 @@ Deno.test("two processes: liveness and lease expiry are decided once, across bot
 
     for (const s of [a, b]) assert.equal((await s.kill("SIGTERM")).code, 0, s.output());
   } finally {
-    await a.kill("SIGKILL");
-    await b.kill("SIGKILL");
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await close();
   }
 });

@@ -5,17 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { client, type Res } from "../_server.ts";
-import { integrityCheck, spawnServer } from "./_proc.ts";
+import { integrityCheck, spawnPair } from "./_proc.ts";
 import { metric, until } from "../_setup.ts";
 
 const INCREMENTS = Number(Deno.env.get("TWO_PROC_INCREMENTS") ?? 25);
 
 Deno.test("two processes on one database behave as one server", async (t) => {
-  const dir = await Deno.makeTempDir({ prefix: "agent-sync-two-" });
-  const dbPath = `${dir}/sync.db`;
-  const env = { SYNC_PEER_POLL_MS: "50" };
   // started together: their migrations race on the fresh file
-  const [a, b] = await Promise.all([spawnServer(dbPath, env), spawnServer(dbPath, env)]);
+  const { a, b, dbPath, close } = await spawnPair("agent-sync-two-", { SYNC_PEER_POLL_MS: "50" });
   try {
     const A = client(a.base);
     const B = client(b.base);
@@ -109,8 +106,6 @@ Deno.test("two processes on one database behave as one server", async (t) => {
     for (const s of [a, b]) assert.equal((await s.kill("SIGTERM")).code, 0, s.output());
     assert.equal(await integrityCheck(dbPath), "ok");
   } finally {
-    await a.kill("SIGKILL");
-    await b.kill("SIGKILL");
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await close();
   }
 });

@@ -9,7 +9,7 @@ import { createClient } from "@libsql/client";
 import { client, http } from "../_server.ts";
 import { type Received, type Receiver, startReceiver } from "../_receiver.ts";
 import { until } from "../_setup.ts";
-import { spawnServer } from "./_proc.ts";
+import { spawnPair, spawnServer } from "./_proc.ts";
 
 const ENV = {
   SYNC_WEBHOOK_ALLOW_PRIVATE: "1",
@@ -177,8 +177,6 @@ Deno.test("after a restart, pending deliveries of rooms no request has touched a
 });
 
 Deno.test("two processes on one database: each row delivered by one process at a time, in order", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "agent-sync-webhooks-two-" });
-  const dbPath = `${dir}/sync.db`;
   const inFlight = new Map<string, number>();
   let overlaps = 0;
   // a slow receiver: a second sender of the same row would overlap the first
@@ -190,8 +188,7 @@ Deno.test("two processes on one database: each row delivered by one process at a
     inFlight.set(id, inFlight.get(id)! - 1);
     return 200;
   });
-  const env = { ...ENV, SYNC_PEER_POLL_MS: "50" };
-  const [a, b] = await Promise.all([spawnServer(dbPath, env), spawnServer(dbPath, env)]);
+  const { a, b, close } = await spawnPair("agent-sync-webhooks-two-", { ...ENV, SYNC_PEER_POLL_MS: "50" });
   try {
     const { room, tokens } = await bumpRoom(a.base, rx);
     const next = Object.fromEntries(Object.keys(tokens).map((x) => [x, 1]));
@@ -214,7 +211,6 @@ Deno.test("two processes on one database: each row delivered by one process at a
     assert.equal(overlaps, 0, "one row was being delivered by two processes at once");
     checkDeliveries(rx);
   } finally {
-    await Promise.all([a.kill("SIGKILL"), b.kill("SIGKILL")]);
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await close();
   }
 });
