@@ -281,6 +281,11 @@ export const WEBHOOK_DELIVERIES_MAX = 100;
 export const WEBHOOK_CLAIM_ROWS = 64;
 export const WEBHOOK_CLAIM_BYTES = 1024 * 1024;
 /**
+ * history headers one copy into a webhook's outbox looks at (it stops at WEBHOOK_CLAIM_ROWS commits due to
+ * the webhook): bounds the read for a webhook whose events match few of its room's commits
+ */
+export const WEBHOOK_COPY_SCAN = 5000;
+/**
  * delivered rows are marked in storage in groups of at most this many (two statements per group were most of
  * a delivery's cost at 16); a crash re-sends at most these — at least once, as promised
  */

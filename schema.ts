@@ -294,4 +294,18 @@ export const MIGRATIONS: Migration[] = [
       ) WITHOUT ROWID`,
     ],
   },
+  {
+    version: 8,
+    name: "the history as the webhook outbox",
+    statements: [
+      // A commit's header names the webhooks it is due to (" w1 w2 ": ids hold no space) and, when a
+      // delivery says more than the history does, what (JSON: an unaudited commit, its traceparent). The
+      // delivery loop copies those commits into webhook_outbox, off the commit path (engine/outbox.ts).
+      "ALTER TABLE history ADD COLUMN hooks TEXT",
+      "ALTER TABLE history ADD COLUMN hook_meta TEXT",
+      // the newest commit copied into the webhook's outbox (NULL: none since its registration, `seq`)
+      "ALTER TABLE webhooks ADD COLUMN staged_seq INTEGER",
+      // Rows the commits of the old outbox wrote stay as they are: they are delivered like any copied one.
+    ],
+  },
 ];

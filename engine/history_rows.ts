@@ -106,8 +106,16 @@ function entryRow(e: Entry, seq: number): HistoryRow {
   };
 }
 
-/** Stages commit `seq`'s history rows in the room's pending writes (after applyTx applied the Tx). */
-export function recordHistory(tx: CommittedTx, seq: number, changes: Change[], audit: AuditRow | null): void {
+/**
+ * Stages commit `seq`'s history rows in the room's pending writes (after applyTx applied the Tx); returns
+ * its header (the commit's webhooks are named there: outbox.ts).
+ */
+export function recordHistory(
+  tx: CommittedTx,
+  seq: number,
+  changes: Change[],
+  audit: AuditRow | null,
+): HistoryRow {
   const room = tx.room;
   const d = room.rt.dirty;
   const head: CommitHead = {
@@ -181,6 +189,7 @@ export function recordHistory(tx: CommittedTx, seq: number, changes: Change[], a
   }
   for (const [id, p] of tx.proposals) add({ scope: HISTORY.proposal, key: id, seq, version: 0, value: p });
   if (writes.length) header.writes = writes;
+  return header;
 }
 
 /** Rows for a room whose history begins now, with what it holds (an import without history). */

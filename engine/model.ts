@@ -247,15 +247,6 @@ export type WebhookDef = {
   disabled: { at: string; reason: string } | null;
 };
 
-/** A delivery a commit adds to the outbox: what the delivery loop will sign and send (due at once). */
-export type WebhookDelivery = {
-  webhook_id: string;
-  seq: number;
-  delivery_id: string;
-  /** the exact JSON text that is signed and sent (its `ts` and `traceparent` are the commit's) */
-  body: string;
-};
-
 /** One row of a room's history: a commit's header or one thing it wrote (history_rows.ts); stored as is. */
 export type { HistoryRow } from "../store/room_store.ts";
 

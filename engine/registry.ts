@@ -70,7 +70,7 @@ export class RoomRegistry {
   /** since when silence counts (engine clock): see `upSince` */
   #upSince: number;
   /** told, once a batch is durable, which webhooks of a room got deliveries and which were registered again */
-  onOutbox?: (roomId: string, added: Set<string>, rearmed: string[]) => void;
+  onOutbox?: (roomId: string, added: string[], rearmed: string[]) => void;
 
   constructor(o: RegistryOptions) {
     this.#store = o.store;
@@ -87,9 +87,7 @@ export class RoomRegistry {
         if (!w.seq) return;
         room.rt.persistedSeq = w.seq.to;
         if (w.seq.to > room.rt.committedSeq) room.rt.committedSeq = w.seq.to;
-        if (this.onOutbox && (w.put.webhook_outbox || w.rearm)) {
-          this.onOutbox(room.id, new Set(w.put.webhook_outbox?.map((d) => d.webhook_id)), w.rearm ?? []);
-        }
+        if (this.onOutbox && (w.hooked || w.rearm)) this.onOutbox(room.id, w.hooked ?? [], w.rearm ?? []);
       },
       woken: (room) => {
         this.notify(room);

@@ -222,6 +222,6 @@ export function takeWrite(room: Room): RoomWrite | undefined {
     for (const id of d.purged ?? []) if (room.webhooks.has(id)) ((w.remove ??= {}).outbox ??= []).push(id);
     for (const id of d.rearmed ?? []) if (room.webhooks.has(id)) (w.rearm ??= []).push(id);
   }
-  if (d.outbox) w.put.webhook_outbox = d.outbox;
+  if (d.hooked) w.hooked = [...d.hooked];
   return w;
 }

@@ -6,6 +6,7 @@
  */
 import { HISTORY_AGE_CHECK_MS, HISTORY_TRIM_STEP, type Limits } from "../config.ts";
 import { ApiError } from "../errors.ts";
+import { copyDeliveries } from "./outbox_copy.ts";
 import type { RoomRegistry } from "./registry.ts";
 import type { Room } from "./room.ts";
 
@@ -111,6 +112,9 @@ async function trimSteps(eng: TrimHost, room: Room): Promise<void> {
       return;
     }
     t.oldestTs = at.ts;
+    // a commit due to a webhook leaves the history once it is in the webhook's outbox
+    for (const id of room.webhooks.keys()) await copyDeliveries(eng.rooms, room.id, id, at.seq - 1);
+    if (eng.closing || !room.rt.alive) return;
     room.history = { ...(room.history ?? { from: 0 }), from: at.seq, from_ts: at.ts };
     room.rt.dirty.historyTrim = { from, to: at.seq, to_ts: at.ts };
     await eng.rooms.commit(room);

@@ -16,7 +16,6 @@ import type {
   Proposal,
   ViewDef,
   WebhookDef,
-  WebhookDelivery,
 } from "./model.ts";
 import { CelBucket, type CelMap } from "../cel.ts";
 import { Scheduler } from "./scheduler.ts";
@@ -211,9 +210,9 @@ export class Dirty {
   historySettings = false;
   /** a retention step: history before commit `to` goes (retention.ts) */
   historyTrim?: { from: number; to: number; to_ts: string };
-  /** webhooks registered, disabled or deleted; deliveries their commits added (engine/webhooks.ts) */
+  /** webhooks registered, disabled or deleted (engine/webhooks.ts); those the commits are due to (outbox.ts) */
   webhooks?: Set<string>;
-  outbox?: WebhookDelivery[];
+  hooked?: Set<string>;
   /** webhooks deleted (their stored deliveries go), and registered again (their pending ones are due now) */
   purged?: Set<string>;
   rearmed?: Set<string>;
@@ -256,8 +255,8 @@ export class Dirty {
   webhook(id: string): void {
     (this.webhooks ??= new Set()).add(id);
   }
-  addOutbox(row: WebhookDelivery): void {
-    (this.outbox ??= []).push(row);
+  hook(id: string): void {
+    (this.hooked ??= new Set()).add(id);
   }
 
   /** Nothing touched (allocates nothing). */
@@ -265,7 +264,7 @@ export class Dirty {
     return !this.room && !this.entries?.size && !this.agents?.size && !this.actions?.size &&
       !this.views?.size && !this.messages?.size && !this.ticks?.size && !this.leases?.size &&
       !this.audit?.length && !this.idempotency?.length && !this.proposals?.size && !this.webhooks?.size &&
-      !this.outbox?.length && !this.history?.length && !this.historySettings && !this.historyTrim;
+      !this.history?.length && !this.historySettings && !this.historyTrim;
   }
 }
 

@@ -31,7 +31,7 @@ import {
   type WebhookDef,
 } from "./model.ts";
 import { NO_OP, type Op } from "./op.ts";
-import { applyWebhookChanges, stageDeliveries } from "./outbox.ts";
+import { applyWebhookChanges, markDeliveries } from "./outbox.ts";
 import type { Room } from "./room.ts";
 import { windowOf } from "./liveness.ts";
 import { JOB } from "./scheduler.ts";
@@ -305,9 +305,9 @@ export function applyTx(tx: Tx): number {
     dirty.addAudit({ seq: ++room.auditSeq, ...row });
   }
   const proposals = tx.proposals.size ? storeProposals(room, tx.proposals) : undefined;
-  recordHistory(tx, seq, changes, audit);
+  const header = recordHistory(tx, seq, changes, audit);
   if (tx.webhooks.size) applyWebhookChanges(room, tx.webhooks, seq);
-  if (room.hasWebhooks) stageDeliveries(room, tx, seq, audit);
+  if (room.hasWebhooks) markDeliveries(room, tx, audit, header);
   const messages = [
     ...tx.newMessages.map((m) => m.seq),
     ...tx.updatedMessages.keys(),

@@ -1,9 +1,10 @@
 /**
  * @module engine/webhook_delivery — a process's one delivery loop. Told of new deliveries once their commit
- * is durable (registry `onOutbox`), and asking storage at start and every `webhookPollMs` (rows of other
- * processes and of earlier runs), it claims each webhook's oldest pending rows and POSTs them in seq order,
- * signed; a failure blocks only that webhook and is retried with jittered exponential backoff; repeated
- * failure disables the webhook (a room commit). Never inside a commit; bounded concurrency and timeouts.
+ * is durable (registry `onOutbox`), and asking storage at start and every `webhookPollMs` (commits of other
+ * processes and of earlier runs), it copies each webhook's commits into its outbox (outbox_copy.ts), claims
+ * its oldest pending rows and POSTs them in seq order, signed; a failure blocks only that webhook and is
+ * retried with jittered exponential backoff; repeated failure disables the webhook (a room commit). Never
+ * inside a commit; bounded concurrency and timeouts.
  */
 import { createHmac } from "node:crypto";
 import { setImmediate } from "node:timers";
@@ -13,12 +14,14 @@ import {
   WEBHOOK_BUSY_GAP_MS,
   WEBHOOK_CLAIM_BYTES,
   WEBHOOK_CLAIM_ROWS,
+  WEBHOOK_COPY_SCAN,
   WEBHOOK_DELIVERIES_KEPT,
   WEBHOOK_MARK_EVERY,
 } from "../config.ts";
 import { EgressRefused, type Resolver, resolveTarget, systemResolver } from "../egress.ts";
 import { ApiError } from "../errors.ts";
 import { HttpClient } from "../http_client.ts";
+import { copyDeliveries } from "./outbox_copy.ts";
 import type { RoomRegistry } from "./registry.ts";
 import { applyTx, Tx } from "./tx.ts";
 
@@ -137,7 +140,7 @@ export class WebhookDeliverer {
 
   async #scanDue(): Promise<void> {
     try {
-      const due = await this.#eng.rooms.outbox.due(this.#eng.now(), this.#me, 1000);
+      const due = await this.#eng.rooms.outbox.due(this.#eng.now(), this.#me, 1000, WEBHOOK_COPY_SCAN);
       for (const d of due) this.#spawn(d.room_id, d.webhook_id);
     } catch (e) {
       if (!this.#closed) console.error("webhook delivery: reading the outbox failed:", e);
@@ -158,13 +161,17 @@ export class WebhookDeliverer {
     });
   }
 
-  /** One webhook: claim its oldest pending rows, deliver them in order, until none is left or one fails. */
+  /**
+   * One webhook: copy its next commits into its outbox, claim its oldest pending rows, deliver them in
+   * order, until none is left or one fails.
+   */
   async #run(roomId: string, webhookId: string, w: Worker): Promise<void> {
     const l = this.#eng.limits;
     const lease = 2 * l.webhookTimeoutMs + 1000;
     const outbox = this.#eng.rooms.outbox;
     while (!this.#closed) {
       w.more = false;
+      await copyDeliveries(this.#eng.rooms, roomId, webhookId);
       const now = this.#eng.now();
       const until = now + lease;
       const claim = await outbox.claim(roomId, webhookId, this.#me, now, until, CLAIM);

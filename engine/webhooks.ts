@@ -13,6 +13,7 @@ import type { Engine } from "./engine.ts";
 import type { WebhookDef } from "./model.ts";
 import type { Op } from "./op.ts";
 import { DEFAULT_KINDS } from "./outbox.ts";
+import { deliveryId } from "./outbox_copy.ts";
 import type { Tx } from "./tx.ts";
 
 /** scope names and action ids (builtins start with `_`) */
@@ -126,13 +127,15 @@ export async function listWebhooks(eng: Engine, roomId: string, op: Op): Promise
 /** `GET /rooms/:id/webhooks/:webhook/deliveries`: the newest deliveries (pending and done), newest first. */
 export async function listDeliveries(eng: Engine, roomId: string, webhookId: string, op: Op, limit: number) {
   const room = await openWebhooks(eng, roomId, op);
-  if (!room.webhooks.has(webhookId)) throw notFound(webhookId);
+  const def = room.webhooks.get(webhookId);
+  if (!def) throw notFound(webhookId);
   const rows = await eng.rooms.outbox.deliveries(room.id, webhookId, limit);
   return {
     webhook: webhookId,
     deliveries: rows.map((d) => ({
       seq: d.seq,
-      delivery_id: d.delivery_id,
+      // a commit not copied into the outbox yet is named as its copy will be
+      delivery_id: d.delivery_id ?? deliveryId(room.id, webhookId, def.seq ?? 0, d.seq),
       state: d.state,
       attempts: d.attempts,
       last_status: d.last_status,

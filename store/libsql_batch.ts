@@ -15,7 +15,7 @@ import type {
 import { j, type JsonOf, jsonOnce, type Table, TABLES } from "./libsql_tables.ts";
 
 /** Every table that holds a room's rows (rooms itself aside): what dropping a room deletes. */
-const ROOM_TABLES = [...Object.values(TABLES).map((t) => t.name), "history_rooms"];
+const ROOM_TABLES = [...Object.values(TABLES).map((t) => t.name), "history_rooms", "webhook_outbox"];
 
 /** SQLite's default limit on bound parameters is 32,766: statements stay below it. */
 const MAX_ARGS = 30_000;
@@ -121,6 +121,10 @@ export function batchStatements(b: CommitBatch): { statements: InStatement[]; la
     }
     for (const h of [...(w.remove?.webhooks ?? []), ...(w.remove?.outbox ?? [])]) {
       out.push({ sql: "DELETE FROM webhook_outbox WHERE room_id = ? AND webhook_id = ?", args: [id, h] });
+    }
+    // deleted and registered again: what it copied before is gone, it starts at its new registration
+    for (const h of w.remove?.outbox ?? []) {
+      out.push({ sql: "UPDATE webhooks SET staged_seq = NULL WHERE room_id = ? AND id = ?", args: [id, h] });
     }
     for (const h of w.rearm ?? []) {
       out.push({

@@ -21,17 +21,17 @@ const HEAD = "scope = '' AND key = ''";
  * updated_at, timer, enabled, sort_key, writes), spliced together: the JSON columns are JSON already (this
  * server wrote them with JSON.stringify), so SQLite does not parse them again.
  */
-const rowJson = (t: string) =>
+export const rowJson = (t: string) =>
   `'[' || json_quote(${t}.scope) || ',' || json_quote(${t}.key) || ',' || ${t}.seq || ',' || ${t}.version || ','
      || (${t}.value IS NULL) || ',' || coalesce(${t}.value, 'null') || ',' || json_quote(${t}.updated_at) || ','
      || coalesce(${t}.timer, 'null') || ',' || json_quote(${t}.enabled) || ',' || coalesce(${t}.sort_key, 'null')
      || ',' || coalesce(${t}.writes, 'null') || ']'`;
 
 /** Texts of JSON values as one JSON array's text (`[]` for none). */
-const list = (items: string, order = "") =>
+export const list = (items: string, order = "") =>
   `coalesce('[' || group_concat(${items}, ','${order ? ` ORDER BY ${order}` : ""}) || ']', '[]')`;
 
-type RowArray = [
+export type RowArray = [
   string,
   string,
   number,
@@ -45,7 +45,7 @@ type RowArray = [
   [string, string][] | null,
 ];
 
-function rowOf(a: RowArray): HistoryRow {
+export function rowOf(a: RowArray): HistoryRow {
   const out: HistoryRow = { scope: a[0], key: a[1], seq: a[2], version: a[3] };
   if (!a[4]) out.value = a[5];
   if (a[6] !== null) out.updated_at = a[6];
@@ -56,6 +56,15 @@ function rowOf(a: RowArray): HistoryRow {
   return out;
 }
 
+/**
+ * Header `h` with the rows its `writes` name, as the text of a JSON array [header, [rows…]] (found by
+ * primary key: CROSS JOIN keeps the planner from scanning the room's rows for them).
+ */
+export const commitJson = (h: string) =>
+  `'[' || ${rowJson(h)} || ',' || (SELECT ${list(rowJson("r"))}
+      FROM json_each(${h}.writes) x CROSS JOIN history r ON r.room_id = ${h}.room_id AND r.scope = x.value ->> 0
+        AND r.key = x.value ->> 1 AND r.seq = ${h}.seq) || ']'`;
+
 /** The JSON document of a one-row, one-column answer (`[]` when there are no rows). */
 async function document<T>(db: Client, sql: string, args: InValue[]): Promise<T[]> {
   const r = await db.execute({ sql, args });
@@ -64,7 +73,7 @@ async function document<T>(db: Client, sql: string, args: InValue[]): Promise<T[
 }
 
 /** `inner` selects `j` (a row's JSON) and `o` (its order) with any ORDER BY / LIMIT; rows come back in order. */
-const aggregate = (inner: string, desc = false) =>
+export const aggregate = (inner: string, desc = false) =>
   `SELECT ${list("j", `o ${desc ? "DESC" : "ASC"}`)} FROM (${inner})`;
 
 export class LibsqlHistory implements HistoryStore {
@@ -92,9 +101,7 @@ export class LibsqlHistory implements HistoryStore {
     if (q.action !== undefined) by("action", q.action);
     const desc = q.order !== "asc";
     const order = desc ? "DESC" : "ASC";
-    const commit = `'[' || ${rowJson("h")} || ',' || (SELECT ${list(rowJson("r"))}
-      FROM json_each(h.writes) x CROSS JOIN history r ON r.room_id = h.room_id AND r.scope = x.value ->> 0
-        AND r.key = x.value ->> 1 AND r.seq = h.seq) || ']'`;
+    const commit = commitJson("h");
     let inner: string;
     if (q.scope !== undefined && q.key !== undefined && q.scope !== "_messages") {
       // a key's commits come from its own rows and its lease's (`#lease`, `scope/key`), each a page at most

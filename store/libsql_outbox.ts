@@ -1,9 +1,11 @@
 /**
  * @module store/libsql_outbox — the `OutboxStore` on libSQL: the statements of the delivery loop over
- * `webhooks` and `webhook_outbox` (schema.ts migration 7). A claim is one UPDATE … RETURNING, so two
- * processes on one database cannot both hold a row. SQL only: no rules.
+ * `webhooks`, `webhook_outbox` (schema.ts migration 7) and the history headers that name webhooks
+ * (migration 8). A claim is one UPDATE … RETURNING, so two processes on one database cannot both hold a
+ * row; a copy is guarded by the webhook's copied position, so two cannot both add one. SQL only: no rules.
  */
-import type { Client } from "@libsql/client";
+import type { Client, InValue } from "@libsql/client";
+import { aggregate, commitJson, type RowArray, rowOf } from "./libsql_history.ts";
 import type {
   Claim,
   DeliveredMark,
@@ -11,8 +13,10 @@ import type {
   DueWebhook,
   FailedAttempt,
   OutboxStore,
+  Uncopied,
   WebhookStatusRow,
 } from "./outbox_store.ts";
+import type { OutboxRow } from "./room_store.ts";
 
 const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 const str = (v: unknown) => (v === null || v === undefined ? null : String(v));
@@ -31,17 +35,100 @@ const HEADS = (where: string) =>
    SELECT o.* FROM h JOIN webhook_outbox o ON o.room_id = h.room_id AND o.webhook_id = h.webhook_id
      AND o.seq = h.head`;
 
+/** Where webhook `w`'s copying stands: its last commit copied into the outbox, else its registration. */
+const COPIED = (w: string) => `COALESCE(${w}.staged_seq, ${w}.seq)`;
+
+/**
+ * History headers `h` after webhook `w`'s copied position that name it (`tag`: its id between spaces), by a
+ * range of the primary key.
+ */
+const UNCOPIED = (w: string, tag: string) =>
+  `history h ON h.room_id = ${w}.room_id AND h.scope = '' AND h.key = '' AND h.seq > ${COPIED(w)}
+     AND instr(h.hooks, ${tag}) > 0`;
+
+const tagOf = (webhookId: string) => ` ${webhookId} `;
+
 export class LibsqlOutbox implements OutboxStore {
   constructor(readonly client: Client) {}
 
-  async due(now: number, me: string, limit: number): Promise<DueWebhook[]> {
-    const r = await this.client.execute({
-      sql: `${HEADS("w.disabled_at IS NULL")}
-            WHERE o.next_at <= ?1 AND (o.claimed_by IS NULL OR o.claimed_by = ?2 OR o.claim_until < ?1)
-            LIMIT ?3`,
-      args: [now, me, limit],
+  async uncopied(roomId: string, webhookId: string, limit: number, scan: number): Promise<Uncopied | null> {
+    const [hook, found] = await this.client.batch([
+      {
+        sql: `SELECT w.seq, ${COPIED("w")} AS copied, r.seq AS room_seq FROM webhooks w
+              JOIN rooms r ON r.id = w.room_id WHERE w.room_id = ? AND w.id = ?`,
+        args: [roomId, webhookId],
+      },
+      {
+        sql: aggregate(
+          `SELECT '[' || ${commitJson("h")} || ',' || coalesce(h.hook_meta, 'null') || ']' AS j, h.seq AS o
+           FROM webhooks w CROSS JOIN ${UNCOPIED("w", "?3")} AND h.seq <= ${COPIED("w")} + ?4
+           WHERE w.room_id = ?1 AND w.id = ?2 ORDER BY h.seq LIMIT ?5`,
+        ),
+        args: [roomId, webhookId, tagOf(webhookId), scan, limit],
+      },
+    ], "read");
+    const w = hook.rows[0];
+    if (!w) return null;
+    const text = found.rows[0]?.[0];
+    const docs: [[RowArray, RowArray[]], unknown][] = text ? JSON.parse(String(text)) : [];
+    const commits = docs.map(([[h, rows], meta]) => {
+      const head = rowOf(h);
+      if (meta !== null) head.hook_meta = JSON.stringify(meta);
+      return { head, rows: rows.map(rowOf) };
     });
-    return r.rows.map((x) => ({ room_id: String(x.room_id), webhook_id: String(x.webhook_id) }));
+    const to = commits.length === limit
+      ? commits[commits.length - 1].head.seq
+      : Math.min(Number(w.room_seq), Number(w.copied) + scan);
+    return { registered: Number(w.seq), from: Number(w.copied), latest: Number(w.room_seq), commits, to };
+  }
+
+  async copy(roomId: string, webhookId: string, rows: OutboxRow[], to: number): Promise<void> {
+    const statements = [];
+    for (let i = 0; i < rows.length; i += 64) {
+      const chunk = rows.slice(i, i + 64);
+      const args: InValue[] = [roomId, webhookId];
+      const values = chunk.map((r) =>
+        `(?${args.push(r.seq)}, ?${args.push(r.delivery_id)}, ?${args.push(r.body)})`
+      );
+      statements.push({
+        sql: `INSERT INTO webhook_outbox (room_id, webhook_id, seq, delivery_id, body)
+              SELECT ?1, ?2, v.column1, v.column2, v.column3 FROM (VALUES ${values.join(",")}) AS v
+              WHERE v.column1 > (SELECT ${COPIED("w")} FROM webhooks w WHERE w.room_id = ?1 AND w.id = ?2)
+              ON CONFLICT DO NOTHING`,
+        args,
+      });
+    }
+    statements.push({
+      sql:
+        "UPDATE webhooks SET staged_seq = max(COALESCE(staged_seq, seq), ?3) WHERE room_id = ?1 AND id = ?2",
+      args: [roomId, webhookId, to],
+    });
+    await this.client.batch(statements, "write");
+  }
+
+  async due(now: number, me: string, limit: number, scan: number): Promise<DueWebhook[]> {
+    const [heads, uncopied] = await this.client.batch([
+      {
+        sql: `${HEADS("w.disabled_at IS NULL")}
+              WHERE o.next_at <= ?1 AND (o.claimed_by IS NULL OR o.claimed_by = ?2 OR o.claim_until < ?1)
+              LIMIT ?3`,
+        args: [now, me, limit],
+      },
+      {
+        sql: `SELECT w.room_id, w.id AS webhook_id FROM webhooks w JOIN rooms r ON r.id = w.room_id
+              WHERE w.disabled_at IS NULL AND (r.seq > ${COPIED("w")} + ?1 OR EXISTS (SELECT 1 FROM webhooks x
+                CROSS JOIN ${UNCOPIED("x", "' ' || x.id || ' '")} AND h.seq <= ${COPIED("x")} + ?1
+                WHERE x.room_id = w.room_id AND x.id = w.id))
+              LIMIT ?2`,
+        args: [scan, limit],
+      },
+    ], "read");
+    const out = new Map<string, DueWebhook>();
+    for (const x of [...heads.rows, ...uncopied.rows]) {
+      const d = { room_id: String(x.room_id), webhook_id: String(x.webhook_id) };
+      out.set(`${d.room_id}\u0000${d.webhook_id}`, d);
+    }
+    return [...out.values()].slice(0, limit);
   }
 
   async claim(
@@ -150,8 +237,12 @@ export class LibsqlOutbox implements OutboxStore {
   async pending(roomId: string, webhookId: string): Promise<number> {
     const r = await this.client.execute({
       sql:
-        "SELECT COUNT(*) AS n FROM webhook_outbox WHERE room_id = ? AND webhook_id = ? AND state = 'pending'",
-      args: [roomId, webhookId],
+        `SELECT (SELECT COUNT(*) FROM webhook_outbox WHERE room_id = ?1 AND webhook_id = ?2 AND state = 'pending')
+              + (SELECT COUNT(*) FROM webhooks w CROSS JOIN ${
+          UNCOPIED("w", "?3")
+        } WHERE w.room_id = ?1 AND w.id = ?2)
+              AS n`,
+      args: [roomId, webhookId, tagOf(webhookId)],
     });
     return Number(r.rows[0].n);
   }
@@ -172,39 +263,71 @@ export class LibsqlOutbox implements OutboxStore {
   }
 
   async status(roomId: string): Promise<WebhookStatusRow[]> {
-    const [counts, heads] = await this.client.batch([
+    const [counts, uncopied, heads] = await this.client.batch([
       {
         sql: `SELECT webhook_id, SUM(state = 'pending') AS pending,
                 MAX(CASE WHEN state = 'delivered' THEN delivered_at END) AS last_delivered_at
               FROM webhook_outbox WHERE room_id = ? GROUP BY webhook_id`,
         args: [roomId],
       },
+      {
+        sql: `SELECT w.id AS webhook_id, (SELECT COUNT(*) FROM webhooks x
+                CROSS JOIN ${
+          UNCOPIED("x", "' ' || x.id || ' '")
+        } WHERE x.room_id = w.room_id AND x.id = w.id) AS n
+              FROM webhooks w WHERE w.room_id = ?`,
+        args: [roomId],
+      },
       { sql: HEADS("w.room_id = ?"), args: [roomId] },
     ], "read");
     const head = new Map(heads.rows.map((h) => [String(h.webhook_id), h]));
-    return counts.rows.map((c) => {
-      const h = head.get(String(c.webhook_id));
-      return {
-        webhook_id: String(c.webhook_id),
-        pending: Number(c.pending ?? 0),
-        last_delivered_at: str(c.last_delivered_at),
+    const more = new Map(uncopied.rows.map((u) => [String(u.webhook_id), Number(u.n)]));
+    const stored = new Map(counts.rows.map((c) => [String(c.webhook_id), c]));
+    const out: WebhookStatusRow[] = [];
+    for (const id of new Set([...stored.keys(), ...[...more].filter(([, n]) => n > 0).map(([id]) => id)])) {
+      const c = stored.get(id), h = head.get(id);
+      out.push({
+        webhook_id: id,
+        pending: Number(c?.pending ?? 0) + (more.get(id) ?? 0),
+        last_delivered_at: str(c?.last_delivered_at),
         failures: Number(h?.failures ?? 0),
         failing_since: num(h?.failing_since),
         last_status: num(h?.last_status),
         last_error: str(h?.last_error),
         next_at: num(h?.next_at),
-      };
-    });
+      });
+    }
+    return out;
   }
 
   async deliveries(roomId: string, webhookId: string, limit: number): Promise<DeliveryRow[]> {
-    const r = await this.client.execute({
-      sql: `SELECT seq, delivery_id, state, attempts, last_status, last_error, last_attempt_at, next_at,
-              delivered_at, COALESCE(created_at, json_extract(body, '$.ts')) AS created_at
-            FROM webhook_outbox WHERE room_id = ? AND webhook_id = ? ORDER BY seq DESC LIMIT ?`,
-      args: [roomId, webhookId, limit],
-    });
-    return r.rows.map((x) => ({
+    const [uncopied, r] = await this.client.batch([
+      {
+        // newer than every copied row
+        sql: `SELECT h.seq, h.updated_at FROM webhooks w CROSS JOIN ${UNCOPIED("w", "?3")}
+              WHERE w.room_id = ?1 AND w.id = ?2 ORDER BY h.seq DESC LIMIT ?4`,
+        args: [roomId, webhookId, tagOf(webhookId), limit],
+      },
+      {
+        sql: `SELECT seq, delivery_id, state, attempts, last_status, last_error, last_attempt_at, next_at,
+                delivered_at, COALESCE(created_at, json_extract(body, '$.ts')) AS created_at
+              FROM webhook_outbox WHERE room_id = ? AND webhook_id = ? ORDER BY seq DESC LIMIT ?`,
+        args: [roomId, webhookId, limit],
+      },
+    ], "read");
+    const waiting: DeliveryRow[] = uncopied.rows.map((x) => ({
+      seq: Number(x.seq),
+      delivery_id: null,
+      state: "pending",
+      attempts: 0,
+      last_status: null,
+      last_error: null,
+      last_attempt_at: null,
+      next_at: 0,
+      delivered_at: null,
+      created_at: String(x.updated_at),
+    }));
+    return waiting.concat(r.rows.map((x) => ({
       seq: Number(x.seq),
       delivery_id: String(x.delivery_id),
       state: String(x.state) === "delivered" ? "delivered" : "pending",
@@ -215,6 +338,6 @@ export class LibsqlOutbox implements OutboxStore {
       next_at: Number(x.next_at),
       delivered_at: str(x.delivered_at),
       created_at: String(x.created_at),
-    }));
+    }))).slice(0, limit);
   }
 }

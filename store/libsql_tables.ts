@@ -10,7 +10,6 @@ import type {
   IdempotencyRow,
   LeaseRow,
   MessageRow,
-  OutboxRow,
   ProposalRow,
   PutRows,
   StateRow,
@@ -232,6 +231,8 @@ export const TABLES: { [K in keyof Required<PutRows>]: Table<NonNullable<PutRows
       "enabled",
       "sort_key",
       "writes",
+      "hooks",
+      "hook_meta",
     ],
     key: ["room_id", "scope", "key", "seq"],
     encode: (id, h: HistoryRow, a, json) =>
@@ -247,6 +248,8 @@ export const TABLES: { [K in keyof Required<PutRows>]: Table<NonNullable<PutRows
         h.enabled ?? null,
         h.sort_key ?? null,
         j(h.writes),
+        h.hooks ?? null,
+        h.hook_meta ?? null,
       ),
   },
   webhooks: {
@@ -255,13 +258,5 @@ export const TABLES: { [K in keyof Required<PutRows>]: Table<NonNullable<PutRows
     key: ["room_id", "id"],
     encode: (id, w: WebhookRow, a) =>
       a.push(id, w.id, w.url, w.secret, j(w.events), w.created_at, w.seq, w.disabled_at, w.disabled_reason),
-  },
-  // a commit only inserts outbox rows; their delivery columns belong to the delivery loop (libsql_outbox.ts)
-  webhook_outbox: {
-    name: "webhook_outbox",
-    cols: ["room_id", "webhook_id", "seq", "delivery_id", "body"],
-    key: ["room_id", "webhook_id", "seq"],
-    insertOnly: true,
-    encode: (id, o: OutboxRow, a) => a.push(id, o.webhook_id, o.seq, o.delivery_id, o.body),
   },
 };

@@ -1,8 +1,24 @@
 /**
- * @module store/outbox_store — the delivery loop's door to the webhook outbox: which webhooks have a delivery
- * due, claims on their pending rows (so two processes never deliver one row at once), and the outcome of
- * each attempt. Room commits insert the rows (room_store.ts `PutRows.webhook_outbox`); nothing here does.
+ * @module store/outbox_store — the delivery loop's door to the webhook outbox: the commits the history holds
+ * for a webhook (a commit names the webhooks it is due to in its header, `HistoryRow.hooks`) and their copy
+ * into the outbox, which webhooks have a delivery due, claims on their pending rows (so two processes never
+ * deliver one row at once), and the outcome of each attempt.
  */
+import type { HistoryRow, OutboxRow } from "./room_store.ts";
+
+/**
+ * Commits due to a webhook that its outbox does not hold yet, oldest first: each header (with `hook_meta`)
+ * and the rows it wrote. Everything after the webhook's copied position up to `to` was looked at.
+ */
+export type Uncopied = {
+  /** the webhook's registration (its `seq`), which names its deliveries */
+  registered: number;
+  /** its copied position, and the room's latest commit */
+  from: number;
+  latest: number;
+  commits: { head: HistoryRow; rows: HistoryRow[] }[];
+  to: number;
+};
 
 /** A webhook whose head delivery is due and not claimed by another live process. */
 export type DueWebhook = { room_id: string; webhook_id: string };
@@ -56,7 +72,8 @@ export type WebhookStatusRow = {
 
 export type DeliveryRow = {
   seq: number;
-  delivery_id: string;
+  /** null: a commit not copied into the outbox yet (the engine names its delivery) */
+  delivery_id: string | null;
   state: "pending" | "delivered";
   attempts: number;
   last_status: number | null;
@@ -68,8 +85,22 @@ export type DeliveryRow = {
 };
 
 export interface OutboxStore {
-  /** Enabled webhooks whose oldest pending row is due at `now` and unclaimed, expired or claimed by `me`. */
-  due(now: number, me: string, limit: number): Promise<DueWebhook[]>;
+  /**
+   * At most `limit` commits due to the webhook after its copied position, looking at no more than `scan`
+   * commits; null when the webhook is not stored (deleted).
+   */
+  uncopied(roomId: string, webhookId: string, limit: number, scan: number): Promise<Uncopied | null>;
+  /**
+   * Copies deliveries into the outbox and moves the webhook's copied position to `to` (never back); rows at
+   * or before the position (another process copied them) and rows of a webhook registered anew are skipped.
+   */
+  copy(roomId: string, webhookId: string, rows: OutboxRow[], to: number): Promise<void>;
+  /**
+   * Enabled webhooks whose oldest pending row is due at `now` and unclaimed, expired or claimed by `me`, and
+   * those with commits to copy (one within `scan` commits of their copied position, or more than `scan` to
+   * look at).
+   */
+  due(now: number, me: string, limit: number, scan: number): Promise<DueWebhook[]>;
   /**
    * Claims (for `me`, until `until`) pending rows from the webhook's head — at most `limit.rows`, and no
    * more bodies than `limit.bytes` beyond the first — if the webhook is enabled, its head is due and no other
@@ -87,7 +118,7 @@ export interface OutboxStore {
   delivered(roomId: string, webhookId: string, marks: DeliveredMark[], dropBelow?: number): Promise<void>;
   /** Counts a failed attempt of the head row; the webhook's other rows claimed by `me` are released. */
   failed(roomId: string, webhookId: string, me: string, f: FailedAttempt): Promise<void>;
-  /** How many of the webhook's deliveries are not delivered yet. */
+  /** How many of the webhook's deliveries are not delivered yet (copied or not). */
   pending(roomId: string, webhookId: string): Promise<number>;
   /** Releases the claims of `me` (on one webhook, or all of them at shutdown). */
   release(me: string, on?: { roomId: string; webhookId: string }): Promise<void>;

@@ -100,6 +100,10 @@ export type HistoryRow = {
   sort_key?: number | null;
   /** a header's list of what its commit wrote: [scope, key] (["_messages", seq] for a message) */
   writes?: [string, string][];
+  /** a header's webhooks the commit is due to (" w1 w2 "), written with it and never read back by history */
+  hooks?: string;
+  /** what those deliveries say beyond the history (JSON text), when anything */
+  hook_meta?: string;
 };
 
 /** Where one history row is. */
@@ -151,8 +155,8 @@ export type WebhookRow = {
 };
 
 /**
- * A delivery a commit adds to the outbox, due at once (the delivery columns start empty). Five columns:
- * each bound value of the commit's multi-row INSERT costs the driver, so the rest is read from the body.
+ * A delivery copied from the history into the outbox, due at once (the delivery columns start empty). Five
+ * columns: the rest is read from the body.
  */
 export type OutboxRow = {
   webhook_id: string;
@@ -240,7 +244,6 @@ export type PutRows = {
   /** rows a commit adds to its room's history */
   history?: HistoryRow[];
   webhooks?: WebhookRow[];
-  webhook_outbox?: OutboxRow[];
 };
 
 /** What one room's commit changes. */
@@ -270,6 +273,8 @@ export type RoomWrite = {
   history_trim?: { from: number; to: number; to_ts: string };
   /** webhook ids registered again: their pending deliveries are due now, with no failures counted */
   rearm?: string[];
+  /** webhook ids this write's commits are due to (their headers name them): not a table, a note to the loop */
+  hooked?: string[];
 };
 
 /** One atomic batch: all of it is written, or none of it. */

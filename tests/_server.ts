@@ -46,6 +46,8 @@ export async function startServer(
     dbPath?: string;
     clockStart?: number;
     delivery?: DeliveryOptions;
+    /** false: the delivery loop is not started (a test starts it with `eng.startDelivery()`) */
+    deliver?: boolean;
   } = {},
 ): Promise<TestServer & { clock: FakeClock }> {
   const dir = opts.dbPath ? undefined : await Deno.makeTempDir({ prefix: "agent-sync-test-" });
@@ -59,7 +61,7 @@ export async function startServer(
     clock: opts.fakeClock ? clock : realClock,
     delivery: opts.delivery,
   });
-  eng.startDelivery();
+  if (opts.deliver !== false) eng.startDelivery();
   clock.onAdvance = () => {
     for (const room of eng.rooms.values()) {
       room.rt.scheduler.runDue(clock.now());

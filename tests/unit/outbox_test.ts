@@ -1,11 +1,13 @@
 /**
- * The commit-time side of webhooks without a server: which commits a webhook's `events` match, the outbox
- * rows a commit stages (none for a refusal, a disabled webhook or a commit that did nothing reportable), and
- * the delivery loop's back-off.
+ * The commit-time side of webhooks without a server: which commits a webhook's `events` match, the webhooks
+ * a commit's history header names (none for a refusal, a disabled webhook or a commit that did nothing
+ * reportable), the delivery body built from the history rows, and the delivery loop's back-off.
  */
 import assert from "node:assert/strict";
-import type { WebhookDef } from "../../engine/model.ts";
-import { applyTx } from "../../engine/tx.ts";
+import type { HistoryRow, WebhookDef } from "../../engine/model.ts";
+import { deliveryBody, deliveryId } from "../../engine/outbox_copy.ts";
+import { DEFAULT_LIMITS } from "../../config.ts";
+import { applyTx, Tx } from "../../engine/tx.ts";
 import { backoff } from "../../engine/webhook_delivery.ts";
 import { applyWrite } from "../../engine/write_modes.ts";
 import { ADMIN, memoryRoom, NOW } from "./_room.ts";
@@ -28,8 +30,24 @@ function roomWithHooks(...defs: WebhookDef[]) {
   return m;
 }
 
-const staged = (m: ReturnType<typeof memoryRoom>) =>
-  (m.room.rt.takeDirty()?.outbox ?? []).map((d) => d.webhook_id);
+/** The history rows of the latest commit (its header first) staged since the last take. */
+function written(
+  m: ReturnType<typeof memoryRoom>,
+): { head: HistoryRow; rows: HistoryRow[]; hooked: string[] } {
+  const d = m.room.rt.takeDirty()!;
+  const seq = m.room.seq;
+  const rows = (d.history ?? []).filter((r) => r.seq === seq);
+  const head = rows.find((r) => r.scope === "" && r.key === "")!;
+  return { head, rows: rows.filter((r) => r !== head), hooked: [...(d.hooked ?? [])] };
+}
+
+/** The webhooks the latest commit's header names (and the flush is told of: the same). */
+function staged(m: ReturnType<typeof memoryRoom>): string[] {
+  const { head, hooked } = written(m);
+  const named = head.hooks ? head.hooks.trim().split(" ") : [];
+  assert.deepEqual(hooked, named);
+  return named;
+}
 const audit = (action: string, ok = true) => ({
   ts: new Date(NOW).toISOString(),
   agent: "alice",
@@ -96,17 +114,78 @@ Deno.test("a refusal stages nothing, and the body of a delivery is the commit wi
   applyWrite(t, { key: "plan", value: { go: "north" } }, "alice", () => ({}), "params");
   t.audit = audit("_set_state");
   const seq = applyTx(t);
-  const [row] = m.room.rt.takeDirty()!.outbox!;
-  assert.equal(row.seq, seq);
-  assert.match(row.delivery_id, /^dlv_[0-9a-f]{32}$/);
-  const body = JSON.parse(row.body);
+  const { head, rows } = written(m);
+  assert.equal(head.hooks, " all ");
+  assert.equal(head.hook_meta, undefined, "an audited commit without a traceparent needs nothing more");
+  const body = deliveryBody(m.room.id, m.room, head, rows);
+  assert.equal(body.seq, seq);
   assert.deepEqual(body.writes, [{ scope: "alice", key: "plan", version: 1, value: { go: "north" } }]);
+  assert.deepEqual(body.kinds, ["state"]);
   assert.equal(body.agent, "alice");
   assert.equal(body.action, "_set_state");
-  assert.ok(!row.body.includes("0123456789abcdef"), "the secret is not in the body");
+  assert.equal(body.traceparent, null);
+  assert.ok(!JSON.stringify(body).includes("0123456789abcdef"), "the secret is not in the body");
 });
 
-Deno.test("deleting a webhook drops the deliveries staged for it in the same flush", () => {
+Deno.test("an unaudited commit and a traceparent are kept for the delivery; ids are stable and distinct", () => {
+  const m = roomWithHooks(hook("all"));
+  const t = new Tx(m.room, m.as("alice"), NOW, DEFAULT_LIMITS, {
+    traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+  });
+  applyWrite(t, { key: "k", value: 1 }, "alice", () => ({}), "params");
+  applyTx(t);
+  const { head, rows } = written(m);
+  const body = deliveryBody(m.room.id, m.room, head, rows);
+  assert.equal(body.action, null, "no audit row: not an invocation");
+  assert.equal(body.traceparent, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+  const id = deliveryId("r1", "all", 3, 7);
+  assert.match(id, /^dlv_[0-9a-f]{32}$/);
+  assert.equal(deliveryId("r1", "all", 3, 7), id);
+  for (
+    const other of [
+      deliveryId("r2", "all", 3, 7),
+      deliveryId("r1", "al", 3, 7),
+      deliveryId("r1", "all", 4, 7),
+    ]
+  ) {
+    assert.notEqual(other, id);
+  }
+});
+
+Deno.test("a message's delivery shows it as the commit left it: a later claim is not in it", () => {
+  const m = roomWithHooks(hook("all"));
+  const send = m.tx(m.as("bob"));
+  send.newMessages.push({
+    seq: 1,
+    from: "bob",
+    kind: "task",
+    body: "do it",
+    to: null,
+    reply_to: null,
+    claimed_by: null,
+    claimed_at: null,
+    ts: new Date(NOW).toISOString(),
+  });
+  send.audit = audit("_send_message");
+  applyTx(send);
+  const sent = written(m);
+  const claim = m.tx(m.as("alice"));
+  claim.updatedMessages.set(1, {
+    ...m.room.messages[0],
+    claimed_by: "alice",
+    claimed_at: new Date(NOW).toISOString(),
+  });
+  claim.audit = audit("_claim_message");
+  applyTx(claim);
+  const claimed = written(m);
+  const first = deliveryBody(m.room.id, m.room, sent.head, sent.rows);
+  assert.deepEqual(first.kinds, ["message"]);
+  assert.equal((first.messages[0] as { claimed_by: unknown }).claimed_by, null);
+  const second = deliveryBody(m.room.id, m.room, claimed.head, claimed.rows);
+  assert.equal((second.messages[0] as { claimed_by: unknown }).claimed_by, "alice");
+});
+
+Deno.test("deleting a webhook purges its stored deliveries; headers that named it before stay", () => {
   const m = roomWithHooks(hook("w"));
   const t = m.tx(m.as("alice"));
   applyWrite(t, { key: "k", value: 1 }, "alice", () => ({}), "params");
@@ -116,8 +195,8 @@ Deno.test("deleting a webhook drops the deliveries staged for it in the same flu
   del.webhooks.set("w", null);
   applyTx(del);
   const d = m.room.rt.takeDirty()!;
-  assert.deepEqual(d.outbox, []);
   assert.deepEqual([...d.purged!], ["w"]);
+  assert.equal(m.room.webhooks.has("w"), false);
 });
 
 Deno.test("backoff() doubles from the minimum up to the maximum, jittered into the upper half", () => {

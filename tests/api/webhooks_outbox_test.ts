@@ -1,0 +1,73 @@
+/**
+ * The history as the webhook outbox: a commit names its webhooks in its history header, and the delivery
+ * loop copies it into the webhook's outbox before sending. What a user relies on: a commit that is not
+ * copied yet is pending (counted, listed, with the delivery id it will be sent with), and retention never
+ * trims a commit a webhook has not had.
+ */
+import assert from "node:assert/strict";
+import type { Limits } from "../../config.ts";
+import { startReceiver } from "../_receiver.ts";
+import { setupRoom, until } from "../_setup.ts";
+
+const SECRET = "whsec-7f3a9c1e5b2d4f60";
+const LIMITS: Partial<Limits> = {
+  webhookAllowPrivate: true,
+  webhookRetryMinMs: 10,
+  webhookRetryMaxMs: 40,
+  webhookPollMs: 100,
+};
+
+Deno.test("commits the loop has not copied yet are pending, listed with the ids they are then sent with", async () => {
+  await using rx = startReceiver();
+  const fx = await setupRoom({ server: { limits: LIMITS, deliver: false } });
+  await using _ = fx.s;
+  await fx.c.ok(fx.room.id, fx.room.token, "_register_webhook", { id: "w", url: rx.url, secret: SECRET });
+  const cursors: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const r = await fx.req("POST", "/actions/_set_state/invoke", fx.alice, { params: { key: "k", value: i } });
+    assert.equal(r.status, 200, r.text);
+    cursors.push(r.json.cursor);
+  }
+  const copied = await fx.s.store.client.execute("SELECT COUNT(*) AS n FROM webhook_outbox");
+  assert.equal(Number(copied.rows[0].n), 0, "nothing is copied at commit time");
+  const [hook] = (await fx.req("GET", "/webhooks", fx.room.token)).json;
+  assert.equal(hook.pending, 3);
+  const listed = (await fx.req("GET", "/webhooks/w/deliveries", fx.room.token)).json.deliveries;
+  assert.deepEqual(listed.map((d: { seq: number }) => d.seq), [...cursors].reverse());
+  assert.ok(listed.every((d: { state: string; attempts: number }) => d.state === "pending" && d.attempts === 0));
+  fx.s.eng.startDelivery();
+  await until(() => rx.got.length === 3, { what: "the three deliveries" });
+  assert.deepEqual(rx.got.map((d) => d.json.seq), cursors, "in commit order");
+  assert.deepEqual(rx.got.map((d) => d.json.writes[0].value), [0, 1, 2], "each with the value it wrote");
+  assert.deepEqual(
+    rx.got.map((d) => d.headers.get("x-sync-delivery")),
+    listed.map((d: { delivery_id: string }) => d.delivery_id).reverse(),
+    "the ids listed before the copy are the ids sent",
+  );
+});
+
+Deno.test("retention never trims a commit a webhook has not had: commits trimmed before any delivery arrive", async () => {
+  await using rx = startReceiver();
+  // no delivery loop until the history is trimmed: only retention's copy keeps the commits
+  const fx = await setupRoom({ server: { limits: { ...LIMITS, historyCommits: 5 }, deliver: false } });
+  await using _ = fx.s;
+  await fx.c.ok(fx.room.id, fx.room.token, "_register_webhook", { id: "w", url: rx.url, secret: SECRET });
+  const cursors: number[] = [];
+  for (let i = 0; i < 150; i++) {
+    const r = await fx.req("POST", "/actions/_set_state/invoke", fx.alice, {
+      params: { key: `k${i % 7}`, value: { i } },
+    });
+    cursors.push(r.json.cursor);
+  }
+  await until(async () => {
+    const h = (await fx.req("GET", "/history?limit=1", fx.room.token)).json;
+    return h.oldest_seq > cursors[140];
+  }, { what: "retention to trim the history" });
+  const [hook] = (await fx.req("GET", "/webhooks", fx.room.token)).json;
+  assert.equal(hook.pending, cursors.length, "still pending, every one");
+  fx.s.eng.startDelivery();
+  await until(() => rx.got.length === cursors.length, { what: "every commit delivered" });
+  assert.deepEqual(rx.got.map((d) => d.json.seq), cursors, "all of them, in commit order");
+  assert.deepEqual(rx.got.map((d) => d.json.writes[0].value.i), cursors.map((_, i) => i), "with their values");
+  assert.ok(rx.got.every((d) => d.json.agent === "alice" && d.json.action === "_set_state"));
+});
