@@ -24,7 +24,9 @@ Deno.test("commits the loop has not copied yet are pending, listed with the ids 
   await fx.c.ok(fx.room.id, fx.room.token, "_register_webhook", { id: "w", url: rx.url, secret: SECRET });
   const cursors: number[] = [];
   for (let i = 0; i < 3; i++) {
-    const r = await fx.req("POST", "/actions/_set_state/invoke", fx.alice, { params: { key: "k", value: i } });
+    const r = await fx.req("POST", "/actions/_set_state/invoke", fx.alice, {
+      params: { key: "k", value: i },
+    });
     assert.equal(r.status, 200, r.text);
     cursors.push(r.json.cursor);
   }
@@ -34,7 +36,9 @@ Deno.test("commits the loop has not copied yet are pending, listed with the ids 
   assert.equal(hook.pending, 3);
   const listed = (await fx.req("GET", "/webhooks/w/deliveries", fx.room.token)).json.deliveries;
   assert.deepEqual(listed.map((d: { seq: number }) => d.seq), [...cursors].reverse());
-  assert.ok(listed.every((d: { state: string; attempts: number }) => d.state === "pending" && d.attempts === 0));
+  assert.ok(
+    listed.every((d: { state: string; attempts: number }) => d.state === "pending" && d.attempts === 0),
+  );
   fx.s.eng.startDelivery();
   await until(() => rx.got.length === 3, { what: "the three deliveries" });
   assert.deepEqual(rx.got.map((d) => d.json.seq), cursors, "in commit order");
@@ -68,6 +72,10 @@ Deno.test("retention never trims a commit a webhook has not had: commits trimmed
   fx.s.eng.startDelivery();
   await until(() => rx.got.length === cursors.length, { what: "every commit delivered" });
   assert.deepEqual(rx.got.map((d) => d.json.seq), cursors, "all of them, in commit order");
-  assert.deepEqual(rx.got.map((d) => d.json.writes[0].value.i), cursors.map((_, i) => i), "with their values");
+  assert.deepEqual(
+    rx.got.map((d) => d.json.writes[0].value.i),
+    cursors.map((_, i) => i),
+    "with their values",
+  );
   assert.ok(rx.got.every((d) => d.json.agent === "alice" && d.json.action === "_set_state"));
 });
