@@ -1,8 +1,8 @@
 /**
  * @module engine/outbox_copy — the commits a webhook's history headers name (outbox.ts marks them), copied
  * into its outbox with the body each delivery signs and sends, built from the history rows the commit
- * wrote. The delivery loop copies before it claims; retention copies before history goes. Off the commit
- * path: under load the loop holds back (webhook_delivery.ts), and so does this.
+ * wrote. The delivery loop copies as it claims (one transaction); retention copies before history goes.
+ * Off the commit path: under load the loop holds back (webhook_delivery.ts), and so does this.
  */
 import { createHash } from "node:crypto";
 import { WEBHOOK_CLAIM_ROWS, WEBHOOK_COPY_SCAN } from "../config.ts";
@@ -10,6 +10,7 @@ import { ApiError } from "../errors.ts";
 import { type CommitHead, HISTORY } from "./history_rows.ts";
 import { messageView } from "./messages.ts";
 import type { CommitKind, HistoryRow } from "./model.ts";
+import type { OutboxRow } from "../store/room_store.ts";
 import type { HookMeta } from "./outbox.ts";
 import type { RoomRegistry } from "./registry.ts";
 import type { Room } from "./room.ts";
@@ -20,34 +21,43 @@ export function deliveryId(roomId: string, webhookId: string, registered: number
   return `dlv_${h.digest("hex").slice(0, 32)}`;
 }
 
+/** The next commits due to a webhook, built as outbox rows: to copy up to `to` (of the room's `latest`). */
+export type Copy = { rows: OutboxRow[]; to: number; latest: number };
+
 /**
- * Copies commits due to the webhook into its outbox: the next WEBHOOK_CLAIM_ROWS (or as far as the room's
- * latest commit, if fewer are due), or — with `through` — every one up to that commit.
+ * The next commits (at most WEBHOOK_CLAIM_ROWS, looking at no more than WEBHOOK_COPY_SCAN) due to the webhook
+ * and not in its outbox, with their bodies; null when there is nothing to look at (or it was deleted).
  */
+export async function nextCopy(rooms: RoomRegistry, roomId: string, webhookId: string): Promise<Copy | null> {
+  const u = await rooms.outbox.uncopied(roomId, webhookId, WEBHOOK_CLAIM_ROWS, WEBHOOK_COPY_SCAN);
+  if (!u || u.to <= u.from) return null;
+  const room = u.commits.some((c) => c.head.writes?.some((w) => w[0] === HISTORY.messages))
+    ? await rooms.fresh(roomId).catch((e) => {
+      if (e instanceof ApiError && e.code === "room_not_found") return undefined;
+      throw e;
+    })
+    : undefined;
+  const rows = u.commits.map((c) => ({
+    webhook_id: webhookId,
+    seq: c.head.seq,
+    delivery_id: deliveryId(roomId, webhookId, u.registered, c.head.seq),
+    body: JSON.stringify(deliveryBody(roomId, room, c.head, c.rows)),
+  }));
+  return { rows, to: u.to, latest: u.latest };
+}
+
+/** Copies every commit due to the webhook up to commit `through` into its outbox (retention, before trimming). */
 export async function copyDeliveries(
   rooms: RoomRegistry,
   roomId: string,
   webhookId: string,
-  through?: number,
+  through: number,
 ): Promise<void> {
   for (;;) {
-    const u = await rooms.outbox.uncopied(roomId, webhookId, WEBHOOK_CLAIM_ROWS, WEBHOOK_COPY_SCAN);
-    if (!u || u.to <= u.from) return; // deleted, or nothing to look at
-    const room = u.commits.some((c) => c.head.writes?.some((w) => w[0] === HISTORY.messages))
-      ? await rooms.fresh(roomId).catch((e) => {
-        if (e instanceof ApiError && e.code === "room_not_found") return undefined;
-        throw e;
-      })
-      : undefined;
-    const rows = u.commits.map((c) => ({
-      webhook_id: webhookId,
-      seq: c.head.seq,
-      delivery_id: deliveryId(roomId, webhookId, u.registered, c.head.seq),
-      body: JSON.stringify(deliveryBody(roomId, room, c.head, c.rows)),
-    }));
-    await rooms.outbox.copy(roomId, webhookId, rows, u.to);
-    const end = Math.min(u.latest, through ?? Infinity);
-    if (u.to >= end || (through === undefined && rows.length)) return;
+    const c = await nextCopy(rooms, roomId, webhookId);
+    if (!c) return;
+    await rooms.outbox.copy(roomId, webhookId, c.rows, c.to);
+    if (c.to >= Math.min(c.latest, through)) return;
   }
 }
 

@@ -21,7 +21,7 @@ import {
 import { EgressRefused, type Resolver, resolveTarget, systemResolver } from "../egress.ts";
 import { ApiError } from "../errors.ts";
 import { HttpClient } from "../http_client.ts";
-import { copyDeliveries } from "./outbox_copy.ts";
+import { nextCopy } from "./outbox_copy.ts";
 import type { RoomRegistry } from "./registry.ts";
 import { applyTx, Tx } from "./tx.ts";
 
@@ -162,8 +162,8 @@ export class WebhookDeliverer {
   }
 
   /**
-   * One webhook: copy its next commits into its outbox, claim its oldest pending rows, deliver them in
-   * order, until none is left or one fails.
+   * One webhook: copy its next commits into its outbox and claim its oldest pending rows (one transaction),
+   * deliver them in order, until none is left or one fails.
    */
   async #run(roomId: string, webhookId: string, w: Worker): Promise<void> {
     const l = this.#eng.limits;
@@ -171,12 +171,13 @@ export class WebhookDeliverer {
     const outbox = this.#eng.rooms.outbox;
     while (!this.#closed) {
       w.more = false;
-      await copyDeliveries(this.#eng.rooms, roomId, webhookId);
+      const copy = await nextCopy(this.#eng.rooms, roomId, webhookId);
       const now = this.#eng.now();
       const until = now + lease;
-      const claim = await outbox.claim(roomId, webhookId, this.#me, now, until, CLAIM);
+      const claim = await outbox.claim(roomId, webhookId, this.#me, now, until, CLAIM, copy ?? undefined);
       if (!claim.webhook) {
-        if (w.more) continue;
+        // more to look at (a webhook that hears few of its room's commits), or more committed meanwhile
+        if (w.more || (copy && copy.to < copy.latest)) continue;
         // not due yet, or another process holds it: new rows need not ask again before then (the poll will)
         if (claim.retryAt !== null) this.#blockedUntil.set(keyOf(roomId, webhookId), claim.retryAt);
         return;

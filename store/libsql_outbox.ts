@@ -4,7 +4,7 @@
  * (migration 8). A claim is one UPDATE … RETURNING, so two processes on one database cannot both hold a
  * row; a copy is guarded by the webhook's copied position, so two cannot both add one. SQL only: no rules.
  */
-import type { Client, InValue } from "@libsql/client";
+import type { Client, InStatement, InValue } from "@libsql/client";
 import { aggregate, commitJson, type RowArray, rowOf } from "./libsql_history.ts";
 import type {
   Claim,
@@ -48,6 +48,30 @@ const UNCOPIED = (w: string, tag: string) =>
 
 const tagOf = (webhookId: string) => ` ${webhookId} `;
 
+/** A copy into the outbox: the rows after the webhook's copied position, then the position moved to `to`. */
+function copyStatements(roomId: string, webhookId: string, rows: OutboxRow[], to: number): InStatement[] {
+  const statements: InStatement[] = [];
+  for (let i = 0; i < rows.length; i += 64) {
+    const chunk = rows.slice(i, i + 64);
+    const args: InValue[] = [roomId, webhookId];
+    const values = chunk.map((r) =>
+      `(?${args.push(r.seq)}, ?${args.push(r.delivery_id)}, ?${args.push(r.body)})`
+    );
+    statements.push({
+      sql: `INSERT INTO webhook_outbox (room_id, webhook_id, seq, delivery_id, body)
+              SELECT ?1, ?2, v.column1, v.column2, v.column3 FROM (VALUES ${values.join(",")}) AS v
+              WHERE v.column1 > (SELECT ${COPIED("w")} FROM webhooks w WHERE w.room_id = ?1 AND w.id = ?2)
+              ON CONFLICT DO NOTHING`,
+      args,
+    });
+  }
+  statements.push({
+    sql: "UPDATE webhooks SET staged_seq = max(COALESCE(staged_seq, seq), ?3) WHERE room_id = ?1 AND id = ?2",
+    args: [roomId, webhookId, to],
+  });
+  return statements;
+}
+
 export class LibsqlOutbox implements OutboxStore {
   constructor(readonly client: Client) {}
 
@@ -83,27 +107,7 @@ export class LibsqlOutbox implements OutboxStore {
   }
 
   async copy(roomId: string, webhookId: string, rows: OutboxRow[], to: number): Promise<void> {
-    const statements = [];
-    for (let i = 0; i < rows.length; i += 64) {
-      const chunk = rows.slice(i, i + 64);
-      const args: InValue[] = [roomId, webhookId];
-      const values = chunk.map((r) =>
-        `(?${args.push(r.seq)}, ?${args.push(r.delivery_id)}, ?${args.push(r.body)})`
-      );
-      statements.push({
-        sql: `INSERT INTO webhook_outbox (room_id, webhook_id, seq, delivery_id, body)
-              SELECT ?1, ?2, v.column1, v.column2, v.column3 FROM (VALUES ${values.join(",")}) AS v
-              WHERE v.column1 > (SELECT ${COPIED("w")} FROM webhooks w WHERE w.room_id = ?1 AND w.id = ?2)
-              ON CONFLICT DO NOTHING`,
-        args,
-      });
-    }
-    statements.push({
-      sql:
-        "UPDATE webhooks SET staged_seq = max(COALESCE(staged_seq, seq), ?3) WHERE room_id = ?1 AND id = ?2",
-      args: [roomId, webhookId, to],
-    });
-    await this.client.batch(statements, "write");
+    await this.client.batch(copyStatements(roomId, webhookId, rows, to), "write");
   }
 
   async due(now: number, me: string, limit: number, scan: number): Promise<DueWebhook[]> {
@@ -138,8 +142,11 @@ export class LibsqlOutbox implements OutboxStore {
     now: number,
     until: number,
     limit: { rows: number; bytes: number },
+    copy?: { rows: OutboxRow[]; to: number },
   ): Promise<Claim> {
-    const [claimed, hook, head] = await this.client.batch([
+    const first = copy ? copyStatements(roomId, webhookId, copy.rows, copy.to) : [];
+    const [claimed, hook, head] = (await this.client.batch([
+      ...first,
       {
         sql: `UPDATE webhook_outbox SET claimed_by = ?3, claim_until = ?5
               WHERE room_id = ?1 AND webhook_id = ?2 AND state = 'pending'
@@ -166,7 +173,7 @@ export class LibsqlOutbox implements OutboxStore {
               WHERE room_id = ? AND webhook_id = ? AND state = 'pending' ORDER BY seq LIMIT 1`,
         args: [roomId, webhookId],
       },
-    ], "write");
+    ], "write")).slice(first.length);
     const w = hook.rows[0];
     if (!claimed.rows.length || !w) {
       const h = head.rows[0];

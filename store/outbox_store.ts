@@ -104,7 +104,7 @@ export interface OutboxStore {
   /**
    * Claims (for `me`, until `until`) pending rows from the webhook's head — at most `limit.rows`, and no
    * more bodies than `limit.bytes` beyond the first — if the webhook is enabled, its head is due and no other
-   * live claim holds it.
+   * live claim holds it; `copy` is copied first, in the same transaction (as `copy`).
    */
   claim(
     roomId: string,
@@ -113,6 +113,7 @@ export interface OutboxStore {
     now: number,
     until: number,
     limit: { rows: number; bytes: number },
+    copy?: { rows: OutboxRow[]; to: number },
   ): Promise<Claim>;
   /** Marks rows delivered (their bodies dropped); with `dropBelow`, deletes the delivered rows below it. */
   delivered(roomId: string, webhookId: string, marks: DeliveredMark[], dropBelow?: number): Promise<void>;
