@@ -127,6 +127,13 @@ export function batchStatements(b: CommitBatch): { statements: InStatement[]; la
       out.push({ sql: "UPDATE webhooks SET staged_seq = NULL WHERE room_id = ? AND id = ?", args: [id, h] });
     }
     for (const h of w.rearm ?? []) {
+      // registered again: what it has not copied yet stays due (its registration seq moves on)
+      if (!w.remove?.outbox?.includes(h)) {
+        out.push({
+          sql: "UPDATE webhooks SET staged_seq = COALESCE(staged_seq, seq) WHERE room_id = ? AND id = ?",
+          args: [id, h],
+        });
+      }
       out.push({
         sql: `UPDATE webhook_outbox SET next_at = 0, failures = 0, failing_since = NULL
               WHERE room_id = ? AND webhook_id = ? AND state = 'pending'`,

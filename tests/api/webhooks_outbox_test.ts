@@ -39,6 +39,15 @@ Deno.test("commits the loop has not copied yet are pending, listed with the ids 
   assert.ok(
     listed.every((d: { state: string; attempts: number }) => d.state === "pending" && d.attempts === 0),
   );
+  // the header that names the webhook is not history anyone reads
+  for (const token of [fx.alice, fx.room.token]) {
+    const h = await fx.req("GET", "/history", token);
+    assert.equal(h.status, 200);
+    assert.ok(!/"hooks"|hook_meta| w /.test(h.text), h.text);
+  }
+  const exported = await fx.c.http("GET", `/rooms/${fx.room.id}/export`, { token: fx.room.token });
+  assert.equal(exported.status, 200);
+  assert.ok(!/"hooks"|hook_meta| w /.test(exported.text));
   fx.s.eng.startDelivery();
   await until(() => rx.got.length === 3, { what: "the three deliveries" });
   assert.deepEqual(rx.got.map((d) => d.json.seq), cursors, "in commit order");
@@ -78,4 +87,29 @@ Deno.test("retention never trims a commit a webhook has not had: commits trimmed
     "with their values",
   );
   assert.ok(rx.got.every((d) => d.json.agent === "alice" && d.json.action === "_set_state"));
+});
+
+Deno.test("registering a webhook again keeps the commits it has not had yet; deleting it first does not", async () => {
+  await using old = startReceiver();
+  await using again = startReceiver();
+  await using fresh = startReceiver();
+  const fx = await setupRoom({ server: { limits: LIMITS, deliver: false } });
+  await using _ = fx.s;
+  const register = (id: string, url: string) =>
+    fx.c.ok(fx.room.id, fx.room.token, "_register_webhook", { id, url, secret: SECRET });
+  const write = async (i: number) =>
+    (await fx.req("POST", "/actions/_set_state/invoke", fx.alice, { params: { key: "k", value: i } })).json
+      .cursor as number;
+  await register("kept", old.url);
+  await register("dropped", old.url);
+  const before = [await write(1), await write(2)];
+  await register("kept", again.url);
+  await fx.c.ok(fx.room.id, fx.room.token, "_delete_webhook", { id: "dropped" });
+  await register("dropped", fresh.url);
+  const after = await write(3);
+  fx.s.eng.startDelivery();
+  await until(() => again.got.length === 3 && fresh.got.length === 1, { what: "the deliveries" });
+  assert.deepEqual(again.got.map((d) => d.json.seq), [...before, after], "registered again: nothing lost");
+  assert.deepEqual(fresh.got.map((d) => d.json.seq), [after], "deleted first: only what came after");
+  assert.equal(old.got.length, 0);
 });
