@@ -291,10 +291,13 @@ export const WEBHOOK_COPY_SCAN = 5000;
  */
 export const WEBHOOK_MARK_EVERY = 64;
 /**
- * while commits are being written, delivery attempts (all webhooks together) start at most this often: a
- * delivery costs ~0.1 ms of the thread, so deliveries take at most ~3 % of it under load and catch up after
+ * while the thread is busy (a macrotask waits longer than WEBHOOK_BUSY_LAG_MS to run: requests and commits
+ * are queued), delivery attempts of all webhooks together start at most every WEBHOOK_BUSY_GAP_MS. A delivery
+ * costs ~0.5 ms of the thread (its copy and claim, the signed POST, its mark: two write transactions), so a
+ * saturated server gives deliveries ~1 % of it and they catch up when it is idle (bench/README.md, Webhooks)
  */
-export const WEBHOOK_BUSY_GAP_MS = 4;
+export const WEBHOOK_BUSY_GAP_MS = 50;
+export const WEBHOOK_BUSY_LAG_MS = 0.5;
 
 export function loadConfig(env: Record<string, string | undefined> = Deno.env.toObject()): Config {
   const e = Env.parse(env);

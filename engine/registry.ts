@@ -213,16 +213,6 @@ export class RoomRegistry {
     return this.#committer.submit(room);
   }
 
-  /** Commits are being written (group commit is busy): background work waits for `afterCommit`. */
-  get committing(): boolean {
-    return this.#committer.busy;
-  }
-
-  /** Resolves once the batch being written is done (at once when none is). */
-  afterCommit(): Promise<void> {
-    return this.#committer.afterBatch();
-  }
-
   /** Presence and read markers: written with the next batch, or within a second. */
   markLazy(room: Room): void {
     this.#committer.markLazy(room);

@@ -12,6 +12,7 @@ import type { Caller } from "../auth.ts";
 import {
   type Limits,
   WEBHOOK_BUSY_GAP_MS,
+  WEBHOOK_BUSY_LAG_MS,
   WEBHOOK_CLAIM_BYTES,
   WEBHOOK_CLAIM_ROWS,
   WEBHOOK_COPY_SCAN,
@@ -35,8 +36,6 @@ export type DeliveryOptions = {
 type Worker = {
   /** deliveries were added while it ran: claim again before stopping */
   more: boolean;
-  /** seqs this worker marked delivered, oldest first (the newest WEBHOOK_DELIVERIES_KEPT are kept) */
-  recent: number[];
   /** undelivered rows when last counted, and when that was (performance.now()) */
   backlog: number;
   countedAt: number;
@@ -63,6 +62,8 @@ export class WebhookDeliverer {
   /** this process, as its claims name it */
   readonly #me = `proc_${crypto.randomUUID()}`;
   readonly #workers = new Map<string, Worker>();
+  /** per webhook, rows marked delivered since its kept ones were last trimmed */
+  readonly #marked = new Map<string, number>();
   /** webhooks whose head could not be claimed: new rows do not retry it before this (the poll does) */
   readonly #blockedUntil = new Map<string, number>();
   readonly #stop = new AbortController();
@@ -71,7 +72,7 @@ export class WebhookDeliverer {
   #pollTimer: ReturnType<typeof setTimeout> | undefined;
   #scan: Promise<void> | undefined;
   #pokes: (() => void)[] = [];
-  /** when the last attempt started while commits were being written */
+  /** when the last attempt started while the thread was busy */
   #busyAt = 0;
   #started = false;
   #closed = false;
@@ -151,7 +152,7 @@ export class WebhookDeliverer {
     const key = keyOf(roomId, webhookId);
     if (this.#closed || this.#workers.has(key)) return;
     this.#blockedUntil.delete(key);
-    const w: Worker = { more: false, recent: [], backlog: 0, countedAt: -Infinity };
+    const w: Worker = { more: false, backlog: 0, countedAt: -Infinity };
     this.#workers.set(key, w);
     w.done = this.#run(roomId, webhookId, w).catch((e) => {
       if (!this.#closed) console.error(`webhook delivery ${webhookId} of room ${roomId} failed:`, e);
@@ -194,19 +195,29 @@ export class WebhookDeliverer {
       const marks: { seq: number; status: number; at: string }[] = [];
       const flush = async () => {
         if (!marks.length) return;
-        // the kept delivered rows are trimmed now and then, below the oldest of the last ones this worker
-        // marked: delivered rows all sit below the pending ones (deliveries go in order)
-        for (const m of marks) w.recent.push(m.seq);
-        const prune = w.recent.length >= 1.5 * WEBHOOK_DELIVERIES_KEPT;
-        if (prune) w.recent.splice(0, w.recent.length - WEBHOOK_DELIVERIES_KEPT);
-        await outbox.delivered(roomId, webhookId, marks.splice(0), prune ? w.recent[0] : undefined);
+        // the kept delivered rows are trimmed to the newest WEBHOOK_DELIVERIES_KEPT every half of that many
+        // marks (counted per webhook, not per worker: at low rates a worker sends one row and ends)
+        const key = keyOf(roomId, webhookId);
+        const marked = (this.#marked.get(key) ?? 0) + marks.length;
+        const prune = marked >= WEBHOOK_DELIVERIES_KEPT / 2;
+        this.#marked.set(key, prune ? 0 : marked);
+        await outbox.delivered(
+          roomId,
+          webhookId,
+          marks.splice(0),
+          prune ? WEBHOOK_DELIVERIES_KEPT : undefined,
+        );
       };
+      let sentAll = true;
       for (const row of claim.rows) {
         await this.#turn(w);
         let r: Attempt;
         try {
           // the claim must outlast the attempt: otherwise claim again (it is still ours) before sending
-          if (this.#closed || this.#eng.now() + l.webhookTimeoutMs + 500 > until) break;
+          if (this.#closed || this.#eng.now() + l.webhookTimeoutMs + 500 > until) {
+            sentAll = false;
+            break;
+          }
           r = await this.#attempt(url, claim.webhook.secret, webhookId, row);
         } finally {
           this.#release();
@@ -216,6 +227,7 @@ export class WebhookDeliverer {
           if (marks.length >= WEBHOOK_MARK_EVERY) await flush();
           continue;
         }
+        sentAll = false;
         await flush();
         if (this.#closed) return;
         const next = await this.#failed(roomId, webhookId, claim.webhook.seq, row, r, lease);
@@ -228,34 +240,46 @@ export class WebhookDeliverer {
         break; // and claim again from the head
       }
       await flush();
+      // all sent, nothing left behind and nothing new: done (a claim more, a read and a write, per delivery
+      // at low rates); a later commit pokes a new worker
+      const caughtUp = !copy || copy.to >= copy.latest;
+      if (sentAll && !w.more && caughtUp && claim.rows.length < WEBHOOK_CLAIM_ROWS) return;
     }
   }
 
   /**
-   * Waits for this worker's turn: commits first — while they flow, an attempt starts only after a batch is
-   * written and at most every WEBHOOK_BUSY_GAP_MS over all webhooks, so deliveries (a write and a read on
-   * this thread each, ~0.1 ms) take a small share of it and catch up when commits pause; but a webhook whose
-   * backlog passed half its bound is not held back (the server's own load must not disable it) — then one
-   * of the concurrency slots (released with `#release`).
+   * Waits for this worker's turn: the server's own work first. While the thread is busy (a macrotask takes
+   * longer than WEBHOOK_BUSY_LAG_MS to come round: requests and commits are queued), attempts of all
+   * webhooks together start at most every WEBHOOK_BUSY_GAP_MS, so deliveries take a small share of a
+   * saturated thread and catch up when it is idle; a webhook whose backlog passed half its bound is not held
+   * back (the server's own load must not disable it). Then one of the concurrency slots (released with
+   * `#release`).
    */
   async #turn(w: Worker): Promise<void> {
-    const rooms = this.#eng.rooms;
-    const signal = this.#stop.signal;
     const yields = w.backlog < this.#eng.limits.webhookMaxPending / 2;
-    let waited = false;
-    while (
-      yields && rooms.committing && !this.#closed &&
-      (!waited || performance.now() - this.#busyAt < WEBHOOK_BUSY_GAP_MS)
-    ) {
-      await new Promise<void>((resolve) => {
-        const done = () => (signal.removeEventListener("abort", done), resolve());
-        signal.addEventListener("abort", done);
-        rooms.afterCommit().then(done);
-      });
-      waited = true;
+    while (yields && !this.#closed) {
+      const t = performance.now();
+      await new Promise((r) => setImmediate(r));
+      const now = performance.now();
+      if (now - t < WEBHOOK_BUSY_LAG_MS) break; // idle enough: go now
+      const wait = this.#busyAt + WEBHOOK_BUSY_GAP_MS - now;
+      if (wait <= 0) {
+        this.#busyAt = now;
+        break;
+      }
+      await this.#pause(wait);
     }
-    if (waited) this.#busyAt = performance.now();
     await this.#slot();
+  }
+
+  /** Sleeps `ms` unless the loop stops first. */
+  #pause(ms: number): Promise<void> {
+    const signal = this.#stop.signal;
+    return new Promise((resolve) => {
+      const done = () => (clearTimeout(timer), signal.removeEventListener("abort", done), resolve());
+      const timer = setTimeout(done, ms);
+      signal.addEventListener("abort", done);
+    });
   }
 
   /** One POST of one delivery; never throws. */

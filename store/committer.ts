@@ -47,7 +47,6 @@ export class Committer<S> {
   #scheduled = false;
   #lazyTimer: ReturnType<typeof setTimeout> | undefined;
   #running: Promise<void> | null = null;
-  #afterBatch: (() => void)[] = [];
   readonly stats: CommitStats = {
     batches: 0,
     statements: 0,
@@ -105,17 +104,6 @@ export class Committer<S> {
     }
   }
 
-  /** A batch is being written or about to be (lazy presence alone does not count). */
-  get busy(): boolean {
-    return this.#running !== null || this.#scheduled;
-  }
-
-  /** Resolves once the batch being written (or the next one) is done; at once when none is coming. */
-  afterBatch(): Promise<void> {
-    if (!this.busy) return Promise.resolve();
-    return new Promise((r) => this.#afterBatch.push(r));
-  }
-
   /** Writes everything outstanding (shutdown, tests). */
   async drain(): Promise<void> {
     while (this.#running || this.#dirty.size || this.#scheduled || this.#hasAdmin()) {
@@ -152,7 +140,6 @@ export class Committer<S> {
   #afterRun() {
     if ((this.#dirty.size && this.#waiters.length) || this.#hasAdmin()) this.#schedule();
     else if (this.#dirty.size) this.markLazy([...this.#dirty][0]);
-    for (const r of this.#afterBatch.splice(0)) r();
   }
 
   async #flush(): Promise<void> {

@@ -1,7 +1,8 @@
 /**
- * @module store/libsql_file_writer — commit batches of an embedded database file through one native libSQL
- * connection whose statements are prepared once. `@libsql/client` prepares every statement of every batch
- * again (and probes each for rows by catching an exception), which was about a third of a commit's CPU.
+ * @module store/libsql_file_writer — commit batches of an embedded database file, and the delivery loop's
+ * statements, through one native libSQL connection whose statements are prepared once. `@libsql/client`
+ * prepares every statement of every batch again (and probes each for rows by catching an exception): that
+ * was about a third of a commit's CPU, and most of a webhook delivery's (its statements are long).
  */
 import type { InStatement } from "@libsql/client";
 import Database from "libsql";
@@ -24,11 +25,14 @@ export class FileWriter {
     this.#db.exec("PRAGMA wal_autocheckpoint = 10000");
   }
 
-  /** Runs the statements in one write transaction (BEGIN IMMEDIATE … COMMIT); any failure rolls it back. */
-  batch(statements: InStatement[]): BatchResult[] {
+  /**
+   * Runs the statements in one transaction (a write one: BEGIN IMMEDIATE … COMMIT; a read one sees one
+   * snapshot); any failure rolls it back.
+   */
+  batch(statements: InStatement[], mode: "write" | "read" = "write"): BatchResult[] {
     const db = this.#db;
     const out: BatchResult[] = [];
-    db.exec("BEGIN IMMEDIATE");
+    db.exec(mode === "write" ? "BEGIN IMMEDIATE" : "BEGIN");
     try {
       for (const s of statements) {
         const { sql, args } = typeof s === "string" ? { sql: s, args: [] } : s;

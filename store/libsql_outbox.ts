@@ -4,8 +4,9 @@
  * (migration 8). A claim is one UPDATE … RETURNING, so two processes on one database cannot both hold a
  * row; a copy is guarded by the webhook's copied position, so two cannot both add one. SQL only: no rules.
  */
-import type { Client, InStatement, InValue } from "@libsql/client";
+import type { InStatement, InValue } from "@libsql/client";
 import { aggregate, commitJson, type RowArray, rowOf } from "./libsql_history.ts";
+import type { RowBatches } from "./libsql_rows.ts";
 import type {
   Claim,
   DeliveredMark,
@@ -32,8 +33,8 @@ const HEADS = (where: string) =>
        (SELECT p.seq FROM webhook_outbox p WHERE p.room_id = w.room_id AND p.webhook_id = w.id
           AND p.state = 'pending' ORDER BY p.seq LIMIT 1) AS head
      FROM webhooks w WHERE ${where})
-   SELECT o.* FROM h JOIN webhook_outbox o ON o.room_id = h.room_id AND o.webhook_id = h.webhook_id
-     AND o.seq = h.head`;
+   SELECT o.room_id, o.webhook_id, o.failures, o.failing_since, o.last_status, o.last_error, o.next_at
+   FROM h JOIN webhook_outbox o ON o.room_id = h.room_id AND o.webhook_id = h.webhook_id AND o.seq = h.head`;
 
 /** Where webhook `w`'s copying stands: its last commit copied into the outbox, else its registration. */
 const COPIED = (w: string) => `COALESCE(${w}.staged_seq, ${w}.seq)`;
@@ -72,11 +73,15 @@ function copyStatements(roomId: string, webhookId: string, rows: OutboxRow[], to
   return statements;
 }
 
+/**
+ * Answers are plain rows, in the order each SELECT names its columns; the statements are long, so on an
+ * embedded file they run prepared once (libsql_rows.ts).
+ */
 export class LibsqlOutbox implements OutboxStore {
-  constructor(readonly client: Client) {}
+  constructor(readonly db: RowBatches) {}
 
   async uncopied(roomId: string, webhookId: string, limit: number, scan: number): Promise<Uncopied | null> {
-    const [hook, found] = await this.client.batch([
+    const [hook, found] = await this.db.batch([
       {
         sql: `SELECT w.seq, ${COPIED("w")} AS copied, r.seq AS room_seq FROM webhooks w
               JOIN rooms r ON r.id = w.room_id WHERE w.room_id = ? AND w.id = ?`,
@@ -91,9 +96,10 @@ export class LibsqlOutbox implements OutboxStore {
         args: [roomId, webhookId, tagOf(webhookId), scan, limit],
       },
     ], "read");
-    const w = hook.rows[0];
+    const w = hook[0];
     if (!w) return null;
-    const text = found.rows[0]?.[0];
+    const [seq, copied, roomSeq] = w.map(Number);
+    const text = found[0]?.[0];
     const docs: [[RowArray, RowArray[]], unknown][] = text ? JSON.parse(String(text)) : [];
     const commits = docs.map(([[h, rows], meta]) => {
       const head = rowOf(h);
@@ -102,16 +108,16 @@ export class LibsqlOutbox implements OutboxStore {
     });
     const to = commits.length === limit
       ? commits[commits.length - 1].head.seq
-      : Math.min(Number(w.room_seq), Number(w.copied) + scan);
-    return { registered: Number(w.seq), from: Number(w.copied), latest: Number(w.room_seq), commits, to };
+      : Math.min(roomSeq, copied + scan);
+    return { registered: seq, from: copied, latest: roomSeq, commits, to };
   }
 
   async copy(roomId: string, webhookId: string, rows: OutboxRow[], to: number): Promise<void> {
-    await this.client.batch(copyStatements(roomId, webhookId, rows, to), "write");
+    await this.db.batch(copyStatements(roomId, webhookId, rows, to), "write");
   }
 
   async due(now: number, me: string, limit: number, scan: number): Promise<DueWebhook[]> {
-    const [heads, uncopied] = await this.client.batch([
+    const [heads, uncopied] = await this.db.batch([
       {
         sql: `${HEADS("w.disabled_at IS NULL")}
               WHERE o.next_at <= ?1 AND (o.claimed_by IS NULL OR o.claimed_by = ?2 OR o.claim_until < ?1)
@@ -128,8 +134,8 @@ export class LibsqlOutbox implements OutboxStore {
       },
     ], "read");
     const out = new Map<string, DueWebhook>();
-    for (const x of [...heads.rows, ...uncopied.rows]) {
-      const d = { room_id: String(x.room_id), webhook_id: String(x.webhook_id) };
+    for (const x of [...heads, ...uncopied]) {
+      const d = { room_id: String(x[0]), webhook_id: String(x[1]) };
       out.set(`${d.room_id}\u0000${d.webhook_id}`, d);
     }
     return [...out.values()].slice(0, limit);
@@ -145,7 +151,7 @@ export class LibsqlOutbox implements OutboxStore {
     copy?: { rows: OutboxRow[]; to: number },
   ): Promise<Claim> {
     const first = copy ? copyStatements(roomId, webhookId, copy.rows, copy.to) : [];
-    const [claimed, hook, head] = (await this.client.batch([
+    const [claimed, hook, head] = (await this.db.batch([
       ...first,
       {
         sql: `UPDATE webhook_outbox SET claimed_by = ?3, claim_until = ?5
@@ -174,30 +180,31 @@ export class LibsqlOutbox implements OutboxStore {
         args: [roomId, webhookId],
       },
     ], "write")).slice(first.length);
-    const w = hook.rows[0];
-    if (!claimed.rows.length || !w) {
-      const h = head.rows[0];
+    const w = hook[0];
+    if (!claimed.length || !w) {
+      const h = head[0];
       if (!w || !h) return { rows: [], retryAt: null };
-      const held = h.claimed_by !== null && String(h.claimed_by) !== me ? Number(h.claim_until) : 0;
-      return { rows: [], retryAt: Math.max(Number(h.next_at), held) };
+      const [nextAt, claimedBy, claimUntil] = h;
+      const held = claimedBy !== null && String(claimedBy) !== me ? Number(claimUntil) : 0;
+      return { rows: [], retryAt: Math.max(Number(nextAt), held) };
     }
-    const rows = claimed.rows.map((x) => ({
-      seq: Number(x.seq),
-      delivery_id: String(x.delivery_id),
-      body: String(x.body),
-      traceparent: str(x.traceparent),
-      attempts: Number(x.attempts),
-      failures: Number(x.failures),
-      failing_since: num(x.failing_since),
+    const rows = claimed.map((x) => ({
+      seq: Number(x[0]),
+      delivery_id: String(x[1]),
+      body: String(x[2]),
+      traceparent: str(x[3]),
+      attempts: Number(x[4]),
+      failures: Number(x[5]),
+      failing_since: num(x[6]),
     })).sort((a, b) => a.seq - b.seq);
-    return { webhook: { url: String(w.url), secret: String(w.secret), seq: Number(w.seq) }, rows };
+    return { webhook: { url: String(w[0]), secret: String(w[1]), seq: Number(w[2]) }, rows };
   }
 
   async delivered(
     roomId: string,
     webhookId: string,
     marks: DeliveredMark[],
-    dropBelow?: number,
+    keep?: number,
   ): Promise<void> {
     if (!marks.length) return;
     const args: (string | number)[] = [];
@@ -205,11 +212,12 @@ export class LibsqlOutbox implements OutboxStore {
     args.push(roomId, webhookId);
     // a range of the primary key: delivered rows sit below every pending one
     const prune = {
-      sql:
-        "DELETE FROM webhook_outbox WHERE room_id = ? AND webhook_id = ? AND seq < ? AND state = 'delivered'",
-      args: [roomId, webhookId, dropBelow ?? 0],
+      sql: `DELETE FROM webhook_outbox WHERE room_id = ?1 AND webhook_id = ?2 AND state = 'delivered'
+              AND seq < (SELECT seq FROM webhook_outbox WHERE room_id = ?1 AND webhook_id = ?2
+                           AND state = 'delivered' ORDER BY seq DESC LIMIT 1 OFFSET ?3)`,
+      args: [roomId, webhookId, (keep ?? 1) - 1],
     };
-    await this.client.batch([
+    await this.db.batch([
       {
         sql: `UPDATE webhook_outbox SET state = 'delivered', body = NULL, attempts = attempts + 1,
                 created_at = COALESCE(created_at, json_extract(body, '$.ts')),
@@ -220,12 +228,12 @@ export class LibsqlOutbox implements OutboxStore {
                 AND webhook_outbox.seq = v.column1`,
         args,
       },
-      ...(dropBelow === undefined ? [] : [prune]),
+      ...(keep === undefined ? [] : [prune]),
     ], "write");
   }
 
   async failed(roomId: string, webhookId: string, me: string, f: FailedAttempt): Promise<void> {
-    await this.client.batch([
+    await this.db.batch([
       {
         sql: `UPDATE webhook_outbox SET attempts = attempts + 1, failures = failures + 1,
                 failing_since = COALESCE(failing_since, ?4), last_status = ?5, last_error = ?6,
@@ -242,20 +250,19 @@ export class LibsqlOutbox implements OutboxStore {
   }
 
   async pending(roomId: string, webhookId: string): Promise<number> {
-    const r = await this.client.execute({
-      sql:
-        `SELECT (SELECT COUNT(*) FROM webhook_outbox WHERE room_id = ?1 AND webhook_id = ?2 AND state = 'pending')
+    const [r] = await this.db.batch([{
+      sql: `SELECT
+              (SELECT COUNT(*) FROM webhook_outbox WHERE room_id = ?1 AND webhook_id = ?2 AND state = 'pending')
               + (SELECT COUNT(*) FROM webhooks w CROSS JOIN ${
-          UNCOPIED("w", "?3")
-        } WHERE w.room_id = ?1 AND w.id = ?2)
-              AS n`,
+        UNCOPIED("w", "?3")
+      } WHERE w.room_id = ?1 AND w.id = ?2)`,
       args: [roomId, webhookId, tagOf(webhookId)],
-    });
-    return Number(r.rows[0].n);
+    }], "read");
+    return Number(r[0][0]);
   }
 
   async release(me: string, on?: { roomId: string; webhookId: string }): Promise<void> {
-    await this.client.execute(
+    await this.db.batch([
       on
         ? {
           sql: `UPDATE webhook_outbox SET claimed_by = NULL, claim_until = NULL
@@ -266,11 +273,11 @@ export class LibsqlOutbox implements OutboxStore {
           sql: "UPDATE webhook_outbox SET claimed_by = NULL, claim_until = NULL WHERE claimed_by = ?",
           args: [me],
         },
-    );
+    ], "write");
   }
 
   async status(roomId: string): Promise<WebhookStatusRow[]> {
-    const [counts, uncopied, heads] = await this.client.batch([
+    const [counts, uncopied, heads] = await this.db.batch([
       {
         sql: `SELECT webhook_id, SUM(state = 'pending') AS pending,
                 MAX(CASE WHEN state = 'delivered' THEN delivered_at END) AS last_delivered_at
@@ -287,28 +294,30 @@ export class LibsqlOutbox implements OutboxStore {
       },
       { sql: HEADS("w.room_id = ?"), args: [roomId] },
     ], "read");
-    const head = new Map(heads.rows.map((h) => [String(h.webhook_id), h]));
-    const more = new Map(uncopied.rows.map((u) => [String(u.webhook_id), Number(u.n)]));
-    const stored = new Map(counts.rows.map((c) => [String(c.webhook_id), c]));
+    // heads: room_id, webhook_id, failures, failing_since, last_status, last_error, next_at
+    const head = new Map(heads.map((h) => [String(h[1]), h]));
+    const more = new Map(uncopied.map((u) => [String(u[0]), Number(u[1])]));
+    // counts: webhook_id, pending, last_delivered_at
+    const stored = new Map(counts.map((c) => [String(c[0]), c]));
     const out: WebhookStatusRow[] = [];
     for (const id of new Set([...stored.keys(), ...[...more].filter(([, n]) => n > 0).map(([id]) => id)])) {
       const c = stored.get(id), h = head.get(id);
       out.push({
         webhook_id: id,
-        pending: Number(c?.pending ?? 0) + (more.get(id) ?? 0),
-        last_delivered_at: str(c?.last_delivered_at),
-        failures: Number(h?.failures ?? 0),
-        failing_since: num(h?.failing_since),
-        last_status: num(h?.last_status),
-        last_error: str(h?.last_error),
-        next_at: num(h?.next_at),
+        pending: Number(c?.[1] ?? 0) + (more.get(id) ?? 0),
+        last_delivered_at: str(c?.[2]),
+        failures: Number(h?.[2] ?? 0),
+        failing_since: num(h?.[3]),
+        last_status: num(h?.[4]),
+        last_error: str(h?.[5]),
+        next_at: num(h?.[6]),
       });
     }
     return out;
   }
 
   async deliveries(roomId: string, webhookId: string, limit: number): Promise<DeliveryRow[]> {
-    const [uncopied, r] = await this.client.batch([
+    const [uncopied, r] = await this.db.batch([
       {
         // newer than every copied row
         sql: `SELECT h.seq, h.updated_at FROM webhooks w CROSS JOIN ${UNCOPIED("w", "?3")}
@@ -322,8 +331,8 @@ export class LibsqlOutbox implements OutboxStore {
         args: [roomId, webhookId, limit],
       },
     ], "read");
-    const waiting: DeliveryRow[] = uncopied.rows.map((x) => ({
-      seq: Number(x.seq),
+    const waiting: DeliveryRow[] = uncopied.map((x) => ({
+      seq: Number(x[0]),
       delivery_id: null,
       state: "pending",
       attempts: 0,
@@ -332,19 +341,19 @@ export class LibsqlOutbox implements OutboxStore {
       last_attempt_at: null,
       next_at: 0,
       delivered_at: null,
-      created_at: String(x.updated_at),
+      created_at: String(x[1]),
     }));
-    return waiting.concat(r.rows.map((x) => ({
-      seq: Number(x.seq),
-      delivery_id: String(x.delivery_id),
-      state: String(x.state) === "delivered" ? "delivered" : "pending",
-      attempts: Number(x.attempts),
-      last_status: num(x.last_status),
-      last_error: str(x.last_error),
-      last_attempt_at: str(x.last_attempt_at),
-      next_at: Number(x.next_at),
-      delivered_at: str(x.delivered_at),
-      created_at: String(x.created_at),
+    return waiting.concat(r.map((x) => ({
+      seq: Number(x[0]),
+      delivery_id: String(x[1]),
+      state: String(x[2]) === "delivered" ? "delivered" : "pending",
+      attempts: Number(x[3]),
+      last_status: num(x[4]),
+      last_error: str(x[5]),
+      last_attempt_at: str(x[6]),
+      next_at: Number(x[7]),
+      delivered_at: str(x[8]),
+      created_at: String(x[9]),
     }))).slice(0, limit);
   }
 }

@@ -9,6 +9,7 @@ import { batchStatements } from "./libsql_batch.ts";
 import { FileWriter } from "./libsql_file_writer.ts";
 import { LibsqlHistory } from "./libsql_history.ts";
 import { LibsqlOutbox } from "./libsql_outbox.ts";
+import { rowBatches } from "./libsql_rows.ts";
 import {
   type AuditQuery,
   type AuditRow,
@@ -34,7 +35,7 @@ export class LibsqlStore implements RoomStore {
   readonly outbox: LibsqlOutbox;
   private constructor(readonly client: Client, readonly writer?: FileWriter) {
     this.history = new LibsqlHistory(client);
-    this.outbox = new LibsqlOutbox(client);
+    this.outbox = new LibsqlOutbox(rowBatches(client, writer));
   }
 
   /** Opens (creating the file's directory) and migrates. */

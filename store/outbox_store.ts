@@ -115,8 +115,8 @@ export interface OutboxStore {
     limit: { rows: number; bytes: number },
     copy?: { rows: OutboxRow[]; to: number },
   ): Promise<Claim>;
-  /** Marks rows delivered (their bodies dropped); with `dropBelow`, deletes the delivered rows below it. */
-  delivered(roomId: string, webhookId: string, marks: DeliveredMark[], dropBelow?: number): Promise<void>;
+  /** Marks rows delivered (their bodies dropped); with `keep`, deletes all but the newest `keep` delivered. */
+  delivered(roomId: string, webhookId: string, marks: DeliveredMark[], keep?: number): Promise<void>;
   /** Counts a failed attempt of the head row; the webhook's other rows claimed by `me` are released. */
   failed(roomId: string, webhookId: string, me: string, f: FailedAttempt): Promise<void>;
   /** How many of the webhook's deliveries are not delivered yet (copied or not). */

@@ -113,3 +113,24 @@ Deno.test("registering a webhook again keeps the commits it has not had yet; del
   assert.deepEqual(fresh.got.map((d) => d.json.seq), [after], "deleted first: only what came after");
   assert.equal(old.got.length, 0);
 });
+
+Deno.test("delivered rows stay bounded when each delivery is sent before the next commit (a worker each)", async () => {
+  await using rx = startReceiver();
+  const fx = await setupRoom({ server: { limits: LIMITS } });
+  await using _ = fx.s;
+  await fx.c.ok(fx.room.id, fx.room.token, "_register_webhook", { id: "slow", url: rx.url, secret: SECRET });
+  const stored = async () =>
+    Number(
+      (await fx.s.store.client.execute(
+        "SELECT COUNT(*) AS n FROM webhook_outbox WHERE webhook_id = 'slow' AND state = 'delivered'",
+      )).rows[0].n,
+    );
+  for (let i = 0; i < 180; i++) {
+    await fx.req("POST", "/actions/_set_state/invoke", fx.alice, { params: { key: "k", value: i } });
+    await until(() => rx.got.length === i + 1, { what: `delivery ${i}` });
+    // and marked delivered, so that the next one finds no worker
+    await until(async () => (await stored()) >= Math.min(i + 1, 100), { what: `delivery ${i} marked` });
+  }
+  const n = await stored();
+  assert.ok(n >= 100 && n <= 150, `delivered rows kept: ${n}`);
+});
