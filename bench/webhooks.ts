@@ -1,7 +1,7 @@
 /**
  * @module bench/webhooks — the `webhooks` section of `deno task bench`: invoke throughput in a room with one
- * webhook against one without (alternating rounds, c16; target within 10 %), every acknowledged invocation
- * delivered, the engine's own CPU per invocation with and without the outbox (bench/_webhook_cost.ts), and
+ * webhook against one without (alternating rounds, c16; target within 10 %), the same at c1 (where every
+ * commit is delivered as it happens), every acknowledged invocation delivered, the engine's own CPU per invocation with and without the outbox (bench/_webhook_cost.ts), and
  * delivery latency from the commit's acknowledgement to the receiver (paced, one client).
  */
 import { median, procCpuMs, summary } from "./_load.ts";
@@ -100,6 +100,39 @@ export async function benchWebhooks(d: WebhookBenchDeps): Promise<void> {
     d.fig("webhooks_delivered", delivered, `of ${acked} acknowledged`);
     if (delivered < acked) d.fail(`webhooks: ${acked - delivered} acknowledged invocations undelivered`);
     if (disordered) d.fail(`webhooks: ${disordered} deliveries out of commit order`);
+
+    // one client: every commit is delivered as it happens (the thread is idle enough), so this is what a
+    // delivery costs beside its commit
+    const c1: { none: number[]; one: number[] } = { none: [], one: [] };
+    for (let i = 0; i < (d.quick ? 1 : 2); i++) {
+      const none = await d.bumpRoom(`webhooks_c1_none_r${i}`, 1);
+      const one = await d.bumpRoom(`webhooks_c1_one_r${i}`, 1);
+      await d.invoke(one, "_register_webhook", hook);
+      for (
+        const [room, into] of i % 2
+          ? [[one, c1.one], [none, c1.none]] as const
+          : [[none, c1.none], [one, c1.one]] as const
+      ) {
+        await quiet();
+        into.push((await d.bumpLoop(room, 1, `c1r${i}`)).rps);
+      }
+      const end = performance.now();
+      while (performance.now() - end < 60_000) {
+        if (new Set((await arrivals(one.room.id)).map((x) => x.seq)).size >= one.acked.length) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const got = new Set((await arrivals(one.room.id)).map((x) => x.seq)).size;
+      if (got < one.acked.length) {
+        d.fail(`webhooks c1: ${one.acked.length - got} acknowledged invocations undelivered`);
+      }
+    }
+    d.fig("webhooks_c1_none_rps", median(c1.none), "inv/s");
+    d.fig("webhooks_c1_one_rps", median(c1.one), "inv/s");
+    d.fig(
+      "webhooks_c1_one_of_none",
+      median(c1.one) / median(c1.none),
+      "ratio (each commit delivered as it happens)",
+    );
 
     // the engine alone, in processes of their own (no HTTP, no load generator on the thread): CPU per
     // invocation without a webhook, with the outbox only, with the delivery loop running; rounds alternate
