@@ -290,6 +290,8 @@ export const WEBHOOK_COPY_SCAN = 5000;
  * a delivery's cost at 16); a crash re-sends at most these — at least once, as promised
  */
 export const WEBHOOK_MARK_EVERY = 64;
+/** delivered rows wait at most this long for the webhook's next claim to be marked with it */
+export const WEBHOOK_MARK_LINGER_MS = 100;
 /**
  * while the thread is busy (a macrotask waits longer than WEBHOOK_BUSY_LAG_MS to run: requests and commits
  * are queued), delivery attempts of all webhooks together start at most every WEBHOOK_BUSY_GAP_MS. A delivery

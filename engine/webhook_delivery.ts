@@ -18,12 +18,14 @@ import {
   WEBHOOK_COPY_SCAN,
   WEBHOOK_DELIVERIES_KEPT,
   WEBHOOK_MARK_EVERY,
+  WEBHOOK_MARK_LINGER_MS,
 } from "../config.ts";
 import { EgressRefused, type Resolver, resolveTarget, systemResolver } from "../egress.ts";
 import { ApiError } from "../errors.ts";
 import { HttpClient } from "../http_client.ts";
 import { nextCopy } from "./outbox_copy.ts";
 import type { RoomRegistry } from "./registry.ts";
+import type { DeliveredMark } from "../store/outbox_store.ts";
 import { applyTx, Tx } from "./tx.ts";
 
 export type DeliveryOptions = {
@@ -64,6 +66,11 @@ export class WebhookDeliverer {
   readonly #workers = new Map<string, Worker>();
   /** per webhook, rows marked delivered since its kept ones were last trimmed */
   readonly #marked = new Map<string, number>();
+  /** per webhook, delivered rows not marked in storage yet (`#mark`) */
+  readonly #unmarked = new Map<
+    string,
+    { roomId: string; webhookId: string; marks: DeliveredMark[]; timer?: ReturnType<typeof setTimeout> }
+  >();
   /** webhooks whose head could not be claimed: new rows do not retry it before this (the poll does) */
   readonly #blockedUntil = new Map<string, number>();
   readonly #stop = new AbortController();
@@ -126,6 +133,9 @@ export class WebhookDeliverer {
     for (const release of this.#queue.splice(0)) release();
     await this.#scan;
     await Promise.all([...this.#workers.values()].map((w) => w.done));
+    for (const u of [...this.#unmarked.values()]) {
+      await this.#writeMarks(u.roomId, u.webhookId).catch(() => {/* sent again after the restart */});
+    }
     if (this.#started) await this.#eng.rooms.outbox.release(this.#me).catch(() => {});
     this.#http.close();
   }
@@ -175,7 +185,18 @@ export class WebhookDeliverer {
       const copy = await nextCopy(this.#eng.rooms, roomId, webhookId);
       const now = this.#eng.now();
       const until = now + lease;
-      const claim = await outbox.claim(roomId, webhookId, this.#me, now, until, CLAIM, copy ?? undefined);
+      // the marks of what was sent before go in the same transaction as this claim
+      const marks = this.#takeMarks(roomId, webhookId);
+      const claim = await outbox.claim(
+        roomId,
+        webhookId,
+        this.#me,
+        now,
+        until,
+        CLAIM,
+        copy ?? undefined,
+        marks,
+      );
       if (!claim.webhook) {
         // more to look at (a webhook that hears few of its room's commits), or more committed meanwhile
         if (w.more || (copy && copy.to < copy.latest)) continue;
@@ -192,22 +213,7 @@ export class WebhookDeliverer {
       }
       if (claim.rows.length < WEBHOOK_CLAIM_ROWS) w.backlog = claim.rows.length;
       const url = new URL(claim.webhook.url);
-      const marks: { seq: number; status: number; at: string }[] = [];
-      const flush = async () => {
-        if (!marks.length) return;
-        // the kept delivered rows are trimmed to the newest WEBHOOK_DELIVERIES_KEPT every half of that many
-        // marks (counted per webhook, not per worker: at low rates a worker sends one row and ends)
-        const key = keyOf(roomId, webhookId);
-        const marked = (this.#marked.get(key) ?? 0) + marks.length;
-        const prune = marked >= WEBHOOK_DELIVERIES_KEPT / 2;
-        this.#marked.set(key, prune ? 0 : marked);
-        await outbox.delivered(
-          roomId,
-          webhookId,
-          marks.splice(0),
-          prune ? WEBHOOK_DELIVERIES_KEPT : undefined,
-        );
-      };
+      const flush = () => this.#writeMarks(roomId, webhookId);
       let sentAll = true;
       for (const row of claim.rows) {
         await this.#turn(w);
@@ -223,8 +229,11 @@ export class WebhookDeliverer {
           this.#release();
         }
         if (r.ok) {
-          marks.push({ seq: row.seq, status: r.status, at: new Date(this.#eng.now()).toISOString() });
-          if (marks.length >= WEBHOOK_MARK_EVERY) await flush();
+          await this.#mark(roomId, webhookId, {
+            seq: row.seq,
+            status: r.status,
+            at: new Date(this.#eng.now()).toISOString(),
+          });
           continue;
         }
         sentAll = false;
@@ -239,12 +248,52 @@ export class WebhookDeliverer {
         }
         break; // and claim again from the head
       }
-      await flush();
       // all sent, nothing left behind and nothing new: done (a claim more, a read and a write, per delivery
       // at low rates); a later commit pokes a new worker
       const caughtUp = !copy || copy.to >= copy.latest;
       if (sentAll && !w.more && caughtUp && claim.rows.length < WEBHOOK_CLAIM_ROWS) return;
     }
+  }
+
+  /**
+   * Notes a delivered row. Marks are written with the webhook's next claim (one transaction for both: at low
+   * rates each delivery is a claim of its own), after WEBHOOK_MARK_LINGER_MS without one, or as soon as
+   * WEBHOOK_MARK_EVERY are waiting; a crash before that sends those again (at least once).
+   */
+  async #mark(roomId: string, webhookId: string, m: DeliveredMark): Promise<void> {
+    const key = keyOf(roomId, webhookId);
+    let u = this.#unmarked.get(key);
+    if (!u) this.#unmarked.set(key, u = { roomId, webhookId, marks: [] });
+    u.marks.push(m);
+    if (u.marks.length >= WEBHOOK_MARK_EVERY) return await this.#writeMarks(roomId, webhookId);
+    u.timer ??= setTimeout(() => {
+      this.#writeMarks(roomId, webhookId).catch((e) => {
+        if (!this.#closed) {
+          console.error(`webhook delivery ${webhookId} of room ${roomId}: marking failed:`, e);
+        }
+      });
+    }, WEBHOOK_MARK_LINGER_MS);
+  }
+
+  /**
+   * Takes the webhook's waiting marks, with the trim of its kept delivered rows to the newest
+   * WEBHOOK_DELIVERIES_KEPT every half of that many marks.
+   */
+  #takeMarks(roomId: string, webhookId: string): { marks: DeliveredMark[]; keep?: number } | undefined {
+    const key = keyOf(roomId, webhookId);
+    const u = this.#unmarked.get(key);
+    if (!u) return undefined;
+    this.#unmarked.delete(key);
+    clearTimeout(u.timer);
+    const marked = (this.#marked.get(key) ?? 0) + u.marks.length;
+    const prune = marked >= WEBHOOK_DELIVERIES_KEPT / 2;
+    this.#marked.set(key, prune ? 0 : marked);
+    return prune ? { marks: u.marks, keep: WEBHOOK_DELIVERIES_KEPT } : { marks: u.marks };
+  }
+
+  async #writeMarks(roomId: string, webhookId: string): Promise<void> {
+    const t = this.#takeMarks(roomId, webhookId);
+    if (t) await this.#eng.rooms.outbox.delivered(roomId, webhookId, t.marks, t.keep);
   }
 
   /**

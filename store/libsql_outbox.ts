@@ -73,6 +73,39 @@ function copyStatements(roomId: string, webhookId: string, rows: OutboxRow[], to
   return statements;
 }
 
+/** Rows marked delivered (bodies dropped), then all but the newest `keep` delivered ones deleted. */
+function deliveredStatements(
+  roomId: string,
+  webhookId: string,
+  marks: DeliveredMark[],
+  keep?: number,
+): InStatement[] {
+  if (!marks.length) return [];
+  const args: (string | number)[] = [];
+  for (const m of marks) args.push(m.seq, m.status, m.at);
+  args.push(roomId, webhookId);
+  const out: InStatement[] = [{
+    sql: `UPDATE webhook_outbox SET state = 'delivered', body = NULL, attempts = attempts + 1,
+            created_at = COALESCE(created_at, json_extract(body, '$.ts')),
+            last_status = v.column2, last_error = NULL, last_attempt_at = v.column3, delivered_at = v.column3,
+            failures = 0, failing_since = NULL, claimed_by = NULL, claim_until = NULL
+          FROM (VALUES ${marks.map(() => "(?,?,?)").join(",")}) AS v
+          WHERE webhook_outbox.room_id = ? AND webhook_outbox.webhook_id = ?
+            AND webhook_outbox.seq = v.column1`,
+    args,
+  }];
+  if (keep !== undefined) {
+    // a range of the primary key: delivered rows sit below every pending one
+    out.push({
+      sql: `DELETE FROM webhook_outbox WHERE room_id = ?1 AND webhook_id = ?2 AND state = 'delivered'
+              AND seq < (SELECT seq FROM webhook_outbox WHERE room_id = ?1 AND webhook_id = ?2
+                           AND state = 'delivered' ORDER BY seq DESC LIMIT 1 OFFSET ?3)`,
+      args: [roomId, webhookId, keep - 1],
+    });
+  }
+  return out;
+}
+
 /**
  * Answers are plain rows, in the order each SELECT names its columns; the statements are long, so on an
  * embedded file they run prepared once (libsql_rows.ts).
@@ -149,8 +182,12 @@ export class LibsqlOutbox implements OutboxStore {
     until: number,
     limit: { rows: number; bytes: number },
     copy?: { rows: OutboxRow[]; to: number },
+    marks?: { marks: DeliveredMark[]; keep?: number },
   ): Promise<Claim> {
-    const first = copy ? copyStatements(roomId, webhookId, copy.rows, copy.to) : [];
+    const first = [
+      ...(marks ? deliveredStatements(roomId, webhookId, marks.marks, marks.keep) : []),
+      ...(copy ? copyStatements(roomId, webhookId, copy.rows, copy.to) : []),
+    ];
     const [claimed, hook, head] = (await this.db.batch([
       ...first,
       {
@@ -200,36 +237,8 @@ export class LibsqlOutbox implements OutboxStore {
     return { webhook: { url: String(w[0]), secret: String(w[1]), seq: Number(w[2]) }, rows };
   }
 
-  async delivered(
-    roomId: string,
-    webhookId: string,
-    marks: DeliveredMark[],
-    keep?: number,
-  ): Promise<void> {
-    if (!marks.length) return;
-    const args: (string | number)[] = [];
-    for (const m of marks) args.push(m.seq, m.status, m.at);
-    args.push(roomId, webhookId);
-    // a range of the primary key: delivered rows sit below every pending one
-    const prune = {
-      sql: `DELETE FROM webhook_outbox WHERE room_id = ?1 AND webhook_id = ?2 AND state = 'delivered'
-              AND seq < (SELECT seq FROM webhook_outbox WHERE room_id = ?1 AND webhook_id = ?2
-                           AND state = 'delivered' ORDER BY seq DESC LIMIT 1 OFFSET ?3)`,
-      args: [roomId, webhookId, (keep ?? 1) - 1],
-    };
-    await this.db.batch([
-      {
-        sql: `UPDATE webhook_outbox SET state = 'delivered', body = NULL, attempts = attempts + 1,
-                created_at = COALESCE(created_at, json_extract(body, '$.ts')),
-                last_status = v.column2, last_error = NULL, last_attempt_at = v.column3, delivered_at = v.column3,
-                failures = 0, failing_since = NULL, claimed_by = NULL, claim_until = NULL
-              FROM (VALUES ${marks.map(() => "(?,?,?)").join(",")}) AS v
-              WHERE webhook_outbox.room_id = ? AND webhook_outbox.webhook_id = ?
-                AND webhook_outbox.seq = v.column1`,
-        args,
-      },
-      ...(keep === undefined ? [] : [prune]),
-    ], "write");
+  async delivered(roomId: string, webhookId: string, marks: DeliveredMark[], keep?: number): Promise<void> {
+    if (marks.length) await this.db.batch(deliveredStatements(roomId, webhookId, marks, keep), "write");
   }
 
   async failed(roomId: string, webhookId: string, me: string, f: FailedAttempt): Promise<void> {

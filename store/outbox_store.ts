@@ -104,7 +104,8 @@ export interface OutboxStore {
   /**
    * Claims (for `me`, until `until`) pending rows from the webhook's head — at most `limit.rows`, and no
    * more bodies than `limit.bytes` beyond the first — if the webhook is enabled, its head is due and no other
-   * live claim holds it; `copy` is copied first, in the same transaction (as `copy`).
+   * live claim holds it; `marks` are marked and `copy` copied first, in the same transaction (as
+   * `delivered` and `copy`).
    */
   claim(
     roomId: string,
@@ -114,6 +115,7 @@ export interface OutboxStore {
     until: number,
     limit: { rows: number; bytes: number },
     copy?: { rows: OutboxRow[]; to: number },
+    marks?: { marks: DeliveredMark[]; keep?: number },
   ): Promise<Claim>;
   /** Marks rows delivered (their bodies dropped); with `keep`, deletes all but the newest `keep` delivered. */
   delivered(roomId: string, webhookId: string, marks: DeliveredMark[], keep?: number): Promise<void>;
