@@ -248,7 +248,10 @@ export type WebhookDef = {
 };
 
 /** One row of a room's history: a commit's header or one thing it wrote (history_rows.ts); stored as is. */
-export type { HistoryRow } from "../store/room_store.ts";
+export type { HistoryRow } from "../store/history_store.ts";
+
+/** A delivery copied into a webhook's outbox, and a delivered one's mark (outbox_copy.ts, webhook_delivery.ts). */
+export type { DeliveredMark, OutboxRow } from "../store/outbox_store.ts";
 
 /** A stored reply for `Idempotency-Key` retries (24 h). */
 export type IdempotentReply = {

@@ -11,13 +11,13 @@ import {
   type AuditQuery,
   type AuditRow,
   CommitError,
-  type HistoryStore,
   type IdempotencyRow,
   type RoomHead,
   type RoomListing,
   type RoomStore,
   type SeenRow,
 } from "../store/room_store.ts";
+import type { HistoryStore } from "../store/history_store.ts";
 import type { OutboxStore } from "../store/outbox_store.ts";
 import type { Clock } from "../timers.ts";
 import { Peers } from "./peers.ts";

@@ -23,9 +23,9 @@ import {
 import { EgressRefused, type Resolver, resolveTarget, systemResolver } from "../egress.ts";
 import { ApiError } from "../errors.ts";
 import { HttpClient } from "../http_client.ts";
+import type { DeliveredMark } from "./model.ts";
 import { nextCopy } from "./outbox_copy.ts";
 import type { RoomRegistry } from "./registry.ts";
-import type { DeliveredMark } from "../store/outbox_store.ts";
 import { applyTx, Tx } from "./tx.ts";
 
 export type DeliveryOptions = {

@@ -12,7 +12,7 @@ import type {
   HistoryKey,
   HistoryRow,
   HistoryStore,
-} from "./room_store.ts";
+} from "./history_store.ts";
 
 const HEAD = "scope = '' AND key = ''";
 

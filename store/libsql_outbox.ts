@@ -13,11 +13,11 @@ import type {
   DeliveryRow,
   DueWebhook,
   FailedAttempt,
+  OutboxRow,
   OutboxStore,
   Uncopied,
   WebhookStatusRow,
 } from "./outbox_store.ts";
-import type { OutboxRow } from "./room_store.ts";
 
 const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 const str = (v: unknown) => (v === null || v === undefined ? null : String(v));

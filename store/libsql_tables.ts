@@ -6,7 +6,6 @@ import type {
   ActionRow,
   AgentRow,
   AuditRow,
-  HistoryRow,
   IdempotencyRow,
   LeaseRow,
   MessageRow,
@@ -17,6 +16,7 @@ import type {
   ViewRow,
   WebhookRow,
 } from "./room_store.ts";
+import type { HistoryRow } from "./history_store.ts";
 
 export const j = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
 

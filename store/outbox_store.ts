@@ -4,7 +4,19 @@
  * into the outbox, which webhooks have a delivery due, claims on their pending rows (so two processes never
  * deliver one row at once), and the outcome of each attempt.
  */
-import type { HistoryRow, OutboxRow } from "./room_store.ts";
+import type { HistoryRow } from "./history_store.ts";
+
+/**
+ * A delivery copied from the history into the outbox, due at once (the delivery columns start empty). Five
+ * columns: the rest is read from the body.
+ */
+export type OutboxRow = {
+  webhook_id: string;
+  seq: number;
+  delivery_id: string;
+  /** the exact JSON text that is signed and sent (its `ts` and `traceparent` are the commit's) */
+  body: string;
+};
 
 /**
  * Commits due to a webhook that its outbox does not hold yet, oldest first: each header (with `hook_meta`)
