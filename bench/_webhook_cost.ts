@@ -1,9 +1,10 @@
 /**
  * @module bench/_webhook_cost — the engine alone (no HTTP, no load generator on the thread): `N` invocations
- * of the bench's `bump` from 16 agents in one room, and the process's CPU per invocation, in one of three
- * modes: `none` (no webhook), `staged` (a webhook registered, the delivery loop not started: the commit-time
- * cost of the outbox alone), `delivered` (the loop running against the bench receiver at `--receiver PORT`).
- * Prints one JSON line. Run by bench/webhooks.ts; alone: `deno run -A bench/_webhook_cost.ts MODE N PORT`.
+ * of the bench's `bump` from 16 agents (or AGENTS: fewer make smaller group commits) in one room, and the
+ * process's CPU per invocation, in one of three modes: `none` (no webhook), `staged` (a webhook registered,
+ * the delivery loop not started: the commit-time cost alone), `delivered` (the loop running against the
+ * bench receiver at PORT). Prints one JSON line. Run by bench/webhooks.ts; alone:
+ * `deno run -A bench/_webhook_cost.ts MODE N PORT [AGENTS]`.
  */
 import { DEFAULT_LIMITS } from "../config.ts";
 import { Engine } from "../engine/engine.ts";
@@ -12,7 +13,7 @@ import { createRoom, joinAgent } from "../engine/membership.ts";
 import { LibsqlStore } from "../store/libsql_store.ts";
 import { procCpuMs } from "./_load.ts";
 
-const [mode = "none", n = "20000", port = "0"] = Deno.args;
+const [mode = "none", n = "20000", port = "0", agents = "16"] = Deno.args;
 const N = Number(n);
 const dir = await Deno.makeTempDir({ prefix: "agent-sync-webhook-cost-" });
 const store = await LibsqlStore.open(`file:${dir}/c.db`);
@@ -32,7 +33,7 @@ if (mode === "delivered") eng.startDelivery();
 const created = await createRoom(eng, {});
 const room = { id: String((created as Record<string, unknown>).id), token: created.token };
 const tokens: string[] = [];
-for (let i = 0; i < 16; i++) {
+for (let i = 0; i < Number(agents); i++) {
   tokens.push((await joinAgent(eng, room.id, {}, { id: `a${i}` })).token as string);
 }
 const call = (token: string, action: string, params: Record<string, unknown>) =>
