@@ -32,7 +32,7 @@ export function applyWebhookChanges(room: Room, changes: Map<string, WebhookDef 
     dirty.webhook(id);
     if (!def) {
       room.webhooks.delete(id);
-      // its deliveries go (the headers naming it stay, before any registration again)
+      // its stored deliveries go; headers that named it stay, older than any registration again
       (dirty.purged ??= new Set()).add(id);
       continue;
     }
