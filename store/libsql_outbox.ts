@@ -36,8 +36,13 @@ const HEADS = (where: string) =>
    SELECT o.room_id, o.webhook_id, o.failures, o.failing_since, o.last_status, o.last_error, o.next_at
    FROM h JOIN webhook_outbox o ON o.room_id = h.room_id AND o.webhook_id = h.webhook_id AND o.seq = h.head`;
 
-/** Where webhook `w`'s copying stands: its last commit copied into the outbox, else its registration. */
-const COPIED = (w: string) => `COALESCE(${w}.staged_seq, ${w}.seq)`;
+/**
+ * Where webhook `w`'s copying stands: its newest outbox row, or the last commit a copy looked at
+ * (`staged_seq`, written only when that is further: it costs the copy a page), or its registration.
+ */
+const COPIED = (w: string) =>
+  `max(COALESCE(${w}.staged_seq, ${w}.seq), COALESCE((SELECT MAX(c.seq) FROM webhook_outbox c
+     WHERE c.room_id = ${w}.room_id AND c.webhook_id = ${w}.id), 0))`;
 
 /**
  * History headers `h` after webhook `w`'s copied position that name it (`tag`: its id between spaces), by a
@@ -49,7 +54,7 @@ const UNCOPIED = (w: string, tag: string) =>
 
 const tagOf = (webhookId: string) => ` ${webhookId} `;
 
-/** A copy into the outbox: the rows after the webhook's copied position, then the position moved to `to`. */
+/** A copy into the outbox: the rows after the webhook's copied position, which moves to `to`. */
 function copyStatements(roomId: string, webhookId: string, rows: OutboxRow[], to: number): InStatement[] {
   const statements: InStatement[] = [];
   for (let i = 0; i < rows.length; i += 64) {
@@ -66,10 +71,14 @@ function copyStatements(roomId: string, webhookId: string, rows: OutboxRow[], to
       args,
     });
   }
-  statements.push({
-    sql: "UPDATE webhooks SET staged_seq = max(COALESCE(staged_seq, seq), ?3) WHERE room_id = ?1 AND id = ?2",
-    args: [roomId, webhookId, to],
-  });
+  // the newest row says how far the copy went, unless it looked past it
+  if (!rows.length || to > rows[rows.length - 1].seq) {
+    statements.push({
+      sql:
+        "UPDATE webhooks SET staged_seq = max(COALESCE(staged_seq, seq), ?3) WHERE room_id = ?1 AND id = ?2",
+      args: [roomId, webhookId, to],
+    });
+  }
   return statements;
 }
 
