@@ -303,7 +303,8 @@ export const MIGRATIONS: Migration[] = [
       // delivery loop copies those commits into webhook_outbox, off the commit path (engine/outbox.ts).
       "ALTER TABLE history ADD COLUMN hooks TEXT",
       "ALTER TABLE history ADD COLUMN hook_meta TEXT",
-      // the newest commit copied into the webhook's outbox (NULL: none since its registration, `seq`)
+      // the last commit a copy into the webhook's outbox looked at, where that is past its newest outbox row
+      // (NULL: none since its registration, `seq`)
       "ALTER TABLE webhooks ADD COLUMN staged_seq INTEGER",
       // Rows the commits of the old outbox wrote stay as they are: they are delivered like any copied one.
     ],
