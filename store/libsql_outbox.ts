@@ -46,10 +46,10 @@ const COPIED = (w: string) =>
 
 /**
  * History headers `h` after webhook `w`'s copied position that name it (`tag`: its id between spaces), by a
- * range of the primary key.
+ * range of the primary key: the condition, to join on or select by.
  */
-const UNCOPIED = (w: string, tag: string) =>
-  `history h ON h.room_id = ${w}.room_id AND h.scope = '' AND h.key = '' AND h.seq > ${COPIED(w)}
+const UNCOPIED = (w: string, tag = `' ' || ${w}.id || ' '`) =>
+  `h.room_id = ${w}.room_id AND h.scope = '' AND h.key = '' AND h.seq > ${COPIED(w)}
      AND instr(h.hooks, ${tag}) > 0`;
 
 const tagOf = (webhookId: string) => ` ${webhookId} `;
@@ -57,10 +57,10 @@ const tagOf = (webhookId: string) => ` ${webhookId} `;
 /** A copy into the outbox: the rows after the webhook's copied position, which moves to `to`. */
 function copyStatements(roomId: string, webhookId: string, rows: OutboxRow[], to: number): InStatement[] {
   const statements: InStatement[] = [];
-  for (let i = 0; i < rows.length; i += 64) {
-    const chunk = rows.slice(i, i + 64);
+  if (rows.length) {
+    // at most WEBHOOK_CLAIM_ROWS rows (a copy's), far below SQLite's limit on bound values
     const args: InValue[] = [roomId, webhookId];
-    const values = chunk.map((r) =>
+    const values = rows.map((r) =>
       `(?${args.push(r.seq)}, ?${args.push(r.delivery_id)}, ?${args.push(r.body)})`
     );
     statements.push({
@@ -131,8 +131,8 @@ export class LibsqlOutbox implements OutboxStore {
       },
       {
         sql: aggregate(
-          `SELECT '[' || ${commitJson("h")} || ',' || coalesce(h.hook_meta, 'null') || ']' AS j, h.seq AS o
-           FROM webhooks w CROSS JOIN ${UNCOPIED("w", "?3")} AND h.seq <= ${COPIED("w")} + ?4
+          `SELECT '[' || ${commitJson("h")} || ',' || json_quote(h.hook_meta) || ']' AS j, h.seq AS o
+           FROM webhooks w CROSS JOIN history h ON ${UNCOPIED("w", "?3")} AND h.seq <= ${COPIED("w")} + ?4
            WHERE w.room_id = ?1 AND w.id = ?2 ORDER BY h.seq LIMIT ?5`,
         ),
         args: [roomId, webhookId, tagOf(webhookId), scan, limit],
@@ -142,10 +142,10 @@ export class LibsqlOutbox implements OutboxStore {
     if (!w) return null;
     const [seq, copied, roomSeq] = w.map(Number);
     const text = found[0]?.[0];
-    const docs: [[RowArray, RowArray[]], unknown][] = text ? JSON.parse(String(text)) : [];
+    const docs: [[RowArray, RowArray[]], string | null][] = text ? JSON.parse(String(text)) : [];
     const commits = docs.map(([[h, rows], meta]) => {
       const head = rowOf(h);
-      if (meta !== null) head.hook_meta = JSON.stringify(meta);
+      if (meta !== null) head.hook_meta = meta;
       return { head, rows: rows.map(rowOf) };
     });
     const to = commits.length === limit
@@ -168,9 +168,8 @@ export class LibsqlOutbox implements OutboxStore {
       },
       {
         sql: `SELECT w.room_id, w.id AS webhook_id FROM webhooks w JOIN rooms r ON r.id = w.room_id
-              WHERE w.disabled_at IS NULL AND (r.seq > ${COPIED("w")} + ?1 OR EXISTS (SELECT 1 FROM webhooks x
-                CROSS JOIN ${UNCOPIED("x", "' ' || x.id || ' '")} AND h.seq <= ${COPIED("x")} + ?1
-                WHERE x.room_id = w.room_id AND x.id = w.id))
+              WHERE w.disabled_at IS NULL AND (r.seq > ${COPIED("w")} + ?1 OR EXISTS (SELECT 1 FROM history h
+                WHERE ${UNCOPIED("w")} AND h.seq <= ${COPIED("w")} + ?1))
               LIMIT ?2`,
         args: [scan, limit],
       },
@@ -271,9 +270,8 @@ export class LibsqlOutbox implements OutboxStore {
     const [r] = await this.db.batch([{
       sql: `SELECT
               (SELECT COUNT(*) FROM webhook_outbox WHERE room_id = ?1 AND webhook_id = ?2 AND state = 'pending')
-              + (SELECT COUNT(*) FROM webhooks w CROSS JOIN ${
-        UNCOPIED("w", "?3")
-      } WHERE w.room_id = ?1 AND w.id = ?2)`,
+              + (SELECT COUNT(*) FROM webhooks w CROSS JOIN history h ON ${UNCOPIED("w", "?3")}
+                 WHERE w.room_id = ?1 AND w.id = ?2)`,
       args: [roomId, webhookId, tagOf(webhookId)],
     }], "read");
     return Number(r[0][0]);
@@ -303,10 +301,7 @@ export class LibsqlOutbox implements OutboxStore {
         args: [roomId],
       },
       {
-        sql: `SELECT w.id AS webhook_id, (SELECT COUNT(*) FROM webhooks x
-                CROSS JOIN ${
-          UNCOPIED("x", "' ' || x.id || ' '")
-        } WHERE x.room_id = w.room_id AND x.id = w.id) AS n
+        sql: `SELECT w.id AS webhook_id, (SELECT COUNT(*) FROM history h WHERE ${UNCOPIED("w")}) AS n
               FROM webhooks w WHERE w.room_id = ?`,
         args: [roomId],
       },
@@ -338,7 +333,7 @@ export class LibsqlOutbox implements OutboxStore {
     const [uncopied, r] = await this.db.batch([
       {
         // newer than every copied row
-        sql: `SELECT h.seq, h.updated_at FROM webhooks w CROSS JOIN ${UNCOPIED("w", "?3")}
+        sql: `SELECT h.seq, h.updated_at FROM webhooks w CROSS JOIN history h ON ${UNCOPIED("w", "?3")}
               WHERE w.room_id = ?1 AND w.id = ?2 ORDER BY h.seq DESC LIMIT ?4`,
         args: [roomId, webhookId, tagOf(webhookId), limit],
       },
