@@ -6,7 +6,6 @@
  */
 import { createHash } from "node:crypto";
 import { WEBHOOK_CLAIM_ROWS, WEBHOOK_COPY_SCAN } from "../config.ts";
-import { ApiError } from "../errors.ts";
 import { type CommitHead, HISTORY } from "./history_rows.ts";
 import { messageView } from "./messages.ts";
 import type { CommitKind, HistoryRow, OutboxRow } from "./model.ts";
@@ -31,10 +30,7 @@ export async function nextCopy(rooms: RoomRegistry, roomId: string, webhookId: s
   const u = await rooms.outbox.uncopied(roomId, webhookId, WEBHOOK_CLAIM_ROWS, WEBHOOK_COPY_SCAN);
   if (!u || u.to <= u.from) return null;
   const room = u.commits.some((c) => c.head.writes?.some((w) => w[0] === HISTORY.messages))
-    ? await rooms.fresh(roomId).catch((e) => {
-      if (e instanceof ApiError && e.code === "room_not_found") return undefined;
-      throw e;
-    })
+    ? await rooms.freshIfAny(roomId)
     : undefined;
   const rows = u.commits.map((c) => ({
     webhook_id: webhookId,

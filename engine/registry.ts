@@ -156,6 +156,16 @@ export class RoomRegistry {
     return room;
   }
 
+  /** As `fresh`, but undefined when the room no longer exists (background work on a room that may be gone). */
+  async freshIfAny(id: string): Promise<Room | undefined> {
+    try {
+      return await this.fresh(id);
+    } catch (e) {
+      if (e instanceof ApiError && e.code === "room_not_found") return undefined;
+      throw e;
+    }
+  }
+
   /**
    * The live room that took the place of `room` after it left memory (reloaded because another process
    * wrote, or after a failed batch): where a waiter or a feed follows it. `404 room_not_found` when the room

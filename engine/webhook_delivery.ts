@@ -21,7 +21,6 @@ import {
   WEBHOOK_MARK_LINGER_MS,
 } from "../config.ts";
 import { EgressRefused, type Resolver, resolveTarget, systemResolver } from "../egress.ts";
-import { ApiError } from "../errors.ts";
 import { HttpClient } from "../http_client.ts";
 import type { DeliveredMark } from "./model.ts";
 import { nextCopy } from "./outbox_copy.ts";
@@ -316,19 +315,9 @@ export class WebhookDeliverer {
         this.#busyAt = now;
         break;
       }
-      await this.#pause(wait);
+      await this.#sleep(wait, w);
     }
     await this.#slot();
-  }
-
-  /** Sleeps `ms` unless the loop stops first. */
-  #pause(ms: number): Promise<void> {
-    const signal = this.#stop.signal;
-    return new Promise((resolve) => {
-      const done = () => (clearTimeout(timer), signal.removeEventListener("abort", done), resolve());
-      const timer = setTimeout(done, ms);
-      signal.addEventListener("abort", done);
-    });
   }
 
   /** One POST of one delivery; never throws. */
@@ -407,10 +396,7 @@ export class WebhookDeliverer {
   async #disable(roomId: string, webhookId: string, registered: number, reason: string): Promise<boolean> {
     const rooms = this.#eng.rooms;
     const done = await rooms.retrying(async () => {
-      const room = await rooms.fresh(roomId).catch((e) => {
-        if (e instanceof ApiError && e.code === "room_not_found") return undefined;
-        throw e;
-      });
+      const room = await rooms.freshIfAny(roomId);
       const def = room?.webhooks.get(webhookId);
       if (!room || !def || def.disabled) return true; // gone, or disabled already
       if (def.seq !== registered) return false;
