@@ -212,7 +212,6 @@ export class WebhookDeliverer {
       }
       if (claim.rows.length < WEBHOOK_CLAIM_ROWS) w.backlog = claim.rows.length;
       const url = new URL(claim.webhook.url);
-      const flush = () => this.#writeMarks(roomId, webhookId);
       let sentAll = true;
       for (const row of claim.rows) {
         await this.#turn(w);
@@ -236,7 +235,7 @@ export class WebhookDeliverer {
           continue;
         }
         sentAll = false;
-        await flush();
+        await this.#writeMarks(roomId, webhookId);
         if (this.#closed) return;
         const next = await this.#failed(roomId, webhookId, claim.webhook.seq, row, r, lease);
         if (next === undefined) return; // disabled
